@@ -1,0 +1,41 @@
+"""Configuration of an edge node (section ``[edge]`` of a TOML file, or ``IOMT_EDGE__*``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+
+from iomt.config import MqttConfig, StrictModel
+from iomt.wire.topics import is_identifier
+
+
+class EdgeConfig(StrictModel):
+    node_id: str = Field("edge-1", description="Name of this edge node (used in topics and events).")
+    site: str = Field("default", description="Site whose device streams this node processes.")
+    mqtt: MqttConfig = Field(default_factory=MqttConfig, description="Broker connection.")
+    gateway_url: str = Field("http://127.0.0.1:8080", description="Base URL of the gateway's uplink API.")
+    outbox_path: Path = Field(Path("var/edge-outbox.sqlite"), description="Durable outbox (SQLite, WAL).")
+    outbox_synchronous: Literal["NORMAL", "FULL"] = Field(
+        "NORMAL", description="SQLite sync level: NORMAL survives process crashes, FULL also power loss."
+    )
+    uplink_batch: int = Field(500, ge=1, le=20000, description="Records per uplink request.")
+    uplink_timeout_s: float = Field(10.0, gt=0, description="HTTP timeout of one uplink request.")
+    max_payload_bytes: int = Field(256 * 1024, ge=1024, description="Larger MQTT payloads are rejected.")
+    hr_window_s: float = Field(8.0, ge=3, le=60, description="ECG seconds a heart-rate estimate rests on.")
+    hr_interval_s: float = Field(2.0, gt=0, le=60, description="Seconds between heart-rate events per patient.")
+
+    @field_validator("node_id", "site")
+    @classmethod
+    def _ident(cls, value: str) -> str:
+        if not is_identifier(value):
+            raise ValueError("must be 1-64 letters, digits, '_', '.', '-' and not start with '_'")
+        return value
+
+    @field_validator("gateway_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value.rstrip("/")

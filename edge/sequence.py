@@ -1,0 +1,58 @@
+"""Per-stream sequence accounting: gaps, duplicates and reordering, from sequence numbers alone."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+#: Missing sequence numbers remembered per stream, to tell a late arrival from a duplicate.
+MAX_REMEMBERED_GAPS = 4096
+
+
+@dataclass
+class StreamCounters:
+    received: int = 0
+    missing: int = 0
+    duplicates: int = 0
+    reordered: int = 0
+    next_seq: int | None = None
+    gaps: set[int] = field(default_factory=set)
+
+
+class SequenceTracker:
+    """Classifies each arriving sequence number of each stream."""
+
+    def __init__(self) -> None:
+        self.streams: dict[tuple[str, str], StreamCounters] = {}
+
+    def observe(self, device: str, stream: str, seq: int) -> str:
+        """Record ``seq``; return ``"ok"``, ``"gap"``, ``"late"`` or ``"duplicate"``."""
+        c = self.streams.get((device, stream))
+        if c is None:
+            c = self.streams[(device, stream)] = StreamCounters()
+        c.received += 1
+        if c.next_seq is None or seq == c.next_seq:
+            c.next_seq = seq + 1
+            return "ok"
+        if seq > c.next_seq:
+            skipped = seq - c.next_seq
+            c.missing += skipped
+            if len(c.gaps) + skipped <= MAX_REMEMBERED_GAPS:
+                c.gaps.update(range(c.next_seq, seq))
+            c.next_seq = seq + 1
+            return "gap"
+        if seq in c.gaps:
+            c.gaps.discard(seq)
+            c.missing -= 1
+            c.reordered += 1
+            return "late"
+        c.duplicates += 1
+        return "duplicate"
+
+    def totals(self) -> dict[str, int]:
+        out = {"received": 0, "missing": 0, "duplicates": 0, "reordered": 0}
+        for c in self.streams.values():
+            out["received"] += c.received
+            out["missing"] += c.missing
+            out["duplicates"] += c.duplicates
+            out["reordered"] += c.reordered
+        return out

@@ -1,0 +1,1 @@
+"""Device simulators: patients' wearables publishing over MQTT, with ground truth."""

@@ -1,0 +1,17 @@
+"""Configuration of the simulators (section ``[sim]``, or ``IOMT_SIM__*``)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from iomt.config import MqttConfig, StrictModel
+
+
+class SimConfig(StrictModel):
+    site: str = Field("default", description="Site the simulated devices belong to.")
+    mqtt: MqttConfig = Field(default_factory=MqttConfig, description="Broker connection.")
+    patients: int = Field(10, ge=1, le=100_000, description="Number of simulated patients.")
+    seed: int = Field(0, ge=0, description="Seed; the same seed gives the same signals.")
+    ecg_hz: float = Field(250.0, description="ECG sample rate (250, 360 or 500 Hz).")
+    acc_hz: float = Field(50.0, ge=10, le=200, description="Accelerometer sample rate.")
+    qos: int = Field(1, ge=0, le=1, description="MQTT QoS of data frames (1: at-least-once).")

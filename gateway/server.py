@@ -1,0 +1,68 @@
+"""Run the gateway: HTTP server, store and (optionally) the broker listener, until told to stop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from gateway.app import STORE, create_app
+from gateway.config import GatewayConfig
+from gateway.listener import BrokerListener
+from gateway.store.base import Store
+from iomt.transport.mqtt import MqttBus
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RunningGateway:
+    app: web.Application
+    port: int
+
+    @property
+    def store(self) -> Store:
+        return self.app[STORE]
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+class GatewayStartError(RuntimeError):
+    pass
+
+
+@asynccontextmanager
+async def running_gateway(config: GatewayConfig, store: Store | None = None) -> AsyncIterator[RunningGateway]:
+    """Serve the gateway for the duration of the ``async with`` block."""
+    app = create_app(config, store)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, config.host, config.port)
+    try:
+        await site.start()
+    except OSError as exc:
+        await runner.cleanup()
+        raise GatewayStartError(
+            f"cannot listen on {config.host}:{config.port} ({exc.strerror}); pass another --port"
+        ) from exc
+    server = getattr(site, "_server", None)
+    sockets = getattr(server, "sockets", None) or []
+    port = sockets[0].getsockname()[1] if sockets else config.port
+    bus: MqttBus | None = None
+    try:
+        if config.mqtt is not None:
+            bus = MqttBus(config.mqtt, client_id=f"iomt-gateway-{port}")
+            BrokerListener(bus, app[STORE], config.site).start()
+            await asyncio.get_running_loop().run_in_executor(None, bus.start)
+        log.info("gateway listening on http://%s:%d", config.host, port)
+        yield RunningGateway(app, port)
+    finally:
+        if bus is not None:
+            bus.stop()
+        await runner.cleanup()

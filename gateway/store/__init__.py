@@ -1,0 +1,1 @@
+"""Time-series storage behind one interface (:class:`gateway.store.base.Store`)."""

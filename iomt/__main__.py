@@ -1,0 +1,3 @@
+from iomt.cli import main
+
+raise SystemExit(main())

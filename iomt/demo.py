@@ -1,0 +1,173 @@
+"""Orchestration of ``iomt demo``: broker, gateway (in this process), edge and simulator processes.
+
+At the end it drains the pipeline and writes a summary whose loss and duplicate counts come from the
+sequence numbers in the store, compared with what the simulator reports it published.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import signal
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gateway.config import GatewayConfig
+from gateway.server import running_gateway
+from gateway.store.base import Store
+from iomt.config import MqttConfig
+from iomt.netutil import free_port, wait_for_port
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    patients: int = 10
+    duration_s: float | None = None
+    summary_path: Path | None = None
+    broker_url: str | None = None
+    port: int = 8080
+    workdir: Path | None = None
+    drain_timeout_s: float = 60.0
+    log_level: str = "INFO"
+
+
+def summarize(store: Store, sim_report: dict[str, Any]) -> dict[str, Any]:
+    """Compare what was published with what the store holds, sequence by sequence."""
+    published_streams: dict[str, int] = sim_report.get("streams", {})
+    lost = 0
+    stored = 0
+    for key, count in published_streams.items():
+        device, stream = key.rsplit("/", 1)
+        seqs = store.stored_sequences(device, stream)
+        in_range = {s for s in seqs if 0 <= s < count}
+        lost += count - len(in_range)
+        stored += len(seqs)
+    duplicates = sum(s.duplicates for s in store.stream_stats())
+    latency = store.frame_latency()
+    return {
+        "published": int(sim_report.get("published", 0)),
+        "stored": stored,
+        "lost": lost,
+        "duplicates": duplicates,
+        "dead_letter": store.count("deadletters"),
+        "events": store.count("events"),
+        "latency_ms": {"p50": latency.p50_ms, "p99": latency.p99_ms, "max": latency.max_ms, "frames": latency.count},
+        "late_frames": int(sim_report.get("late_frames", 0)),
+    }
+
+
+async def _spawn(name: str, *args: str, log_level: str) -> asyncio.subprocess.Process:
+    cmd = [sys.executable, "-m", "iomt", "--log-level", log_level, *args]
+    log.debug("starting %s: %s", name, " ".join(cmd))
+    return await asyncio.create_subprocess_exec(*cmd)
+
+
+async def _stop(proc: asyncio.subprocess.Process | None, timeout: float = 30.0) -> None:
+    if proc is None or proc.returncode is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        await asyncio.wait_for(proc.wait(), timeout)
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
+
+
+async def _wait_drained(store: Store, target: int, timeout_s: float) -> int:
+    """Wait until the store holds ``target`` data records, or nothing moved for ``timeout_s``."""
+    loop = asyncio.get_running_loop()
+    last, last_change = -1, time.monotonic()
+    while True:
+        have = await loop.run_in_executor(None, lambda: store.count("frames") + store.count("readings"))
+        if have >= target:
+            return have
+        if have != last:
+            last, last_change = have, time.monotonic()
+        elif time.monotonic() - last_change > timeout_s:
+            log.warning("pipeline stopped draining at %d of %d records", have, target)
+            return have
+        await asyncio.sleep(0.2)
+
+
+async def run_demo(options: DemoOptions) -> int:
+    workdir = options.workdir or Path(tempfile.mkdtemp(prefix="iomt-demo-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    child_level = "WARNING" if options.log_level == "INFO" else options.log_level
+    broker: asyncio.subprocess.Process | None = None
+    edge: asyncio.subprocess.Process | None = None
+    sim: asyncio.subprocess.Process | None = None
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        broker_url = options.broker_url
+        if broker_url is None:
+            port = free_port()
+            broker = await _spawn("broker", "broker", "--port", str(port), log_level=child_level)
+            if not await loop.run_in_executor(None, wait_for_port, "127.0.0.1", port, 20.0):
+                log.error("the embedded broker did not start")
+                return 1
+            broker_url = f"mqtt://127.0.0.1:{port}"
+        gateway_config = GatewayConfig(
+            port=options.port, db_path=workdir / "gateway.sqlite", mqtt=MqttConfig(url=broker_url)
+        )
+        async with running_gateway(gateway_config) as gateway:
+            log.info("dashboard: %s   (store: %s, broker: %s)", gateway.url, gateway_config.db_path, broker_url)
+            edge = await _spawn(
+                "edge", "edge", "--broker", broker_url, "--gateway", gateway.url,
+                "--outbox", str(workdir / "edge-outbox.sqlite"), log_level=child_level,
+            )
+            if not await _wait_edge_online(gateway.store, edge, 30.0):
+                log.error("the edge node did not come online")
+                return 1
+            report_path = workdir / "sim-report.json"
+            sim_args = ["sim", "--broker", broker_url, "--patients", str(options.patients),
+                        "--report", str(report_path)]
+            if options.duration_s is not None:
+                sim_args += ["--duration", str(options.duration_s)]
+            sim = await _spawn("sim", *sim_args, log_level=child_level)
+            sim_done = asyncio.ensure_future(sim.wait())
+            stop_wait = asyncio.ensure_future(stop.wait())
+            await asyncio.wait({sim_done, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
+            stop_wait.cancel()
+            if not sim_done.done():
+                await _stop(sim)
+            await sim_done
+            sim_report = json.loads(report_path.read_text()) if report_path.exists() else {}
+            log.info("simulation over; draining the pipeline")
+            await _wait_drained(gateway.store, int(sim_report.get("published", 0)), options.drain_timeout_s)
+            await _stop(edge)
+            summary = await loop.run_in_executor(None, summarize, gateway.store, sim_report)
+        summary["patients"] = options.patients
+        summary["duration_s"] = options.duration_s
+        summary["broker"] = "embedded amqtt" if options.broker_url is None else options.broker_url
+        text = json.dumps(summary, indent=2)
+        if options.summary_path is not None:
+            options.summary_path.write_text(text + "\n")
+        log.info("summary: %s", json.dumps(summary))
+        return 0
+    finally:
+        await _stop(sim)
+        await _stop(edge)
+        await _stop(broker, timeout=10)
+
+
+async def _wait_edge_online(store: Store, edge: asyncio.subprocess.Process, timeout_s: float) -> bool:
+    loop = asyncio.get_running_loop()
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if edge.returncode is not None:
+            return False
+        edges = await loop.run_in_executor(None, store.edges)
+        if any(e["status"] == "online" for e in edges):
+            return True
+        await asyncio.sleep(0.1)
+    return False

@@ -1,0 +1,229 @@
+"""MQTT transport on paho-mqtt. The only module in the project that imports paho.
+
+* QoS 1 by default; unlimited local queue, so publishes made while disconnected are sent (and
+  QoS 1 ones resent) after the reconnect.
+* Reconnects on its own with exponential backoff capped at ``MqttConfig.reconnect_max_s``, and
+  resubscribes every filter on each (re)connect.
+* Optional retained availability: "online" on connect, "offline" as last will and on clean stop.
+* Optional manual acknowledgement: the broker gets the PUBACK only when the application calls
+  :meth:`MqttBus.ack`, e.g. after a durable commit, which makes delivery at-least-once end to end.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.reasoncodes import ReasonCode
+
+from iomt.config import MqttConfig
+from iomt.transport import Handler, ReceivedMessage
+
+log = logging.getLogger(__name__)
+
+ONLINE = b"online"
+OFFLINE = b"offline"
+
+
+class TransportError(RuntimeError):
+    """The broker could not be reached or refused us; the message says which and why."""
+
+
+@dataclass(frozen=True, slots=True)
+class Availability:
+    """Retained presence of this client: ``online`` while connected, ``offline`` otherwise."""
+
+    topic: str
+    online: bytes = ONLINE
+    offline: bytes = OFFLINE
+
+
+class _Delivery:
+    __slots__ = ("_info",)
+
+    def __init__(self, info: paho.MQTTMessageInfo) -> None:
+        self._info = info
+
+    def wait(self, timeout: float | None = None) -> bool:
+        try:
+            self._info.wait_for_publish(timeout)
+        except (RuntimeError, ValueError):
+            return False
+        return self._info.is_published()
+
+    def done(self) -> bool:
+        return self._info.is_published()
+
+
+@dataclass
+class _Stats:
+    received: int = 0
+    published: int = 0
+    handler_errors: int = 0
+    connects: int = 0
+    disconnects: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+
+class MqttBus:
+    """A connected MQTT client implementing :class:`iomt.transport.MessageBus`."""
+
+    def __init__(
+        self,
+        config: MqttConfig,
+        client_id: str,
+        *,
+        clean_session: bool = True,
+        availability: Availability | None = None,
+        manual_ack: bool = False,
+    ) -> None:
+        self.config = config
+        self.client_id = client_id
+        self._availability = availability
+        self._subscriptions: dict[str, tuple[Handler, int]] = {}
+        self._lock = threading.Lock()
+        self._connected = threading.Event()
+        self._connect_error: str | None = None
+        self._manual_ack = manual_ack
+        self._stopping = False
+        self.stats = _Stats()
+        client = paho.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=client_id,
+            clean_session=clean_session,
+            protocol=paho.MQTTv311,
+            manual_ack=manual_ack,
+        )
+        client.enable_logger(logging.getLogger("iomt.transport.paho"))
+        client.reconnect_delay_set(min_delay=1, max_delay=max(1, int(round(config.reconnect_max_s))))
+        client.max_inflight_messages_set(config.max_inflight)
+        client.max_queued_messages_set(0)
+        if config.username is not None:
+            password = config.password.get_secret_value() if config.password else None
+            client.username_pw_set(config.username, password)
+        if config.use_tls:
+            client.tls_set(
+                ca_certs=str(config.tls.ca_file) if config.tls.ca_file else None,
+                certfile=str(config.tls.cert_file) if config.tls.cert_file else None,
+                keyfile=str(config.tls.key_file) if config.tls.key_file else None,
+                cert_reqs=ssl.CERT_REQUIRED,
+            )
+            client.tls_insecure_set(config.tls.insecure)
+        if availability is not None:
+            client.will_set(availability.topic, availability.offline, qos=1, retain=True)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_unmatched
+        self._client = client
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    def start(self, wait: bool = True, timeout: float = 10.0) -> MqttBus:
+        """Connect in the background; with ``wait``, block until connected or raise TransportError."""
+        try:
+            self._client.connect_async(self.config.host, self.config.port, keepalive=self.config.keepalive_s)
+        except (OSError, ValueError) as exc:
+            raise TransportError(f"cannot start MQTT connection to {self.config.url}: {exc}") from exc
+        self._client.loop_start()
+        if wait and not self.wait_connected(timeout):
+            self._client.loop_stop()
+            why = self._connect_error or "no answer"
+            raise TransportError(
+                f"could not connect to MQTT broker {self.config.url} within {timeout:.0f} s ({why}); "
+                "is the broker running and the URL right?"
+            )
+        return self
+
+    def wait_connected(self, timeout: float | None = None) -> bool:
+        return self._connected.wait(timeout)
+
+    @property
+    def connected(self) -> bool:
+        return self._connected.is_set()
+
+    def stop(self) -> None:
+        """Publish "offline" (when availability is set), flush, disconnect and stop the thread."""
+        self._stopping = True
+        if self._availability is not None and self.connected:
+            info = self._client.publish(self._availability.topic, self._availability.offline, qos=1, retain=True)
+            _Delivery(info).wait(2.0)
+        self._client.disconnect()
+        self._client.loop_stop()
+        self._connected.clear()
+
+    def __enter__(self) -> MqttBus:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- messaging -----------------------------------------------------------------------------
+    def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> _Delivery:
+        """Queue a message; it is sent now, or after the reconnect when offline."""
+        info = self._client.publish(topic, payload, qos=qos, retain=retain)
+        if info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN):
+            raise TransportError(f"publish to {topic} failed: {paho.error_string(info.rc)}")
+        self.stats.published += 1
+        return _Delivery(info)
+
+    def subscribe(self, topic_filter: str, handler: Handler, qos: int = 1) -> None:
+        """Deliver messages matching ``topic_filter`` to ``handler`` (on the network thread)."""
+        with self._lock:
+            self._subscriptions[topic_filter] = (handler, qos)
+        self._client.message_callback_add(topic_filter, self._wrap(handler))
+        if self.connected:
+            self._client.subscribe(topic_filter, qos)
+
+    def ack(self, message: ReceivedMessage) -> None:
+        """Acknowledge a message received with manual acknowledgement."""
+        if self._manual_ack and message.qos > 0:
+            self._client.ack(message.mid, message.qos)
+
+    # -- paho callbacks ------------------------------------------------------------------------
+    def _wrap(self, handler: Handler) -> Callable[[paho.Client, Any, paho.MQTTMessage], None]:
+        def on_message(_client: paho.Client, _userdata: Any, msg: paho.MQTTMessage) -> None:
+            self.stats.received += 1
+            message = ReceivedMessage(msg.topic, msg.payload, msg.qos, bool(msg.retain), msg.mid)
+            try:
+                handler(message)
+            except Exception:  # a bad handler must not kill the network thread
+                self.stats.handler_errors += 1
+                log.exception("handler for %s failed", msg.topic)
+                if self._manual_ack:
+                    self.ack(message)
+
+        return on_message
+
+    def _on_unmatched(self, _client: paho.Client, _userdata: Any, msg: paho.MQTTMessage) -> None:
+        if self._manual_ack and msg.qos > 0:
+            self._client.ack(msg.mid, msg.qos)
+
+    def _on_connect(
+        self, client: paho.Client, _userdata: Any, _flags: Any, reason: ReasonCode, _props: Any
+    ) -> None:
+        if reason.is_failure:
+            self._connect_error = str(reason)
+            log.error("MQTT broker %s refused the connection: %s", self.config.url, reason)
+            return
+        self.stats.connects += 1
+        with self._lock:
+            subscriptions = list(self._subscriptions.items())
+        for topic_filter, (_handler, qos) in subscriptions:
+            client.subscribe(topic_filter, qos)
+        if self._availability is not None:
+            client.publish(self._availability.topic, self._availability.online, qos=1, retain=True)
+        log.info("connected to %s as %s", self.config.url, self.client_id)
+        self._connected.set()
+
+    def _on_disconnect(
+        self, _client: paho.Client, _userdata: Any, _flags: Any, reason: ReasonCode, _props: Any
+    ) -> None:
+        if self._connected.is_set() and not self._stopping:
+            self.stats.disconnects += 1
+            log.warning("disconnected from %s (%s); reconnecting", self.config.url, reason)
+        self._connected.clear()

@@ -1,0 +1,100 @@
+"""Events: inferences, signal-quality findings and alerts, as JSON on the events topic."""
+
+from __future__ import annotations
+
+import json
+import math
+import uuid
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from iomt.wire.errors import DecodeError
+from iomt.wire.topics import check_identifier
+
+KINDS = ("inference", "quality", "alert")
+PRIORITIES = ("high", "medium", "low", "info")
+STATES = ("raised", "acknowledged", "resolved")
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One finding about one device, with the model and the window it came from.
+
+    ``event_id`` is unique per event and is what the store de-duplicates events on; ``state`` is
+    set for alerts only.
+    """
+
+    device: str
+    model: str
+    model_version: str
+    kind: str
+    label: str
+    score: float
+    window_start_us: int
+    window_end_us: int
+    t_us: int
+    site: str = "default"
+    node: str = ""
+    priority: str = "info"
+    state: str | None = None
+    value: float | None = None
+    detail: Mapping[str, Any] = field(default_factory=dict)
+    event_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+
+def encode_event(event: Event) -> bytes:
+    """Encode an event to compact JSON."""
+    return json.dumps(asdict(event), separators=(",", ":"), allow_nan=False).encode()
+
+
+def decode_event(payload: bytes) -> Event:
+    """Decode and validate an event."""
+    try:
+        body = json.loads(payload)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DecodeError("json", f"invalid JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise DecodeError("json", "top level must be an object")
+    known = set(Event.__dataclass_fields__)
+    unknown = set(body) - known
+    if unknown:
+        raise DecodeError(sorted(unknown)[0], "unknown event field")
+    for name in ("device", "model", "site"):
+        check_identifier(name, _typed(body, name, str))
+    _choice(body, "kind", KINDS)
+    _choice(body, "priority", PRIORITIES)
+    if body.get("state") is not None:
+        _choice(body, "state", STATES)
+    for name in ("window_start_us", "window_end_us", "t_us"):
+        _typed(body, name, int)
+    if body["window_end_us"] < body["window_start_us"]:
+        raise DecodeError("window_end_us", "window ends before it starts")
+    score = _typed(body, "score", (int, float))
+    if not math.isfinite(score):
+        raise DecodeError("score", "must be finite")
+    for name in ("model_version", "label", "event_id", "node"):
+        _typed(body, name, str)
+    if body.get("value") is not None:
+        _typed(body, "value", (int, float))
+    if not isinstance(body.get("detail", {}), dict):
+        raise DecodeError("detail", "must be an object")
+    try:
+        return Event(**body)
+    except TypeError as exc:
+        raise DecodeError("json", f"missing event field: {exc}") from None
+
+
+def _typed(body: dict[str, Any], name: str, kind: type | tuple[type, ...]) -> Any:
+    if name not in body:
+        raise DecodeError(name, "missing")
+    value = body[name]
+    if not isinstance(value, kind) or isinstance(value, bool):
+        raise DecodeError(name, f"wrong type {type(value).__name__}")
+    return value
+
+
+def _choice(body: dict[str, Any], name: str, choices: tuple[str, ...]) -> None:
+    value = body.get(name)
+    if value not in choices:
+        raise DecodeError(name, f"{value!r} is not one of {', '.join(choices)}")

@@ -1,0 +1,322 @@
+"""Payload codec v1: binary waveform frames and JSON readings.
+
+Binary frame (little-endian)::
+
+    offset size field
+    0      2    magic        b"IM"
+    2      1    version      1
+    3      1    dtype        1 = int16, 2 = float32, 3 = int32
+    4      1    channels     samples are interleaved, channel-fastest
+    5      1    device_len
+    6      1    stream_len
+    7      1    flags        reserved, 0
+    8      4    seq          per-stream sequence number (u32)
+    12     8    t0_us        device time of the first sample, microseconds since the Unix epoch
+    20     8    sample_rate  Hz (f64)
+    28     4    scale        physical value = raw * scale (f32)
+    32     4    n_samples    samples per channel
+    36     ...  device id (utf-8), stream name (utf-8), then n_samples * channels samples
+
+A JSON object is accepted for low-rate data and third-party devices: ``{"v": 1, "device": ...,
+"stream": ..., "seq": ..., "t": <epoch seconds>, "values": {name: number}}`` for readings, or the
+same with ``"rate"`` and ``"samples"`` (a list, or a list of per-sample channel lists) for a
+waveform. Every decoder validates every field and raises :class:`DecodeError` naming it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import struct
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from iomt.wire.errors import DecodeError
+from iomt.wire.streams import STREAMS, StreamSpec
+from iomt.wire.topics import check_identifier
+
+FRAME_VERSION = 1
+MAGIC = b"IM"
+HEADER = struct.Struct("<2sBBBBBBIqdfI")
+HEADER_SIZE = HEADER.size
+DEFAULT_MAX_PAYLOAD = 256 * 1024
+MAX_SAMPLES = 1 << 16
+#: Device clocks are trusted between these instants (2000-01-01 and 2100-01-01, UTC).
+MIN_T_US = 946_684_800_000_000
+MAX_T_US = 4_102_444_800_000_000
+MAX_READING_VALUES = 64
+
+DTYPES: dict[int, np.dtype[Any]] = {
+    1: np.dtype("<i2"),
+    2: np.dtype("<f4"),
+    3: np.dtype("<i4"),
+}
+_DTYPE_CODES = {dt: code for code, dt in DTYPES.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """A block of waveform samples from one device stream.
+
+    ``samples`` holds the raw values, shape ``(n_samples, channels)``; ``values()`` scales them.
+    """
+
+    device: str
+    stream: str
+    seq: int
+    t0_us: int
+    sample_rate: float
+    samples: np.ndarray
+    scale: float = 1.0
+    encoded: bytes | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def n_samples(self) -> int:
+        return int(self.samples.shape[0])
+
+    @property
+    def channels(self) -> int:
+        return int(self.samples.shape[1])
+
+    @property
+    def t_last_us(self) -> int:
+        """Device time of the last sample."""
+        return self.t0_us + round((self.n_samples - 1) * 1e6 / self.sample_rate)
+
+    def values(self) -> np.ndarray:
+        """Samples in physical units as float32, shape ``(n_samples, channels)``."""
+        return self.samples.astype(np.float32) * np.float32(self.scale)
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """A set of named low-rate values (vital signs) at one instant."""
+
+    device: str
+    stream: str
+    seq: int
+    t_us: int
+    values: Mapping[str, float]
+
+
+def encode_frame(frame: Frame) -> bytes:
+    """Encode a frame to its binary form (the stored ``encoded`` bytes when present)."""
+    if frame.encoded is not None:
+        return frame.encoded
+    samples = np.ascontiguousarray(frame.samples)
+    code = _DTYPE_CODES.get(samples.dtype.newbyteorder("<"))
+    if code is None:
+        raise ValueError(f"unsupported sample dtype {samples.dtype}; use int16, int32 or float32")
+    device = frame.device.encode()
+    stream = frame.stream.encode()
+    header = HEADER.pack(
+        MAGIC, FRAME_VERSION, code, frame.channels, len(device), len(stream), 0,
+        frame.seq, frame.t0_us, frame.sample_rate, frame.scale, frame.n_samples,
+    )
+    return header + device + stream + samples.astype(DTYPES[code], copy=False).tobytes()
+
+
+def make_frame(
+    device: str,
+    stream: str,
+    seq: int,
+    t0_us: int,
+    sample_rate: float,
+    samples: np.ndarray,
+    scale: float = 1.0,
+) -> Frame:
+    """Build a frame; 1-D ``samples`` become one channel."""
+    arr = np.asarray(samples)
+    if arr.ndim == 1:
+        arr = arr[:, None]
+    return Frame(device, stream, seq, t0_us, float(sample_rate), arr, float(scale))
+
+
+def encode_reading(reading: Reading) -> bytes:
+    """Encode a reading to compact JSON."""
+    body = {
+        "v": FRAME_VERSION,
+        "device": reading.device,
+        "stream": reading.stream,
+        "seq": reading.seq,
+        "t": reading.t_us / 1e6,
+        "values": dict(reading.values),
+    }
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
+def decode_payload(
+    payload: bytes,
+    *,
+    device: str | None = None,
+    stream: str | None = None,
+    max_bytes: int = DEFAULT_MAX_PAYLOAD,
+) -> Frame | Reading:
+    """Decode a binary frame or a JSON message.
+
+    ``device`` and ``stream``, when given (from the topic), must match the payload's own.
+    """
+    if len(payload) > max_bytes:
+        raise DecodeError("payload", f"{len(payload)} bytes exceeds the {max_bytes}-byte limit")
+    if len(payload) == 0:
+        raise DecodeError("payload", "empty payload")
+    if payload[:2] == MAGIC:
+        frame = decode_frame(payload)
+        _match_topic(frame.device, frame.stream, device, stream)
+        return frame
+    if payload[:1] in (b"{", b" ", b"\n", b"\t", b"\r"):
+        message = decode_json(payload)
+        _match_topic(message.device, message.stream, device, stream)
+        return message
+    raise DecodeError("magic", f"payload starts with {payload[:2]!r}: neither a binary frame (b'IM') nor JSON")
+
+
+def decode_frame(payload: bytes) -> Frame:
+    """Decode and validate one binary frame."""
+    if len(payload) < HEADER_SIZE:
+        raise DecodeError("header", f"truncated: {len(payload)} bytes, the header alone is {HEADER_SIZE}")
+    (magic, version, dtype_code, channels, dev_len, stream_len, _flags,
+     seq, t0_us, rate, scale, n_samples) = HEADER.unpack_from(payload)
+    if magic != MAGIC:
+        raise DecodeError("magic", f"expected {MAGIC!r}, got {magic!r}")
+    if version != FRAME_VERSION:
+        raise DecodeError("version", f"unknown frame format version {version} (this node decodes {FRAME_VERSION})")
+    dtype = DTYPES.get(dtype_code)
+    if dtype is None:
+        raise DecodeError("dtype", f"unknown sample type code {dtype_code} (1=int16, 2=float32, 3=int32)")
+    ids_end = HEADER_SIZE + dev_len + stream_len
+    if len(payload) < ids_end:
+        raise DecodeError("header", f"truncated inside the device/stream names ({len(payload)} < {ids_end} bytes)")
+    device = _ident("device", payload[HEADER_SIZE:HEADER_SIZE + dev_len])
+    stream = _ident("stream", payload[HEADER_SIZE + dev_len:ids_end])
+    spec = _waveform_spec(stream)
+    if channels != spec.channels:
+        raise DecodeError("channels", f"stream {stream!r} has {spec.channels} channel(s), frame says {channels}")
+    _check_time("t0_us", t0_us)
+    _check_rate(rate, spec)
+    if not math.isfinite(scale) or scale <= 0:
+        raise DecodeError("scale", f"must be a finite positive number, got {scale}")
+    if not 1 <= n_samples <= MAX_SAMPLES:
+        raise DecodeError("n_samples", f"must be 1..{MAX_SAMPLES}, got {n_samples}")
+    expected = n_samples * channels * dtype.itemsize
+    body = len(payload) - ids_end
+    if body != expected:
+        raise DecodeError(
+            "n_samples",
+            f"header says {n_samples} samples x {channels} channel(s) = {expected} bytes, but {body} bytes follow",
+        )
+    samples = np.frombuffer(payload, dtype=dtype, offset=ids_end).reshape(n_samples, channels)
+    if dtype.kind == "f" and not np.isfinite(samples).all():
+        raise DecodeError("samples", "contains NaN or infinite values")
+    return Frame(device, stream, seq, t0_us, rate, samples, scale, encoded=bytes(payload))
+
+
+def decode_json(payload: bytes) -> Frame | Reading:
+    """Decode and validate a JSON reading or waveform."""
+    try:
+        body = json.loads(payload)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DecodeError("json", f"invalid JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise DecodeError("json", "top level must be an object")
+    version = body.get("v")
+    if version != FRAME_VERSION:
+        raise DecodeError("version", f"unknown message version {version!r} (this node decodes {FRAME_VERSION})")
+    device = _ident("device", body.get("device"))
+    stream = _ident("stream", body.get("stream"))
+    spec = STREAMS.get(stream)
+    if spec is None:
+        raise DecodeError("stream", f"unknown stream {stream!r}; known: {', '.join(sorted(STREAMS))}")
+    seq = body.get("seq")
+    if not isinstance(seq, int) or isinstance(seq, bool) or not 0 <= seq < 2**32:
+        raise DecodeError("seq", f"must be an integer 0..2^32-1, got {seq!r}")
+    t = body.get("t")
+    if not isinstance(t, (int, float)) or isinstance(t, bool) or not math.isfinite(t):
+        raise DecodeError("t", f"must be epoch seconds (a number), got {t!r}")
+    t_us = round(t * 1e6)
+    _check_time("t", t_us)
+    if spec.channels == 0:
+        return Reading(device, stream, seq, t_us, _reading_values(body.get("values")))
+    rate = body.get("rate")
+    if not isinstance(rate, (int, float)) or isinstance(rate, bool):
+        raise DecodeError("rate", f"waveform stream {stream!r} needs a numeric 'rate', got {rate!r}")
+    _check_rate(float(rate), spec, field_name="rate")
+    samples = _json_samples(body.get("samples"), spec)
+    return Frame(device, stream, seq, t_us, float(rate), samples, 1.0)
+
+
+def _reading_values(values: Any) -> dict[str, float]:
+    if not isinstance(values, dict) or not values:
+        raise DecodeError("values", "must be a non-empty object of name: number")
+    if len(values) > MAX_READING_VALUES:
+        raise DecodeError("values", f"at most {MAX_READING_VALUES} values, got {len(values)}")
+    out: dict[str, float] = {}
+    for name, value in values.items():
+        check_identifier("values", name)
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+            raise DecodeError("values", f"{name!r} must be a finite number, got {value!r}")
+        out[name] = float(value)
+    return out
+
+
+def _json_samples(samples: Any, spec: StreamSpec) -> np.ndarray:
+    if not isinstance(samples, list) or not samples:
+        raise DecodeError("samples", "must be a non-empty list")
+    if len(samples) > MAX_SAMPLES:
+        raise DecodeError("samples", f"at most {MAX_SAMPLES} samples, got {len(samples)}")
+    try:
+        arr = np.asarray(samples, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise DecodeError("samples", "must be numbers (or lists of numbers, one per channel)") from None
+    if arr.ndim == 1:
+        arr = arr[:, None]
+    if arr.ndim != 2 or arr.shape[1] != spec.channels:
+        raise DecodeError("channels", f"stream {spec.name!r} has {spec.channels} channel(s), got shape {arr.shape}")
+    if not np.isfinite(arr).all():
+        raise DecodeError("samples", "contains NaN or infinite values")
+    if np.abs(arr).max() > np.finfo(np.float32).max:
+        raise DecodeError("samples", "values exceed float32 range")
+    return arr.astype(np.float32)
+
+
+def _ident(field_name: str, raw: Any) -> str:
+    if isinstance(raw, (bytes, bytearray)):
+        try:
+            raw = raw.decode()
+        except UnicodeDecodeError:
+            raise DecodeError(field_name, "is not valid UTF-8") from None
+    if not isinstance(raw, str):
+        raise DecodeError(field_name, f"missing or not a string: {raw!r}")
+    return check_identifier(field_name, raw)
+
+
+def _waveform_spec(stream: str) -> StreamSpec:
+    spec = STREAMS.get(stream)
+    if spec is None:
+        raise DecodeError("stream", f"unknown stream {stream!r}; known: {', '.join(sorted(STREAMS))}")
+    if spec.channels == 0:
+        raise DecodeError("stream", f"stream {stream!r} carries JSON readings, not binary frames")
+    return spec
+
+
+def _check_rate(rate: float, spec: StreamSpec, field_name: str = "sample_rate") -> None:
+    if not math.isfinite(rate) or not spec.min_rate_hz <= rate <= spec.max_rate_hz:
+        raise DecodeError(
+            field_name,
+            f"{rate} Hz is outside {spec.min_rate_hz:g}..{spec.max_rate_hz:g} Hz for stream {spec.name!r}",
+        )
+
+
+def _check_time(field_name: str, t_us: int) -> None:
+    if not MIN_T_US <= t_us <= MAX_T_US:
+        raise DecodeError(field_name, f"device timestamp {t_us} us is outside 2000..2100; is the device clock set?")
+
+
+def _match_topic(device: str, stream: str, topic_device: str | None, topic_stream: str | None) -> None:
+    if topic_device is not None and device != topic_device:
+        raise DecodeError("device", f"payload says {device!r} but was published on the topic of {topic_device!r}")
+    if topic_stream is not None and stream != topic_stream:
+        raise DecodeError("stream", f"payload says {stream!r} but was published on the topic of {topic_stream!r}")
