@@ -15,7 +15,16 @@ from iomt import __version__
 from iomt.config import ConfigError
 
 #: Modules with ``register(subparsers)``; order is the order in ``iomt --help``.
-COMMAND_MODULES = ("iomt.demo_cli", "firmware_sim.cli", "edge.cli", "gateway.cli", "iomt.broker_cli")
+#: A module that is not present (e.g. ``cloud`` in an edge-only install) is skipped.
+COMMAND_MODULES = (
+    "iomt.demo_cli",
+    "firmware_sim.cli",
+    "edge.cli",
+    "gateway.cli",
+    "cloud.cli",
+    "iomt.bench_cli",
+    "iomt.broker_cli",
+)
 
 
 def add_common(parser: argparse.ArgumentParser) -> None:
@@ -37,8 +46,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMAND_MODULES:
-        importlib.import_module(name).register(sub)
+        if _module_exists(name):
+            importlib.import_module(name).register(sub)
     return parser
+
+
+def _module_exists(name: str) -> bool:
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ModuleNotFoundError:
+        return False
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -69,12 +69,12 @@ async def _spawn(name: str, *args: str, log_level: str) -> asyncio.subprocess.Pr
     return await asyncio.create_subprocess_exec(*cmd)
 
 
-async def _stop(proc: asyncio.subprocess.Process | None, timeout: float = 30.0) -> None:
+async def _stop(proc: asyncio.subprocess.Process | None, grace_s: float = 30.0) -> None:
     if proc is None or proc.returncode is not None:
         return
     proc.send_signal(signal.SIGTERM)
     try:
-        await asyncio.wait_for(proc.wait(), timeout)
+        await asyncio.wait_for(proc.wait(), grace_s)
     except TimeoutError:
         proc.kill()
         await proc.wait()
@@ -157,7 +157,7 @@ async def run_demo(options: DemoOptions) -> int:
     finally:
         await _stop(sim)
         await _stop(edge)
-        await _stop(broker, timeout=10)
+        await _stop(broker, grace_s=10)
 
 
 async def _wait_edge_online(store: Store, edge: asyncio.subprocess.Process, timeout_s: float) -> bool:

@@ -7,6 +7,7 @@ the system at mosquitto (``--broker mqtt://host:port``) for anything bigger.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 from typing import Any
@@ -31,10 +32,8 @@ async def serve(host: str, port: int, stop: asyncio.Event | None = None) -> None
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
-        try:
+        with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
-        except (NotImplementedError, RuntimeError):
-            pass
     broker = Broker(broker_config(host, port))
     await broker.start()
     log.info("embedded MQTT broker listening on %s:%d", host, port)

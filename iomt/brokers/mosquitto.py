@@ -43,7 +43,9 @@ class Mosquitto:
     def start(self) -> Mosquitto:
         binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
         if not Path(binary).exists():
-            raise MosquittoError("mosquitto is not installed; run the README's test command (apt-get install mosquitto)")
+            raise MosquittoError(
+                "mosquitto is not installed; run the README's test command (it runs apt-get install mosquitto)"
+            )
         conf = self.workdir / "mosquitto.conf"
         conf.write_text(CONFIG.format(port=self.port, log=self.workdir / "mosquitto.log"))
         self._proc = subprocess.Popen([binary, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -78,5 +80,7 @@ class Mosquitto:
     def __enter__(self) -> Mosquitto:
         return self.start()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.stop()

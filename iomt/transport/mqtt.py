@@ -101,7 +101,7 @@ class MqttBus:
             manual_ack=manual_ack,
         )
         client.enable_logger(logging.getLogger("iomt.transport.paho"))
-        client.reconnect_delay_set(min_delay=1, max_delay=max(1, int(round(config.reconnect_max_s))))
+        client.reconnect_delay_set(min_delay=1, max_delay=max(1, round(config.reconnect_max_s)))
         client.max_inflight_messages_set(config.max_inflight)
         client.max_queued_messages_set(0)
         if config.username is not None:
@@ -188,7 +188,7 @@ class MqttBus:
     def _wrap(self, handler: Handler) -> Callable[[paho.Client, Any, paho.MQTTMessage], None]:
         def on_message(_client: paho.Client, _userdata: Any, msg: paho.MQTTMessage) -> None:
             self.stats.received += 1
-            message = ReceivedMessage(msg.topic, msg.payload, msg.qos, bool(msg.retain), msg.mid)
+            message = ReceivedMessage(msg.topic, bytes(msg.payload), msg.qos, bool(msg.retain), msg.mid)
             try:
                 handler(message)
             except Exception:  # a bad handler must not kill the network thread

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 from iomt.wire.errors import DecodeError
 
@@ -33,7 +33,7 @@ DEADLETTER = "_deadletter"
 AVAILABILITY = "availability"
 
 
-class TopicKind(str, Enum):
+class TopicKind(StrEnum):
     """What a topic carries."""
 
     DATA = "data"

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Runs the whole test suite on a fresh machine: installs what the tests need (Debian packages for
+# the real services they start, Python packages in .venv), then ruff, mypy and pytest.
+# Extra arguments go to pytest, e.g. scripts/test.sh -m "not slow" or scripts/test.sh tests/unit
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Services the tests start themselves on free ports: mosquitto (MQTT), influxd (InfluxDB 1.x),
+# chromium (dashboard browser tests).
+need=()
+[ -x /usr/sbin/mosquitto ] || command -v mosquitto >/dev/null || need+=(mosquitto)
+if [ ${#need[@]} -gt 0 ]; then
+    echo "installing Debian packages: ${need[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+PY=${PYTHON:-python3}
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+.venv/bin/python -m pip install -q --disable-pip-version-check -e ".[edge,gateway,sim,dev]" 2>&1 \
+    | grep -v "^WARNING: Location" || true
+
+echo "== ruff"; .venv/bin/ruff check .
+echo "== mypy"; .venv/bin/mypy
+echo "== pytest"; .venv/bin/python -m pytest "$@"
