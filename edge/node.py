@@ -39,6 +39,7 @@ class EdgeCounters:
     readings: int = 0
     events: int = 0
     dead_letter: int = 0
+    ignored: int = 0
 
 
 class EdgeProcessor:
@@ -57,7 +58,10 @@ class EdgeProcessor:
         try:
             parsed = topics.parse_topic(topic)
             if parsed.kind is not topics.TopicKind.DATA:
-                raise DecodeError("topic", f"{topic!r} is not a data topic")
+                # The data filter also matches system topics (our own dead letters, model manifests):
+                # they are not data, and rejecting them would feed the dead-letter topic to itself.
+                self.counters.ignored += 1
+                return [], [], None
             message = decode_payload(
                 payload, device=parsed.device, stream=parsed.name, max_bytes=self.config.max_payload_bytes
             )

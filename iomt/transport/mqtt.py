@@ -45,20 +45,23 @@ class Availability:
 
 
 class _Delivery:
-    __slots__ = ("_info",)
+    """Completion of one publish, tracked by our own ``on_publish`` bookkeeping.
 
-    def __init__(self, info: paho.MQTTMessageInfo) -> None:
-        self._info = info
+    paho's ``MQTTMessageInfo.wait_for_publish`` raises for a message queued while offline even
+    though paho resends it after the reconnect; this tracks the real acknowledgement instead.
+    """
+
+    __slots__ = ("_bus", "published")
+
+    def __init__(self, bus: MqttBus) -> None:
+        self._bus = bus
+        self.published = False
 
     def wait(self, timeout: float | None = None) -> bool:
-        try:
-            self._info.wait_for_publish(timeout)
-        except (RuntimeError, ValueError):
-            return False
-        return self._info.is_published()
+        return self._bus._wait_delivery(self, timeout)
 
     def done(self) -> bool:
-        return self._info.is_published()
+        return self.published
 
 
 @dataclass
@@ -92,6 +95,10 @@ class MqttBus:
         self._connect_error: str | None = None
         self._manual_ack = manual_ack
         self._stopping = False
+        self._pending: dict[int, _Delivery] = {}
+        self._early: set[int] = set()
+        self._delivery_cond = threading.Condition(threading.RLock())
+        self._waiters = 0
         self.stats = _Stats()
         client = paho.Client(
             CallbackAPIVersion.VERSION2,
@@ -100,7 +107,6 @@ class MqttBus:
             protocol=paho.MQTTv311,
             manual_ack=manual_ack,
         )
-        client.enable_logger(logging.getLogger("iomt.transport.paho"))
         client.reconnect_delay_set(min_delay=1, max_delay=max(1, round(config.reconnect_max_s)))
         client.max_inflight_messages_set(config.max_inflight)
         client.max_queued_messages_set(0)
@@ -120,6 +126,7 @@ class MqttBus:
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_unmatched
+        client.on_publish = self._on_publish
         self._client = client
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -150,8 +157,7 @@ class MqttBus:
         """Publish "offline" (when availability is set), flush, disconnect and stop the thread."""
         self._stopping = True
         if self._availability is not None and self.connected:
-            info = self._client.publish(self._availability.topic, self._availability.offline, qos=1, retain=True)
-            _Delivery(info).wait(2.0)
+            self.publish(self._availability.topic, self._availability.offline, qos=1, retain=True).wait(2.0)
         self._client.disconnect()
         self._client.loop_stop()
         self._connected.clear()
@@ -165,11 +171,27 @@ class MqttBus:
     # -- messaging -----------------------------------------------------------------------------
     def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> _Delivery:
         """Queue a message; it is sent now, or after the reconnect when offline."""
+        delivery = _Delivery(self)
+        # Not under our lock: paho calls on_publish holding its own mutex, which publish() takes too.
         info = self._client.publish(topic, payload, qos=qos, retain=retain)
         if info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN):
             raise TransportError(f"publish to {topic} failed: {paho.error_string(info.rc)}")
+        with self._delivery_cond:
+            if info.mid in self._early:  # acknowledged before publish() returned
+                self._early.discard(info.mid)
+                delivery.published = True
+            else:
+                self._pending[info.mid] = delivery
         self.stats.published += 1
-        return _Delivery(info)
+        return delivery
+
+    def _wait_delivery(self, delivery: _Delivery, timeout: float | None) -> bool:
+        with self._delivery_cond:
+            self._waiters += 1
+            try:
+                return self._delivery_cond.wait_for(lambda: delivery.published, timeout)
+            finally:
+                self._waiters -= 1
 
     def subscribe(self, topic_filter: str, handler: Handler, qos: int = 1) -> None:
         """Deliver messages matching ``topic_filter`` to ``handler`` (on the network thread)."""
@@ -199,6 +221,16 @@ class MqttBus:
 
         return on_message
 
+    def _on_publish(self, _client: paho.Client, _userdata: Any, mid: int, _reason: Any, _props: Any) -> None:
+        with self._delivery_cond:
+            delivery = self._pending.pop(mid, None)
+            if delivery is None:
+                self._early.add(mid)
+                return
+            delivery.published = True
+            if self._waiters:
+                self._delivery_cond.notify_all()
+
     def _on_unmatched(self, _client: paho.Client, _userdata: Any, msg: paho.MQTTMessage) -> None:
         if self._manual_ack and msg.qos > 0:
             self._client.ack(msg.mid, msg.qos)
@@ -216,7 +248,7 @@ class MqttBus:
         for topic_filter, (_handler, qos) in subscriptions:
             client.subscribe(topic_filter, qos)
         if self._availability is not None:
-            client.publish(self._availability.topic, self._availability.online, qos=1, retain=True)
+            self.publish(self._availability.topic, self._availability.online, qos=1, retain=True)
         log.info("connected to %s as %s", self.config.url, self.client_id)
         self._connected.set()
 

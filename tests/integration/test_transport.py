@@ -1,0 +1,118 @@
+"""The paho transport against a real mosquitto: delivery, availability, reconnect and resubscribe."""
+
+from __future__ import annotations
+
+import queue
+import subprocess
+import sys
+import time
+import uuid
+
+from iomt.brokers.mosquitto import Mosquitto
+from iomt.config import MqttConfig
+from iomt.transport import ReceivedMessage
+from iomt.transport.mqtt import Availability, MqttBus
+
+
+def unique_site() -> str:
+    return f"t{uuid.uuid4().hex[:10]}"
+
+
+def collect(bus: MqttBus, topic_filter: str) -> queue.Queue[ReceivedMessage]:
+    received: queue.Queue[ReceivedMessage] = queue.Queue()
+    bus.subscribe(topic_filter, received.put)
+    return received
+
+
+def test_qos1_messages_arrive_as_frozen_dataclasses(mqtt_config: MqttConfig) -> None:
+    site = unique_site()
+    with MqttBus(mqtt_config, "sub-" + site) as sub, MqttBus(mqtt_config, "pub-" + site) as pub:
+        received = collect(sub, f"iomt/v1/{site}/#")
+        time.sleep(0.2)
+        deliveries = [pub.publish(f"iomt/v1/{site}/p1/ecg", bytes([i]), qos=1) for i in range(50)]
+        assert all(d.wait(5) for d in deliveries)
+        got = [received.get(timeout=5) for _ in range(50)]
+    assert [m.payload for m in got] == [bytes([i]) for i in range(50)]
+    assert all(isinstance(m, ReceivedMessage) and m.qos == 1 for m in got)
+
+
+def test_availability_is_retained_and_the_last_will_fires_on_a_crash(mqtt_config: MqttConfig) -> None:
+    site = unique_site()
+    topic = f"iomt/v1/{site}/_edge/node-x/availability"
+    script = (
+        "import sys, time\n"
+        "from iomt.config import MqttConfig\n"
+        "from iomt.transport.mqtt import Availability, MqttBus\n"
+        f"bus = MqttBus(MqttConfig(url={mqtt_config.url!r}), 'crashy', availability=Availability({topic!r}))\n"
+        "bus.start()\n"
+        "print('up', flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "up"
+        with MqttBus(mqtt_config, "watch-" + site) as watcher:
+            seen = collect(watcher, topic)
+            first = seen.get(timeout=5)
+            assert first.payload == b"online" and first.retain  # retained: a late subscriber still sees it
+            proc.kill()  # no DISCONNECT packet: the broker must publish the will
+            assert seen.get(timeout=10).payload == b"offline"
+    finally:
+        proc.kill()
+        proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+
+def test_clean_stop_publishes_offline(mqtt_config: MqttConfig) -> None:
+    site = unique_site()
+    topic = f"iomt/v1/{site}/_edge/n/availability"
+    with MqttBus(mqtt_config, "watch2-" + site) as watcher:
+        seen = collect(watcher, topic)
+        node = MqttBus(mqtt_config, "node-" + site, availability=Availability(topic)).start()
+        assert seen.get(timeout=5).payload == b"online"
+        node.stop()
+        assert seen.get(timeout=5).payload == b"offline"
+
+
+def test_reconnects_and_resubscribes_after_the_broker_restarts(own_mosquitto: Mosquitto) -> None:
+    config = MqttConfig(url=own_mosquitto.url, reconnect_max_s=1.0, keepalive_s=5)
+    sub = MqttBus(config, "resub").start()
+    pub = MqttBus(config, "repub").start()
+    try:
+        received = collect(sub, "iomt/v1/r/+/ecg")
+        time.sleep(0.2)
+        pub.publish("iomt/v1/r/a/ecg", b"before").wait(5)
+        assert received.get(timeout=5).payload == b"before"
+        own_mosquitto.kill()
+        deadline = time.monotonic() + 5
+        while (sub.connected or pub.connected) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not sub.connected
+        own_mosquitto.start()  # same port, empty broker: subscriptions must be made again by the client
+        assert sub.wait_connected(10) and pub.wait_connected(10)
+        time.sleep(0.3)
+        assert pub.publish("iomt/v1/r/a/ecg", b"after").wait(5)
+        assert received.get(timeout=5).payload == b"after"
+        assert sub.stats.connects >= 2
+    finally:
+        sub.stop()
+        pub.stop()
+
+
+def test_publishes_made_while_offline_are_sent_after_reconnect(own_mosquitto: Mosquitto) -> None:
+    config = MqttConfig(url=own_mosquitto.url, reconnect_max_s=1.0)
+    pub = MqttBus(config, "offline-pub").start()
+    try:
+        own_mosquitto.kill()
+        while pub.connected:
+            time.sleep(0.05)
+        delivery = pub.publish("iomt/v1/q/a/ecg", b"queued", retain=True)
+        assert not delivery.done()
+        own_mosquitto.start()
+        assert delivery.wait(10)  # PUBACK from the restarted broker: it was resent after the reconnect
+        with MqttBus(config, "offline-sub") as sub:
+            received = collect(sub, "iomt/v1/q/a/ecg")
+            assert received.get(timeout=5).payload == b"queued"
+    finally:
+        pub.stop()

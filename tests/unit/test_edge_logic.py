@@ -1,0 +1,84 @@
+"""Pure logic of the edge: sequence accounting, heart rate, the outbox and message handling."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edge.config import EdgeConfig
+from edge.node import EdgeProcessor
+from edge.outbox import Outbox
+from edge.sequence import SequenceTracker
+from firmware_sim.ecg import EcgSynth
+from iomt.wire import topics
+from iomt.wire.deadletter import decode_deadletter
+from iomt.wire.frames import encode_frame, make_frame
+from iomt.wire.uplink import RecordKind, UplinkRecord
+from models.preprocessing.ecg import heart_rate_bpm
+
+
+def test_sequence_tracker_tells_gaps_late_and_duplicates_apart() -> None:
+    tracker = SequenceTracker()
+    verdicts = [tracker.observe("d", "ecg", s) for s in [0, 1, 2, 5, 3, 3, 6, 4, 1]]
+    assert verdicts == ["ok", "ok", "ok", "gap", "late", "duplicate", "ok", "late", "duplicate"]
+    totals = tracker.totals()
+    assert totals == {"received": 9, "missing": 0, "duplicates": 2, "reordered": 2}
+    tracker.observe("d", "ecg", 10)
+    assert tracker.totals()["missing"] == 3
+
+
+@pytest.mark.parametrize("bpm", [48.0, 72.0, 110.0, 160.0])
+def test_heart_rate_matches_the_simulated_rate(bpm: float) -> None:
+    synth = EcgSynth(250.0, bpm, np.random.default_rng(1), hrv=0.02)
+    estimate = heart_rate_bpm(synth.render(250 * 10), 250.0)
+    assert estimate is not None
+    assert estimate[0] == pytest.approx(bpm, abs=max(2.0, 0.03 * bpm))
+
+
+def test_heart_rate_refuses_a_flat_line_and_noise() -> None:
+    assert heart_rate_bpm(np.zeros(2500), 250.0) is None
+    assert heart_rate_bpm(np.zeros(100), 250.0) is None
+
+
+def test_outbox_survives_reopen_and_deletes_only_what_it_is_told(tmp_path: Path) -> None:
+    path = tmp_path / "outbox.sqlite"
+    box = Outbox(path)
+    box.append([UplinkRecord(RecordKind.FRAME, bytes([i])) for i in range(5)])
+    first = box.peek(3)
+    box.delete([row_id for row_id, _ in first[:2]])
+    box.close()
+    reopened = Outbox(path)
+    remaining = [record.payload for _, record in reopened.peek(10)]
+    assert remaining == [bytes([2]), bytes([3]), bytes([4])]
+    assert reopened.depth() == 3
+
+
+def test_processor_forwards_frames_emits_heart_rate_and_dead_letters_garbage() -> None:
+    config = EdgeConfig(hr_window_s=4.0, hr_interval_s=1.0)
+    processor = EdgeProcessor(config)
+    synth = EcgSynth(250.0, 75.0, np.random.default_rng(3))
+    topic = topics.data("default", "p1", "ecg")
+    events = []
+    t0 = 1_764_000_000_000_000
+    for seq in range(16):
+        raw = np.round(synth.render(125) / 0.001).astype(np.int16)
+        payload = encode_frame(make_frame("p1", "ecg", seq, t0 + seq * 500_000, 250.0, raw, 0.001))
+        records, new_events, dead = processor.handle(topic, payload)
+        assert dead is None and records[0].kind is RecordKind.FRAME and records[0].payload == payload
+        events.extend(new_events)
+    assert events, "no heart-rate event after 8 s of ECG"
+    assert all(e.model == "heart_rate" and e.value == pytest.approx(75.0, abs=3) for e in events)
+    records, new_events, dead = processor.handle(topic, b"IM\x01garbage")
+    assert records == [] and new_events == [] and dead is not None
+    letter = decode_deadletter(dead)
+    assert letter.field == "header" and letter.topic == topic
+    assert processor.counters.dead_letter == 1 and processor.rejections == {"header": 1}
+
+
+def test_processor_ignores_system_topics_instead_of_dead_lettering_them() -> None:
+    processor = EdgeProcessor(EdgeConfig())
+    for topic in (topics.deadletter("default", "edge-1"), topics.model_manifest("default", "ecg")):
+        assert processor.handle(topic, b"{}") == ([], [], None)
+    assert processor.counters.ignored == 2 and processor.counters.dead_letter == 0

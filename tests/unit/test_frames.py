@@ -1,0 +1,147 @@
+"""Binary frame and JSON codec: round trips and every rejection names its field."""
+
+from __future__ import annotations
+
+import json
+import struct
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from iomt.wire.errors import DecodeError
+from iomt.wire.frames import (
+    HEADER,
+    HEADER_SIZE,
+    Frame,
+    Reading,
+    decode_payload,
+    encode_frame,
+    encode_reading,
+    make_frame,
+)
+
+T0 = 1_764_000_000_000_000
+
+
+def ecg_frame(seq: int = 7, n: int = 125) -> Frame:
+    raw = (np.sin(np.arange(n) / 5) * 1000).astype(np.int16)
+    return make_frame("patient-0001", "ecg", seq, T0, 250.0, raw, scale=0.001)
+
+
+def patch_header(payload: bytes, **fields: object) -> bytes:
+    names = ["magic", "version", "dtype", "channels", "dev_len", "stream_len", "flags",
+             "seq", "t0_us", "rate", "scale", "n_samples"]
+    values = dict(zip(names, HEADER.unpack_from(payload), strict=True))
+    values.update(fields)
+    return HEADER.pack(*(values[n] for n in names)) + payload[HEADER_SIZE:]
+
+
+def test_binary_round_trip_keeps_every_field() -> None:
+    frame = ecg_frame()
+    decoded = decode_payload(encode_frame(frame), device="patient-0001", stream="ecg")
+    assert isinstance(decoded, Frame)
+    assert (decoded.device, decoded.stream, decoded.seq, decoded.t0_us) == ("patient-0001", "ecg", 7, T0)
+    assert decoded.sample_rate == 250.0
+    assert decoded.scale == pytest.approx(0.001)
+    np.testing.assert_array_equal(decoded.samples, frame.samples)
+    assert decoded.t_last_us == T0 + round(124 * 1e6 / 250)
+    np.testing.assert_allclose(decoded.values()[:, 0], frame.samples[:, 0] * 0.001, rtol=1e-6)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    seq=st.integers(0, 2**32 - 1),
+    samples=arrays(np.float32, st.tuples(st.integers(1, 300), st.just(3)),
+                   elements=st.floats(-16, 16, width=32, allow_nan=False)),
+    rate=st.floats(10, 1000),
+)
+def test_float_frames_round_trip(seq: int, samples: np.ndarray, rate: float) -> None:
+    frame = make_frame("wrist-3", "acc", seq, T0, rate, samples)
+    decoded = decode_payload(encode_frame(frame))
+    assert isinstance(decoded, Frame)
+    assert decoded.seq == seq and decoded.sample_rate == rate
+    np.testing.assert_array_equal(decoded.samples, samples)
+
+
+def test_reading_round_trip() -> None:
+    reading = Reading("bed-12", "vitals", 3, T0, {"hr": 71.0, "spo2": 97.5})
+    decoded = decode_payload(encode_reading(reading), device="bed-12", stream="vitals")
+    assert decoded == reading
+
+
+def test_json_waveform_decodes_to_a_frame() -> None:
+    body = {"v": 1, "device": "third-party", "stream": "ecg", "seq": 1, "t": T0 / 1e6, "rate": 250,
+            "samples": [0.1, 0.2, 0.3]}
+    decoded = decode_payload(json.dumps(body).encode())
+    assert isinstance(decoded, Frame)
+    assert decoded.n_samples == 3 and decoded.channels == 1
+
+
+GOOD = encode_frame(ecg_frame())
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        (GOOD[:20], "header"),
+        (GOOD[:-10], "n_samples"),
+        (GOOD + b"\x00\x00", "n_samples"),
+        (patch_header(GOOD, version=9), "version"),
+        (patch_header(GOOD, dtype=77), "dtype"),
+        (patch_header(GOOD, rate=0.0), "sample_rate"),
+        (patch_header(GOOD, rate=1e9), "sample_rate"),
+        (patch_header(GOOD, rate=float("nan")), "sample_rate"),
+        (patch_header(GOOD, scale=-1.0), "scale"),
+        (patch_header(GOOD, channels=3), "channels"),
+        (patch_header(GOOD, t0_us=5), "t0_us"),
+        (patch_header(GOOD, n_samples=0), "n_samples"),
+        (b"XX" + GOOD[2:], "magic"),
+        (b"", "payload"),
+        (b"{not json", "json"),
+        (b'{"v": 2, "device": "a", "stream": "vitals", "seq": 1, "t": 1764000000, "values": {"hr": 1}}', "version"),
+        (b'{"v": 1, "device": "a", "stream": "weather", "seq": 1, "t": 1764000000, "values": {"x": 1}}', "stream"),
+        (b'{"v": 1, "device": "a", "stream": "vitals", "seq": -1, "t": 1764000000, "values": {"hr": 1}}', "seq"),
+        (b'{"v": 1, "device": "a", "stream": "vitals", "seq": 1, "t": 1764000000, "values": {}}', "values"),
+        (b'{"v": 1, "device": "_sys", "stream": "vitals", "seq": 1, "t": 1764000000, "values": {"hr": 1}}', "device"),
+        (b'{"v": 1, "device": "a", "stream": "vitals", "seq": 1, "t": 1764000000, "values": {"hr": NaN}}', "values"),
+        (b'{"v": 1, "device": "a", "stream": "ecg", "seq": 1, "t": 1764000000, "rate": 0, "samples": [1]}', "rate"),
+        (b'{"v": 1, "device": "a", "stream": "ecg", "seq": 1, "t": 1764000000, "rate": 250, "samples": [1, Infinity]}',
+         "samples"),
+    ],
+)
+def test_bad_payloads_are_rejected_naming_the_field(payload: bytes, field: str) -> None:
+    with pytest.raises(DecodeError) as info:
+        decode_payload(payload)
+    assert info.value.field == field
+    assert field in str(info.value)
+
+
+def test_nan_samples_in_a_float_frame_are_rejected() -> None:
+    samples = np.ones((10, 3), dtype=np.float32)
+    samples[4, 1] = np.nan
+    with pytest.raises(DecodeError, match="samples"):
+        decode_payload(encode_frame(make_frame("w", "acc", 1, T0, 50, samples)))
+
+
+def test_oversized_payload_is_rejected() -> None:
+    with pytest.raises(DecodeError) as info:
+        decode_payload(GOOD, max_bytes=100)
+    assert info.value.field == "payload"
+
+
+def test_payload_must_match_its_topic() -> None:
+    with pytest.raises(DecodeError) as info:
+        decode_payload(GOOD, device="someone-else", stream="ecg")
+    assert info.value.field == "device"
+    with pytest.raises(DecodeError) as info:
+        decode_payload(GOOD, device="patient-0001", stream="acc")
+    assert info.value.field == "stream"
+
+
+def test_header_layout_is_stable() -> None:
+    # The wire format is a contract with devices in the field: its size must not drift silently.
+    assert HEADER_SIZE == 36
+    assert struct.calcsize("<2sBBBBBBIqdfI") == HEADER_SIZE
