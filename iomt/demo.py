@@ -66,7 +66,9 @@ def summarize(store: Store, sim_report: dict[str, Any]) -> dict[str, Any]:
 async def _spawn(name: str, *args: str, log_level: str) -> asyncio.subprocess.Process:
     cmd = [sys.executable, "-m", "iomt", "--log-level", log_level, *args]
     log.debug("starting %s: %s", name, " ".join(cmd))
-    return await asyncio.create_subprocess_exec(*cmd)
+    # A session of its own: Ctrl-C reaches only the demo, which then stops the children in order
+    # (simulator first, then drain, then the edge) so nothing in flight is cut off.
+    return await asyncio.create_subprocess_exec(*cmd, start_new_session=True)
 
 
 async def _stop(proc: asyncio.subprocess.Process | None, grace_s: float = 30.0) -> None:
@@ -140,8 +142,14 @@ async def run_demo(options: DemoOptions) -> int:
             stop_wait.cancel()
             if not sim_done.done():
                 await _stop(sim)
-            await sim_done
-            sim_report = json.loads(report_path.read_text()) if report_path.exists() else {}
+            sim_code = await sim_done
+            if sim_code != 0 and not stop.is_set():
+                log.error("the simulator exited with status %s; see its error above", sim_code)
+                return 1
+            if not report_path.exists():
+                log.error("the simulator wrote no report to %s", report_path)
+                return 1
+            sim_report = json.loads(report_path.read_text())
             log.info("simulation over; draining the pipeline")
             await _wait_drained(gateway.store, int(sim_report.get("published", 0)), options.drain_timeout_s)
             await _stop(edge)
