@@ -18,7 +18,9 @@ from iomt.wire.frames import encode_frame, make_frame
 from tests.integration.helpers import T0_US, edge_config, start_edge, wait_until
 
 
-async def test_records_wait_in_the_outbox_until_the_gateway_acknowledges(tmp_path: Path, mqtt_config: MqttConfig) -> None:
+async def test_records_wait_in_the_outbox_until_the_gateway_acknowledges(
+    tmp_path: Path, mqtt_config: MqttConfig
+) -> None:
     site = f"up{uuid.uuid4().hex[:8]}"
     port = free_port()
     config = edge_config(tmp_path, mqtt_config, f"http://127.0.0.1:{port}", site)
