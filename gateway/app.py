@@ -1,46 +1,95 @@
-"""The gateway's aiohttp application: uplink receiver, summary API and the live page."""
+"""The gateway's aiohttp application: uplink receiver, REST API, live feed, metrics and the dashboard."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
+from gateway.api.openapi import OPENAPI_PATH, openapi_document
+from gateway.api.params import BadRequest
+from gateway.api.routes import add_routes, edges_with_models
 from gateway.config import GatewayConfig
 from gateway.ingest import batch_from_records
-from gateway.store.base import Store
-from gateway.store.sqlite import SqliteStore
+from gateway.live import LiveHub, batch_messages
+from gateway.metrics import Metrics
+from gateway.state import CONFIG, HUB, METRICS, STORE, WRITER
+from gateway.store.base import Store, StoreUnavailable
+from gateway.store.factory import open_store
 from iomt.wire.errors import DecodeError
 from iomt.wire.uplink import decode_batch
+
+__all__ = ["CONFIG", "HUB", "METRICS", "STORE", "WRITER", "create_app"]
 
 log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).parent / "static"
-STORE = web.AppKey("store", Store)
-WRITER = web.AppKey("writer", ThreadPoolExecutor)
-CONFIG = web.AppKey("config", GatewayConfig)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def json_error(status: int, message: str) -> web.Response:
-    return web.json_response({"error": message}, status=status)
+    return web.json_response({"error": message, "status": status}, status=status)
+
+
+@web.middleware
+async def errors_as_json(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every error answer is JSON with a message; bad parameters are 400, never 500."""
+    metrics = request.app[METRICS]
+    route = request.match_info.route.resource.canonical if request.match_info.route.resource else "unmatched"
+    try:
+        response = await handler(request)
+    except BadRequest as exc:
+        response = json_error(400, str(exc))
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        response = json_error(exc.status, exc.reason if exc.text is None or exc.text.startswith(str(exc.status))
+                              else exc.text)
+    except StoreUnavailable as exc:
+        log.warning("store unavailable: %s", exc)
+        response = json_error(503, f"store unavailable, retry later: {exc}")
+    except Exception:
+        log.exception("unexpected error serving %s %s", request.method, request.path)
+        response = json_error(500, "internal error; the gateway logged the details")
+    metrics.requests.labels(request.method, route, str(response.status)).inc()
+    return response
 
 
 async def uplink(request: web.Request) -> web.Response:
     """Store a batch from an edge node; answer 200 only after the store committed it."""
+    metrics = request.app[METRICS]
     body = await request.read()
     try:
         records = decode_batch(body)
     except DecodeError as exc:
+        metrics.uplink_batches.labels("malformed").inc()
         return json_error(400, f"malformed uplink batch: {exc}")
     node = request.headers.get("X-Iomt-Node", "unknown")
     loop = asyncio.get_running_loop()
-    batch = await loop.run_in_executor(request.app[WRITER], batch_from_records, records, node)
-    result = await loop.run_in_executor(request.app[WRITER], request.app[STORE].write, batch)
+    writer = request.app[WRITER]
+    batch = await loop.run_in_executor(writer, batch_from_records, records, node)
+    started = time.perf_counter()
+    try:
+        result = await loop.run_in_executor(writer, request.app[STORE].write, batch)
+    except StoreUnavailable:
+        metrics.uplink_batches.labels("store_unavailable").inc()
+        raise
+    metrics.write_seconds.observe(time.perf_counter() - started)
+    metrics.uplink_batches.labels("committed").inc()
+    metrics.records.labels("stored").inc(result.stored)
+    metrics.records.labels("duplicate").inc(result.duplicates)
+    metrics.records.labels("rejected").inc(len(batch.deadletters))
+    hub = request.app[HUB]
+    if hub.clients:
+        live = request.app[CONFIG].live
+        hub.publish(await loop.run_in_executor(None, batch_messages, batch, live.ecg_hz, live.motion_hz))
     return web.json_response(
         {"stored": result.stored, "duplicates": result.duplicates, "rejected": len(batch.deadletters)}
     )
@@ -58,8 +107,8 @@ def _summary(store: Store) -> dict[str, Any]:
         entry["heart_rate_state"] = event.label
     return {
         "patients": sorted(patients.values(), key=lambda p: p["device"]),
-        "totals": {t: store.count(t) for t in ("frames", "readings", "events", "deadletters")},
-        "edges": store.edges(),
+        "totals": {t: store.count(t) for t in ("frames", "readings", "events", "deadletters", "alerts")},
+        "edges": edges_with_models(store),
     }
 
 
@@ -72,27 +121,71 @@ async def health(_request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
 
+async def metrics(request: web.Request) -> web.Response:
+    body = await asyncio.get_running_loop().run_in_executor(None, request.app[METRICS].render)
+    return web.Response(body=body, headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})
+
+
+async def openapi(_request: web.Request) -> web.Response:
+    return web.json_response(openapi_document())
+
+
+async def live(request: web.Request) -> web.StreamResponse:
+    return await request.app[HUB].serve(request)
+
+
 async def index(_request: web.Request) -> web.FileResponse:
-    return web.FileResponse(STATIC / "index.html")
+    return web.FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
+
+
+async def _prune_forever(store: Store, interval_s: float) -> None:
+    loop = asyncio.get_running_loop()
+    while True:
+        await asyncio.sleep(interval_s)
+        try:
+            removed = await loop.run_in_executor(None, store.prune, time.time_ns() // 1000)
+        except StoreUnavailable as exc:
+            log.warning("retention pass skipped: %s", exc)
+            continue
+        if removed:
+            log.info("retention removed %d expired records", removed)
 
 
 def create_app(config: GatewayConfig, store: Store | None = None) -> web.Application:
     """Build the application; the store is opened and closed with it unless one is passed in."""
-    app = web.Application(client_max_size=config.max_uplink_bytes)
+    app = web.Application(client_max_size=config.max_uplink_bytes, middlewares=[errors_as_json])
     app[CONFIG] = config
+    app[METRICS] = Metrics()
+    app[HUB] = LiveHub(config.live.queue_messages, on_drop=app[METRICS].live_dropped.inc)
+    app[METRICS].live_clients.set_function(lambda: len(app[HUB].clients))
 
     async def resources(app: web.Application) -> AsyncIterator[None]:
         own = store is None
-        app[STORE] = store if store is not None else SqliteStore(config.db_path)
+        app[STORE] = store if store is not None else open_store(config)
+        app[METRICS].watch_store(app[STORE])
         app[WRITER] = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-writer")
+        pruner = asyncio.ensure_future(_prune_forever(app[STORE], config.retention.prune_interval_s))
         yield
+        pruner.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await pruner
         app[WRITER].shutdown(wait=True)
         if own:
             app[STORE].close()
 
+    async def close_live(app: web.Application) -> None:
+        for client in list(app[HUB].clients):
+            app[HUB].disconnect(client)
+
     app.cleanup_ctx.append(resources)
+    app.on_shutdown.append(close_live)
     app.router.add_post("/api/v1/uplink", uplink)
     app.router.add_get("/api/v1/summary", summary)
+    app.router.add_get("/api/v1/live", live)
+    app.router.add_get(OPENAPI_PATH, openapi)
+    app.router.add_get("/metrics", metrics)
     app.router.add_get("/healthz", health)
     app.router.add_get("/", index)
+    app.router.add_static("/static", STATIC)
+    add_routes(app)
     return app

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 from gateway.store.base import WriteBatch
@@ -23,7 +24,8 @@ def batch_from_records(records: list[UplinkRecord], node: str) -> WriteBatch:
     for record in records:
         try:
             if record.kind is RecordKind.EVENT:
-                events.append(decode_event(record.payload))
+                event = decode_event(record.payload)
+                events.append(event if event.node else dataclasses.replace(event, node=node))
                 continue
             message = decode_payload(record.payload, max_bytes=len(record.payload) + 1)
             if record.kind is RecordKind.FRAME and isinstance(message, Frame):

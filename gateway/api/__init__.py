@@ -1,0 +1,1 @@
+"""The REST API: request parsing, handlers and the OpenAPI document."""

@@ -1,0 +1,154 @@
+"""The live feed: decimated waveforms, events and alerts pushed to dashboards over WebSocket.
+
+Every browser gets a bounded queue. When a browser reads slower than the gateway produces, the
+oldest queued message is dropped (and counted) instead of letting memory grow; a browser that is
+gone is noticed by the WebSocket heartbeat and removed. Alerts are never lost by this: they are in
+the store, and the page reloads the alert list from the REST API.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from aiohttp import WSMsgType, web
+
+from gateway.store.base import Alert, WriteBatch
+from iomt.wire.events import Event
+from iomt.wire.frames import Frame
+
+log = logging.getLogger(__name__)
+
+ECG_STREAMS = frozenset({"ecg", "ppg"})
+MOTION_STREAMS = frozenset({"acc"})
+
+
+def decimate_peaks(values: np.ndarray, factor: int) -> np.ndarray:
+    """Keep, of every ``factor`` samples, the one farthest from their mean (so R peaks and impacts survive).
+
+    A trailing partial block is treated the same way.
+    """
+    if factor <= 1 or values.size == 0:
+        return values.astype(np.float32)
+    n_full = values.size // factor
+    out = []
+    if n_full:
+        blocks = values[: n_full * factor].reshape(n_full, factor)
+        pick = np.abs(blocks - blocks.mean(axis=1, keepdims=True)).argmax(axis=1)
+        out.append(blocks[np.arange(n_full), pick])
+    rest = values[n_full * factor:]
+    if rest.size:
+        out.append(rest[[int(np.abs(rest - rest.mean()).argmax())]])
+    return np.concatenate(out).astype(np.float32)
+
+
+def frame_for_display(frame: Frame, ecg_hz: float, motion_hz: float) -> dict[str, Any] | None:
+    """A frame reduced for drawing: ECG-like streams decimated, motion as magnitude; others not shown."""
+    if frame.stream in ECG_STREAMS:
+        signal, target = frame.values()[:, 0], ecg_hz
+    elif frame.stream in MOTION_STREAMS:
+        signal, target = np.linalg.norm(frame.values(), axis=1), motion_hz
+    else:
+        return None
+    factor = max(1, round(frame.sample_rate / target))
+    shown = decimate_peaks(signal, factor)
+    return {
+        "device": frame.device, "stream": frame.stream, "seq": frame.seq, "t0_us": frame.t0_us,
+        "dt_us": round(factor * 1e6 / frame.sample_rate), "v": np.round(shown.astype(np.float64), 3).tolist(),
+    }
+
+
+def event_json(event: Event) -> dict[str, Any]:
+    return {
+        "event_id": event.event_id, "device": event.device, "model": event.model,
+        "model_version": event.model_version, "kind": event.kind, "label": event.label, "score": event.score,
+        "value": event.value, "priority": event.priority, "state": event.state, "t_us": event.t_us,
+        "node": event.node, "site": event.site,
+    }
+
+
+def batch_messages(batch: WriteBatch, ecg_hz: float, motion_hz: float) -> list[str]:
+    """The live messages a committed batch produces, serialized once for every browser."""
+    messages = []
+    waves = [w for f in batch.frames if (w := frame_for_display(f, ecg_hz, motion_hz)) is not None]
+    if waves:
+        messages.append(json.dumps({"type": "wave", "frames": waves}, separators=(",", ":")))
+    events = [event_json(e) for e in batch.events if e.kind != "alert"]
+    if events:
+        messages.append(json.dumps({"type": "events", "events": events}, separators=(",", ":")))
+    for e in batch.events:
+        if e.kind == "alert":
+            messages.append(alert_message(Alert(e, e.state or "raised")))
+    return messages
+
+
+def alert_message(alert: Alert) -> str:
+    return json.dumps({"type": "alert", "alert": alert.to_json()}, separators=(",", ":"))
+
+
+@dataclass(eq=False)
+class LiveClient:
+    queue: asyncio.Queue[str]
+    dropped: int = 0
+    sent: int = 0
+
+
+@dataclass
+class LiveHub:
+    """Fans messages out to the connected browsers (all on the event loop's thread)."""
+
+    queue_messages: int = 64
+    on_drop: Callable[[int], None] = lambda n: None
+    clients: set[LiveClient] = field(default_factory=set)
+
+    def connect(self) -> LiveClient:
+        client = LiveClient(asyncio.Queue(self.queue_messages))
+        self.clients.add(client)
+        return client
+
+    def disconnect(self, client: LiveClient) -> None:
+        self.clients.discard(client)
+
+    def publish(self, messages: list[str]) -> None:
+        for client in self.clients:
+            for message in messages:
+                if client.queue.full():
+                    client.queue.get_nowait()
+                    client.dropped += 1
+                    self.on_drop(1)
+                client.queue.put_nowait(message)
+
+    async def serve(self, request: web.Request) -> web.WebSocketResponse:
+        """One browser's connection: a sender task drains its queue while this reads control frames."""
+        ws = web.WebSocketResponse(heartbeat=10.0, max_msg_size=4096)
+        await ws.prepare(request)
+        client = self.connect()
+        sender = asyncio.ensure_future(self._send(ws, client))
+        try:
+            await ws.send_str(json.dumps({"type": "hello", "queue_messages": self.queue_messages}))
+            async for message in ws:
+                if message.type == WSMsgType.ERROR:
+                    break
+        finally:
+            self.disconnect(client)
+            sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sender
+            await ws.close()
+        return ws
+
+    @staticmethod
+    async def _send(ws: web.WebSocketResponse, client: LiveClient) -> None:
+        while not ws.closed:
+            message = await client.queue.get()
+            try:
+                await ws.send_str(message)
+            except (ConnectionError, RuntimeError):
+                return  # the browser went away; the handler notices and cleans up
+            client.sent += 1
