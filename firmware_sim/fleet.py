@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from firmware_sim.ecg import EcgSynth
-from firmware_sim.motion import AccelSynth
+from firmware_sim.motion import MotionGenerator, MotionStream
+from firmware_sim.persona import make_persona
 from iomt.transport import Delivery, MessageBus
 from iomt.wire import topics
 from iomt.wire.frames import Reading, encode_frame, encode_reading, make_frame
@@ -80,7 +81,7 @@ def patient_streams(patient: Patient, ecg_hz: float = 250.0, acc_hz: float = 50.
     """ECG, accelerometer and vitals streams of one patient."""
     rng = np.random.default_rng(patient.seed)
     ecg = EcgSynth(ecg_hz, patient.hr_bpm, rng)
-    acc = AccelSynth(acc_hz, rng, walking=bool(rng.random() < 0.5))
+    acc = MotionStream(MotionGenerator(make_persona(patient.seed, 0), acc_hz, rng))
     device = patient.patient_id
 
     def ecg_frame(seq: int, t0_us: int) -> bytes:
@@ -89,7 +90,7 @@ def patient_streams(patient: Patient, ecg_hz: float = 250.0, acc_hz: float = 50.
         return encode_frame(make_frame(device, "ecg", seq, t0_us, ecg_hz, raw, scale=0.001))
 
     def acc_frame(seq: int, t0_us: int) -> bytes:
-        samples = acc.render(round(acc_hz * 0.5))
+        samples, _gyro = acc.render(round(acc_hz * 0.5))
         raw = np.clip(np.round(samples * 4096), -32768, 32767).astype(np.int16)
         return encode_frame(make_frame(device, "acc", seq, t0_us, acc_hz, raw, scale=1 / 4096))
 

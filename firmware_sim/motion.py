@@ -1,30 +1,278 @@
-"""Synthetic waist accelerometer: gravity, gait oscillation while walking, sensor noise (in g)."""
+"""Motion wearable: a persona's day as a Markov chain of activities and falls, measured by a waist
+accelerometer (g) and gyroscope (deg/s). Body axes: x forward, y left, z up along the trunk.
+
+:class:`MotionGenerator` produces one activity at a time (with its annotations), so the dataset
+mode and a live wearable share it; :class:`MotionStream` slices it into frames.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import numpy as np
 
+from firmware_sim import motion_segments as ms
+from firmware_sim.persona import Persona
+
+ACC_NOISE_G = 0.012
+GYRO_NOISE_DPS = 0.8
+ACC_RANGE_G = 16.0
+GYRO_RANGE_DPS = 2000.0
+
+FALLS = ("fall_forward", "fall_backward", "fall_sideways", "fall_from_chair", "collapse")
+FALL_LIKE = ("sit_down_hard", "lie_down_fast", "bend_pick_up", "jump")
+
+Pose = tuple[float, float]
+Activity = Callable[[np.random.Generator, Persona, float, Pose], list[tuple[str, ms.Segment]]]
+
+
+def _u(rng: np.random.Generator, a: float, b: float) -> float:
+    return float(rng.uniform(a, b))
+
+
+def _lying_pose(rng: np.random.Generator, kind: str) -> Pose:
+    side = float(rng.choice([-1.0, 1.0]))
+    if kind == "forward":
+        return ms.HALF_PI * _u(rng, 0.85, 1.0), _u(rng, -0.2, 0.2)
+    if kind == "backward":
+        return -ms.HALF_PI * _u(rng, 0.85, 1.0), _u(rng, -0.2, 0.2)
+    return _u(rng, -0.2, 0.2), side * ms.HALF_PI * _u(rng, 0.85, 1.0)
+
+
+def _still(rng: np.random.Generator, fs: float, lo: float, hi: float, pose: Pose, posture: str) -> ms.Segment:
+    return ms.still(rng, fs, _u(rng, lo, hi), pose[0], pose[1], posture)
+
+
+def _after_fall(rng: np.random.Generator, fs: float, pose: Pose, lie: tuple[float, float],
+                p_get_up: float) -> list[tuple[str, ms.Segment]]:
+    out = [("lying", _still(rng, fs, lie[0], lie[1], pose, "lying"))]
+    if rng.random() < p_get_up:
+        out += _get_up(rng, fs, pose)
+    return out
+
+
+def _get_up(rng: np.random.Generator, fs: float, pose: Pose) -> list[tuple[str, ms.Segment]]:
+    up = ms.transition(rng, fs, _u(rng, 1.5, 3.0), pose, (ms.SIT_PITCH, 0.0), "sitting", dip=0.1)
+    stand = ms.transition(rng, fs, _u(rng, 1.0, 2.0), (ms.SIT_PITCH, 0.0), (0.0, 0.0), "standing", lean=0.5,
+                          dip=-0.2)
+    return [("get_up", up), ("get_up", stand)]
+
+
+def _fall(kind: str, direction: str) -> Activity:
+    def make(rng: np.random.Generator, p: Persona, fs: float, pose: Pose) -> list[tuple[str, ms.Segment]]:
+        end = _lying_pose(rng, direction)
+        if kind == "collapse":
+            seg = ms.drop_and_impact(rng, fs, pose, end, descent_s=_u(rng, 0.7, 1.1), residual_g=_u(rng, 0.35, 0.65),
+                                     impact_g=_u(rng, 2.0, 4.0), impact_s=_u(rng, 0.06, 0.12), settle_s=1.0,
+                                     posture="lying", label=kind, is_fall=True, rotate_power=3.0)
+            return [(kind, seg), *_after_fall(rng, fs, end, (10, 30), 0.15)]
+        descent = (0.25, 0.4) if kind == "fall_from_chair" else (0.4, 0.7)
+        seg = ms.drop_and_impact(rng, fs, pose, end, descent_s=_u(rng, *descent), residual_g=_u(rng, 0.1, 0.45),
+                                 impact_g=_u(rng, 3.0, 8.0) * (0.7 if kind == "fall_from_chair" else 1.0),
+                                 impact_s=_u(rng, 0.04, 0.1), settle_s=1.0, posture="lying", label=kind,
+                                 is_fall=True)
+        return [(kind, seg), *_after_fall(rng, fs, end, (3, 20), 0.4)]
+
+    return make
+
+
+def _walking(rng: np.random.Generator, p: Persona, fs: float, pose: Pose) -> list[tuple[str, ms.Segment]]:
+    return [("walking", ms.gait(rng, fs, _u(rng, 5, 20), p.cadence_hz, p.gait_g))]
+
+
+def _stairs(up: bool) -> Activity:
+    def make(rng: np.random.Generator, p: Persona, fs: float, pose: Pose) -> list[tuple[str, ms.Segment]]:
+        seg = ms.gait(rng, fs, _u(rng, 4, 10), p.cadence_hz * (0.85 if up else 0.95), p.gait_g * 1.3,
+                      heel=0.0 if up else 0.6)
+        return [("stairs_up" if up else "stairs_down", seg)]
+
+    return make
+
+
+def _sit_down(hard: bool) -> Activity:
+    def make(rng: np.random.Generator, p: Persona, fs: float, pose: Pose) -> list[tuple[str, ms.Segment]]:
+        sit = (ms.SIT_PITCH, 0.0)
+        if hard:
+            seg = ms.drop_and_impact(rng, fs, pose, sit, descent_s=_u(rng, 0.25, 0.4), residual_g=_u(rng, 0.35, 0.6),
+                                     impact_g=_u(rng, 1.0, 2.0), impact_s=_u(rng, 0.08, 0.15), settle_s=0.8,
+                                     posture="sitting", label="sit_down_hard", is_fall=False, rotate_power=1.0)
+        else:
+            seg = ms.transition(rng, fs, _u(rng, 1.5, 2.5), pose, sit, "sitting", lean=0.5, dip=0.2)
+        return [("sit_down_hard" if hard else "sit_down", seg), ("sitting", _still(rng, fs, 5, 15, sit, "sitting"))]
+
+    return make
+
+
+def _lie_down(fast: bool) -> Activity:
+    def make(rng: np.random.Generator, p: Persona, fs: float, pose: Pose) -> list[tuple[str, ms.Segment]]:
+        end = _lying_pose(rng, str(rng.choice(["backward", "side"])))
+        if fast:
+            seg = ms.drop_and_impact(rng, fs, pose, end, descent_s=_u(rng, 0.5, 0.8), residual_g=_u(rng, 0.55, 0.8),
+                                     impact_g=_u(rng, 0.6, 1.3), impact_s=_u(rng, 0.15, 0.3), settle_s=1.0,
+                                     posture="lying", label="lie_down_fast", is_fall=False, rotate_power=1.0)
+        else:
+            seg = ms.transition(rng, fs, _u(rng, 3, 5), pose, end, "lying", dip=0.1)
+        return [("lie_down_fast" if fast else "lie_down", seg), ("lying", _still(rng, fs, 5, 20, end, "lying"))]
+
+    return make
+
+
+def _bend(rng: np.random.Generator, p: Persona, fs: float, pose: Pose) -> list[tuple[str, ms.Segment]]:
+    bent = (_u(rng, 1.1, 1.5), 0.0)
+    down = ms.transition(rng, fs, _u(rng, 0.8, 1.2), pose, bent, "standing", dip=0.15)
+    hold = _still(rng, fs, 0.5, 2.0, bent, "standing")
+    up = ms.transition(rng, fs, _u(rng, 0.8, 1.3), bent, (0.0, 0.0), "standing", dip=-0.15)
+    return [("bend_pick_up", down), ("bend_pick_up", hold), ("bend_pick_up", up)]
+
+
+def _jump(rng: np.random.Generator, p: Persona, fs: float, pose: Pose) -> list[tuple[str, ms.Segment]]:
+    crouch = ms.transition(rng, fs, _u(rng, 0.35, 0.5), pose, (0.25, 0.0), "standing", dip=0.3)
+    n_push = max(2, round(fs * _u(rng, 0.15, 0.2)))
+    push = ms.still(rng, fs, n_push / fs, 0.25, 0.0, "standing")
+    push.acc[:, 2] += _u(rng, 1.0, 1.5) * np.sin(np.pi * (np.arange(n_push) + 0.5) / n_push)
+    land = ms.drop_and_impact(rng, fs, (0.1, 0.0), (0.15, 0.0), descent_s=_u(rng, 0.25, 0.45),
+                              residual_g=_u(rng, 0.0, 0.05), impact_g=_u(rng, 2.5, 5.0), impact_s=_u(rng, 0.06, 0.1),
+                              settle_s=1.0, posture="standing", label="jump", is_fall=False, rotate_power=1.0)
+    back = ms.transition(rng, fs, 0.6, (0.15, 0.0), (0.0, 0.0), "standing", dip=0.05)
+    return [("jump", crouch), ("jump", push), ("jump", land), ("jump", back)]
+
+
+def _simple(label: str, posture: str, lo: float, hi: float) -> Activity:
+    def make(rng: np.random.Generator, p: Persona, fs: float, pose: Pose) -> list[tuple[str, ms.Segment]]:
+        return [(label, _still(rng, fs, lo, hi, pose, posture))]
+
+    return make
+
+
+def _stand_up(rng: np.random.Generator, p: Persona, fs: float, pose: Pose) -> list[tuple[str, ms.Segment]]:
+    return [("stand_up", ms.transition(rng, fs, _u(rng, 1.2, 2.0), pose, (0.0, 0.0), "standing", lean=0.5, dip=-0.2))]
+
+
+def _run(rng: np.random.Generator, p: Persona, fs: float, pose: Pose) -> list[tuple[str, ms.Segment]]:
+    return [("running", ms.running(rng, fs, _u(rng, 4, 12)))]
+
+
+def _get_up_activity(rng: np.random.Generator, p: Persona, fs: float, pose: Pose) -> list[tuple[str, ms.Segment]]:
+    return _get_up(rng, fs, pose)
+
+
+#: posture -> (activity name, weight, weight multiplied by the persona's fall risk?, generator)
+CHAIN: dict[str, list[tuple[str, float, bool, Activity]]] = {
+    "standing": [
+        ("walking", 20, False, _walking), ("standing", 10, False, _simple("standing", "standing", 3, 10)),
+        ("running", 4, False, _run), ("stairs_up", 4, False, _stairs(True)), ("stairs_down", 4, False, _stairs(False)),
+        ("sit_down", 8, False, _sit_down(False)), ("sit_down_hard", 6, False, _sit_down(True)),
+        ("lie_down", 3, False, _lie_down(False)), ("lie_down_fast", 5, False, _lie_down(True)),
+        ("bend_pick_up", 8, False, _bend), ("jump", 5, False, _jump),
+        ("fall_forward", 3, True, _fall("fall_forward", "forward")),
+        ("fall_backward", 3, True, _fall("fall_backward", "backward")),
+        ("fall_sideways", 3, True, _fall("fall_sideways", "side")),
+        ("collapse", 2, True, _fall("collapse", "side")),
+    ],
+    "sitting": [
+        ("sitting", 4, False, _simple("sitting", "sitting", 5, 15)), ("stand_up", 10, False, _stand_up),
+        ("fall_from_chair", 2, True, _fall("fall_from_chair", "forward")), ("lie_down", 1, False, _lie_down(False)),
+    ],
+    "lying": [("lying", 3, False, _simple("lying", "lying", 5, 20)), ("get_up", 10, False, _get_up_activity)],
+}
+
 
 @dataclass
-class AccelSynth:
+class MotionBlock:
+    """Samples of one activity (and what follows it), with annotations relative to the block start."""
+
+    acc: np.ndarray  # (n, 3) g
+    gyro: np.ndarray  # (n, 3) deg/s
+    events: list[tuple[float, float, str, str]]
+
+
+@dataclass
+class MotionGenerator:
+    persona: Persona
     fs: float
     rng: np.random.Generator
-    cadence_hz: float = 1.8
-    walking: bool = True
-    noise_g: float = 0.02
-    _t: float = 0.0
+    posture: str = "standing"
+    pose: Pose = (0.0, 0.0)
+    _bias: np.ndarray = field(default_factory=lambda: np.zeros(6))
 
-    def render(self, n: int) -> np.ndarray:
-        """The next ``n`` samples, shape ``(n, 3)``: x forward, y lateral, z vertical."""
-        t = self._t + np.arange(n) / self.fs
-        out = self.noise_g * self.rng.standard_normal((n, 3))
-        out[:, 2] += 1.0
-        if self.walking:
-            phase = 2 * np.pi * self.cadence_hz * t
-            out[:, 2] += 0.25 * np.sin(phase)
-            out[:, 0] += 0.12 * np.sin(phase + 0.8)
-            out[:, 1] += 0.06 * np.sin(0.5 * phase)
-        self._t += n / self.fs
-        return out
+    def __post_init__(self) -> None:
+        self._bias = np.concatenate([self.rng.normal(0, 0.01, 3), self.rng.normal(0, 0.5, 3)])
+
+    def next_block(self) -> MotionBlock:
+        """Draw the next activity from the posture's chain and measure it."""
+        options = CHAIN[self.posture]
+        weights = np.array([w * (self.persona.fall_risk if risky else 1.0) for _, w, risky, _ in options])
+        choice = options[int(self.rng.choice(len(options), p=weights / weights.sum()))]
+        parts = choice[3](self.rng, self.persona, self.fs, self.pose)
+        self._blend(parts)
+        events: list[tuple[float, float, str, str]] = []
+        t = 0.0
+        current = -1  # index in events of the activity annotation being extended
+        for label, seg in parts:
+            dur = len(seg.pitch) / self.fs
+            if current >= 0 and events[current][2] == label:
+                events[current] = (events[current][0], t + dur, label, "activity")
+            else:
+                current = len(events)
+                events.append((t, t + dur, label, "activity"))
+            events.extend((t + a, t + b, lab, kind) for a, b, lab, kind in seg.events)
+            t += dur
+        last = parts[-1][1]
+        self.posture = last.posture
+        self.pose = (float(last.pitch[-1]), float(last.roll[-1]))
+        acc, gyro = self._measure([seg for _, seg in parts])
+        return MotionBlock(acc, gyro, events)
+
+    def _blend(self, parts: list[tuple[str, ms.Segment]]) -> None:
+        """Make each segment start where the previous one ended (fading the offset out over 0.5 s),
+        so that joining segments never shows up as a jump in orientation or a gyroscope spike."""
+        prev = self.pose
+        for _, seg in parts:
+            fade = np.clip(1.0 - np.arange(len(seg.pitch)) / (0.5 * self.fs), 0.0, 1.0)
+            seg.pitch = seg.pitch + (prev[0] - seg.pitch[0]) * fade
+            seg.roll = seg.roll + (prev[1] - seg.roll[0]) * fade
+            prev = (float(seg.pitch[-1]), float(seg.roll[-1]))
+
+    def _measure(self, segs: list[ms.Segment]) -> tuple[np.ndarray, np.ndarray]:
+        pitch = np.concatenate([s.pitch for s in segs])
+        roll = np.concatenate([s.roll for s in segs])
+        yaw = np.concatenate([s.yaw_rate for s in segs])
+        f = np.concatenate([s.acc for s in segs]) + np.array([0.0, 0.0, 1.0])
+        extra = np.concatenate([s.gyro_extra if s.gyro_extra is not None else np.zeros((len(s.pitch), 3))
+                                for s in segs])
+        c, s_ = np.cos(pitch), np.sin(pitch)
+        gx, gy, gz = c * f[:, 0] - s_ * f[:, 2], f[:, 1], s_ * f[:, 0] + c * f[:, 2]
+        cr, sr = np.cos(roll), np.sin(roll)
+        acc = np.stack([gx, cr * gy + sr * gz, -sr * gy + cr * gz], axis=1)
+        n = len(pitch)
+        gyro = np.stack([np.gradient(roll), np.gradient(pitch), yaw / self.fs], axis=1) * self.fs * (180 / np.pi)
+        gyro += extra
+        acc += self._bias[:3] + self.rng.normal(0, ACC_NOISE_G, (n, 3))
+        gyro += self._bias[3:] + self.rng.normal(0, GYRO_NOISE_DPS, (n, 3))
+        return (np.clip(acc, -ACC_RANGE_G, ACC_RANGE_G), np.clip(gyro, -GYRO_RANGE_DPS, GYRO_RANGE_DPS))
+
+
+@dataclass
+class MotionStream:
+    """A live wearable: ``render(n)`` gives the next ``n`` samples of (acc, gyro); events are queued
+    with times from the stream start in ``pending_events``."""
+
+    generator: MotionGenerator
+    _acc: np.ndarray = field(default_factory=lambda: np.zeros((0, 3)))
+    _gyro: np.ndarray = field(default_factory=lambda: np.zeros((0, 3)))
+    _t_buffer: float = 0.0  # stream time of the first buffered sample
+    pending_events: list[tuple[float, float, str, str]] = field(default_factory=list)
+
+    def render(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        fs = self.generator.fs
+        while len(self._acc) < n:
+            block = self.generator.next_block()
+            t_block = self._t_buffer + len(self._acc) / fs
+            self.pending_events.extend((t_block + a, t_block + b, lab, kind) for a, b, lab, kind in block.events)
+            self._acc = np.concatenate([self._acc, block.acc])
+            self._gyro = np.concatenate([self._gyro, block.gyro])
+        acc, gyro = self._acc[:n], self._gyro[:n]
+        self._acc, self._gyro = self._acc[n:], self._gyro[n:]
+        self._t_buffer += n / fs
+        return acc, gyro
