@@ -1,0 +1,182 @@
+"""Export a trained model to full-integer int8 ``.tflite`` with its metadata JSON, for the edge.
+
+LSTMs convert only as a static batch-1 twin with unrolled recurrences (the dynamic-batch model
+fails with TensorList ops and the int8 calibrator segfaults on it), so every model is exported
+through :func:`models.definitions.build` ``(export_twin=True)`` with the trained weights copied in.
+Tensor names are stripped from both the int8 and the float32 flatbuffer (the metadata describes
+the tensors), which keeps the many small tensors of an unrolled LSTM from dominating the file.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cloud.data import Dataset
+from cloud.metrics import SIZE_RATIO_FLOOR, check_floors, classification_metrics, headline
+from cloud.train import model_path
+from models.definitions import build, spec
+from models.preprocessing import PREPROCESSING_VERSION
+from models.runtime import ModelRunner, TensorSpec, released_paths, sha256_file
+
+log = logging.getLogger(__name__)
+
+REPRESENTATIVE_SAMPLES = 400
+HOLDOUT_PER_CLASS = 40
+
+
+def load_trained(workdir: Path, name: str, variant: str) -> Any:
+    import keras
+
+    path = model_path(workdir, name, variant)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found: run `iomt train {name} --variant {variant}` first")
+    return keras.saving.load_model(path)
+
+
+def export_twin(model: Any, name: str, variant: str) -> Any:
+    """Batch-1 unrolled copy of ``model`` with its weights."""
+    twin = build(name, variant, export_twin=True)
+    twin.set_weights(model.get_weights())
+    return twin
+
+
+def representative(x: np.ndarray, y: np.ndarray, n: int, seed: int) -> np.ndarray:
+    """Up to ``n`` training windows, every class represented, for int8 calibration."""
+    rng = np.random.default_rng(seed)
+    idx: list[int] = []
+    classes = np.unique(y)
+    for c in classes:
+        members = np.flatnonzero(y == c)
+        idx.extend(rng.choice(members, size=min(len(members), max(1, n // len(classes))), replace=False).tolist())
+    return x[np.sort(np.asarray(idx, dtype=np.int64))]
+
+
+def _strip(flatbuffer: bytes) -> bytes:
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    obj = flatbuffer_utils.convert_bytearray_to_object(bytearray(flatbuffer))
+    flatbuffer_utils.strip_strings(obj)
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(obj))
+
+
+def convert(twin: Any, rep: np.ndarray | None) -> bytes:
+    """float32 flatbuffer when ``rep`` is None, else full-integer int8 (int8 input and output)."""
+    import tensorflow as tf
+
+    conv = tf.lite.TFLiteConverter.from_keras_model(twin)
+    if rep is not None:
+        samples = np.asarray(rep, dtype=np.float32)
+        conv.optimizations = [tf.lite.Optimize.DEFAULT]
+        conv.representative_dataset = lambda: ([s[None]] for s in samples)
+        conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        conv.inference_input_type = tf.int8
+        conv.inference_output_type = tf.int8
+    return _strip(conv.convert())
+
+
+def _tensor_specs(flatbuffer: bytes) -> tuple[TensorSpec, TensorSpec]:
+    from models.runtime import _interpreter_class, _spec_of
+
+    interp = _interpreter_class()(model_content=flatbuffer)
+    return _spec_of(interp.get_input_details()[0]), _spec_of(interp.get_output_details()[0])
+
+
+def holdout(ds: Dataset, per_class: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """A small fixed, class-stratified subset of the test subjects' windows."""
+    rng = np.random.default_rng(seed)
+    x, y = ds.x["test"], ds.y["test"]
+    idx: list[int] = []
+    for c in range(len(ds.classes)):
+        members = np.flatnonzero(y == c)
+        idx.extend(rng.choice(members, size=min(len(members), per_class), replace=False).tolist())
+    sel = np.sort(np.asarray(idx, dtype=np.int64))
+    return x[sel], y[sel]
+
+
+def export(
+    name: str,
+    ds: Dataset,
+    workdir: Path,
+    out_dir: Path,
+    *,
+    version: str = "1.0.0",
+    variant: str = "edge",
+    seed: int = 7,
+) -> dict[str, Any]:
+    """Write ``<out_dir>/<name>/<name>.tflite`` + ``.json`` (+ a small hold-out set); return the metadata."""
+    model = load_trained(workdir, name, variant)
+    twin = export_twin(model, name, variant)
+    probe = ds.x["test"][:8] if len(ds.x["test"]) else ds.x["train"][:8]
+    for row in probe:
+        a = np.asarray(model(row[None], training=False))
+        b = np.asarray(twin(row[None], training=False))
+        if not np.allclose(a, b, atol=1e-4):
+            raise RuntimeError(f"{name}: export twin disagrees with the trained model ({a} vs {b})")
+    f32 = convert(twin, None)
+    i8 = convert(twin, representative(ds.x["train"], ds.y["train"], REPRESENTATIVE_SAMPLES, seed))
+    tflite_path, meta_path = released_paths(name, out_dir)
+    tflite_path.parent.mkdir(parents=True, exist_ok=True)
+    tflite_path.write_bytes(i8)
+    (workdir / name).mkdir(parents=True, exist_ok=True)
+    (workdir / name / f"{name}_float32.tflite").write_bytes(f32)
+    in_spec, out_spec = _tensor_specs(i8)
+    s = spec(name)
+    meta: dict[str, Any] = {
+        "schema": 1,
+        "name": name,
+        "version": version,
+        "variant": variant,
+        "description": s.description,
+        "file": tflite_path.name,
+        "sha256": sha256_file(tflite_path),
+        "size_bytes": len(i8),
+        "float32_size_bytes": len(f32),
+        "size_ratio_int8_to_float32": round(len(i8) / len(f32), 4),
+        "parameters": int(model.count_params()),
+        "classes": list(s.classes),
+        "input": in_spec.to_dict(),
+        "output": {**out_spec.to_dict(), "meaning": "class probabilities (softmax), order of classes"},
+        "preprocessing": {"module": s.preprocessing, "version": PREPROCESSING_VERSION},
+        "training_data": {
+            "sha256": ds.sha256,
+            "source": ds.card.get("source"),
+            "generation": ds.card.get("generation"),
+            "windows": ds.card.get("windows"),
+            "simulated": True,
+        },
+        "created_utc": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
+    }
+    meta_path.write_text(json.dumps(meta, indent=2) + "\n")
+    runner = ModelRunner(tflite_path, meta_path)
+    float_m = classification_metrics(ds.y["test"], np.asarray(model.predict(ds.x["test"], verbose=0)), s.classes)
+    int8_m = classification_metrics(ds.y["test"], runner.predict(ds.x["test"]), s.classes)
+    hx, hy = holdout(ds, HOLDOUT_PER_CLASS, seed)
+    hq = runner.input_spec.quantize(hx)
+    hold_path = tflite_path.with_name(f"{name}_holdout.npz")
+    np.savez_compressed(hold_path, x_int8=hq, y=hy)
+    h_probs = runner.predict(runner.input_spec.dequantize(hq))
+    h_m = classification_metrics(hy, h_probs, s.classes)
+    meta["metrics"] = {
+        "evaluated_on": "held-out simulated subjects (test split)",
+        "float": headline(name, float_m),
+        "int8": headline(name, int8_m),
+        "checks": check_floors(name, float_m, int8_m),
+        "size_ratio_pass": len(i8) <= SIZE_RATIO_FLOOR * len(f32),
+    }
+    meta["holdout"] = {
+        "file": hold_path.name,
+        "sha256": sha256_file(hold_path),
+        "windows": len(hy),
+        "int8_accuracy": h_m["accuracy"],
+        "int8_predictions_sha256": hashlib.sha256(h_probs.argmax(axis=1).astype(np.int64).tobytes()).hexdigest(),
+    }
+    meta_path.write_text(json.dumps(meta, indent=2) + "\n")
+    log.info("exported %s %s: %d bytes int8 (%.0f%% of float32)", name, version, len(i8), 100 * len(i8) / len(f32))
+    return meta

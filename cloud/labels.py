@@ -1,0 +1,100 @@
+"""Turn one simulated recording into labelled model inputs with the edge's own preprocessing.
+
+Each ``*_examples`` function returns ``(x, y)``; windows whose label is ambiguous (a fall only
+partly inside, a window straddling two emotion segments, a detected beat with no annotated beat
+near it) are left out of training and evaluation alike, and counted in the data card.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+import numpy as np
+
+from models.preprocessing import beats, emotion, motion
+
+
+class AnnotationLike(Protocol):
+    t_s: float
+    t_end_s: float
+    label: str
+    kind: str
+
+
+class RecordingLike(Protocol):
+    subject: str
+    kind: str
+    rates: dict[str, float]
+    signals: dict[str, np.ndarray]
+    truth: tuple[Any, ...]
+
+
+FALL_GUARD_S = 0.25
+BEAT_TOLERANCE_S = 0.10
+
+
+def is_fall(a: AnnotationLike) -> bool:
+    """The fall itself (loss of balance to impact); the lying that follows is a normal posture."""
+    return a.kind == "fall"
+
+
+def fall_window_labels(starts_s: np.ndarray, falls: Sequence[tuple[float, float]], window_s: float) -> np.ndarray:
+    """1 fall, 0 no fall, -1 ambiguous for windows starting at ``starts_s``.
+
+    A window is a fall when it holds at least half of a fall event (or half a window of a longer
+    one), and clearly not one when it does not touch any event, widened by :data:`FALL_GUARD_S`.
+    """
+    out = np.zeros(len(starts_s), dtype=np.int64)
+    for s, t in falls:
+        if t - s < 0.1:
+            s, t = s - 0.5, s + 0.5
+        ends = starts_s + window_s
+        overlap = np.clip(np.minimum(ends, t) - np.maximum(starts_s, s), 0.0, None)
+        touch = (ends > s - FALL_GUARD_S) & (starts_s < t + FALL_GUARD_S)
+        positive = overlap >= 0.5 * min(t - s, window_s)
+        out = np.where(positive, 1, np.where(touch & (out != 1), -1, out))
+    return out
+
+
+def fall_examples(rec: RecordingLike, hop: int = motion.HOP) -> tuple[np.ndarray, np.ndarray]:
+    acc = rec.signals["acc"]
+    gyro = rec.signals.get("gyro")
+    wins, starts = motion.motion_windows(acc, rec.rates["acc"], gyro, rec.rates.get("gyro"), hop=hop)
+    falls = [(a.t_s, a.t_end_s) for a in rec.truth if is_fall(a)]
+    y = fall_window_labels(starts, falls, motion.WINDOW_S)
+    return wins, y
+
+
+def ecg_examples(rec: RecordingLike, classes: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    t_peaks, vectors = beats.beat_vectors(rec.signals["ecg"], rec.rates["ecg"])
+    ann = sorted((a.t_s, a.label) for a in rec.truth if a.kind == "beat")
+    y = np.full(len(t_peaks), -1, dtype=np.int64)
+    if ann and len(t_peaks):
+        times = np.array([t for t, _ in ann])
+        idx = np.clip(np.searchsorted(times, t_peaks), 1, len(times) - 1) if len(times) > 1 else np.zeros_like(t_peaks)
+        idx = np.asarray(idx, dtype=np.int64)
+        if len(times) > 1:
+            left = idx - 1
+            idx = np.where(np.abs(times[left] - t_peaks) < np.abs(times[idx] - t_peaks), left, idx)
+        close = np.abs(times[idx] - t_peaks) <= BEAT_TOLERANCE_S
+        lookup = {c: i for i, c in enumerate(classes)}
+        y = np.array(
+            [lookup.get(ann[j][1], -1) if ok else -1 for j, ok in zip(idx, close, strict=True)], dtype=np.int64
+        )
+    return vectors, y
+
+
+def emotion_examples(
+    rec: RecordingLike, classes: Sequence[str], hop_s: float = emotion.HOP_S
+) -> tuple[np.ndarray, np.ndarray]:
+    feats, starts = emotion.emotion_windows(rec.signals, rec.rates, hop_s=hop_s)
+    segs = [(a.t_s, a.t_end_s, a.label) for a in rec.truth if a.kind == "emotion"]
+    lookup = {c: i for i, c in enumerate(classes)}
+    y = np.full(len(starts), -1, dtype=np.int64)
+    for k, t0 in enumerate(starts):
+        t1 = t0 + emotion.WINDOW_S
+        for s, t, label in segs:
+            if min(t1, t) - max(t0, s) >= 0.9 * emotion.WINDOW_S:
+                y[k] = lookup.get(label, -1)
+    return feats, y

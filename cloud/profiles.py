@@ -1,0 +1,29 @@
+"""How much data and training each model gets: ``release`` for the shipped models, ``smoke`` for CI."""
+
+from __future__ import annotations
+
+from cloud.data import DataProfile
+from cloud.train import TrainSettings
+
+PROFILES: dict[str, dict[str, tuple[DataProfile, TrainSettings]]] = {
+    "release": {
+        "fall": (DataProfile(subjects=30, seconds=600.0), TrainSettings(epochs=40, batch_size=64, patience=6)),
+        "ecg": (DataProfile(subjects=30, seconds=300.0), TrainSettings(epochs=40, batch_size=128, patience=6)),
+        "emotion": (DataProfile(subjects=30, seconds=1800.0), TrainSettings(epochs=80, batch_size=32, patience=10)),
+    },
+    "smoke": {
+        "fall": (DataProfile(subjects=4, seconds=60.0), TrainSettings(epochs=2, batch_size=32, patience=1, verbose=0)),
+        "ecg": (DataProfile(subjects=4, seconds=40.0), TrainSettings(epochs=2, batch_size=32, patience=1, verbose=0)),
+        "emotion": (
+            DataProfile(subjects=4, seconds=240.0),
+            TrainSettings(epochs=2, batch_size=8, patience=1, verbose=0),
+        ),
+    },
+}
+
+
+def profile(kind: str, name: str) -> tuple[DataProfile, TrainSettings]:
+    try:
+        return PROFILES[kind][name]
+    except KeyError:
+        raise KeyError(f"no {kind!r} profile for model {name!r}") from None

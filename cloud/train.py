@@ -1,0 +1,101 @@
+"""Train a model variant: fixed seeds, class-balanced loss, early stopping, ``.keras`` + a log.
+
+Keras must already be configured for the wanted device (see :mod:`cloud.device`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cloud.data import Dataset
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class TrainSettings:
+    epochs: int = 40
+    batch_size: int = 64
+    patience: int = 6
+    learning_rate: float = 2e-3
+    seed: int = 7
+    verbose: int = 1  # 1: Keras progress bar per epoch
+
+
+def class_weights(y: np.ndarray, n_classes: int) -> dict[int, float]:
+    """Inverse-frequency weights (normalised to mean 1 over present classes); absent classes get 1."""
+    counts = np.bincount(y, minlength=n_classes).astype(np.float64)
+    present = counts > 0
+    w = np.ones(n_classes)
+    w[present] = counts[present].sum() / (present.sum() * counts[present])
+    return {i: float(v) for i, v in enumerate(w)}
+
+
+def model_path(workdir: Path, name: str, variant: str) -> Path:
+    return workdir / name / f"{name}_{variant}.keras"
+
+
+def train(name: str, variant: str, ds: Dataset, workdir: Path, settings: TrainSettings) -> dict[str, Any]:
+    """Train and save ``<workdir>/<name>/<name>_<variant>.keras``; returns the training summary."""
+    import keras
+
+    from models.definitions import build
+
+    keras.utils.set_random_seed(settings.seed)
+    model = build(name, variant, seed=settings.seed)
+    model.compile(
+        optimizer=keras.optimizers.Adam(settings.learning_rate),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    out_dir = workdir / name
+    out_dir.mkdir(parents=True, exist_ok=True)
+    csv_log = out_dir / f"{name}_{variant}_train_log.csv"
+    has_val = len(ds.y["val"]) > 0
+    monitor = "val_loss" if has_val else "loss"
+    callbacks = [
+        keras.callbacks.EarlyStopping(monitor=monitor, patience=settings.patience, restore_best_weights=True),
+        keras.callbacks.ReduceLROnPlateau(monitor=monitor, factor=0.5, patience=max(1, settings.patience // 2)),
+        keras.callbacks.CSVLogger(str(csv_log)),
+    ]
+    started = time.perf_counter()
+    history = model.fit(
+        ds.x["train"],
+        ds.y["train"],
+        validation_data=(ds.x["val"], ds.y["val"]) if has_val else None,
+        epochs=settings.epochs,
+        batch_size=settings.batch_size,
+        class_weight=class_weights(ds.y["train"], len(ds.classes)),
+        callbacks=callbacks,
+        shuffle=True,
+        verbose=settings.verbose,
+    )
+    seconds = time.perf_counter() - started
+    path = model_path(workdir, name, variant)
+    model.save(path)
+    epochs_run = len(history.history["loss"])
+    summary = {
+        "model": name,
+        "variant": variant,
+        "backend": keras.backend.backend(),
+        "parameters": int(model.count_params()),
+        "epochs_run": epochs_run,
+        "best_" + monitor: float(min(history.history[monitor])),
+        "seconds": round(seconds, 2),
+        "samples_per_s": round(epochs_run * len(ds.y["train"]) / seconds, 1) if seconds > 0 else None,
+        "train_windows": len(ds.y["train"]),
+        "dataset_sha256": ds.sha256,
+        "settings": asdict(settings),
+        "history": {k: [float(v) for v in vals] for k, vals in history.history.items()},
+        "keras_file": path.name,
+    }
+    (out_dir / f"{name}_{variant}_train.json").write_text(json.dumps(summary, indent=2) + "\n")
+    log.info("trained %s/%s: %d epochs in %.1f s -> %s", name, variant, epochs_run, seconds, path)
+    return summary

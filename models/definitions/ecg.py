@@ -1,0 +1,47 @@
+"""ECG beat classifier (AAMI N/S/V/F, and Q for paced beats).
+
+A 1D CNN over the beat waveform joined with its RR features.
+
+The input is one flat vector (waveform then RR features, see :mod:`models.preprocessing.beats`) so
+the int8 model has a single input tensor; two cropping layers split it inside the model.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+from keras import layers
+
+from models.definitions import ModelSpec
+from models.preprocessing import beats
+
+SPEC = ModelSpec(
+    name="ecg",
+    classes=("N", "S", "V", "F", "Q"),
+    input_shape=(beats.VECTOR,),
+    preprocessing="models.preprocessing.beats",
+    description="AAMI beat class from a 0.64 s beat-centred ECG window (250 Hz, mV) plus 5 RR features",
+    has_lstm=False,
+)
+
+_SIZES = {"full": ((32, 64, 64), 64, 16), "edge": ((8, 16, 16), 24, 8)}
+
+
+def build(variant: str, *, batch_size: int | None, unroll: bool) -> Any:
+    del unroll  # no recurrent layers
+    filters, dense, rr_units = _SIZES[variant]
+    inp = keras.Input(shape=SPEC.input_shape, batch_size=batch_size, name="beat")
+    seq = layers.Reshape((beats.VECTOR, 1), name="as_sequence")(inp)
+    wave = layers.Cropping1D((0, beats.RR_FEATURES), name="waveform")(seq)
+    rr = layers.Flatten(name="rr")(layers.Cropping1D((beats.WAVE, 0), name="rr_crop")(seq))
+    x = wave
+    for i, f in enumerate(filters):
+        x = layers.Conv1D(f, 7 if i == 0 else 5, padding="same", activation="relu", name=f"conv{i}")(x)
+        x = layers.MaxPooling1D(2 if i < len(filters) - 1 else 4, name=f"pool{i}")(x)
+    x = layers.Flatten(name="flat")(x)
+    r = layers.Dense(rr_units, activation="relu", name="rr_dense")(rr)
+    x = layers.Concatenate(name="join")([x, r])
+    x = layers.Dense(dense, activation="relu", name="dense")(x)
+    out = layers.Dense(len(SPEC.classes), activation="softmax", name="probs")(x)
+    return keras.Model(inp, out, name=f"ecg_{variant}")

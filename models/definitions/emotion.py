@@ -1,0 +1,33 @@
+"""Emotion / stress classifier: an LSTM over per-step ECG, EDA and PPG features."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+from keras import layers
+
+from models.definitions import ModelSpec
+from models.preprocessing import emotion
+
+SPEC = ModelSpec(
+    name="emotion",
+    classes=("baseline", "stress", "amusement"),
+    input_shape=(emotion.STEPS, emotion.FEATURES),
+    preprocessing="models.preprocessing.emotion",
+    description="baseline / stress / amusement from a 60 s window of ECG, EDA and PPG as 10 feature steps",
+    has_lstm=True,
+)
+
+_SIZES = {"full": ((64, 32), 32), "edge": ((24,), 16)}
+
+
+def build(variant: str, *, batch_size: int | None, unroll: bool) -> Any:
+    units, dense = _SIZES[variant]
+    inp = keras.Input(shape=SPEC.input_shape, batch_size=batch_size, name="features")
+    x = inp
+    for i, u in enumerate(units):
+        x = layers.LSTM(u, return_sequences=i < len(units) - 1, unroll=unroll, name=f"lstm{i}")(x)
+    x = layers.Dense(dense, activation="relu", name="dense")(x)
+    out = layers.Dense(len(SPEC.classes), activation="softmax", name="probs")(x)
+    return keras.Model(inp, out, name=f"emotion_{variant}")
