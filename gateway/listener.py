@@ -33,6 +33,8 @@ class BrokerListener:
         except DecodeError:
             self.malformed += 1
             return
+        if not message.payload:
+            return  # a cleared retained message: the node was decommissioned, not "offline"
         status = message.payload.decode(errors="replace")[:32]
         self.store.set_edge_status(topic.name, topic.site, status, time.time_ns() // 1000)
 

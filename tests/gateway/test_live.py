@@ -1,0 +1,109 @@
+"""The live feed: decimation (pure), bounded per-browser queues, and the WebSocket of a running gateway."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import numpy as np
+import pytest
+
+from gateway.config import GatewayConfig, LiveConfig
+from gateway.live import LiveHub, decimate_peaks, frame_for_display
+from gateway.server import RunningGateway, running_gateway
+from gateway.state import HUB
+from iomt.wire.frames import make_frame
+from iomt.wire.uplink import CONTENT_TYPE
+from tests.gateway.helpers import T0_US, acc_frame, ecg_frame, event, fall_alert, uplink_body
+
+
+def test_decimation_keeps_peaks_and_length():
+    values = np.zeros(250, np.float32)
+    values[101] = 5.0
+    values[200] = -3.0
+    out = decimate_peaks(values, 4)
+    assert out.size == 63  # 62 full blocks and one partial
+    assert 5.0 in out and -3.0 in out
+    np.testing.assert_array_equal(decimate_peaks(values, 1), values)
+    assert decimate_peaks(np.array([1.0, 2.0, 9.0], np.float32), 2).tolist() == [1.0, 9.0]
+
+
+def test_frames_for_display_ecg_decimated_motion_as_magnitude():
+    ecg = frame_for_display(ecg_frame("p1", 0), ecg_hz=125, motion_hz=25)
+    assert ecg is not None and len(ecg["v"]) == 125 and ecg["dt_us"] == 8000
+    acc = frame_for_display(acc_frame("p1", 0), ecg_hz=125, motion_hz=25)
+    assert acc is not None and len(acc["v"]) == 25 and acc["v"][0] == pytest.approx(1.0)
+    eda = make_frame("p1", "eda", 0, T0_US, 4.0, np.ones(4, np.int16))
+    assert frame_for_display(eda, 125, 25) is None
+
+
+async def test_a_slow_browser_queue_is_bounded_and_drops_oldest():
+    dropped: list[int] = []
+    hub = LiveHub(queue_messages=4, on_drop=dropped.append)
+    slow, fast = hub.connect(), hub.connect()
+    for i in range(100):
+        hub.publish([f"m{i}"])
+        if fast.queue.qsize():
+            fast.queue.get_nowait()
+    assert slow.queue.qsize() == 4 and slow.dropped == 96 and sum(dropped) == 96
+    assert [slow.queue.get_nowait() for _ in range(4)] == ["m96", "m97", "m98", "m99"]
+    assert fast.dropped == 0
+
+
+@pytest.fixture
+async def gw(tmp_path: Path) -> AsyncIterator[RunningGateway]:
+    config = GatewayConfig(port=0, db_path=tmp_path / "gw.sqlite", live=LiveConfig(queue_messages=8))
+    async with running_gateway(config) as running:
+        yield running
+
+
+async def post(http: aiohttp.ClientSession, gw: RunningGateway, body: bytes) -> None:
+    async with http.post(f"{gw.url}/api/v1/uplink", data=body, headers={"Content-Type": CONTENT_TYPE}) as r:
+        assert r.status == 200
+
+
+async def wait_for(predicate, timeout_s: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.02)
+
+
+async def test_websocket_pushes_decimated_waves_events_and_alerts(gw):
+    async with aiohttp.ClientSession() as http, http.ws_connect(f"{gw.url}/api/v1/live") as ws:
+        assert json.loads((await ws.receive(timeout=5)).data)["type"] == "hello"
+        alert = fall_alert("p1")
+        await post(http, gw, uplink_body(frames=[ecg_frame("p1", 0)], events=[event("p1"), alert]))
+        got = {}
+        while len(got) < 3:
+            message = json.loads((await ws.receive(timeout=5)).data)
+            got[message["type"]] = message
+        wave = got["wave"]["frames"][0]
+        assert (wave["device"], wave["stream"], len(wave["v"])) == ("p1", "ecg", 125)
+        assert got["events"]["events"][0]["value"] == 72.0
+        assert got["alert"]["alert"]["event_id"] == alert.event_id and got["alert"]["alert"]["state"] == "raised"
+        async with http.post(f"{gw.url}/api/v1/alerts/{alert.event_id}/acknowledge", json={"by": "nurse"}) as r:
+            assert r.status == 200
+        message = json.loads((await ws.receive(timeout=5)).data)
+        assert message["alert"]["state"] == "acknowledged" and message["alert"]["acknowledged_by"] == "nurse"
+
+
+async def test_a_browser_that_stops_reading_does_not_grow_memory_and_a_gone_one_is_removed(gw):
+    hub = gw.app[HUB]
+    patients = [f"p{i:03d}" for i in range(100)]
+    async with aiohttp.ClientSession() as http:
+        stalled = await http.ws_connect(f"{gw.url}/api/v1/live", autoclose=False, max_msg_size=0)
+        stalled._response.connection.transport.pause_reading()  # a browser tab that froze
+        await wait_for(lambda: len(hub.clients) == 1)
+        for seq in range(150):
+            await post(http, gw, uplink_body(frames=[ecg_frame(p, seq) for p in patients]))
+            (client,) = hub.clients
+            assert client.queue.qsize() <= 8
+        assert client.dropped > 0
+        stalled._response.connection.transport.abort()  # the tab is closed without a goodbye
+        await wait_for(lambda: not hub.clients)
+        await stalled.close()
