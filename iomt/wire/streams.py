@@ -31,6 +31,8 @@ STREAMS: dict[str, StreamSpec] = {
         StreamSpec("ppg", 1, 10.0, 1000.0, "a.u.", "photoplethysmogram"),
         StreamSpec("resp", 1, 1.0, 1000.0, "a.u.", "respiration"),
         StreamSpec("vitals", 0, 0.0, 0.0, "", "low-rate vital signs as named JSON values"),
+        StreamSpec("status", 0, 0.0, 0.0, "", "device status as named JSON values (battery_pct, ...)"),
+        StreamSpec("image", 0, 0.0, 0.0, "", "imaging frames, chunked (iomt.wire.chunks), not frames/JSON"),
     )
 }
 
