@@ -9,6 +9,7 @@ from pydantic import Field, field_validator
 
 from iomt.config import MqttConfig, StrictModel
 from iomt.wire.topics import is_identifier
+from models.runtime import RELEASED_DIR
 
 
 class EdgeConfig(StrictModel):
@@ -23,8 +24,23 @@ class EdgeConfig(StrictModel):
     uplink_batch: int = Field(500, ge=1, le=20000, description="Records per uplink request.")
     uplink_timeout_s: float = Field(10.0, gt=0, description="HTTP timeout of one uplink request.")
     max_payload_bytes: int = Field(256 * 1024, ge=1024, description="Larger MQTT payloads are rejected.")
-    hr_window_s: float = Field(8.0, ge=3, le=60, description="ECG seconds a heart-rate estimate rests on.")
+    outbox_max_mb: float = Field(
+        1024.0, gt=0, description="Disk cap of the outbox: above it raw frames are shed oldest-first (counted); "
+        "events and alerts are never shed."
+    )
+    models_dir: Path = Field(RELEASED_DIR, description="Directory of <name>/<name>.tflite + <name>.json models.")
+    models: tuple[str, ...] = Field(("ecg", "fall", "emotion"), description="Models this node runs.")
+    model_poll_s: float = Field(5.0, gt=0, description="Seconds between checks of models_dir for new versions.")
+    batched_inference: bool = Field(True, description="Infer windows of many patients in one call per model.")
+    ecg_window_s: float = Field(10.0, ge=4, le=60, description="ECG seconds searched for beats on each run.")
+    ecg_hop_s: float = Field(1.0, gt=0, le=10, description="Seconds of new ECG between beat-detection runs.")
+    fall_screen_g: float | None = Field(
+        1.6, ge=1.0, description="Only windows with an |acc| peak above this (or a free-fall dip) reach the fall "
+        "model; none runs the model on every window."
+    )
     hr_interval_s: float = Field(2.0, gt=0, le=60, description="Seconds between heart-rate events per patient.")
+    max_batch_messages: int = Field(500, ge=1, le=20000, description="Messages handled per processing cycle.")
+    metrics_port: int | None = Field(None, ge=0, le=65535, description="Serve Prometheus metrics on this port.")
 
     @field_validator("node_id", "site")
     @classmethod

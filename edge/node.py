@@ -1,8 +1,10 @@
-"""The edge node: wires the transport, decoding, processing, outbox and uplink together.
+"""The edge node: wires the transport, decoding, pipelines, inference, outbox and uplink together.
 
-Threads: paho's network thread only enqueues messages; one worker thread decodes, processes and
-commits them to the outbox, then acknowledges them to the broker (manual ack), so a message is
-acknowledged only once it is durable here; the uplink thread drains the outbox to the gateway.
+Threads: paho's network thread only enqueues messages (stamped with their arrival); one worker
+thread decodes a batch, feeds the pipelines, runs the ready windows through their models, commits
+frames and events to the outbox, publishes the events, and only then acknowledges the messages to
+the broker (manual ack) — so a message is acknowledged once it is durable here. The uplink thread
+drains the outbox to the gateway.
 """
 
 from __future__ import annotations
@@ -11,11 +13,19 @@ import logging
 import queue
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from edge.alerts import AlertContext
 from edge.config import EdgeConfig
-from edge.heart_rate import HeartRateMonitor
+from edge.ecg_pipeline import EcgPipeline
+from edge.emotion_pipeline import EmotionPipeline
+from edge.fall_pipeline import FallPipeline
+from edge.inference import InferenceEngine
+from edge.metrics import EdgeMetrics
 from edge.outbox import Outbox
+from edge.pipeline import Pipeline, Window
+from edge.quality_state import QualityTracker
+from edge.registry import ModelRegistry
 from edge.sequence import SequenceTracker
 from edge.uplink import GatewayClient, UplinkSender
 from iomt.transport import MessageBus, ReceivedMessage
@@ -24,12 +34,10 @@ from iomt.wire import topics
 from iomt.wire.deadletter import encode_deadletter, make_deadletter
 from iomt.wire.errors import DecodeError
 from iomt.wire.events import Event, encode_event
-from iomt.wire.frames import Frame, Reading, decode_payload, encode_frame, encode_reading
+from iomt.wire.frames import Reading, decode_payload, encode_frame, encode_reading
 from iomt.wire.uplink import RecordKind, UplinkRecord
 
 log = logging.getLogger(__name__)
-
-BATCH_MAX = 2000
 
 
 @dataclass
@@ -42,18 +50,49 @@ class EdgeCounters:
     ignored: int = 0
 
 
-class EdgeProcessor:
-    """Pure-ish message handling: topic + payload in, outbox records and outgoing events out."""
+@dataclass
+class BatchResult:
+    records: list[UplinkRecord] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+    deadletters: list[bytes] = field(default_factory=list)
+    windows: list[Window] = field(default_factory=list)
 
-    def __init__(self, config: EdgeConfig) -> None:
+
+class EdgeProcessor:
+    """Message handling without I/O: topic + payload in; outbox records, events and dead letters out."""
+
+    def __init__(self, config: EdgeConfig, registry: ModelRegistry | None = None) -> None:
         self.config = config
+        ctx = AlertContext(config.site, config.node_id)
+        self.quality = QualityTracker(config.site, config.node_id)
         self.sequences = SequenceTracker()
-        self.heart_rate = HeartRateMonitor(config.site, config.node_id, config.hr_window_s, config.hr_interval_s)
         self.counters = EdgeCounters()
         self.rejections: dict[str, int] = {}
+        self.pipelines: list[Pipeline] = [
+            EcgPipeline(ctx, self.quality, config.ecg_window_s, config.ecg_hop_s, config.hr_interval_s),
+            FallPipeline(ctx, self.quality, config.fall_screen_g),
+            EmotionPipeline(ctx),
+        ]
+        self.registry = registry or ModelRegistry(config.models_dir, config.models)
+        self.engine = InferenceEngine(self.registry, self.pipelines, config.batched_inference)
 
     def handle(self, topic: str, payload: bytes) -> tuple[list[UplinkRecord], list[Event], bytes | None]:
-        """Process one message: records for the outbox, events to publish, or a dead-letter body."""
+        """One message on its own (tests, tools): records, events and the dead letter if rejected."""
+        result = self.handle_batch([(topic, payload, time.monotonic_ns())])
+        return result.records, result.events, (result.deadletters[0] if result.deadletters else None)
+
+    def handle_batch(self, messages: list[tuple[str, bytes, int]]) -> BatchResult:
+        result = BatchResult()
+        for topic, payload, arrival_ns in messages:
+            self._decode(topic, payload, arrival_ns, result)
+        events, result.windows = self.engine.cycle()
+        result.events.extend(events)
+        for event in result.events:
+            result.records.append(UplinkRecord(RecordKind.EVENT, encode_event(event)))
+        self.counters.events += len(result.events)
+        return result
+
+    def _decode(self, topic: str, payload: bytes, arrival_ns: int, result: BatchResult) -> None:
         self.counters.messages += 1
         try:
             parsed = topics.parse_topic(topic)
@@ -61,7 +100,7 @@ class EdgeProcessor:
                 # The data filter also matches system topics (our own dead letters, model manifests):
                 # they are not data, and rejecting them would feed the dead-letter topic to itself.
                 self.counters.ignored += 1
-                return [], [], None
+                return
             message = decode_payload(
                 payload, device=parsed.device, stream=parsed.name, max_bytes=self.config.max_payload_bytes
             )
@@ -69,26 +108,22 @@ class EdgeProcessor:
             self.counters.dead_letter += 1
             self.rejections[exc.field] = self.rejections.get(exc.field, 0) + 1
             letter = make_deadletter(topic, exc.field, exc.reason, self.config.node_id, time.time_ns() // 1000, payload)
-            return [], [], encode_deadletter(letter)
+            result.deadletters.append(encode_deadletter(letter))
+            return
         verdict = self.sequences.observe(message.device, message.stream, message.seq)
         if isinstance(message, Reading):
             self.counters.readings += 1
-            return [UplinkRecord(RecordKind.READING, encode_reading(message))], [], None
+            result.records.append(UplinkRecord(RecordKind.READING, encode_reading(message)))
+            return
         self.counters.frames += 1
-        records = [UplinkRecord(RecordKind.FRAME, encode_frame(message))]
-        events = self._process(message, verdict)
-        for event in events:
-            records.append(UplinkRecord(RecordKind.EVENT, encode_event(event)))
-        self.counters.events += len(events)
-        return records, events, None
-
-    def _process(self, frame: Frame, verdict: str) -> list[Event]:
-        if frame.stream != "ecg" or verdict in ("late", "duplicate"):
-            return []
-        if verdict == "gap":
-            self.heart_rate.reset(frame.device)
-        event = self.heart_rate.on_frame(frame)
-        return [event] if event is not None else []
+        result.records.append(UplinkRecord(RecordKind.FRAME, encode_frame(message)))
+        if verdict in ("late", "duplicate"):
+            return  # stored (the store de-duplicates), but windows are cut from in-order signal only
+        for pipeline in self.pipelines:
+            if message.stream in pipeline.streams:
+                if verdict == "gap":
+                    pipeline.on_gap(message.device, message.stream)
+                result.events.extend(pipeline.on_frame(message, arrival_ns))
 
 
 class EdgeNode:
@@ -96,8 +131,9 @@ class EdgeNode:
 
     def __init__(self, config: EdgeConfig, bus: MessageBus | None = None) -> None:
         self.config = config
+        self.metrics = EdgeMetrics()
         self.processor = EdgeProcessor(config)
-        self.outbox = Outbox(config.outbox_path, config.outbox_synchronous)
+        self.outbox = Outbox(config.outbox_path, config.outbox_synchronous, max_bytes=int(config.outbox_max_mb * 2**20))
         self.uplink = UplinkSender(
             self.outbox, GatewayClient(config.gateway_url, config.uplink_timeout_s), config.uplink_batch
         )
@@ -109,19 +145,29 @@ class EdgeNode:
             availability=Availability(topics.availability(config.site, config.node_id)),
             manual_ack=True,
         )
-        self._queue: queue.Queue[ReceivedMessage] = queue.Queue()
+        self._queue: queue.Queue[tuple[ReceivedMessage, int]] = queue.Queue()
         self._stop = threading.Event()
         self._worker: threading.Thread | None = None
+        self._next_poll = 0.0
+        self.latencies_ms: list[float] = []
+        self._seen: dict[str, tuple[int, int, float]] = {}
 
     def start(self) -> EdgeNode:
+        self._poll_models()
+        if self.config.metrics_port is not None:
+            self.metrics.serve(self.config.metrics_port)
         self.uplink.start()
         self._worker = threading.Thread(target=self._work, name="edge-worker", daemon=True)
         self._worker.start()
-        self.bus.subscribe(topics.data_filter(self.config.site), self._queue.put, qos=1)
+        self.bus.subscribe(topics.data_filter(self.config.site), self._enqueue, qos=1)
         if isinstance(self.bus, MqttBus) and self._own_bus:
             self.bus.start()
-        log.info("edge node %s processing site %s", self.config.node_id, self.config.site)
+        log.info("edge node %s processing site %s with models %s", self.config.node_id, self.config.site,
+                 self.processor.registry.versions() or "none")
         return self
+
+    def _enqueue(self, message: ReceivedMessage) -> None:
+        self._queue.put((message, time.monotonic_ns()))
 
     def stop(self, drain_s: float = 10.0) -> None:
         """Stop taking messages, finish the queue, try to drain the outbox, disconnect."""
@@ -132,19 +178,30 @@ class EdgeNode:
             self._worker.join(10)
         deadline = time.monotonic() + drain_s
         self.uplink.wake.set()
-        while time.monotonic() < deadline and self.outbox.depth() > 0:
+        while time.monotonic() < deadline and self.outbox.pending > 0:
             time.sleep(0.05)
         self.uplink.stop()
         self.outbox.close()
 
+    def _poll_models(self) -> None:
+        self._next_poll = time.monotonic() + self.config.model_poll_s
+        for change in self.processor.registry.poll():
+            if change.new_version is not None:
+                if change.old_version is not None:
+                    self.metrics.model_version.remove(change.name, change.old_version)
+                self.metrics.model_version.labels(change.name, change.new_version).set(1)
+
     def _work(self) -> None:
+        limit = self.config.max_batch_messages
         while not (self._stop.is_set() and self._queue.empty()):
+            if time.monotonic() >= self._next_poll:
+                self._poll_models()
             try:
                 first = self._queue.get(timeout=0.1)
             except queue.Empty:
                 continue
             batch = [first]
-            while len(batch) < BATCH_MAX:
+            while len(batch) < limit:
                 try:
                     batch.append(self._queue.get_nowait())
                 except queue.Empty:
@@ -154,19 +211,38 @@ class EdgeNode:
             except Exception:
                 log.exception("edge worker failed on a batch of %d; they stay unacknowledged", len(batch))
 
-    def _handle_batch(self, batch: list[ReceivedMessage]) -> None:
-        records: list[UplinkRecord] = []
-        to_publish: list[tuple[str, bytes]] = []
-        for message in batch:
-            new_records, events, dead = self.processor.handle(message.topic, message.payload)
-            records.extend(new_records)
-            for event in events:
-                to_publish.append((topics.event(self.config.site, event.device, event.model), encode_event(event)))
-            if dead is not None:
-                to_publish.append((topics.deadletter(self.config.site, self.config.node_id), dead))
-        self.outbox.append(records)
+    def _handle_batch(self, batch: list[tuple[ReceivedMessage, int]]) -> None:
+        result = self.processor.handle_batch([(m.topic, m.payload, arrival) for m, arrival in batch])
+        self.outbox.append(result.records)
         self.uplink.wake.set()
-        for topic, payload in to_publish:
-            self.bus.publish(topic, payload, qos=1)
-        for message in batch:
+        site, node = self.config.site, self.config.node_id
+        for event in result.events:
+            self.bus.publish(topics.event(site, event.device, event.model), encode_event(event), qos=1)
+            self.metrics.events.labels(event.kind).inc()
+        for letter in result.deadletters:
+            self.bus.publish(topics.deadletter(site, node), letter, qos=1)
+        published = time.monotonic_ns()
+        for window in result.windows:
+            self.latencies_ms.append((published - window.arrival_ns) / 1e6)
+        if len(self.latencies_ms) > 200_000:
+            del self.latencies_ms[:100_000]
+        for message, _ in batch:
             self.bus.ack(message)
+        self._observe(result, published)
+
+    def _observe(self, result: BatchResult, published_ns: int) -> None:
+        m = self.metrics
+        m.messages.labels("accepted").inc(len(result.records) - len(result.events))
+        if result.deadletters:
+            m.messages.labels("rejected").inc(len(result.deadletters))
+        for window in result.windows:
+            m.latency.labels("any").observe((published_ns - window.arrival_ns) / 1e9)
+        for model, stats in self.processor.engine.stats.items():
+            windows, inferences, invoke_s = self._seen.get(model, (0, 0, 0.0))
+            m.windows.labels(model).inc(stats.windows - windows)
+            m.inferences.labels(model).inc(stats.inferences - inferences)
+            if stats.invoke_s > invoke_s:
+                m.invoke.labels(model).observe(stats.invoke_s - invoke_s)
+            self._seen[model] = (stats.windows, stats.inferences, stats.invoke_s)
+        m.outbox_depth.set(self.outbox.pending)
+        m.shed.inc(self.outbox.take_shed())

@@ -2,7 +2,9 @@
 
 One writer thread appends, one uplink thread reads and deletes; each gets its own connection.
 Nothing is deleted except by :meth:`Outbox.delete`, called only after the gateway's acknowledgement,
-so a crash at any point re-sends (the store de-duplicates) rather than loses.
+so a crash at any point re-sends (the store de-duplicates) rather than loses — with one stated
+exception: above the disk cap, raw waveform frames are shed oldest-first and counted. Events and
+alerts are never shed.
 """
 
 from __future__ import annotations
@@ -24,13 +26,19 @@ CREATE TABLE IF NOT EXISTS outbox (
 
 
 class Outbox:
-    def __init__(self, path: Path, synchronous: str = "NORMAL") -> None:
+    def __init__(self, path: Path, synchronous: str = "NORMAL", max_bytes: int | None = None) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._synchronous = synchronous
         self._local = threading.local()
-        with self._conn() as conn:
-            conn.executescript(_SCHEMA)
+        self.max_bytes = max_bytes
+        self.shed_total = 0
+        self._shed_unreported = 0
+        self._count_lock = threading.Lock()
+        conn = self._conn()
+        conn.executescript(_SCHEMA)
+        self._page_size = int(conn.execute("PRAGMA page_size").fetchone()[0])
+        self.pending = int(conn.execute("SELECT COUNT(*) FROM outbox").fetchone()[0])
 
     def _conn(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
@@ -55,6 +63,39 @@ class Outbox:
             conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
+        with self._count_lock:
+            self.pending += len(records)
+        if self.max_bytes is not None:
+            self._enforce_cap(conn)
+
+    def used_bytes(self) -> int:
+        conn = self._conn()
+        pages = int(conn.execute("PRAGMA page_count").fetchone()[0])
+        free = int(conn.execute("PRAGMA freelist_count").fetchone()[0])
+        return (pages - free) * self._page_size
+
+    def _enforce_cap(self, conn: sqlite3.Connection) -> None:
+        """Shed the oldest raw frames until the outbox is under its cap (events are never shed)."""
+        assert self.max_bytes is not None
+        while self.used_bytes() > self.max_bytes:
+            conn.execute("BEGIN IMMEDIATE")
+            shed = conn.execute(
+                "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE kind = ? ORDER BY id LIMIT 500)",
+                (int(RecordKind.FRAME),),
+            ).rowcount
+            conn.execute("COMMIT")
+            if shed <= 0:
+                return  # only events left: they are kept whatever the cap says
+            with self._count_lock:
+                self.pending -= shed
+                self.shed_total += shed
+                self._shed_unreported += shed
+
+    def take_shed(self) -> int:
+        """Frames shed since the last call (for counters)."""
+        with self._count_lock:
+            shed, self._shed_unreported = self._shed_unreported, 0
+        return shed
 
     def peek(self, limit: int) -> list[tuple[int, UplinkRecord]]:
         """The oldest ``limit`` records with their ids."""
@@ -67,8 +108,12 @@ class Outbox:
             return
         conn = self._conn()
         conn.execute("BEGIN IMMEDIATE")
+        before = conn.total_changes
         conn.executemany("DELETE FROM outbox WHERE id = ?", [(i,) for i in ids])
+        deleted = conn.total_changes - before
         conn.execute("COMMIT")
+        with self._count_lock:
+            self.pending -= deleted
 
     def depth(self) -> int:
         return int(self._conn().execute("SELECT COUNT(*) FROM outbox").fetchone()[0])

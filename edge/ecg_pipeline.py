@@ -1,0 +1,164 @@
+"""ECG: R-peaks and beat-centred windows for the arrhythmia model, heart rate, signal quality.
+
+Every ``hop_s`` of new signal the last ``window_s`` are conditioned and searched for R-peaks with
+the shared preprocessing (:mod:`models.preprocessing.beats`), so the beat vectors are exactly those
+the model was trained on. Each beat is classified once, the first time it has a neighbour on each
+side. Beat labels feed :class:`edge.alerts.ArrhythmiaState`; the same R-peaks give the heart rate.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from edge.alerts import AlertContext, ArrhythmiaState, alert_event
+from edge.arrivals import ArrivalLog
+from edge.buffers import RingBuffer
+from edge.pipeline import Window
+from edge.quality import ecg_quality
+from edge.quality_state import QualityTracker
+from iomt.wire.events import Event
+from iomt.wire.frames import Frame
+from models.preprocessing import PREPROCESSING_VERSION
+from models.preprocessing.beats import AFTER, ECG_RATE_HZ, beat_vectors_from_peaks, condition
+from models.preprocessing.ecg import MAX_RR_S, MIN_RR_S, detect_r_peaks
+from models.runtime import ModelRunner
+
+MODEL = "ecg"
+QUALITY_S = 2.0
+
+
+@dataclass
+class _Device:
+    buffer: RingBuffer
+    arrivals: ArrivalLog = field(default_factory=ArrivalLog)
+    next_run_total: int = 0
+    last_beat_us: int = 0
+    last_hr_us: int = 0
+    arrhythmia: ArrhythmiaState = field(default_factory=ArrhythmiaState)
+
+
+class EcgPipeline:
+    model = MODEL
+    streams = frozenset({"ecg"})
+
+    def __init__(
+        self, ctx: AlertContext, quality: QualityTracker, window_s: float = 10.0, hop_s: float = 1.0,
+        hr_interval_s: float = 2.0,
+    ) -> None:
+        self.ctx = ctx
+        self.quality = quality
+        self.window_s = window_s
+        self.hop_s = hop_s
+        self.hr_interval_us = round(hr_interval_s * 1e6)
+        self._devices: dict[str, _Device] = {}
+        self._due: dict[str, int] = {}
+        self.beats = 0
+        self.runs = 0
+
+    def on_frame(self, frame: Frame, arrival_ns: int) -> list[Event]:
+        dev = self._devices.get(frame.device)
+        if dev is None or dev.buffer.rate_hz != frame.sample_rate:
+            capacity = round(self.window_s * frame.sample_rate)
+            dev = self._devices[frame.device] = _Device(RingBuffer(capacity, 1, frame.sample_rate))
+            dev.next_run_total = round(4.0 * frame.sample_rate)  # wait for a few beats
+        dev.buffer.extend(frame.values(), frame.t_last_us)
+        dev.arrivals.add(frame.t_last_us, arrival_ns)
+        if dev.buffer.total >= dev.next_run_total:
+            dev.next_run_total = dev.buffer.total + round(self.hop_s * frame.sample_rate)
+            self._due[frame.device] = arrival_ns
+        return []
+
+    def on_gap(self, device: str, stream: str) -> None:
+        dev = self._devices.get(device)
+        if dev is not None:
+            dev.buffer.clear()
+            dev.next_run_total = dev.buffer.total + round(4.0 * dev.buffer.rate_hz)
+
+    def ready(self) -> tuple[list[Window], list[Event]]:
+        windows: list[Window] = []
+        events: list[Event] = []
+        for device in self._due:
+            windows.extend(self._run(device, self._devices[device], events))
+        self._due.clear()
+        return windows, events
+
+    def _run(self, device: str, dev: _Device, events: list[Event]) -> list[Window]:
+        self.runs += 1
+        buf = dev.buffer
+        raw = buf.latest(buf.capacity)[:, 0]
+        fs = buf.rate_hz
+        t_end = buf.t_last_us
+        t_start = buf.time_of(raw.size - 1)
+        recent = raw[-round(QUALITY_S * fs):]
+        problem = ecg_quality(recent, fs)
+        change = self.quality.update(device, "ecg", problem, (buf.time_of(recent.size - 1), t_end))
+        if change is not None:
+            events.append(change)
+        if problem is not None:
+            return []
+        x = condition(raw, fs)
+        peaks = detect_r_peaks(x, ECG_RATE_HZ)
+        to_us = 1e6 / ECG_RATE_HZ
+        last_index = x.size - 1
+        self._heart_rate(device, dev, peaks, t_start, t_end, events)
+        kept, vectors = beat_vectors_from_peaks(x, peaks)
+        windows = []
+        for p, vector in zip(kept, vectors, strict=True):
+            r_us = t_end - round((last_index - int(p)) * to_us)
+            if r_us <= dev.last_beat_us + MIN_RR_S * 0.5e6:
+                continue
+            following = peaks[peaks > p]
+            end_index = max(int(p) + AFTER - 1, int(following[0]) if following.size else int(p))
+            end_us = t_end - round((last_index - end_index) * to_us)
+            start_us = t_end - round((last_index - (int(p) - 60)) * to_us)
+            windows.append(Window(device, start_us, end_us, vector, dev.arrivals.arrival_of(end_us), r_us))
+            dev.last_beat_us = r_us
+        self.beats += len(windows)
+        return windows
+
+    def _heart_rate(
+        self, device: str, dev: _Device, peaks: np.ndarray, t_start: int, t_end: int, events: list[Event]
+    ) -> None:
+        if t_end - dev.last_hr_us < self.hr_interval_us:
+            return
+        dev.last_hr_us = t_end
+        rr = np.diff(peaks) / ECG_RATE_HZ
+        rr = rr[(rr >= MIN_RR_S) & (rr <= MAX_RR_S)]
+        if rr.size < 2:
+            return
+        events.append(Event(
+            device=device, model="heart_rate", model_version=PREPROCESSING_VERSION, kind="inference",
+            label="heart_rate", score=float(min(1.0, rr.size / (self.window_s * 0.8))),
+            value=round(60.0 / float(np.median(rr)), 1), window_start_us=t_start, window_end_us=t_end,
+            t_us=t_end, site=self.ctx.site, node=self.ctx.node, detail={"rr_intervals": int(rr.size)},
+        ))
+
+    def on_outputs(self, windows: list[Window], outputs: np.ndarray | None, runner: ModelRunner | None) -> list[Event]:
+        if outputs is None or runner is None or not windows:
+            return []
+        events: list[Event] = []
+        by_device: dict[str, list[int]] = {}
+        for i, w in enumerate(windows):
+            by_device.setdefault(w.device, []).append(i)
+        for device, rows in by_device.items():
+            labels = [runner.classes[int(outputs[i].argmax())] for i in rows]
+            scores = [float(outputs[i].max()) for i in rows]
+            first, last = windows[rows[0]], windows[rows[-1]]
+            worst = max(range(len(rows)), key=lambda k: (labels[k] != "N", scores[k]))
+            events.append(Event(
+                device=device, model=MODEL, model_version=runner.version, kind="inference", label=labels[worst],
+                score=scores[worst], window_start_us=first.start_us, window_end_us=last.end_us, t_us=last.end_us,
+                site=self.ctx.site, node=self.ctx.node,
+                detail={"beats": [[int(windows[i].extra), lab, round(s, 3)] for i, lab, s in
+                                  zip(rows, labels, scores, strict=True)]},
+            ))
+            state = self._devices[device].arrhythmia
+            for i, lab, s in zip(rows, labels, scores, strict=True):
+                for label, st, priority, score, alert_id in state.on_beat(lab, int(windows[i].extra)):
+                    events.append(alert_event(
+                        self.ctx, device, MODEL, runner.version, label, priority, st, score if st == "raised" else s,
+                        (windows[i].start_us, windows[i].end_us), alert_id,
+                    ))
+        return events

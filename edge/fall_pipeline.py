@@ -1,0 +1,142 @@
+"""Motion: sliding windows for the fall model, confirmation by what follows the impact.
+
+A cheap screen runs first: a window without an impact-like peak (|acc| above ``screen_g``) or a
+free-fall dip cannot hold a fall, so only screened windows reach the model. Fall scores make
+candidates in :class:`edge.alerts.FallConfirmer`, which raises the alert once the wearer has lain
+still for a moment after the impact, and drops it if they got up.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from edge.alerts import AlertContext, FallConfirmer, alert_event
+from edge.arrivals import ArrivalLog
+from edge.buffers import RingBuffer
+from edge.pipeline import Window, class_index
+from edge.quality import motion_quality
+from edge.quality_state import QualityTracker
+from iomt.wire.events import Event
+from iomt.wire.frames import Frame
+from models.preprocessing.motion import HOP_S, WINDOW, WINDOW_S, motion_channels
+from models.runtime import ModelRunner
+
+MODEL = "fall"
+BUFFER_S = 4.0
+FREE_FALL_G = 0.6
+
+
+@dataclass
+class _Device:
+    acc: RingBuffer
+    gyro: RingBuffer | None = None
+    arrivals: ArrivalLog = field(default_factory=ArrivalLog)
+    next_total: int = 0
+    confirmer: FallConfirmer = field(default_factory=FallConfirmer)
+    version: str = ""
+
+
+class FallPipeline:
+    model = MODEL
+    streams = frozenset({"acc", "gyro"})
+
+    def __init__(self, ctx: AlertContext, quality: QualityTracker, screen_g: float | None = 1.6) -> None:
+        self.ctx = ctx
+        self.quality = quality
+        self.screen_g = screen_g
+        self._devices: dict[str, _Device] = {}
+        self._due: set[str] = set()
+        self.windows = 0
+        self.screened_out = 0
+
+    def on_frame(self, frame: Frame, arrival_ns: int) -> list[Event]:
+        dev = self._devices.get(frame.device)
+        if frame.stream == "gyro":
+            if dev is not None:
+                if dev.gyro is None or dev.gyro.rate_hz != frame.sample_rate:
+                    dev.gyro = RingBuffer(round(BUFFER_S * frame.sample_rate), 3, frame.sample_rate)
+                dev.gyro.extend(frame.values(), frame.t_last_us)
+            return []
+        if dev is None or dev.acc.rate_hz != frame.sample_rate:
+            dev = self._devices[frame.device] = _Device(RingBuffer(round(BUFFER_S * frame.sample_rate), 3,
+                                                                   frame.sample_rate))
+            dev.next_total = round(WINDOW_S * frame.sample_rate)
+        values = frame.values()
+        dev.acc.extend(values, frame.t_last_us)
+        dev.arrivals.add(frame.t_last_us, arrival_ns)
+        if dev.acc.total >= dev.next_total:
+            dev.next_total += round(HOP_S * frame.sample_rate)
+            self._due.add(frame.device)
+        return self._confirm(frame.device, dev)
+
+    def _confirm(self, device: str, dev: _Device) -> list[Event]:
+        rate = dev.acc.rate_hz
+        magnitude = np.linalg.norm(dev.acc.latest(round(1.5 * rate)), axis=1)
+        confirmed = dev.confirmer.on_motion(magnitude, dev.acc.t_last_us, rate)
+        if confirmed is None:
+            return []
+        return [alert_event(
+            self.ctx, device, MODEL, confirmed.version, "fall", "high", "raised", confirmed.score,
+            confirmed.window, alert_id=f"fall-{device}-{confirmed.impact_us}", impact_us=confirmed.impact_us,
+        )]
+
+    def on_gap(self, device: str, stream: str) -> None:
+        dev = self._devices.get(device)
+        if dev is not None and stream == "acc":
+            dev.acc.clear()
+            dev.next_total = dev.acc.total + round(WINDOW_S * dev.acc.rate_hz)
+
+    def ready(self) -> tuple[list[Window], list[Event]]:
+        windows: list[Window] = []
+        events: list[Event] = []
+        for device in self._due:
+            dev = self._devices[device]
+            rate = dev.acc.rate_hz
+            n = round(WINDOW_S * rate)
+            acc = dev.acc.latest(n)
+            if acc.shape[0] < n:
+                continue
+            end_us = dev.acc.t_last_us
+            start_us = dev.acc.time_of(n - 1)
+            problem = motion_quality(acc)
+            change = self.quality.update(device, "acc", problem, (start_us, end_us))
+            if change is not None:
+                events.append(change)
+            if problem is not None:
+                continue
+            magnitude = np.linalg.norm(acc, axis=1)
+            if self.screen_g is not None and magnitude.max() < self.screen_g and magnitude.min() > FREE_FALL_G:
+                self.screened_out += 1
+                continue
+            gyro = None
+            if dev.gyro is not None and dev.gyro.filled >= round(WINDOW_S * dev.gyro.rate_hz):
+                gyro = dev.gyro.latest(round(WINDOW_S * dev.gyro.rate_hz))
+            x = motion_channels(acc, rate, gyro, dev.gyro.rate_hz if dev.gyro is not None else None)[-WINDOW:]
+            if x.shape[0] < WINDOW:
+                continue
+            impact_us = dev.acc.time_of(n - 1 - int(magnitude.argmax()))
+            windows.append(Window(device, start_us, end_us, x, dev.arrivals.arrival_of(end_us), impact_us))
+        self._due.clear()
+        self.windows += len(windows)
+        return windows, events
+
+    def on_outputs(self, windows: list[Window], outputs: np.ndarray | None, runner: ModelRunner | None) -> list[Event]:
+        if outputs is None or runner is None:
+            return []
+        fall = class_index(runner, "fall")
+        if fall is None:
+            fall = 1 if len(runner.classes) == 2 else 0
+        events = []
+        for w, probs in zip(windows, outputs, strict=True):
+            score = float(probs[fall])
+            dev = self._devices[w.device]
+            dev.confirmer.on_score(score, (w.start_us, w.end_us), int(w.extra), runner.version)
+            events.append(Event(
+                device=w.device, model=MODEL, model_version=runner.version, kind="inference",
+                label="fall" if score >= dev.confirmer.threshold else "no_fall", score=score,
+                window_start_us=w.start_us, window_end_us=w.end_us, t_us=w.end_us, site=self.ctx.site,
+                node=self.ctx.node, detail={"impact_us": int(w.extra)},
+            ))
+        return events

@@ -1,0 +1,64 @@
+"""Runs the windows that are ready across all devices through their models, batch by batch.
+
+Each cycle, every pipeline hands over the windows completed since the last cycle (from many
+patients at once); they go through the model together in one call. ``batched=False`` runs them
+one call per window instead: the baseline the edge benchmark compares against.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from edge.pipeline import Pipeline, Window
+from edge.registry import ModelRegistry
+from iomt.wire.events import Event
+
+
+@dataclass
+class ModelStats:
+    windows: int = 0
+    inferences: int = 0
+    calls: int = 0
+    invoke_s: float = 0.0
+    no_model: int = 0
+
+
+@dataclass
+class InferenceEngine:
+    registry: ModelRegistry
+    pipelines: list[Pipeline]
+    batched: bool = True
+    stats: dict[str, ModelStats] = field(default_factory=dict)
+
+    def cycle(self) -> tuple[list[Event], list[Window]]:
+        """Cut ready windows, infer, and return the resulting events and the windows inferred."""
+        events: list[Event] = []
+        inferred: list[Window] = []
+        for pipeline in self.pipelines:
+            windows, cut_events = pipeline.ready()
+            events.extend(cut_events)
+            if not windows:
+                continue
+            stats = self.stats.setdefault(pipeline.model, ModelStats())
+            stats.windows += len(windows)
+            runner = self.registry.current(pipeline.model)
+            outputs = None
+            if runner is None:
+                stats.no_model += len(windows)
+            else:
+                started = time.perf_counter()
+                x = np.stack([w.x for w in windows])
+                if self.batched:
+                    outputs = runner.predict(x)
+                    stats.calls += 1
+                else:
+                    outputs = np.concatenate([runner.predict(x[i : i + 1]) for i in range(len(windows))])
+                    stats.calls += len(windows)
+                stats.invoke_s += time.perf_counter() - started
+                stats.inferences += len(windows)
+                inferred.extend(windows)
+            events.extend(pipeline.on_outputs(windows, outputs, runner))
+        return events, inferred
