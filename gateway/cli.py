@@ -17,6 +17,8 @@ def register(sub: Any) -> None:
     p.add_argument("--host", help="address to bind (default 127.0.0.1)")
     p.add_argument("--port", type=int, help="HTTP port (default 8080)")
     p.add_argument("--db", type=Path, help="SQLite store file")
+    p.add_argument("--backend", choices=("sqlite", "influxdb"), help="time-series store (default sqlite)")
+    p.add_argument("--influx-url", metavar="URL", help="InfluxDB HTTP address for --backend influxdb")
     p.set_defaults(func=run)
 
 
@@ -28,7 +30,8 @@ def run(args: argparse.Namespace) -> int:
 
     config = load_config(
         GatewayConfig, "gateway", path=args.config, env=environment(),
-        overrides={"host": args.host, "port": args.port, "db_path": args.db, "mqtt.url": args.broker},
+        overrides={"host": args.host, "port": args.port, "db_path": args.db, "mqtt.url": args.broker,
+                   "backend": args.backend, "influx.url": args.influx_url},
     )
 
     async def serve() -> None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import threading
 import time
 import zlib
@@ -49,6 +50,8 @@ from gateway.store.base import (
     next_alert_state,
 )
 from iomt.wire.events import Event
+
+log = logging.getLogger(__name__)
 
 RAW = "raw"
 KEEP = "keep"
@@ -92,7 +95,10 @@ class InfluxStore:
         self._auth: dict[str, str] = {"u": username, "p": password or ""} if username else {}
         self._lock = threading.Lock()
         self._ready = False
-        self._ensure_database()
+        try:
+            self._ensure_database()
+        except StoreUnavailable as exc:  # start anyway: every call retries, and the uplink answers 503
+            log.warning("InfluxDB not reachable yet (%s); will create the database when it is", exc)
 
     # -- HTTP -----------------------------------------------------------------------------------
     def _request(self, method: str, path: str, fields: dict[str, str], body: bytes | None = None) -> Any:
@@ -113,22 +119,22 @@ class InfluxStore:
         return response.data
 
     def _ensure_database(self) -> None:
+        """Create the database and its two retention policies, or bring their durations in line."""
         if self._ready:
             return
         db = self.database
-        self._query_raw(
-            f'CREATE DATABASE "{db}"; '
-            f'CREATE RETENTION POLICY "{RAW}" ON "{db}" DURATION {_duration(self.retention.waveform_days)} '
-            "REPLICATION 1 DEFAULT; "
-            f'CREATE RETENTION POLICY "{KEEP}" ON "{db}" DURATION {_duration(self.retention.events_days)} '
-            "REPLICATION 1",
-            database=None,
-        )
-        self._query_raw(
-            f'ALTER RETENTION POLICY "{RAW}" ON "{db}" DURATION {_duration(self.retention.waveform_days)} DEFAULT; '
-            f'ALTER RETENTION POLICY "{KEEP}" ON "{db}" DURATION {_duration(self.retention.events_days)}',
-            database=None,
-        )
+        self._query_raw(f'CREATE DATABASE "{db}"', database=None)
+        series = self._query_raw(f'SHOW RETENTION POLICIES ON "{db}"', database=None)[0].get("series", [])
+        existing = {row[0] for s in series for row in s["values"]}
+        for name, days, default in ((RAW, self.retention.waveform_days, True), (KEEP, self.retention.events_days,
+                                                                                False)):
+            verb = "ALTER" if name in existing else "CREATE"
+            replication = "" if verb == "ALTER" else " REPLICATION 1"
+            self._query_raw(
+                f'{verb} RETENTION POLICY "{name}" ON "{db}" DURATION {_duration(days)}{replication}'
+                + (" DEFAULT" if default else ""),
+                database=None,
+            )
         self._ready = True
 
     def _query_raw(self, q: str, database: str | None = "") -> list[dict[str, Any]]:
