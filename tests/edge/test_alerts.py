@@ -1,0 +1,95 @@
+"""Alert state machines: confirmation, runs, burden, sustained stress, de-duplication."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from edge.alerts import (
+    BURDEN_BEATS,
+    FALL_REFRACTORY_S,
+    ArrhythmiaState,
+    FallConfirmer,
+    StressState,
+)
+
+RATE = 50.0
+
+
+def lying_still(n: int) -> np.ndarray:
+    return 1.0 + 0.01 * np.random.default_rng(0).standard_normal(n)
+
+
+def moving(n: int) -> np.ndarray:
+    t = np.arange(n) / RATE
+    return 1.0 + 0.4 * np.sin(2 * np.pi * 1.8 * t)
+
+
+def test_a_fall_followed_by_stillness_is_confirmed_once() -> None:
+    c = FallConfirmer()
+    impact = 10_000_000
+    c.on_score(0.95, (impact - 1_500_000, impact + 500_000), impact, "1.0.0")
+    assert c.on_motion(lying_still(75), impact + 500_000, RATE) is None  # too early to judge
+    confirmed = c.on_motion(lying_still(75), impact + 1_000_000, RATE)
+    assert confirmed is not None and confirmed.impact_us == impact and confirmed.version == "1.0.0"
+    # the same fall scored again by overlapping windows does not raise a second alert
+    c.on_score(0.99, (impact - 1_000_000, impact + 1_000_000), impact, "1.0.0")
+    assert c.on_motion(lying_still(75), impact + 2_000_000, RATE) is None
+    # a new fall after the refractory period can
+    later = impact + int((FALL_REFRACTORY_S + 5) * 1e6)
+    c.on_score(0.9, (later - 1_000_000, later), later, "1.0.0")
+    assert c.on_motion(lying_still(75), later + 1_000_000, RATE) is not None
+
+
+def test_getting_up_cancels_the_candidate() -> None:
+    c = FallConfirmer()
+    c.on_score(0.9, (0, 2_000_000), 1_500_000, "1")
+    assert c.on_motion(moving(75), 2_500_000, RATE) is None
+    assert c.candidate is None and c.cancelled == 1
+
+
+def test_low_scores_make_no_candidate() -> None:
+    c = FallConfirmer()
+    c.on_score(0.2, (0, 2_000_000), 1_000_000, "1")
+    assert c.candidate is None
+
+
+def test_three_v_beats_in_a_row_raise_one_run_alert_and_it_resolves() -> None:
+    state = ArrhythmiaState()
+    out = []
+    t = 0
+    for label in ["N"] * 5 + ["V", "N", "V", "V"]:
+        t += 800_000
+        out += state.on_beat(label, t)
+    assert out == []  # isolated and paired PVCs are not a run
+    t += 500_000
+    raised = state.on_beat("V", t)
+    assert [(r[0], r[1], r[2]) for r in raised] == [("ventricular_run", "raised", "high")]
+    for _ in range(5):
+        t += 500_000
+        assert all(r[0] != "ventricular_run" or r[1] != "raised" for r in state.on_beat("V", t))
+    resolved = []
+    for _ in range(60):
+        t += 800_000
+        resolved += [r for r in state.on_beat("N", t) if r[0] == "ventricular_run"]
+    assert [(r[1], r[4]) for r in resolved] == [("resolved", raised[0][4])]
+
+
+def test_ectopic_burden_raises_a_medium_alert_not_a_single_beat() -> None:
+    state = ArrhythmiaState()
+    events = []
+    for i in range(BURDEN_BEATS):
+        events += state.on_beat("S" if i % 3 == 0 else "N", i * 800_000)
+    burden = [e for e in events if e[0] == "ectopy_burden"]
+    assert [(e[1], e[2]) for e in burden] == [("raised", "medium")]
+    single = ArrhythmiaState()
+    assert all(not single.on_beat(lab, i) for i, lab in enumerate(["N"] * 40 + ["S"] + ["N"] * 20))
+
+
+def test_stress_needs_minutes_not_one_window() -> None:
+    state = StressState()
+    assert state.on_window(0.99) is None
+    changes = [state.on_window(0.9) for _ in range(8)]
+    raised = [c for c in changes if c is not None]
+    assert len(raised) == 1 and raised[0][0] == "raised"
+    resolved = [c for c in (state.on_window(0.0) for _ in range(8)) if c is not None]
+    assert len(resolved) == 1 and resolved[0][0] == "resolved" and resolved[0][2] == raised[0][2]
