@@ -113,3 +113,32 @@ async def test_live_patients_then_a_fall_alert_appears_and_is_acknowledged_from_
         assert [(a.state, a.acknowledged_by) for a in stored] == [("acknowledged", "nurse-ann")]
         assert stored[0].acknowledged_us is not None and stored[0].acknowledged_us >= alert.t_us
         await asyncio.to_thread(driver.save_screenshot, str(tmp_path / "dashboard.png"))
+
+
+async def test_two_hundred_patients_all_shown_and_drawn_when_scrolled_into_view(tmp_path):
+    patients = [f"bed-{i:03d}" for i in range(200)]
+    async with running_gateway(GatewayConfig(port=0, db_path=tmp_path / "gw.sqlite")) as gw, \
+            aiohttp.ClientSession() as http:
+        stop = asyncio.Event()
+        feeder = asyncio.ensure_future(feed(http, gw, patients, stop))
+        try:
+            with chromium() as driver:
+                await asyncio.to_thread(driver.get, gw.url)
+                await wait_js(driver, "return document.querySelectorAll('#grid .card').length === 200", 20,
+                              "200 patient cards")
+                names = await asyncio.to_thread(driver.execute_script,
+                                                "return [...document.querySelectorAll('#grid .name')]"
+                                                ".map(e => e.textContent)")
+                assert names == patients  # sorted like a ward list
+                await asyncio.to_thread(driver.execute_script,
+                                        "document.querySelector('[data-device=\"bed-199\"]').scrollIntoView()")
+                await wait_js(driver, """
+                    const c = document.querySelector('[data-device="bed-199"] canvas.ecg');
+                    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+                    let lit = 0; for (let i = 3; i < d.length; i += 4) if (d[i] > 0) lit++; return lit > 100;""",
+                              10, "the last patient's ECG trace")
+                await wait_js(driver, "return document.querySelector('[data-device=\"bed-199\"] .hr')"
+                              ".textContent !== '—'", 10, "the last patient's heart rate")
+        finally:
+            stop.set()
+            await feeder

@@ -1,0 +1,153 @@
+"""``iomt bench dashboard``: does the live page stay smooth with N patients streaming?
+
+Runs a gateway (SQLite in a temp dir), feeds it like an edge would (every 200 ms, 0.2 s of 250 Hz ECG
+and 50 Hz motion per patient through ``POST /api/v1/uplink``, a heart rate each second) and opens
+the dashboard in headless Debian Chromium (selenium + chromedriver). In the page it records
+animation-frame intervals and long tasks: first with the page open and no data (the baseline),
+then while the N patients stream. Needs the ``dev`` extra (selenium) and ``chromium``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+PROBE = """
+window.__probe = {frames: [], long: 0, longMs: 0};
+(function loop(t) { window.__probe.frames.push(t); requestAnimationFrame(loop); })(performance.now());
+try { new PerformanceObserver(l => { for (const e of l.getEntries()) { window.__probe.long++;
+  window.__probe.longMs += e.duration; } }).observe({entryTypes: ['longtask']}); } catch (e) {}
+"""
+COLLECT = """
+const p = window.__probe, f = p.frames, d = [];
+for (let i = 1; i < f.length; i++) d.push(f[i] - f[i - 1]);
+const out = {intervals: d, long: p.long, longMs: p.longMs, drawn: window.iomtStats.drawn,
+             waves: window.iomtStats.waves, cards: document.querySelectorAll('#grid .card').length,
+             heap: performance.memory ? performance.memory.usedJSHeapSize : null};
+p.frames = [performance.now()]; p.long = 0; p.longMs = 0; window.iomtStats.drawn = 0; window.iomtStats.waves = 0;
+return out;
+"""
+FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         "--disable-dev-shm-usage", "--window-size=1600,1000", "--enable-precise-memory-info")
+
+
+def register(targets: Any) -> None:
+    p: argparse.ArgumentParser = targets.add_parser("dashboard", help="live page frame rate with N patients")
+    p.add_argument("--json", type=Path, metavar="FILE", help="write the figures as JSON here")
+    p.add_argument("--patients", type=int, default=200, help="patients streaming")
+    p.add_argument("--seconds", type=float, default=10.0, help="seconds measured (baseline and loaded each)")
+    p.set_defaults(func=run)
+
+
+def _figures(sample: dict[str, Any], seconds: float) -> dict[str, Any]:
+    d = np.asarray(sample["intervals"], dtype=np.float64)
+    return {
+        "fps": round(d.size / seconds, 1),
+        "frame_ms_p50": round(float(np.percentile(d, 50)), 1) if d.size else None,
+        "frame_ms_p95": round(float(np.percentile(d, 95)), 1) if d.size else None,
+        "frame_ms_max": round(float(d.max()), 1) if d.size else None,
+        "long_tasks": sample["long"], "long_task_ms": round(sample["longMs"], 1),
+        "traces_drawn_per_s": round(sample["drawn"] / seconds, 1),
+        "wave_frames_per_s": round(sample["waves"] / seconds, 1), "cards": sample["cards"],
+        "js_heap_mb": round(sample["heap"] / 2**20, 1) if sample["heap"] else None,
+    }
+
+
+async def _feed(url: str, patients: int, stop: asyncio.Event) -> None:
+    import aiohttp
+
+    from iomt.wire.events import Event, encode_event
+    from iomt.wire.frames import encode_frame, make_frame
+    from iomt.wire.uplink import CONTENT_TYPE, RecordKind, UplinkRecord, encode_batch
+
+    devices = [f"bed-{i:03d}" for i in range(patients)]
+    t0 = time.time_ns() // 1000
+    async with aiohttp.ClientSession() as http:
+        seq = 0
+        while not stop.is_set():
+            t = t0 + seq * 200_000
+            n = np.arange(50) + seq * 50
+            ecg = (np.exp(-(((n % 200) - 20) ** 2) / 8.0) * 1000 + 30 * np.sin(n / 40)).astype(np.int16)
+            acc = np.tile(np.array([0, 0, 1000], np.int16), (10, 1))
+            records = [UplinkRecord(RecordKind.FRAME, encode_frame(make_frame(d, "ecg", seq, t, 250.0, ecg, 0.001)))
+                       for d in devices]
+            records += [UplinkRecord(RecordKind.FRAME, encode_frame(make_frame(d, "acc", seq, t, 50.0, acc, 0.001)))
+                        for d in devices]
+            if seq % 5 == 0:
+                records += [UplinkRecord(RecordKind.EVENT, encode_event(Event(
+                    device=d, model="heart_rate", model_version="1", kind="inference", label="ok", score=1.0,
+                    window_start_us=t - 1_000_000, window_end_us=t, t_us=t, value=75.0, node="bench-edge")))
+                    for d in devices]
+            async with http.post(f"{url}/api/v1/uplink", data=encode_batch(records),
+                                 headers={"Content-Type": CONTENT_TYPE}) as r:
+                r.raise_for_status()
+            seq += 1
+            next_at = t0 / 1e6 + seq * 0.2
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), max(0.0, next_at - time.time()))
+
+
+async def _measure(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    from gateway.config import GatewayConfig
+    from gateway.server import running_gateway
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = "/usr/bin/chromium"
+    for flag in (*FLAGS, f"--user-data-dir={workdir / 'profile'}"):
+        options.add_argument(flag)
+    async with running_gateway(GatewayConfig(port=0, db_path=workdir / "gw.sqlite")) as gw:
+        driver = await asyncio.to_thread(
+            webdriver.Chrome, service=Service(executable_path="/usr/bin/chromedriver"), options=options
+        )
+        try:
+            await asyncio.to_thread(driver.get, gw.url)
+            await asyncio.to_thread(driver.execute_script, PROBE)
+            await asyncio.sleep(args.seconds)
+            baseline = _figures(await asyncio.to_thread(driver.execute_script, COLLECT), args.seconds)
+            stop = asyncio.Event()
+            feeder = asyncio.ensure_future(_feed(gw.url, args.patients, stop))
+            try:
+                await asyncio.sleep(3.0)  # cards created, traces filling
+                await asyncio.to_thread(driver.execute_script, COLLECT)
+                await asyncio.sleep(args.seconds)
+                loaded = _figures(await asyncio.to_thread(driver.execute_script, COLLECT), args.seconds)
+            finally:
+                stop.set()
+                await feeder
+        finally:
+            await asyncio.to_thread(driver.quit)
+    return {"patients": args.patients, "seconds": args.seconds, "baseline_idle_page": baseline,
+            "streaming": loaded, "load_avg": list(os.getloadavg()), "cpus": os.cpu_count()}
+
+
+def run(args: argparse.Namespace) -> int:
+    workdir = Path(tempfile.mkdtemp(prefix="iomt-bench-dashboard-"))
+    try:
+        result = asyncio.run(_measure(args, workdir))
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    for name in ("baseline_idle_page", "streaming"):
+        r = result[name]
+        sys.stdout.write(
+            f"{name:18s} {r['fps']:5.1f} fps  frame p50 {r['frame_ms_p50']} ms p95 {r['frame_ms_p95']} ms "
+            f"max {r['frame_ms_max']} ms  long tasks {r['long_tasks']} ({r['long_task_ms']} ms)  "
+            f"cards {r['cards']}  traces drawn/s {r['traces_drawn_per_s']}  heap {r['js_heap_mb']} MB\n"
+        )
+    if args.json is not None:
+        args.json.write_text(json.dumps(result, indent=2) + "\n")
+    return 0
