@@ -8,7 +8,7 @@ from cloud.train import TrainSettings
 PROFILES: dict[str, dict[str, tuple[DataProfile, TrainSettings]]] = {
     "release": {
         "fall": (DataProfile(subjects=30, seconds=600.0), TrainSettings(epochs=40, batch_size=64, patience=6)),
-        "ecg": (DataProfile(subjects=30, seconds=300.0), TrainSettings(epochs=40, batch_size=128, patience=6)),
+        "ecg": (DataProfile(subjects=100, seconds=900.0), TrainSettings(epochs=40, batch_size=128, patience=6)),
         "emotion": (DataProfile(subjects=30, seconds=1800.0), TrainSettings(epochs=80, batch_size=32, patience=10)),
     },
     "smoke": {

@@ -25,7 +25,8 @@ SPEC = ModelSpec(
     has_lstm=False,
 )
 
-_SIZES = {"full": ((32, 64, 64), 64, 16), "edge": ((8, 16, 16), 24, 8)}
+#: conv filters, dense units, RR-branch units.
+_SIZES = {"full": ((32, 64, 128), 128, 32), "edge": ((16, 32, 64), 64, 16)}
 
 
 def build(variant: str, *, batch_size: int | None, unroll: bool) -> Any:

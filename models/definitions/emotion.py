@@ -15,17 +15,18 @@ SPEC = ModelSpec(
     classes=("baseline", "stress", "amusement"),
     input_shape=(emotion.STEPS, emotion.FEATURES),
     preprocessing="models.preprocessing.emotion",
-    description="baseline / stress / amusement from a 60 s window of ECG, EDA and PPG as 10 feature steps",
+    description="baseline / stress / amusement from a 60 s window of ECG, EDA and PPG as 6 feature steps",
     has_lstm=True,
 )
 
-_SIZES = {"full": ((64, 32), 32), "edge": ((24,), 16)}
+#: per-step embedding, LSTM units, dense units.
+_SIZES = {"full": (128, (128, 96), 64), "edge": (128, (96,), 64)}
 
 
 def build(variant: str, *, batch_size: int | None, unroll: bool) -> Any:
-    units, dense = _SIZES[variant]
+    embed, units, dense = _SIZES[variant]
     inp = keras.Input(shape=SPEC.input_shape, batch_size=batch_size, name="features")
-    x = inp
+    x = layers.Dense(embed, activation="relu", name="embed")(inp)  # applied to every step
     for i, u in enumerate(units):
         x = layers.LSTM(u, return_sequences=i < len(units) - 1, unroll=unroll, name=f"lstm{i}")(x)
     x = layers.Dense(dense, activation="relu", name="dense")(x)

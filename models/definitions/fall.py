@@ -19,7 +19,9 @@ SPEC = ModelSpec(
     has_lstm=True,
 )
 
-_SIZES = {"full": ((32, 32, 64), 64, 32), "edge": ((16, 24), 24, 16)}
+#: conv filters (each followed by 2x pooling), LSTM units, dense units. The edge variant is sized so that
+#: weights, not the unrolled graph, dominate its int8 file.
+_SIZES = {"full": ((64, 96, 128, 160), 96, 128), "edge": ((32, 64, 96, 128), 48, 64)}
 
 
 def build(variant: str, *, batch_size: int | None, unroll: bool) -> Any:
@@ -27,7 +29,7 @@ def build(variant: str, *, batch_size: int | None, unroll: bool) -> Any:
     inp = keras.Input(shape=SPEC.input_shape, batch_size=batch_size, name="motion")
     x = inp
     for i, f in enumerate(filters):
-        x = layers.Conv1D(f, 5 if i == 0 else 3, padding="same", activation="relu", name=f"conv{i}")(x)
+        x = layers.Conv1D(f, 5 if i < 2 else 3, padding="same", activation="relu", name=f"conv{i}")(x)
         x = layers.MaxPooling1D(2, name=f"pool{i}")(x)
     x = layers.LSTM(lstm_units, unroll=unroll, name="lstm")(x)
     x = layers.Dense(dense, activation="relu", name="dense")(x)

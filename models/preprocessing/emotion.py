@@ -17,7 +17,7 @@ from models.preprocessing.resample import resample
 
 WINDOW_S = 60.0
 HOP_S = 15.0
-STEPS = 10
+STEPS = 6
 STEP_S = WINDOW_S / STEPS
 #: hr/100, rmssd*10, rr sd*10, eda level/10, eda slope (uS/s *10), eda phasic sd, scr count/3,
 #: ppg amplitude, ppg rate/100.
@@ -58,7 +58,7 @@ def _rr_step_features(peaks_s: np.ndarray, lo: float, hi: float) -> tuple[float,
 def window_features(
     ecg: np.ndarray, ecg_fs: float, eda: np.ndarray, eda_fs: float, ppg: np.ndarray, ppg_fs: float
 ) -> np.ndarray:
-    """``(STEPS, FEATURES)`` float32 for one window (each signal covering the same :data:`WINDOW_S`)."""
+    """``(STEPS, FEATURES)`` float32 for one window (each signal covering :data:`WINDOW_S`)."""
     e = resample(np.asarray(ecg, dtype=np.float64).ravel(), ecg_fs, ECG_FS)
     d = resample(np.asarray(eda, dtype=np.float64).ravel(), eda_fs, EDA_FS)
     p = resample(np.asarray(ppg, dtype=np.float64).ravel(), ppg_fs, PPG_FS)

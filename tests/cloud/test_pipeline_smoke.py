@@ -1,0 +1,69 @@
+"""CI smoke of the whole cloud pipeline on tiny simulated data: train -> export -> eval, per model.
+
+Runs the real ``iomt`` commands in a subprocess (TensorFlow, Keras and LiteRT for real, on the CPU),
+on the ``smoke`` profile: a few simulated subjects, two epochs. It proves the plumbing and the
+artefacts, not the accuracy (the released models' accuracy is checked in tests/models).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from models.runtime import ModelRunner
+
+pytestmark = pytest.mark.slow
+
+
+def iomt(*args: str | Path) -> None:
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "iomt", *map(str, args)], capture_output=True, text=True, env=env, timeout=240
+    )
+    assert proc.returncode == 0, f"iomt {' '.join(map(str, args))} failed:\n{proc.stderr[-3000:]}"
+
+
+@pytest.mark.parametrize(("model", "variant"), [("fall", "both"), ("ecg", "edge"), ("emotion", "edge")])
+def test_train_export_eval_smoke(tmp_path: Path, model: str, variant: str):
+    work, out, report = tmp_path / "work", tmp_path / "models", tmp_path / "report"
+    common = ("--profile", "smoke", "--workdir", work)
+    iomt("train", model, "--variant", variant, "--device", "cpu", *common)
+    assert (work / model / f"{model}_edge.keras").is_file()
+    log = json.loads((work / model / f"{model}_edge_train.json").read_text())
+    assert log["epochs_run"] >= 1 and log["backend"] == "tensorflow"
+    assert (work / model / f"{model}_edge_train_log.csv").read_text().startswith("epoch")
+    card = json.loads((work / model / "datacard.json").read_text())
+    assert card["split_by"] == "subject" and not set(card["subjects"]["train"]) & set(card["subjects"]["test"])
+    assert "Data card" in (work / model / "DATACARD.md").read_text()
+
+    iomt("export", model, "--out", out, "--version", "0.0.1", *common)
+    meta = json.loads((out / model / f"{model}.json").read_text())
+    assert meta["name"] == model and meta["version"] == "0.0.1"
+    assert meta["input"]["dtype"] == "int8" and meta["input"]["shape"][0] == 1 and meta["input"]["scale"] > 0
+    assert meta["training_data"]["sha256"] == card["sha256"]
+    assert set(meta["metrics"]) >= {"float", "int8", "checks"}
+    assert meta["size_bytes"] < meta["float32_size_bytes"]
+    runner = ModelRunner.released(model, out)
+    window = np.zeros(runner.window_shape, dtype=np.float32)
+    probs = runner.predict(window)
+    assert probs.shape == (1, len(meta["classes"])) and abs(float(probs.sum()) - 1.0) < 0.05
+
+    iomt("eval", model, "--report", report, *common, "--models-dir", out)
+    metrics = json.loads((report / "metrics.json").read_text())
+    keys = {"accuracy", "sensitivity", "specificity", "precision", "recall", "macro_f1", "auc", "per_class"}
+    for kind in ("float", "int8"):
+        assert keys <= set(metrics[kind])
+        assert 0.0 <= metrics[kind]["accuracy"] <= 1.0
+    assert metrics["test_windows"] == card["windows"]["test"]
+    if variant == "both":
+        assert "full_float" in metrics
+    text = (report / "report.md").read_text()
+    assert "simulated" in text and "int8" in text
+    for png in ("confusion.png", "roc.png"):
+        assert (report / png).read_bytes()[:4] == b"\x89PNG"
