@@ -77,6 +77,10 @@ CREATE TABLE IF NOT EXISTS deadletters (
     id INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL, field TEXT NOT NULL, reason TEXT NOT NULL,
     node TEXT NOT NULL, t_us INTEGER NOT NULL, payload_len INTEGER NOT NULL, payload_head_b64 TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS stream_counters (
+    device TEXT NOT NULL, stream TEXT NOT NULL, records INTEGER NOT NULL, first_seq INTEGER NOT NULL,
+    last_seq INTEGER NOT NULL, PRIMARY KEY (device, stream)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS edges (
     node TEXT PRIMARY KEY, site TEXT NOT NULL, status TEXT NOT NULL, updated_us INTEGER NOT NULL
 );
@@ -119,6 +123,9 @@ class SqliteStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(f"PRAGMA synchronous={synchronous}")
         self._db.executescript(SCHEMA)
+        counted = self._db.execute("SELECT COUNT(*) FROM stream_counters").fetchone()[0]
+        if not counted and self._db.execute("SELECT EXISTS (SELECT 1 FROM frames)").fetchone()[0]:
+            self._rebuild_counters()
 
     def write(self, batch: WriteBatch) -> WriteResult:
         seen = _latest(
@@ -132,8 +139,7 @@ class SqliteStore:
             db.execute("BEGIN IMMEDIATE")
             try:
                 batch_id = db.execute("INSERT INTO batches(committed_us) VALUES (NULL)").lastrowid
-                before = db.total_changes
-                db.executemany(
+                stored = self._insert_grouped(
                     "INSERT OR IGNORE INTO frames VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                     [
                         (f.device, f.stream, f.seq, f.t0_us, f.t_last_us, f.sample_rate, f.channels, f.n_samples,
@@ -141,10 +147,11 @@ class SqliteStore:
                         for f in batch.frames
                     ],
                 )
-                db.executemany(
+                stored += self._insert_grouped(
                     "INSERT OR IGNORE INTO readings VALUES (?,?,?,?,?,?)",
                     [(r.device, r.stream, r.seq, r.t_us, json.dumps(dict(r.values)), batch_id) for r in batch.readings],
                 )
+                before = db.total_changes
                 db.executemany(
                     "INSERT OR IGNORE INTO events VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                     [
@@ -160,7 +167,7 @@ class SqliteStore:
                     [(d.topic, d.field, d.reason, d.node, d.t_us, d.payload_len, d.payload_head_b64)
                      for d in batch.deadletters],
                 )
-                stored = db.total_changes - before
+                stored += db.total_changes - before
                 self._write_side_tables(batch, seen, models)
             except BaseException:
                 db.execute("ROLLBACK")
@@ -168,6 +175,39 @@ class SqliteStore:
             db.execute("COMMIT")
             db.execute("UPDATE batches SET committed_us = ? WHERE id = ?", (time.time_ns() // 1000, batch_id))
         return WriteResult(stored=stored, duplicates=len(batch) - stored)
+
+    def _insert_grouped(self, sql: str, rows: list[tuple[Any, ...]]) -> int:
+        """Insert rows (device, stream, seq, ...) per stream, keeping that stream's counters; returns new rows.
+
+        The counters make ``stream_stats`` (polled by every dashboard) independent of the table size.
+        """
+        groups: dict[tuple[str, str], list[tuple[Any, ...]]] = {}
+        for row in rows:
+            groups.setdefault((row[0], row[1]), []).append(row)
+        db, inserted = self._db, 0
+        for (device, stream), group in groups.items():
+            before = db.total_changes
+            db.executemany(sql, group)
+            new = db.total_changes - before
+            if new:
+                seqs = [row[2] for row in group]
+                db.execute(
+                    "INSERT INTO stream_counters VALUES (?,?,?,?,?) ON CONFLICT(device, stream) DO UPDATE SET "
+                    "records = records + excluded.records, first_seq = MIN(first_seq, excluded.first_seq), "
+                    "last_seq = MAX(last_seq, excluded.last_seq)",
+                    (device, stream, new, min(seqs), max(seqs)),
+                )
+            inserted += new
+        return inserted
+
+    def _rebuild_counters(self) -> None:
+        """Recount every stream from the tables (after pruning, or for a file written before counters)."""
+        self._db.execute("DELETE FROM stream_counters")
+        for table in ("frames", "readings"):
+            self._db.execute(
+                f"INSERT INTO stream_counters SELECT device, stream, COUNT(*), MIN(seq), MAX(seq) FROM {table} "
+                "GROUP BY device, stream"
+            )
 
     def _write_side_tables(
         self,
@@ -193,14 +233,11 @@ class SqliteStore:
         )
 
     def stream_stats(self) -> list[StreamStats]:
-        query = """
-            SELECT device, stream, COUNT(*), MIN(seq), MAX(seq), COUNT(*) - COUNT(DISTINCT seq)
-            FROM {table} GROUP BY device, stream ORDER BY device, stream
-        """
         with self._lock:
-            rows = self._db.execute(query.format(table="frames")).fetchall()
-            rows += self._db.execute(query.format(table="readings")).fetchall()
-        return sorted((StreamStats(*row) for row in rows), key=lambda s: (s.device, s.stream))
+            rows = self._db.execute(
+                "SELECT device, stream, records, first_seq, last_seq, 0 FROM stream_counters ORDER BY device, stream"
+            ).fetchall()
+        return [StreamStats(*row) for row in rows]
 
     def stored_sequences(self, device: str, stream: str) -> list[int]:
         table = "readings" if stream == "vitals" else "frames"
@@ -350,6 +387,7 @@ class SqliteStore:
                 cutoff = now_us - int(self.retention.waveform_days * _DAY_US)
                 removed += self._db.execute("DELETE FROM frames WHERE t_last_us < ?", (cutoff,)).rowcount
                 removed += self._db.execute("DELETE FROM readings WHERE t_us < ?", (cutoff,)).rowcount
+                self._rebuild_counters()
             if self.retention.events_days is not None:
                 cutoff = now_us - int(self.retention.events_days * _DAY_US)
                 removed += self._db.execute("DELETE FROM events WHERE t_us < ?", (cutoff,)).rowcount
