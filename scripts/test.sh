@@ -20,7 +20,7 @@ fi
 
 PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
-.venv/bin/python -m pip install -q --disable-pip-version-check -e ".[edge,gateway,sim,dev]" 2>&1 \
+.venv/bin/python -m pip install -q --disable-pip-version-check -e ".[edge,gateway,sim,cloud,dev]" 2>&1 \
     | grep -v "^WARNING: Location" || true
 
 echo "== ruff"; .venv/bin/ruff check .
