@@ -248,14 +248,17 @@ class SqliteStore:
         return [row[0] for row in rows]
 
     def latest_events(self, model: str) -> dict[str, Event]:
-        """The newest event of ``model`` per device."""
+        """The newest event of ``model`` per device (one index probe per device, not a scan of the history)."""
         with self._lock:
-            rows = self._db.execute(
-                f"""SELECT {_EVENT_COLUMNS} FROM events e WHERE model = ? AND t_us =
-                    (SELECT MAX(t_us) FROM events WHERE model = e.model AND device = e.device)""",
-                (model,),
-            ).fetchall()
-        return {r[1]: _event(r) for r in rows}
+            devices = [r[0] for r in self._db.execute("SELECT DISTINCT device FROM devices")]
+            rows = [
+                self._db.execute(
+                    f"SELECT {_EVENT_COLUMNS} FROM events WHERE device = ? AND model = ? ORDER BY t_us DESC LIMIT 1",
+                    (device, model),
+                ).fetchone()
+                for device in devices
+            ]
+        return {r[1]: _event(r) for r in rows if r is not None}
 
     def frame_latency(self) -> LatencyStats:
         """Device time of each frame's last sample to the commit of the batch that stored it."""

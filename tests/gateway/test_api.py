@@ -238,3 +238,13 @@ async def test_prometheus_metrics_cover_gateway_and_store(http, gw):
     assert 'iomt_store_rows{table="frames"} 12.0' in text
     assert 'route="/api/v1/events",status="400"' in text
     assert "iomt_gateway_store_write_seconds_count 1.0" in text
+
+
+@pytest.mark.parametrize(
+    ("query", "param"),
+    [({"state": "sleeping"}, "state"), ({"priority": "urgent"}, "priority"), ({"limit": "0"}, "limit"),
+     ({"limit": "ten"}, "limit"), ({"device": "../etc"}, "device")],
+)
+async def test_alert_list_malformed_parameters_are_400(http, gw, query, param):
+    status, body = await get(http, gw, "/api/v1/alerts", **query)
+    assert status == 400 and body["error"].startswith(f"{param}:")
