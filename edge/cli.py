@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import signal
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,9 @@ def register(sub: Any) -> None:
     p.add_argument("--node-id", help="name of this edge node")
     p.add_argument("--site", help="site whose streams to process")
     p.add_argument("--outbox", type=Path, help="outbox SQLite file")
+    p.add_argument("--models-dir", type=Path, help="directory of released models (default: the package's models/)")
+    p.add_argument("--metrics-port", type=int, help="serve Prometheus metrics on this port")
+    p.add_argument("--stats", type=Path, help="on exit, write counters, latency and resource use as JSON here")
     p.set_defaults(func=run)
 
 
@@ -34,12 +39,14 @@ def run(args: argparse.Namespace) -> int:
         EdgeConfig, "edge", path=args.config, env=environment(),
         overrides={
             "mqtt.url": args.broker, "gateway_url": args.gateway, "node_id": args.node_id,
-            "site": args.site, "outbox_path": args.outbox,
+            "site": args.site, "outbox_path": args.outbox, "models_dir": args.models_dir,
+            "metrics_port": args.metrics_port,
         },
     )
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
+    started = time.monotonic()
     node = EdgeNode(config).start()
     stop.wait()
     log.info("stopping edge node %s", config.node_id)
@@ -47,4 +54,34 @@ def run(args: argparse.Namespace) -> int:
     c = node.processor.counters
     log.info("edge processed %d messages, %d frames, %d events, %d rejected", c.messages, c.frames, c.events,
              c.dead_letter)
+    if args.stats is not None:
+        args.stats.write_text(json.dumps(node_stats(node, time.monotonic() - started), indent=2))
     return 0
+
+
+def node_stats(node: Any, wall_s: float) -> dict[str, Any]:
+    """Counters, latency percentiles and resource use of a node that ran for ``wall_s`` seconds."""
+    import resource
+    from dataclasses import asdict
+
+    import numpy as np
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    latencies = np.asarray(node.latencies_ms, dtype=np.float64)
+    return {
+        "wall_s": wall_s,
+        "cpu_s": usage.ru_utime + usage.ru_stime,
+        "peak_rss_mb": usage.ru_maxrss / 1024.0,
+        "counters": asdict(node.processor.counters),
+        "sequence": node.processor.sequences.totals(),
+        "models": {name: asdict(s) for name, s in node.processor.engine.stats.items()},
+        "model_versions": node.processor.registry.versions(),
+        "latency_ms": {
+            "count": int(latencies.size),
+            "p50": float(np.percentile(latencies, 50)) if latencies.size else None,
+            "p99": float(np.percentile(latencies, 99)) if latencies.size else None,
+            "max": float(latencies.max()) if latencies.size else None,
+        },
+        "outbox": {"pending": node.outbox.pending, "shed": node.outbox.shed_total},
+        "uplink": asdict(node.uplink.stats),
+    }

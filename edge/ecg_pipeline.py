@@ -21,8 +21,8 @@ from edge.quality_state import QualityTracker
 from iomt.wire.events import Event
 from iomt.wire.frames import Frame
 from models.preprocessing import PREPROCESSING_VERSION
-from models.preprocessing.beats import AFTER, ECG_RATE_HZ, beat_vectors_from_peaks, condition
-from models.preprocessing.ecg import MAX_RR_S, MIN_RR_S, detect_r_peaks
+from models.preprocessing.beats import AFTER, BEFORE, ECG_RATE_HZ, beat_vectors_from_peaks, condition_many
+from models.preprocessing.ecg import MAX_RR_S, MIN_RR_S, detect_r_peaks_many
 from models.runtime import ModelRunner
 
 MODEL = "ecg"
@@ -77,29 +77,33 @@ class EcgPipeline:
             dev.next_run_total = dev.buffer.total + round(4.0 * dev.buffer.rate_hz)
 
     def ready(self) -> tuple[list[Window], list[Event]]:
+        """Quality-check every due device, then condition and search all good ones together."""
         windows: list[Window] = []
         events: list[Event] = []
+        groups: dict[tuple[float, int], list[tuple[str, np.ndarray]]] = {}
         for device in self._due:
-            windows.extend(self._run(device, self._devices[device], events))
+            buf = self._devices[device].buffer
+            raw = buf.latest(buf.capacity)[:, 0]
+            recent = raw[-round(QUALITY_S * buf.rate_hz):]
+            problem = ecg_quality(recent, buf.rate_hz)
+            change = self.quality.update(device, "ecg", problem, (buf.time_of(recent.size - 1), buf.t_last_us))
+            if change is not None:
+                events.append(change)
+            if problem is None:
+                groups.setdefault((buf.rate_hz, raw.size), []).append((device, raw))
         self._due.clear()
+        for (fs, _n), members in groups.items():
+            conditioned = condition_many(np.stack([raw for _, raw in members]), fs)
+            all_peaks = detect_r_peaks_many(conditioned, ECG_RATE_HZ)
+            for (device, _raw), x, peaks in zip(members, conditioned, all_peaks, strict=True):
+                windows.extend(self._beats(device, self._devices[device], x, peaks, events))
         return windows, events
 
-    def _run(self, device: str, dev: _Device, events: list[Event]) -> list[Window]:
+    def _beats(self, device: str, dev: _Device, x: np.ndarray, peaks: np.ndarray, events: list[Event]) -> list[Window]:
         self.runs += 1
         buf = dev.buffer
-        raw = buf.latest(buf.capacity)[:, 0]
-        fs = buf.rate_hz
         t_end = buf.t_last_us
-        t_start = buf.time_of(raw.size - 1)
-        recent = raw[-round(QUALITY_S * fs):]
-        problem = ecg_quality(recent, fs)
-        change = self.quality.update(device, "ecg", problem, (buf.time_of(recent.size - 1), t_end))
-        if change is not None:
-            events.append(change)
-        if problem is not None:
-            return []
-        x = condition(raw, fs)
-        peaks = detect_r_peaks(x, ECG_RATE_HZ)
+        t_start = buf.time_of(buf.filled - 1)
         to_us = 1e6 / ECG_RATE_HZ
         last_index = x.size - 1
         self._heart_rate(device, dev, peaks, t_start, t_end, events)
@@ -112,7 +116,7 @@ class EcgPipeline:
             following = peaks[peaks > p]
             end_index = max(int(p) + AFTER - 1, int(following[0]) if following.size else int(p))
             end_us = t_end - round((last_index - end_index) * to_us)
-            start_us = t_end - round((last_index - (int(p) - 60)) * to_us)
+            start_us = t_end - round((last_index - (int(p) - BEFORE)) * to_us)
             windows.append(Window(device, start_us, end_us, vector, dev.arrivals.arrival_of(end_us), r_us))
             dev.last_beat_us = r_us
         self.beats += len(windows)

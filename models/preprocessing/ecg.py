@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 from scipy.ndimage import uniform_filter1d
-from scipy.signal import butter, find_peaks, sosfiltfilt
+from scipy.signal import find_peaks, sosfiltfilt
+
+from models.preprocessing.filters import butter_sos
 
 #: Physiological limits used to reject implausible RR intervals (30..220 bpm).
 MIN_RR_S = 60.0 / 220.0
@@ -17,30 +19,44 @@ MAX_RR_S = 60.0 / 30.0
 
 
 def bandpass(signal: np.ndarray, fs: float, low_hz: float = 5.0, high_hz: float = 20.0) -> np.ndarray:
-    """Zero-phase Butterworth band-pass (2nd order each side)."""
+    """Zero-phase Butterworth band-pass (2nd order each side) along the last axis."""
     high = min(high_hz, 0.45 * fs)
-    sos = butter(2, [low_hz, high], btype="bandpass", fs=fs, output="sos")
-    return np.asarray(sosfiltfilt(sos, np.asarray(signal, dtype=np.float64)))
+    sos = butter_sos(2, (low_hz, high), "bandpass", fs)
+    return np.asarray(sosfiltfilt(sos, np.asarray(signal, dtype=np.float64), axis=-1))
 
 
 def detect_r_peaks(signal: np.ndarray, fs: float) -> np.ndarray:
     """Sample indices of R-peaks in a single-lead ECG."""
-    x = np.asarray(signal, dtype=np.float64).ravel()
-    if x.size < int(fs):  # less than a second cannot hold a reliable beat
-        return np.zeros(0, dtype=np.int64)
+    return detect_r_peaks_many(np.asarray(signal, dtype=np.float64).ravel()[None, :], fs)[0]
+
+
+def detect_r_peaks_many(signals: np.ndarray, fs: float) -> list[np.ndarray]:
+    """R-peaks of each row of ``signals`` (``(k, n)``, equal lengths): the filtering runs once for all
+    rows, which is what lets an edge node keep up with many patients; each row's result is exactly
+    what :func:`detect_r_peaks` gives for that row alone."""
+    x = np.asarray(signals, dtype=np.float64)
+    empty = np.zeros(0, dtype=np.int64)
+    if x.shape[1] < int(fs):  # less than a second cannot hold a reliable beat
+        return [empty for _ in range(x.shape[0])]
     filtered = bandpass(x, fs)
-    slope = np.gradient(filtered) ** 2
-    energy = uniform_filter1d(slope, size=max(1, int(0.12 * fs)))
-    threshold = 0.3 * float(np.percentile(energy, 98))
-    if threshold <= 0:
-        return np.zeros(0, dtype=np.int64)
-    candidates, _ = find_peaks(energy, height=threshold, distance=max(1, int(MIN_RR_S * fs)))
+    slope = np.gradient(filtered, axis=-1) ** 2
+    energy = uniform_filter1d(slope, size=max(1, int(0.12 * fs)), axis=-1)
+    thresholds = 0.3 * np.percentile(energy, 98, axis=-1)
     half = max(1, int(0.08 * fs))
-    peaks = []
-    for c in candidates:
-        lo, hi = max(0, c - half), min(x.size, c + half + 1)
-        peaks.append(lo + int(np.argmax(np.abs(filtered[lo:hi]))))
-    return np.unique(np.asarray(peaks, dtype=np.int64))
+    distance = max(1, int(MIN_RR_S * fs))
+    out = []
+    for row, threshold in enumerate(thresholds):
+        if threshold <= 0:
+            out.append(empty)
+            continue
+        candidates, _ = find_peaks(energy[row], height=threshold, distance=distance)
+        band = filtered[row]
+        peaks = []
+        for c in candidates:
+            lo, hi = max(0, c - half), min(band.size, c + half + 1)
+            peaks.append(lo + int(np.argmax(np.abs(band[lo:hi]))))
+        out.append(np.unique(np.asarray(peaks, dtype=np.int64)))
+    return out
 
 
 def heart_rate_bpm(signal: np.ndarray, fs: float) -> tuple[float, int] | None:

@@ -1,0 +1,159 @@
+"""``iomt bench edge``: how many patients one edge core keeps up with, batched vs unbatched.
+
+Simulators and the edge run in separate processes through a real mosquitto; the edge is pinned to
+one core (the simulator and the gateway get the other). The same load runs twice, with batched
+inference and then with one model call per window (the baseline).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from iomt.brokers.mosquitto import Mosquitto
+from iomt.netutil import free_port, wait_for_port
+
+log = logging.getLogger(__name__)
+
+#: After the simulator stops, the edge must have handled everything within this many seconds to
+#: count as having kept up in real time.
+CATCH_UP_S = 3.0
+
+
+def register(sub: Any) -> None:
+    p: argparse.ArgumentParser = sub.add_parser("edge", help="edge throughput and latency, batched vs unbatched")
+    p.add_argument("--patients", type=int, default=1000)
+    p.add_argument("--duration", type=float, default=30.0, help="seconds of simulated load per run")
+    p.add_argument("--json", type=Path, help="write the results here")
+    p.add_argument("--no-baseline", action="store_true", help="skip the unbatched baseline run")
+    p.add_argument("--edge-core", type=int, default=0, help="CPU core the edge is pinned to")
+    p.set_defaults(func=run)
+
+
+def _pin(core: int | None) -> Any:
+    if core is None or not hasattr(os, "sched_setaffinity"):
+        return None
+    cores = sorted(os.sched_getaffinity(0))
+    chosen = {cores[core % len(cores)]}
+    return lambda: os.sched_setaffinity(0, chosen)
+
+
+def _processed(metrics_url: str) -> int:
+    try:
+        text = urllib.request.urlopen(metrics_url, timeout=2).read().decode()
+    except OSError:
+        return -1
+    total = 0.0
+    for match in re.finditer(r'^iomt_edge_messages_total\{result="(?:accepted|rejected)"\} ([0-9.e+]+)$', text, re.M):
+        total += float(match.group(1))
+    return int(total)
+
+
+def _spawn(
+    args: list[str], core: int | None, log_path: Path, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    out = open(log_path, "wb")  # noqa: SIM115 - closed with the process by _stop
+    return subprocess.Popen(
+        [sys.executable, "-m", "iomt", "--log-level", "WARNING", *args],
+        stdout=out, stderr=subprocess.STDOUT, preexec_fn=_pin(core), env=env,
+    )
+
+
+def _stop(proc: subprocess.Popen[bytes], grace_s: float = 30.0) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(grace_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    if proc.stdout is not None:
+        proc.stdout.close()
+
+
+def run_once(patients: int, duration_s: float, batched: bool, edge_core: int, workdir: Path) -> dict[str, Any]:
+    mode = "batched" if batched else "unbatched"
+    workdir.mkdir(parents=True, exist_ok=True)
+    other = edge_core + 1
+    with Mosquitto() as broker:
+        gw_port, metrics_port = free_port(), free_port()
+        gateway = _spawn(["gateway", "--port", str(gw_port), "--db", str(workdir / "gateway.sqlite")], other,
+                         workdir / "gateway.log")
+        env = dict(os.environ, IOMT_EDGE__BATCHED_INFERENCE=str(batched).lower())
+        edge = _spawn(
+            ["edge", "--broker", broker.url, "--gateway", f"http://127.0.0.1:{gw_port}", "--outbox",
+             str(workdir / "outbox.sqlite"), "--metrics-port", str(metrics_port), "--stats",
+             str(workdir / "edge-stats.json")],
+            edge_core, workdir / "edge.log", env,
+        )
+        sim: subprocess.Popen[bytes] | None = None
+        try:
+            if not (wait_for_port("127.0.0.1", gw_port, 30) and wait_for_port("127.0.0.1", metrics_port, 30)):
+                raise RuntimeError(f"gateway or edge did not start; see {workdir}")
+            report = workdir / "sim-report.json"
+            sim = _spawn(["sim", "--broker", broker.url, "--patients", str(patients), "--duration",
+                          str(duration_s), "--report", str(report)], other, workdir / "sim.log")
+            sim.wait(duration_s + 120)
+            published = int(json.loads(report.read_text())["published"]) if report.exists() else 0
+            sim_end = time.monotonic()
+            handled = _processed(f"http://127.0.0.1:{metrics_port}/metrics")
+            while handled < published and time.monotonic() - sim_end < 60:
+                time.sleep(0.2)
+                handled = _processed(f"http://127.0.0.1:{metrics_port}/metrics")
+            catch_up_s = time.monotonic() - sim_end
+            sim_report = json.loads(report.read_text()) if report.exists() else {}
+        finally:
+            if sim is not None:
+                _stop(sim)
+            _stop(edge)
+            _stop(gateway)
+    stats = json.loads((workdir / "edge-stats.json").read_text())
+    wall = stats["wall_s"]
+    inferences = sum(m["inferences"] for m in stats["models"].values())
+    windows = sum(m["windows"] for m in stats["models"].values())
+    kept_up = handled >= published and catch_up_s <= CATCH_UP_S and sim_report.get("late_frames", 1) == 0
+    result = {
+        "mode": mode,
+        "patients": patients,
+        "duration_s": duration_s,
+        "realtime": bool(kept_up),
+        "published": published,
+        "handled": handled,
+        "catch_up_s": round(catch_up_s, 3),
+        "messages_per_s": round(handled / duration_s, 1),
+        "windows_per_s": round(windows / duration_s, 1),
+        "inferences_per_s": round(inferences / duration_s, 1),
+        "latency_ms": {"p50": stats["latency_ms"]["p50"], "p99": stats["latency_ms"]["p99"],
+                       "max": stats["latency_ms"]["max"], "windows": stats["latency_ms"]["count"]},
+        "cpu_s_per_s": round(stats["cpu_s"] / wall, 3),
+        "peak_rss_mb": round(stats["peak_rss_mb"], 1),
+        "models": stats["models"],
+        "model_versions": stats["model_versions"],
+        "sim_late_frames": sim_report.get("late_frames"),
+    }
+    log.info("%s: %s", mode, json.dumps({k: v for k, v in result.items() if k != "models"}))
+    return result
+
+
+def run(args: argparse.Namespace) -> int:
+    with tempfile.TemporaryDirectory(prefix="iomt-bench-edge-") as tmp:
+        batched = run_once(args.patients, args.duration, True, args.edge_core, Path(tmp) / "batched")
+        out: dict[str, Any] = dict(batched)
+        if not args.no_baseline:
+            out["baseline"] = run_once(args.patients, args.duration, False, args.edge_core, Path(tmp) / "unbatched")
+    out["machine"] = {"cpus": os.cpu_count(), "edge_pinned_to_one_core": hasattr(os, "sched_setaffinity")}
+    text = json.dumps(out, indent=2)
+    if args.json is not None:
+        args.json.write_text(text + "\n")
+    sys.stdout.write(text + "\n")
+    return 0
