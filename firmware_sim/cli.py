@@ -1,4 +1,5 @@
-"""``iomt sim``: run a fleet of simulated patients against a broker."""
+"""``iomt sim``: run simulated patients against a broker (default mix or a scenario file), or write a
+labelled dataset to disk (``iomt sim dataset``)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import argparse
 import json
 import logging
 import signal
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -18,11 +20,13 @@ def register(sub: Any) -> None:
 
     p: argparse.ArgumentParser = sub.add_parser("sim", help="run simulated patients publishing over MQTT")
     add_common(p)
-    p.add_argument("--patients", type=int, help="number of patients (default 10)")
+    p.add_argument("--patients", type=int, help="number of patients of the default mix (default 10)")
+    p.add_argument("--scenario", type=Path, help="TOML scenario file (fleet, schedules, faults)")
     p.add_argument("--duration", type=float, default=None, help="seconds to run (default: until Ctrl-C)")
     p.add_argument("--site", help="site name")
     p.add_argument("--seed", type=int, help="random seed")
     p.add_argument("--report", type=Path, help="write what was published (per-stream counts) as JSON here")
+    p.add_argument("--truth", type=Path, help="also append the ground truth to this JSON-lines file")
     p.set_defaults(func=run)
     modes = p.add_subparsers(dest="sim_mode", metavar="MODE")
     d = modes.add_parser("dataset", help="write labelled recordings to disk (no MQTT), faster than real time")
@@ -33,6 +37,55 @@ def register(sub: Any) -> None:
     d.add_argument("--rate", type=float, help="ECG rate (ecg, emotion) or motion sensor rate (motion), Hz")
     d.add_argument("--out", type=Path, required=True, help="directory for index.json and one .npz per recording")
     d.set_defaults(func=run_dataset)
+
+
+def run(args: argparse.Namespace) -> int:
+    from firmware_sim.config import SimConfig
+    from firmware_sim.fleet import Fleet
+    from firmware_sim.scenario import ScenarioError, build_devices, default_scenario, load_scenario
+    from firmware_sim.truth import TruthSink
+    from iomt.cli import environment
+    from iomt.config import load_config
+    from iomt.transport.mqtt import MqttBus
+
+    config = load_config(
+        SimConfig, "sim", path=args.config, env=environment(),
+        overrides={"mqtt.url": args.broker, "patients": args.patients, "site": args.site, "seed": args.seed},
+    )
+    try:
+        if args.scenario is not None:
+            scenario = load_scenario(args.scenario)
+            updates: dict[str, Any] = {"qos": config.qos} if "qos" not in scenario.model_fields_set else {}
+            if args.seed is not None:
+                updates["seed"] = args.seed
+            if args.site is not None:
+                updates["site"] = args.site
+            scenario = scenario.model_copy(update=updates)
+        else:
+            scenario = default_scenario(config.patients, config.seed, config.site, config.ecg_hz, config.acc_hz)
+            scenario = scenario.model_copy(update={"qos": config.qos, "frame_s": config.frame_s})
+        devices = build_devices(scenario)
+    except ScenarioError as exc:
+        print(f"iomt sim: {exc}", file=sys.stderr)  # noqa: T201 - user-facing error
+        return 2
+    duration = args.duration if args.duration is not None else scenario.duration_s
+    streams = [s for d in devices for s in d.sources]
+    bus = MqttBus(config.mqtt, client_id=f"iomt-sim-{scenario.site}-{scenario.seed}-{threading.get_native_id()}")
+    bus.start()
+    truth = TruthSink(bus if config.publish_truth else None, scenario.site, args.truth)
+    fleet = Fleet(bus, scenario.site, streams, qos=scenario.qos, truth=truth, faults=list(scenario.faults),
+                  seed=scenario.seed)
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: fleet.stop())
+    log.info("simulating %d devices (%d streams) on %s", len(devices), len(streams), config.mqtt.url)
+    report = fleet.run(duration if duration is not None else float("inf"))
+    truth.close()
+    bus.stop()
+    log.info("published %d messages (%d late), %d truth events", report.published, report.late_frames,
+             report.truth_events)
+    if args.report is not None:
+        args.report.write_text(json.dumps(report.as_dict()))
+    return 0
 
 
 def run_dataset(args: argparse.Namespace) -> int:
@@ -47,32 +100,4 @@ def run_dataset(args: argparse.Namespace) -> int:
     wall = time.perf_counter() - start
     log.info("wrote %d %s recordings of %g s to %s in %.1f s (%.0fx real time)", args.subjects, args.kind,
              args.seconds, index, wall, args.subjects * args.seconds / max(wall, 1e-9))
-    return 0
-
-
-def run(args: argparse.Namespace) -> int:
-    from firmware_sim.config import SimConfig
-    from firmware_sim.fleet import Fleet, default_patients, patient_streams
-    from iomt.cli import environment
-    from iomt.config import load_config
-    from iomt.transport.mqtt import MqttBus
-
-    config = load_config(
-        SimConfig, "sim", path=args.config, env=environment(),
-        overrides={"mqtt.url": args.broker, "patients": args.patients, "site": args.site, "seed": args.seed},
-    )
-    streams = []
-    for patient in default_patients(config.patients, config.seed):
-        streams.extend(patient_streams(patient, config.ecg_hz, config.acc_hz))
-    bus = MqttBus(config.mqtt, client_id=f"iomt-sim-{config.site}-{config.seed}-{threading.get_native_id()}")
-    bus.start()
-    fleet = Fleet(bus, config.site, streams, qos=config.qos)
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: fleet.stop())
-    log.info("simulating %d patients (%d streams) on %s", config.patients, len(streams), config.mqtt.url)
-    report = fleet.run(args.duration if args.duration is not None else float("inf"))
-    bus.stop()
-    log.info("published %d messages (%d late)", report.published, report.late_frames)
-    if args.report is not None:
-        args.report.write_text(json.dumps(report.as_dict()))
     return 0

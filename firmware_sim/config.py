@@ -15,3 +15,5 @@ class SimConfig(StrictModel):
     ecg_hz: float = Field(250.0, description="ECG sample rate (250, 360 or 500 Hz).")
     acc_hz: float = Field(50.0, ge=10, le=200, description="Accelerometer sample rate.")
     qos: int = Field(1, ge=0, le=1, description="MQTT QoS of data frames (1: at-least-once).")
+    publish_truth: bool = Field(True, description="Publish ground truth on the truth topics.")
+    frame_s: float = Field(0.5, ge=0.05, le=10, description="Seconds of signal per ECG/motion frame.")

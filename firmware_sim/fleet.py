@@ -1,8 +1,10 @@
-"""A fleet of simulated patients publishing their devices' streams in real time.
+"""A fleet of simulated devices publishing their streams in real time (or as fast as possible).
 
 Each stream emits one frame per ``frame_s`` of signal, published when its last sample has been
-"acquired" (so latency is measured from a real acquisition instant). Streams of different patients
-are staggered to spread the load evenly.
+"acquired" (so latency is measured from a real acquisition instant). Devices are staggered within
+the frame period to spread the load; the streams of one device id stay aligned. Link faults
+(:class:`firmware_sim.faults.LinkShaper`) sit between the devices and the bus; ground truth goes to
+a :class:`firmware_sim.truth.TruthSink`.
 """
 
 from __future__ import annotations
@@ -11,42 +13,20 @@ import heapq
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
-from firmware_sim.ecg import EcgSynth
-from firmware_sim.motion import MotionGenerator, MotionStream
-from firmware_sim.persona import make_persona
+from firmware_sim.devices import SimDevice, StreamSource
+from firmware_sim.faults import LinkShaper, battery_pct
+from firmware_sim.truth import TruthEvent, TruthSink
 from iomt.transport import Delivery, MessageBus
 from iomt.wire import topics
-from iomt.wire.frames import Reading, encode_frame, encode_reading, make_frame
 
 log = logging.getLogger(__name__)
 
-
-@dataclass
-class StreamSource:
-    """One device stream: how to render the next frame and the sequence it is at."""
-
-    device: str
-    stream: str
-    rate_hz: float
-    frame_s: float
-    render: Callable[[int, int], bytes]
-    seq: int = 0
-
-    @property
-    def samples_per_frame(self) -> int:
-        return max(1, round(self.rate_hz * self.frame_s))
-
-
-@dataclass
-class Patient:
-    patient_id: str
-    hr_bpm: float
-    seed: int
+__all__ = ["Fleet", "FleetReport", "StreamSource"]
 
 
 @dataclass
@@ -59,6 +39,8 @@ class FleetReport:
     started_us: int = 0
     duration_s: float = 0.0
     late_frames: int = 0
+    truth_events: int = 0
+    faults: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -68,58 +50,35 @@ class FleetReport:
             "started_us": self.started_us,
             "duration_s": self.duration_s,
             "late_frames": self.late_frames,
+            "truth_events": self.truth_events,
+            "faults": self.faults,
         }
-
-
-def default_patients(n: int, seed: int = 0) -> list[Patient]:
-    """``n`` patients with resting heart rates spread over 55-100 bpm, deterministic from ``seed``."""
-    rng = np.random.default_rng(seed)
-    return [Patient(f"patient-{i + 1:04d}", float(rng.uniform(55, 100)), seed * 100_003 + i) for i in range(n)]
-
-
-def patient_streams(patient: Patient, ecg_hz: float = 250.0, acc_hz: float = 50.0) -> list[StreamSource]:
-    """ECG, accelerometer and vitals streams of one patient."""
-    rng = np.random.default_rng(patient.seed)
-    ecg = EcgSynth(ecg_hz, patient.hr_bpm, rng)
-    acc = MotionStream(MotionGenerator(make_persona(patient.seed, 0), acc_hz, rng))
-    device = patient.patient_id
-
-    def ecg_frame(seq: int, t0_us: int) -> bytes:
-        samples = ecg.render(round(ecg_hz * 0.5))
-        raw = np.clip(np.round(samples / 0.001), -32768, 32767).astype(np.int16)
-        return encode_frame(make_frame(device, "ecg", seq, t0_us, ecg_hz, raw, scale=0.001))
-
-    def acc_frame(seq: int, t0_us: int) -> bytes:
-        samples, _gyro = acc.render(round(acc_hz * 0.5))
-        raw = np.clip(np.round(samples * 4096), -32768, 32767).astype(np.int16)
-        return encode_frame(make_frame(device, "acc", seq, t0_us, acc_hz, raw, scale=1 / 4096))
-
-    def vitals(seq: int, t0_us: int) -> bytes:
-        values = {
-            "hr": round(patient.hr_bpm + rng.normal(0, 1.5), 1),
-            "spo2": round(float(np.clip(rng.normal(97.5, 0.8), 85, 100)), 1),
-            "resp_rate": round(float(rng.normal(15, 1.0)), 1),
-            "temp_c": round(float(rng.normal(36.8, 0.1)), 2),
-        }
-        return encode_reading(Reading(device, "vitals", seq, t0_us, values))
-
-    return [
-        StreamSource(device, "ecg", ecg_hz, 0.5, ecg_frame),
-        StreamSource(device, "acc", acc_hz, 0.5, acc_frame),
-        StreamSource(device, "vitals", 1.0, 1.0, vitals),
-    ]
 
 
 class Fleet:
-    """Publishes every stream of every patient on ``bus`` until the duration has elapsed."""
+    """Publishes every stream on ``bus`` until the duration has elapsed."""
 
-    def __init__(self, bus: MessageBus, site: str, streams: list[StreamSource], qos: int = 1) -> None:
+    def __init__(self, bus: MessageBus, site: str, streams: list[StreamSource], qos: int = 1, *,
+                 truth: TruthSink | None = None, faults: list[Any] | None = None, seed: int = 0) -> None:
         self.bus = bus
         self.site = site
         self.streams = streams
         self.qos = qos
+        self.truth = truth
         self.report = FleetReport()
         self._stopped = False
+        ids = list(dict.fromkeys(s.device for s in streams))
+        rng = np.random.default_rng([seed, 0x5EED])
+        self._shapers = {d: LinkShaper(faults or [], d, rng) for d in ids}
+        self._shapers = {d: s for d, s in self._shapers.items() if s.faults}
+        self._owners: list[SimDevice] = list({id(s.owner): s.owner for s in streams if s.owner is not None}.values())
+        self._battery = {d for o in self._owners for d in [o.device_id] if battery_pct(o.faults, d, 0.0) is not None}
+        # Faults are truth too (kind "device"): (start_s, device, fault), announced when they start.
+        self._fault_truth = sorted(
+            ((f.start_s, d, i) for i, f in enumerate(faults or []) for d in ids if f.matches(d)), reverse=True)
+        self._faults = list(faults or [])
+        period = min((s.frame_s for s in streams), default=0.5)
+        self._stagger = {d: i / max(1, len(ids)) * period for i, d in enumerate(ids)}
 
     def stop(self) -> None:
         self._stopped = True
@@ -128,18 +87,17 @@ class Fleet:
         start_wall_us = time.time_ns() // 1000
         start_mono = time.monotonic()
         self.report.started_us = start_wall_us
-        count = len(self.streams)
+        for owner in self._owners:
+            owner.bind(start_wall_us, self._stagger[owner.device_id])
         # (due offset in s, index, frame number): frame k of stream i covers [k*frame_s, (k+1)*frame_s)
-        # shifted by a per-stream stagger, and is due when its last sample exists.
-        heap = []
-        for i, s in enumerate(self.streams):
-            stagger = (i / max(1, count)) * s.frame_s
-            heap.append((stagger + s.frame_s, i, 0, stagger))
+        # shifted by the device's stagger, and is due when its last sample exists.
+        heap = [(self._stagger[s.device] + s.frame_s, i, 0) for i, s in enumerate(self.streams)]
         heapq.heapify(heap)
         pending: deque[Delivery] = deque()
         topic_of = [topics.data(self.site, s.device, s.stream) for s in self.streams]
+        publish, qos, report = self.bus.publish, self.qos, self.report
         while heap and not self._stopped:
-            due, i, k, stagger = heap[0]
+            due, i, k = heap[0]
             if due > duration_s:
                 heapq.heappop(heap)
                 continue
@@ -149,20 +107,64 @@ class Fleet:
                     time.sleep(min(wait, 0.05))
                     continue
                 if wait < -0.25:
-                    self.report.late_frames += 1
-            heapq.heappop(heap)
+                    report.late_frames += 1
             source = self.streams[i]
-            t0_us = start_wall_us + round((stagger + k * source.frame_s) * 1e6)
-            payload = source.render(source.seq, t0_us)
-            pending.append(self.bus.publish(topic_of[i], payload, qos=self.qos))
+            heapq.heapreplace(heap, (due + source.frame_s, i, k + 1))
+            if source.device in self._battery and self._dead(source, due):
+                continue
+            t0_us = start_wall_us + round((due - source.frame_s) * 1e6)
+            out = source.render(source.seq, t0_us)
             source.seq += 1
-            self.report.published += 1
-            self.report.samples += source.samples_per_frame
+            report.samples += source.samples_per_frame
+            messages = [(topic_of[i], p) for p in out] if isinstance(out, list) else [(topic_of[i], out)]
+            shaper = self._shapers.get(source.device)
+            if shaper is not None:
+                messages = shaper.shape(due, messages)
+            for topic, payload in messages:
+                pending.append(publish(topic, payload, qos))
+            report.published += len(messages)
             while pending and pending[0].done():
                 pending.popleft()
-            heapq.heappush(heap, (due + source.frame_s, i, k + 1, stagger))
+            if self.truth is not None and source.owner is not None:
+                events = source.owner.take_truth(start_wall_us + round(due * 1e6))
+                if self._fault_truth and self._fault_truth[-1][0] <= due:
+                    events += self._started_faults(start_wall_us, due)
+                if events:
+                    self.truth.emit(events)
+                    report.truth_events += len(events)
+        self._finish(start_wall_us, min(duration_s, time.monotonic() - start_mono), pending)
+        self.report.duration_s = time.monotonic() - start_mono
+        return self.report
+
+    def _started_faults(self, start_us: int, now_s: float) -> list[TruthEvent]:
+        out = []
+        while self._fault_truth and self._fault_truth[-1][0] <= now_s:
+            t, device, i = self._fault_truth.pop()
+            f = self._faults[i]
+            end = f.end_s if f.end_s is not None else t
+            out.append(TruthEvent(device, "device", f.type, start_us + round(t * 1e6), start_us + round(end * 1e6)))
+        return out
+
+    def _dead(self, source: StreamSource, due: float) -> bool:
+        owner = source.owner
+        return owner is not None and battery_pct(owner.faults, source.device, due) == 0.0
+
+    def _finish(self, start_us: int, elapsed_s: float, pending: deque[Delivery]) -> None:
+        for shaper in self._shapers.values():
+            for topic, payload in shaper.flush():
+                pending.append(self.bus.publish(topic, payload, self.qos))
+                self.report.published += 1
+        if self.truth is not None:
+            for owner in self._owners:
+                events = owner.take_truth(start_us + round(elapsed_s * 1e6))
+                self.truth.emit(events)
+                self.report.truth_events += len(events)
         for delivery in pending:
             delivery.wait(30.0)
-        self.report.duration_s = time.monotonic() - start_mono
         self.report.streams = {f"{s.device}/{s.stream}": s.seq for s in self.streams}
-        return self.report
+        counters: dict[str, int] = {"lost": 0, "duplicated": 0, "reordered": 0}
+        for shaper in self._shapers.values():
+            counters["lost"] += shaper.lost
+            counters["duplicated"] += shaper.duplicated
+            counters["reordered"] += shaper.reordered
+        self.report.faults = counters

@@ -1,0 +1,287 @@
+"""Live devices on top of the signal generators: each turns its generator into encoded frames, one
+per ``frame_s``, applies its signal faults, and queues ground truth as the events happen.
+
+A patient's body-worn devices publish under the patient's id (their phone/hub relays them), one
+stream name per signal: ECG patch ``ecg``; motion wearable ``acc`` + ``gyro``; emotion band ``ecg``,
+``eda``, ``ppg``, ``resp``; vitals monitor ``vitals``. An imaging device has its own id and publishes
+chunked ``image`` objects (:mod:`iomt.wire.chunks`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from firmware_sim import faults as flt
+from firmware_sim.ecg import EcgStream
+from firmware_sim.emotion import RATES as EMOTION_RATES
+from firmware_sim.emotion import EmotionStream
+from firmware_sim.imaging import mask_bbox, mask_rle, phantom
+from firmware_sim.motion import MotionGenerator, MotionStream
+from firmware_sim.persona import Persona
+from firmware_sim.truth import TruthEvent
+from iomt.wire.chunks import Image, encode_image, split
+from iomt.wire.frames import Reading, encode_frame, encode_reading, make_frame
+
+#: stream -> int16 scale (physical unit per count): ECG/PPG/resp 1 uV, acc 1/2048 g (+-16 g),
+#: gyro 0.1 deg/s (+-3276 deg/s), EDA 1 nS.
+SCALES = {"ecg": 0.001, "acc": 1 / 2048, "gyro": 0.1, "eda": 0.001, "ppg": 0.001, "resp": 0.001}
+
+Render = Callable[[int, int], "bytes | list[bytes]"]
+
+
+@dataclass
+class StreamSource:
+    """One device stream: how to render the next frame and the sequence it is at."""
+
+    device: str
+    stream: str
+    rate_hz: float
+    frame_s: float
+    render: Callable[[int, int], bytes | list[bytes]]
+    seq: int = 0
+    owner: SimDevice | None = None
+
+    @property
+    def samples_per_frame(self) -> int:
+        return max(1, round(self.rate_hz * self.frame_s))
+
+
+class SimDevice:
+    """Base of the live devices: timing, faults, truth queue."""
+
+    kind = "device"
+
+    def __init__(self, device_id: str, rng: np.random.Generator, faults: list[Any] | None = None) -> None:
+        self.device_id = device_id
+        self.rng = rng
+        self.faults: list[Any] = [f for f in (faults or []) if f.matches(device_id)]
+        self.sources: list[StreamSource] = []
+        self.start_us = 0
+        self.stagger_s = 0.0
+        self._truth: list[TruthEvent] = []
+
+    def bind(self, start_us: int, stagger_s: float) -> None:
+        """Set the run's start (wall clock, us) and this device's offset within the frame period."""
+        self.start_us = start_us
+        self.stagger_s = stagger_s
+
+    def t_us(self, t_stream_s: float) -> int:
+        """True wall time of an instant ``t_stream_s`` seconds after this device's first sample."""
+        return self.start_us + round((self.stagger_s + t_stream_s) * 1e6)
+
+    def stamp(self, t0_us: int) -> int:
+        """The timestamp the device writes for true time ``t0_us`` (clock faults included)."""
+        return t0_us + flt.clock_offset_us(self.faults, self.device_id, (t0_us - self.start_us) / 1e6, self.rng)
+
+    def take_truth(self, now_us: int) -> list[TruthEvent]:
+        """Truth events that have started by ``now_us``."""
+        ready = [e for e in self._truth if e.t_us <= now_us]
+        self._truth = [e for e in self._truth if e.t_us > now_us]
+        return ready
+
+    def _signal(self, stream: str, t0_us: int, fs: float, samples: np.ndarray) -> np.ndarray:
+        if not self.faults:
+            return samples
+        t = (t0_us - self.start_us) / 1e6 + np.arange(len(samples)) / fs
+        return flt.apply_signal_faults(self.faults, self.device_id, stream, t, samples, self.rng)
+
+    def _frame(self, stream: str, seq: int, t0_us: int, fs: float, samples: np.ndarray) -> bytes:
+        values = self._signal(stream, t0_us, fs, samples)
+        raw = np.clip(np.round(np.asarray(values) / SCALES[stream]), -32768, 32767).astype(np.int16)
+        return encode_frame(make_frame(self.device_id, stream, seq, self.stamp(t0_us), fs, raw, scale=SCALES[stream]))
+
+    def _source(self, stream: str, rate: float, frame_s: float, render: Callable[[int, int], bytes | list[bytes]]
+                ) -> StreamSource:
+        source = StreamSource(self.device_id, stream, rate, frame_s, render, owner=self)
+        self.sources.append(source)
+        return source
+
+
+class EcgPatch(SimDevice):
+    """Single-lead ECG (250/360/500 Hz) with per-beat truth (AAMI class) and rhythm episodes."""
+
+    kind = "ecg_patch"
+
+    def __init__(self, device_id: str, persona: Persona, rng: np.random.Generator, fs: float = 250.0,
+                 frame_s: float = 0.5, faults: list[Any] | None = None) -> None:
+        super().__init__(device_id, rng, faults)
+        self.ecg = EcgStream(persona, fs, rng)
+        self.fs = fs
+        n = round(fs * frame_s)
+
+        def render(seq: int, t0_us: int) -> bytes:
+            payload = self._frame("ecg", seq, t0_us, fs, self.ecg.render(n))
+            self._truth += [TruthEvent(device_id, "beat", lab, self.t_us(t), self.t_us(t))
+                            for t, lab in self.ecg.take_beats()]
+            self._truth += [TruthEvent(device_id, "rhythm", e.label, self.t_us(e.start), self.t_us(e.end))
+                            for e in self.ecg.take_episodes()]
+            return payload
+
+        self._source("ecg", fs, frame_s, render)
+
+    def heart_rate(self) -> float | None:
+        t = self.ecg.beats.t
+        t = t[t < self.ecg._t][-6:]
+        return float(60.0 / np.median(np.diff(t))) if len(t) >= 3 else None
+
+
+class _Blocks:
+    """Shares one generator between several streams of a device: block ``k`` is rendered once and
+    handed to each stream when that stream asks for its frame ``k``."""
+
+    def __init__(self, make: Callable[[], dict[str, np.ndarray]], streams: list[str]) -> None:
+        self.make = make
+        self.streams = streams
+        self._blocks: dict[int, dict[str, np.ndarray]] = {}
+        self._next = 0
+        self._taken: dict[str, int] = dict.fromkeys(streams, 0)
+
+    def take(self, stream: str) -> np.ndarray:
+        k = self._taken[stream]
+        while k >= self._next:
+            self._blocks[self._next] = self.make()
+            self._next += 1
+        self._taken[stream] = k + 1
+        block = self._blocks[k]
+        value = block.pop(stream)
+        if not block:
+            del self._blocks[k]
+        return value
+
+
+class MotionWearable(SimDevice):
+    """3-axis accelerometer (g) and gyroscope (deg/s) at 50-100 Hz; activities, falls and impacts as truth."""
+
+    kind = "motion"
+
+    def __init__(self, device_id: str, persona: Persona, rng: np.random.Generator, fs: float = 50.0,
+                 frame_s: float = 0.5, faults: list[Any] | None = None) -> None:
+        super().__init__(device_id, rng, faults)
+        self.motion = MotionStream(MotionGenerator(persona, fs, rng))
+        n = round(fs * frame_s)
+        self._t = 0.0
+
+        def make() -> dict[str, np.ndarray]:
+            acc, gyro = self.motion.render(n)
+            self._t += n / fs
+            for a, b, label, kind in self.motion.pending_events:
+                self._truth.append(TruthEvent(device_id, kind, label, self.t_us(a), self.t_us(b)))
+            self.motion.pending_events.clear()
+            return {"acc": acc, "gyro": gyro}
+
+        blocks = _Blocks(make, ["acc", "gyro"])
+        for stream in ("acc", "gyro"):
+            self._source(stream, fs, frame_s, self._render_from(blocks, stream, fs))
+
+    def _render_from(self, blocks: _Blocks, stream: str, fs: float) -> Callable[[int, int], bytes]:
+        def render(seq: int, t0_us: int) -> bytes:
+            return self._frame(stream, seq, t0_us, fs, blocks.take(stream))
+
+        return render
+
+
+class EmotionBand(SimDevice):
+    """ECG, EDA, PPG and respiration with baseline/stress/amusement episodes as truth."""
+
+    kind = "emotion_band"
+
+    def __init__(self, device_id: str, persona: Persona, rng: np.random.Generator, ecg_hz: float = 250.0,
+                 frame_s: float = 1.0, cycle_s: float = 600.0, faults: list[Any] | None = None) -> None:
+        super().__init__(device_id, rng, faults)
+        self.band = EmotionStream(persona, rng, cycle_s=cycle_s, ecg_hz=ecg_hz)
+        self._reported = 0
+
+        def make() -> dict[str, np.ndarray]:
+            block = self.band.render(frame_s)
+            self._truth += [TruthEvent(device_id, "beat", lab, self.t_us(t), self.t_us(t))
+                            for t, lab in self.band.take_beats()]
+            for a, b, label in self.band.episodes[self._reported:]:
+                self._truth.append(TruthEvent(device_id, "emotion", label, self.t_us(a), self.t_us(b)))
+            self._reported = len(self.band.episodes)
+            return {k: v[:, 0] for k, v in block.items()}
+
+        blocks = _Blocks(make, ["ecg", "eda", "ppg", "resp"])
+        rates = {**EMOTION_RATES, "ecg": ecg_hz}
+        for stream in ("ecg", "eda", "ppg", "resp"):
+            self._source(stream, rates[stream], frame_s, self._render_from(blocks, stream, rates[stream]))
+
+    def _render_from(self, blocks: _Blocks, stream: str, fs: float) -> Callable[[int, int], bytes]:
+        def render(seq: int, t0_us: int) -> bytes:
+            return self._frame(stream, seq, t0_us, fs, blocks.take(stream))
+
+        return render
+
+
+class VitalsMonitor(SimDevice):
+    """Heart rate, SpO2, blood pressure, temperature and respiration rate at ~1 Hz as JSON readings."""
+
+    kind = "vitals"
+
+    def __init__(self, device_id: str, persona: Persona, rng: np.random.Generator, period_s: float = 1.0,
+                 heart_rate: Callable[[], float | None] | None = None, faults: list[Any] | None = None) -> None:
+        super().__init__(device_id, rng, faults)
+        sys_bp = 110 + 0.5 * max(0, persona.age - 30) + rng.normal(0, 8)
+
+        def render(seq: int, t0_us: int) -> bytes:
+            hr = heart_rate() if heart_rate else None
+            values = {
+                "hr": round(hr if hr is not None else persona.resting_hr + rng.normal(0, 1.5), 1),
+                "spo2": round(float(np.clip(rng.normal(97.5 - 0.03 * max(0, persona.age - 60), 0.7), 85, 100)), 1),
+                "bp_sys": round(float(sys_bp + rng.normal(0, 2)), 0),
+                "bp_dia": round(float(sys_bp * 0.62 + rng.normal(0, 1.5)), 0),
+                "temp_c": round(float(rng.normal(36.8, 0.1)), 2),
+                "resp_rate": round(float(persona.resp_rate + rng.normal(0, 0.8)), 1),
+            }
+            return encode_reading(Reading(device_id, "vitals", seq, self.stamp(t0_us), values))
+
+        self._source("vitals", 1.0 / period_s, period_s, render)
+
+
+class StatusReporter(SimDevice):
+    """Battery level on the ``status`` stream (only for devices with a battery-drain fault)."""
+
+    def __init__(self, device_id: str, rng: np.random.Generator, faults: list[Any], period_s: float = 10.0) -> None:
+        super().__init__(device_id, rng, faults)
+
+        def render(seq: int, t0_us: int) -> bytes:
+            pct = flt.battery_pct(self.faults, device_id, (t0_us - self.start_us) / 1e6)
+            values = {"battery_pct": round(pct or 0.0, 1)}
+            return encode_reading(Reading(device_id, "status", seq, self.stamp(t0_us), values))
+
+        self._source("status", 1.0 / period_s, period_s, render)
+
+
+class ImagingDevice(SimDevice):
+    """Grayscale phantoms (ultrasound- or X-ray-like) with or without a lesion, chunked; the lesion mask
+    (run-length encoded) and its bounding box are the truth (kind ``lesion``)."""
+
+    kind = "imaging"
+
+    def __init__(self, device_id: str, rng: np.random.Generator, interval_s: float = 10.0, size: int = 128,
+                 modality: str = "ultrasound", lesion_probability: float = 0.5, chunk_size: int = 4096,
+                 faults: list[Any] | None = None) -> None:
+        super().__init__(device_id, rng, faults)
+
+        def render(seq: int, t0_us: int) -> list[bytes]:
+            lesion = bool(rng.random() < lesion_probability)
+            pixels, mask = phantom(rng, size, modality, lesion)
+            stamp = self.stamp(t0_us)
+            self._truth.append(TruthEvent(device_id, "lesion", "lesion" if lesion else "none", t0_us, t0_us, {
+                "seq": seq, "modality": modality, "bbox": mask_bbox(mask), "shape": [size, size],
+                "mask_rle": mask_rle(mask)}))
+            return split(encode_image(Image(seq, stamp, pixels)), seq, chunk_size)
+
+        self._source("image", 1.0 / interval_s, interval_s, render)
+
+
+@dataclass
+class PatientKit:
+    """The devices one patient wears (all publishing under the patient's id)."""
+
+    patient_id: str
+    persona: Persona
+    devices: list[SimDevice] = field(default_factory=list)
