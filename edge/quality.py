@@ -12,8 +12,9 @@ import numpy as np
 
 #: An ECG whose peak-to-peak amplitude is below this carries no cardiac signal (mV).
 ECG_FLAT_MV = 0.05
-#: A DC level this far from zero means an electrode is off and the input drifts to a rail (mV).
-ECG_LEAD_OFF_DC_MV = 2.5
+#: A DC level this far from zero means an electrode is off and the input floats to a rail (mV);
+#: no ECG front end passes a real baseline this far off.
+ECG_LEAD_OFF_DC_MV = 5.0
 #: Share of samples sitting at the window's extreme value that indicates clipping.
 CLIPPED_SHARE = 0.01
 #: Share of ECG power below 0.7 Hz or above 40 Hz beyond which the beats are buried in artifact.
@@ -34,7 +35,7 @@ def ecg_quality(x: np.ndarray, fs: float) -> str | None:
     x = np.asarray(x, dtype=np.float64).ravel()
     if x.size < 2:
         return "flat_line"
-    if abs(float(np.median(x))) > ECG_LEAD_OFF_DC_MV and float(np.ptp(x)) < 2 * ECG_FLAT_MV:
+    if abs(float(np.median(x))) > ECG_LEAD_OFF_DC_MV:
         return "lead_off"
     if float(np.ptp(x)) < ECG_FLAT_MV:
         return "flat_line"

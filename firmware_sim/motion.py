@@ -199,11 +199,19 @@ class MotionGenerator:
     def __post_init__(self) -> None:
         self._bias = np.concatenate([self.rng.normal(0, 0.01, 3), self.rng.normal(0, 0.5, 3)])
 
-    def next_block(self) -> MotionBlock:
-        """Draw the next activity from the posture's chain and measure it."""
+    def next_block(self, activity: str | None = None) -> MotionBlock:
+        """Draw the next activity from the posture's chain (or perform ``activity``, which must be one
+        the current posture allows — scripted scenarios and tests) and measure it."""
         options = CHAIN[self.posture]
-        weights = np.array([w * (self.persona.fall_risk if risky else 1.0) for _, w, risky, _ in options])
-        choice = options[int(self.rng.choice(len(options), p=weights / weights.sum()))]
+        if activity is not None:
+            named = [o for o in options if o[0] == activity]
+            if not named:
+                allowed = ", ".join(o[0] for o in options)
+                raise ValueError(f"{activity!r} cannot follow posture {self.posture!r}; allowed: {allowed}")
+            choice = named[0]
+        else:
+            weights = np.array([w * (self.persona.fall_risk if risky else 1.0) for _, w, risky, _ in options])
+            choice = options[int(self.rng.choice(len(options), p=weights / weights.sum()))]
         parts = choice[3](self.rng, self.persona, self.fs, self.pose)
         self._blend(parts)
         events: list[tuple[float, float, str, str]] = []
