@@ -83,7 +83,9 @@ class Fleet:
     def stop(self) -> None:
         self._stopped = True
 
-    def run(self, duration_s: float, realtime: bool = True) -> FleetReport:
+    def run(self, duration_s: float, realtime: bool = True, speed: float = 1.0) -> FleetReport:
+        """Publish until ``duration_s`` of signal has been sent. ``realtime`` paces frames by the wall
+        clock, ``speed`` times faster than real time; without it, frames go out as fast as possible."""
         start_wall_us = time.time_ns() // 1000
         start_mono = time.monotonic()
         self.report.started_us = start_wall_us
@@ -102,7 +104,7 @@ class Fleet:
                 heapq.heappop(heap)
                 continue
             if realtime:
-                wait = due - (time.monotonic() - start_mono)
+                wait = due / speed - (time.monotonic() - start_mono)
                 if wait > 0:
                     time.sleep(min(wait, 0.05))
                     continue
@@ -132,7 +134,7 @@ class Fleet:
                 if events:
                     self.truth.emit(events)
                     report.truth_events += len(events)
-        self._finish(start_wall_us, min(duration_s, time.monotonic() - start_mono), pending)
+        self._finish(start_wall_us, min(duration_s, (time.monotonic() - start_mono) * speed), pending)
         self.report.duration_s = time.monotonic() - start_mono
         return self.report
 

@@ -1,0 +1,266 @@
+"""Replay of real recordings as a device: WFDB records (through ``wfdb``, annotations included) and
+CSV files, resampled to the device rate and paced in real time or faster.
+
+Stream mapping per ``kind``:
+
+* ``ecg``: one channel (``--channel`` by name or index, default the first) -> ``ecg`` (mV).
+* ``motion``: channels named like ``acc_x``/``ax``/``accX`` ... -> ``acc`` (g) and ``gyro_*``/``gx`` ...
+  -> ``gyro`` (deg/s); without such names the first three channels are ``acc`` and the next three ``gyro``.
+* ``emotion``: channels named ``ecg``, ``eda``/``gsr``, ``ppg``/``bvp``/``pleth``, ``resp``/``rsp``.
+
+WFDB beat annotations become ``beat`` truth mapped to the AAMI classes (N, L, R, e, j -> N; A, a, J,
+S -> S; V, E -> V; F -> F; /, f, Q -> Q); rhythm annotations (``+`` with aux notes such as ``(AFIB``,
+``(VT``, ``(N``) become ``rhythm`` episodes (AF, VT, ...; normal rhythm is not an episode). A CSV file
+has a header row; a ``t``/``time`` column (seconds) gives the rate, or pass ``rate``; a ``label``
+column, when present, marks annotations (non-empty cells) at that row's time.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import re
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from firmware_sim.dataset import Annotation
+from firmware_sim.devices import SimDevice
+from firmware_sim.truth import TruthEvent
+
+AAMI = {**dict.fromkeys("NLRej", "N"), **dict.fromkeys("AaJS", "S"), **dict.fromkeys("VE", "V"), "F": "F",
+        **dict.fromkeys("/fQ", "Q")}
+RHYTHMS = {"(AFIB": "AF", "(AFL": "AFL", "(VT": "VT", "(VFL": "VF", "(SVTA": "SVT", "(B": "bigeminy",
+           "(T": "trigeminy", "(IVR": "IVR", "(NOD": "nodal", "(BII": "block"}
+DEVICE_RATES = {"ecg": 250.0, "acc": 50.0, "gyro": 50.0, "eda": 4.0, "ppg": 64.0, "resp": 32.0}
+_NAMES = {
+    "eda": ("eda", "gsr", "scl", "skin"), "ppg": ("ppg", "bvp", "pleth"), "resp": ("resp", "rsp", "breath"),
+    "ecg": ("ecg", "mlii", "ii", "v1", "v5", "lead"),
+}
+
+
+class ReplayError(ValueError):
+    """A recording that cannot be replayed; the message names the file and the field or line."""
+
+
+@dataclass
+class Loaded:
+    name: str
+    rates: dict[str, float]
+    signals: dict[str, np.ndarray]  # stream -> (n, channels) physical units
+    truth: list[Annotation] = field(default_factory=list)
+
+    @property
+    def seconds(self) -> float:
+        return min(len(v) / self.rates[k] for k, v in self.signals.items())
+
+
+def load(path: Path, kind: str, *, channel: str | None = None, rate: float | None = None,
+         annotator: str = "atr") -> Loaded:
+    """Read a WFDB record (``.hea``/``.dat``, or the record path without extension) or a ``.csv``."""
+    if kind not in ("ecg", "motion", "emotion"):
+        raise ReplayError(f"kind: must be ecg, motion or emotion, got {kind!r}")
+    if path.suffix.lower() == ".csv":
+        names, columns, fs, truth = _read_csv(path, rate)
+    else:
+        names, columns, fs, truth = _read_wfdb(path, annotator)
+    signals = _map_streams(path, kind, names, columns, channel)
+    return Loaded(path.stem, dict.fromkeys(signals, fs), signals, truth)
+
+
+def _read_wfdb(path: Path, annotator: str) -> tuple[list[str], np.ndarray, float, list[Annotation]]:
+    import wfdb
+
+    record_name = str(path.with_suffix("")) if path.suffix in (".hea", ".dat") else str(path)
+    try:
+        record = wfdb.rdrecord(record_name)
+    except FileNotFoundError as exc:
+        raise ReplayError(f"{path}: no such WFDB record ({exc.filename or record_name})") from None
+    except (ValueError, IndexError, TypeError, OSError) as exc:
+        raise ReplayError(f"{path}: unreadable WFDB header or signal file: {exc}") from None
+    if record.p_signal is None or record.p_signal.size == 0:
+        raise ReplayError(f"{path}: signals: the record holds no samples")
+    fs = float(record.fs)
+    columns = np.nan_to_num(np.asarray(record.p_signal, dtype=np.float64))
+    names = [str(n) for n in (record.sig_name or [f"ch{i}" for i in range(columns.shape[1])])]
+    truth: list[Annotation] = []
+    if Path(f"{record_name}.{annotator}").exists():
+        try:
+            ann = wfdb.rdann(record_name, annotator, return_label_elements=["symbol"])
+        except (ValueError, IndexError, TypeError, OSError) as exc:
+            raise ReplayError(f"{record_name}.{annotator}: unreadable annotations: {exc}") from None
+        truth = _wfdb_truth(ann.sample, ann.symbol, ann.aux_note, fs, len(columns) / fs)
+    return names, columns, fs, truth
+
+
+def _wfdb_truth(samples: Any, symbols: Any, aux: Any, fs: float, seconds: float) -> list[Annotation]:
+    out: list[Annotation] = []
+    rhythm: tuple[str, float] | None = None
+    for sample, symbol, note in zip(samples, symbols, aux or [""] * len(samples), strict=False):
+        t = float(sample) / fs
+        if symbol in AAMI:
+            out.append(Annotation(t, t, AAMI[symbol], "beat"))
+        elif symbol == "+":
+            if rhythm is not None:
+                out.append(Annotation(rhythm[1], t, rhythm[0], "rhythm"))
+                rhythm = None
+            label = RHYTHMS.get(str(note).strip("\x00 "))
+            if label is not None:
+                rhythm = (label, t)
+    if rhythm is not None:
+        out.append(Annotation(rhythm[1], seconds, rhythm[0], "rhythm"))
+    return out
+
+
+def _read_csv(path: Path, rate: float | None) -> tuple[list[str], np.ndarray, float, list[Annotation]]:
+    try:
+        handle = path.open(newline="", encoding="utf-8")
+    except OSError as exc:
+        raise ReplayError(f"{path}: cannot read: {exc.strerror}") from None
+    with handle:
+        reader = csv.reader(handle)
+        try:
+            header = [h.strip() for h in next(reader)]
+        except StopIteration:
+            raise ReplayError(f"{path} line 1: empty file, expected a header row") from None
+        except (csv.Error, UnicodeDecodeError) as exc:
+            raise ReplayError(f"{path} line 1: {exc}") from None
+        lower = [h.lower() for h in header]
+        time_col = next((i for i, h in enumerate(lower) if h in ("t", "time", "time_s", "seconds")), None)
+        label_col = next((i for i, h in enumerate(lower) if h in ("label", "annotation")), None)
+        value_cols = [i for i in range(len(header)) if i not in (time_col, label_col)]
+        if not value_cols:
+            raise ReplayError(f"{path} line 1: no signal columns in the header {header}")
+        rows: list[list[float]] = []
+        times: list[float] = []
+        labels: list[tuple[int, str]] = []
+        try:
+            for row in reader:
+                line = reader.line_num
+                if not row or all(not c.strip() for c in row):
+                    continue
+                if len(row) != len(header):
+                    raise ReplayError(f"{path} line {line}: {len(row)} fields, the header has {len(header)}")
+                values = []
+                for i in value_cols:
+                    values.append(_number(path, line, header[i], row[i]))
+                rows.append(values)
+                if time_col is not None:
+                    times.append(_number(path, line, header[time_col], row[time_col]))
+                if label_col is not None and row[label_col].strip():
+                    labels.append((len(rows) - 1, row[label_col].strip()))
+        except (csv.Error, UnicodeDecodeError) as exc:
+            raise ReplayError(f"{path} line {reader.line_num}: {exc}") from None
+    if len(rows) < 2:
+        raise ReplayError(f"{path}: fewer than two samples")
+    if rate is None:
+        if time_col is None:
+            raise ReplayError(f"{path} line 1: no time column ('t' or 'time') and no rate given")
+        dt = np.diff(times)
+        if np.any(dt <= 0):
+            bad = int(np.argmax(dt <= 0)) + 3
+            raise ReplayError(f"{path} line {bad}: {header[time_col]}: time does not increase")
+        rate = round(float((len(times) - 1) / (times[-1] - times[0])), 6)
+    truth = []
+    for index, label in labels:
+        t = index / rate
+        truth.append(Annotation(t, t, AAMI.get(label, label), "beat" if label in AAMI else "activity"))
+    return [header[i] for i in value_cols], np.asarray(rows, dtype=np.float64), rate, truth
+
+
+def _number(path: Path, line: int, column: str, cell: str) -> float:
+    try:
+        value = float(cell)
+    except ValueError:
+        raise ReplayError(f"{path} line {line}: {column}: {cell!r} is not a number") from None
+    if not math.isfinite(value):
+        raise ReplayError(f"{path} line {line}: {column}: {cell!r} is not finite")
+    return value
+
+
+def _map_streams(path: Path, kind: str, names: list[str], columns: np.ndarray,
+                 channel: str | None) -> dict[str, np.ndarray]:
+    lower = [re.sub(r"[^a-z0-9]", "", n.lower()) for n in names]
+    if kind == "ecg":
+        if channel is None:
+            idx = next((i for i, n in enumerate(lower) if any(n.startswith(k) for k in _NAMES["ecg"])), 0)
+        elif channel.isdigit():
+            idx = int(channel)
+        elif channel.lower() in [n.lower() for n in names]:
+            idx = [n.lower() for n in names].index(channel.lower())
+        else:
+            raise ReplayError(f"{path}: channel: no channel {channel!r}; channels: {', '.join(names)}")
+        if idx >= columns.shape[1]:
+            raise ReplayError(f"{path}: channel: index {idx} but the recording has {columns.shape[1]} channels")
+        return {"ecg": columns[:, idx:idx + 1]}
+    if kind == "motion":
+        acc = [i for i, n in enumerate(lower) if re.fullmatch(r"(acc|a)(el)?[_]?[xyz]|acc[xyz]|a[xyz]", n)]
+        gyro = [i for i, n in enumerate(lower) if re.fullmatch(r"(gyro?|g)[_]?[xyz]|gyro[xyz]|g[xyz]", n)]
+        if len(acc) != 3:
+            if columns.shape[1] < 3:
+                raise ReplayError(f"{path}: channels: motion needs 3 accelerometer channels, found {names}")
+            acc, gyro = [0, 1, 2], ([3, 4, 5] if columns.shape[1] >= 6 else [])
+        out = {"acc": columns[:, acc]}
+        if len(gyro) == 3:
+            out["gyro"] = columns[:, gyro]
+        return out
+    found: dict[str, np.ndarray] = {}
+    for stream, keys in _NAMES.items():
+        col = next((i for i, n in enumerate(lower) if any(n.startswith(k) for k in keys)), None)
+        if col is not None:
+            found[stream] = columns[:, col:col + 1]
+    out = found
+    if "ecg" not in out and "ppg" not in out:
+        raise ReplayError(f"{path}: channels: emotion needs an ecg or ppg channel, found {names}")
+    return out
+
+
+def resample(signal: np.ndarray, fs_in: float, fs_out: float) -> np.ndarray:
+    """Polyphase resampling (anti-aliased) along axis 0."""
+    if math.isclose(fs_in, fs_out):
+        return signal
+    from scipy.signal import resample_poly
+
+    ratio = Fraction(fs_out / fs_in).limit_denominator(1000)
+    return np.asarray(resample_poly(signal, ratio.numerator, ratio.denominator, axis=0))
+
+
+class ReplayDevice(SimDevice):
+    """Publishes a loaded recording frame by frame at the device rates; annotations become truth."""
+
+    kind = "replay"
+
+    def __init__(self, device_id: str, loaded: Loaded, rng: np.random.Generator, frame_s: float = 0.5,
+                 rates: dict[str, float] | None = None) -> None:
+        super().__init__(device_id, rng)
+        self.loaded = loaded
+        self._queue = sorted(loaded.truth, key=lambda a: a.t_s)
+        frame_s = max(frame_s, 1.0) if "eda" in loaded.signals else frame_s
+        self.frames = math.floor(loaded.seconds / frame_s)
+        for stream, signal in loaded.signals.items():
+            fs = (rates or {}).get(stream, DEVICE_RATES[stream])
+            data = resample(signal, loaded.rates[stream], fs)
+            self._source(stream, fs, frame_s, self._renderer(stream, data, fs, frame_s))
+
+    def _renderer(self, stream: str, data: np.ndarray, fs: float, frame_s: float) -> Any:
+        n = round(fs * frame_s)
+        counter = [0]
+
+        def render(seq: int, t0_us: int) -> bytes:
+            k = counter[0]
+            counter[0] += 1
+            chunk = data[k * n:(k + 1) * n]
+            if len(chunk) < n:  # the last partial frame repeats its last sample
+                chunk = np.concatenate([chunk, np.repeat(chunk[-1:], n - len(chunk), axis=0)])
+            if stream == next(iter(self.loaded.signals)):
+                end_s = (k + 1) * frame_s
+                while self._queue and self._queue[0].t_s < end_s:
+                    a = self._queue.pop(0)
+                    self._truth.append(TruthEvent(self.device_id, a.kind, a.label, self.t_us(a.t_s),
+                                                  self.t_us(a.t_end_s)))
+            return self._frame(stream, seq, t0_us, fs, chunk if chunk.shape[1] > 1 else chunk[:, 0])
+
+        return render

@@ -1,0 +1,146 @@
+"""Replay: a WFDB record written by ``wfdb`` (with annotations) and a CSV, published as a device
+through a real mosquitto; unreadable recordings fail naming the file and line or field."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import wfdb
+
+from firmware_sim.ecg import EcgStream
+from firmware_sim.persona import make_persona
+from firmware_sim.replay import ReplayError, load, resample
+from firmware_sim.truth import decode_truth
+from iomt.cli import main
+from iomt.config import MqttConfig
+from iomt.transport import ReceivedMessage
+from iomt.transport.mqtt import MqttBus
+from iomt.wire import topics
+from iomt.wire.frames import Frame, decode_payload
+
+SYMBOL = {"N": "N", "S": "A", "V": "V", "F": "F", "Q": "/"}
+
+
+def _write_record(directory: Path, seconds: float = 12.0, fs: float = 360.0) -> tuple[Path, np.ndarray, list[str]]:
+    stream = EcgStream(make_persona(5, 2, condition="pvc"), fs, np.random.default_rng(2))
+    signal = stream.render(int(seconds * fs))
+    beats = stream.take_beats(seconds - 0.1)
+    samples = [round(t * fs) for t, _ in beats]
+    symbols = [SYMBOL[lab] for _, lab in beats]
+    rhythm_at = [0, int(6 * fs), int(9 * fs)]
+    order = np.argsort(np.array(samples + rhythm_at), kind="stable")
+    all_samples = np.array(samples + rhythm_at)[order]
+    all_symbols = np.array([*symbols, "+", "+", "+"])[order].tolist()
+    aux = np.array([""] * len(samples) + ["(N", "(AFIB", "(N"], dtype=object)[order].tolist()
+    wfdb.wrsamp("rec100", fs=fs, units=["mV"], sig_name=["MLII"], p_signal=signal[:, None], fmt=["16"],
+                write_dir=str(directory))
+    wfdb.wrann("rec100", "atr", all_samples, symbol=all_symbols, aux_note=aux, write_dir=str(directory))
+    return directory / "rec100", signal, [lab for _, lab in beats]
+
+
+def test_load_maps_annotations_to_aami_and_rhythm_episodes(tmp_path: Path) -> None:
+    path, signal, labels = _write_record(tmp_path)
+    loaded = load(path.with_suffix(".hea"), "ecg")
+    assert loaded.rates == {"ecg": 360.0}
+    np.testing.assert_allclose(loaded.signals["ecg"][:, 0], signal, atol=0.01)
+    beats = [a for a in loaded.truth if a.kind == "beat"]
+    assert [a.label for a in beats] == labels and "V" in labels
+    assert [(a.label, a.t_s, a.t_end_s) for a in loaded.truth if a.kind == "rhythm"] == [("AF", 6.0, 9.0)]
+
+
+def test_replay_publishes_the_record_with_its_annotations_as_truth(tmp_path: Path, mqtt_config: MqttConfig) -> None:
+    path, signal, labels = _write_record(tmp_path)
+    received: list[ReceivedMessage] = []
+    lock = threading.Lock()
+
+    def keep(msg: ReceivedMessage) -> None:
+        with lock:
+            received.append(msg)
+
+    listener = MqttBus(mqtt_config, client_id="replay-listener").start()
+    try:
+        listener.subscribe("iomt/v1/replay-site/#", keep)
+        time.sleep(0.3)
+        started = time.monotonic()
+        code = main(["replay", str(path), "--kind", "ecg", "--broker", mqtt_config.url, "--site", "replay-site",
+                     "--device", "bed-7", "--speed", "6", "--truth", str(tmp_path / "truth.jsonl"),
+                     "--report", str(tmp_path / "report.json")])
+        elapsed = time.monotonic() - started
+        assert code == 0
+        report = json.loads((tmp_path / "report.json").read_text())
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and sum("/truth/" not in m.topic for m in received) < report["published"]:
+            time.sleep(0.05)
+        time.sleep(0.3)
+    finally:
+        listener.stop()
+    assert 1.5 < elapsed < 6  # 12 s of signal paced at 6x
+    frames = sorted((decode_payload(m.payload) for m in received if "/truth/" not in m.topic), key=lambda f: f.seq)
+    assert all(isinstance(f, Frame) and f.device == "bed-7" and f.sample_rate == 250.0 for f in frames)
+    assert [f.seq for f in frames] == list(range(24)) == list(range(report["streams"]["bed-7/ecg"]))
+    replayed = np.concatenate([f.values()[:, 0] for f in frames if isinstance(f, Frame)])
+    expected = resample(signal[:, None], 360.0, 250.0)[:, 0][: len(replayed)]
+    assert np.corrcoef(replayed, expected)[0, 1] > 0.99
+    truth = [e for m in received if topics.parse_topic(m.topic).kind is topics.TopicKind.TRUTH
+             for e in decode_truth(m.payload)]
+    beats = sorted((e for e in truth if e.kind == "beat"), key=lambda e: e.t_us)
+    assert [e.label for e in beats] == labels
+    rhythm = [e for e in truth if e.kind == "rhythm"]
+    assert len(rhythm) == 1 and rhythm[0].label == "AF"
+    assert (rhythm[0].t_end_us - rhythm[0].t_us) == pytest.approx(3_000_000, abs=10)
+    first = frames[0]
+    assert isinstance(first, Frame)
+    annotated = [a.t_s for a in load(path, "ecg").truth if a.kind == "beat"]
+    offsets = np.array([e.t_us - first.t0_us for e in beats]) / 1e6
+    np.testing.assert_allclose(offsets, annotated, atol=1e-5)  # truth times line up with the samples
+    assert len((tmp_path / "truth.jsonl").read_text().splitlines()) == len(truth)
+
+
+def test_csv_replay_motion_with_labels(tmp_path: Path) -> None:
+    rows = ["t,acc_x,acc_y,acc_z,gyro_x,gyro_y,gyro_z,label"]
+    for i in range(200):
+        label = "fall_forward" if i == 120 else ""
+        rows.append(f"{i / 100:.2f},0.0,0.0,1.0,0.5,0.0,0.0,{label}")
+    path = tmp_path / "walk.csv"
+    path.write_text("\n".join(rows) + "\n")
+    loaded = load(path, "motion")
+    assert loaded.rates == {"acc": 100.0, "gyro": 100.0}
+    assert loaded.signals["acc"].shape == (200, 3) and loaded.signals["gyro"].shape == (200, 3)
+    assert [(a.label, a.t_s) for a in loaded.truth] == [("fall_forward", 1.2)]
+    assert resample(loaded.signals["acc"], 100.0, 50.0).shape == (100, 3)
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ("t,ecg\n0,0.1\n0.004,abc\n", "line 3: ecg: 'abc' is not a number"),
+        ("t,ecg\n0,0.1\n0.004\n", "line 3: 1 fields, the header has 2"),
+        ("ecg\n0.1\n0.2\n", "line 1: no time column"),
+        ("t,ecg\n0,0.1\n0,0.2\n", "line 3: t: time does not increase"),
+        ("", "line 1: empty file"),
+    ],
+)
+def test_unreadable_csv_names_the_line_and_field(tmp_path: Path, content: str, expected: str) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_text(content)
+    with pytest.raises(ReplayError) as err:
+        load(path, "ecg")
+    assert str(path) in str(err.value) and expected in str(err.value)
+
+
+def test_unreadable_wfdb_fails_clearly(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(ReplayError, match="no such WFDB record"):
+        load(tmp_path / "nothing", "ecg")
+    (tmp_path / "broken.hea").write_text("broken 1 360 nonsense\nthis is not a header\n")
+    with pytest.raises(ReplayError, match=r"broken"):
+        load(tmp_path / "broken.hea", "ecg")
+    assert main(["replay", str(tmp_path / "nothing"), "--kind", "ecg", "--broker", "mqtt://127.0.0.1:1"]) == 2
+    assert "no such WFDB record" in capsys.readouterr().err
+    path, _, _ = _write_record(tmp_path)
+    with pytest.raises(ReplayError, match="channel: no channel 'V5'"):
+        load(path, "ecg", channel="V5")
