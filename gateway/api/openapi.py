@@ -63,6 +63,7 @@ def openapi_document() -> dict[str, Any]:
         }},
         "/api/v1/summary": _get("Patients, totals and edges in one call (dashboard status line)", errors=()),
         "/api/v1/patients": _get("Patients/devices with streams, loss counters, heart rate, open alerts", errors=()),
+        "/api/v1/devices": _get("Same as /api/v1/patients (a patient is identified by the device id)", errors=()),
         "/api/v1/patients/{device}": _get("One patient/device", [_p("device", "Device id")], errors=(400, 404)),
         "/api/v1/patients/{device}/streams/{stream}": _get(
             "A waveform over a time range, downsampled on the server to at most `points` bucket means",

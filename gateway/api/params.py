@@ -77,5 +77,5 @@ def time_range(query: Mapping[str, str], now_us: int, default_span_s: float, max
     if start >= end:
         raise BadRequest("start", "must be before end")
     if end - start > max_span_s * 1e6:
-        raise BadRequest("end", f"the range may span at most {max_span_s:g} s")
+        raise BadRequest("start", f"the range from start to end may span at most {max_span_s:g} s")
     return start, end

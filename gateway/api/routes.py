@@ -171,6 +171,7 @@ async def list_models(request: web.Request) -> web.Response:
 def add_routes(app: web.Application) -> None:
     r = app.router
     r.add_get("/api/v1/patients", list_patients)
+    r.add_get("/api/v1/devices", list_patients)  # the same records, by their other name
     r.add_get("/api/v1/patients/{device}", get_patient)
     r.add_get("/api/v1/patients/{device}/streams/{stream}", get_stream)
     r.add_get("/api/v1/events", list_events)
