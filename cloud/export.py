@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from cloud.data import Dataset
-from cloud.metrics import SIZE_RATIO_FLOOR, check_floors, classification_metrics, headline
+from cloud.data import Dataset, card_markdown
+from cloud.metrics import SIZE_RATIO_FLOOR, check_floors, classification_metrics, fall_like_specificity, headline
 from cloud.train import model_path
 from models.definitions import build, spec
 from models.preprocessing import PREPROCESSING_VERSION
@@ -158,6 +158,7 @@ def export(
         "created_utc": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
     }
     meta_path.write_text(json.dumps(meta, indent=2) + "\n")
+    (tflite_path.parent / "DATACARD.md").write_text(card_markdown(ds.card))
     runner = ModelRunner(tflite_path, meta_path)
     float_m = classification_metrics(ds.y["test"], np.asarray(model.predict(ds.x["test"], verbose=0)), s.classes)
     int8_m = classification_metrics(ds.y["test"], runner.predict(ds.x["test"]), s.classes)
@@ -174,6 +175,12 @@ def export(
         "checks": check_floors(name, float_m, int8_m),
         "size_ratio_pass": len(i8) <= SIZE_RATIO_FLOOR * len(f32),
     }
+    if name == "fall" and "test" in ds.tags:
+        fl = fall_like_specificity(ds.y["test"], runner.predict(ds.x["test"]), ds.tags["test"])
+        meta["metrics"]["int8"]["fall_like_specificity"] = fl["specificity"]
+        meta["metrics"]["fall_like_negative_windows"] = fl["windows"]
+        rl = fall_like_specificity(ds.y["test"], runner.predict(ds.x["test"]), ds.tags["test"], real=True)
+        meta["metrics"]["int8"]["real_smartwatch_specificity"] = rl["specificity"]
     meta["holdout"] = {
         "file": hold_path.name,
         "sha256": sha256_file(hold_path),

@@ -31,6 +31,8 @@ class RecordingLike(Protocol):
 
 
 FALL_GUARD_S = 0.25
+#: Daily activities that look like a fall to an accelerometer; they must stay in the negatives.
+FALL_LIKE = frozenset({"sit_down_hard", "lie_down_fast", "bend_pick_up", "jump", "lie_down", "sit_down"})
 BEAT_TOLERANCE_S = 0.10
 
 
@@ -57,13 +59,28 @@ def fall_window_labels(starts_s: np.ndarray, falls: Sequence[tuple[float, float]
     return out
 
 
-def fall_examples(rec: RecordingLike, hop: int = motion.HOP) -> tuple[np.ndarray, np.ndarray]:
+def fall_like_tags(starts_s: np.ndarray, truth: Sequence[AnnotationLike], window_s: float) -> np.ndarray:
+    """The fall-like activity each window overlaps most ("" when none), to report specificity on them."""
+    tags = np.full(len(starts_s), "", dtype="<U16")
+    best = np.zeros(len(starts_s))
+    for a in truth:
+        if a.kind != "activity" or a.label not in FALL_LIKE:
+            continue
+        overlap = np.clip(np.minimum(starts_s + window_s, a.t_end_s) - np.maximum(starts_s, a.t_s), 0.0, None)
+        better = overlap > np.maximum(best, 0.2)
+        tags[better] = a.label
+        best = np.where(better, overlap, best)
+    return tags
+
+
+def fall_examples(rec: RecordingLike, hop: int = motion.HOP) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(windows, labels, fall-like activity tags)`` of one motion recording."""
     acc = rec.signals["acc"]
     gyro = rec.signals.get("gyro")
     wins, starts = motion.motion_windows(acc, rec.rates["acc"], gyro, rec.rates.get("gyro"), hop=hop)
     falls = [(a.t_s, a.t_end_s) for a in rec.truth if is_fall(a)]
     y = fall_window_labels(starts, falls, motion.WINDOW_S)
-    return wins, y
+    return wins, y, fall_like_tags(starts, rec.truth, motion.WINDOW_S)
 
 
 def ecg_examples(rec: RecordingLike, classes: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:

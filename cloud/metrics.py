@@ -106,6 +106,26 @@ def stress_vs_not(m: dict[str, Any]) -> float:
     return _div(correct, cm.sum())
 
 
+def fall_like_specificity(
+    y_true: np.ndarray, probs: np.ndarray, tags: np.ndarray, real: bool = False
+) -> dict[str, Any]:
+    """Specificity on the negative windows with a tag, overall and per tag.
+
+    Tags are fall-like simulated activities, or ``real:<activity>`` for real smartwatch windows;
+    ``real=True`` selects the latter, ``False`` the former.
+    """
+    pred = np.asarray(probs).argmax(axis=1)
+    is_real = np.char.startswith(tags.astype(str), "real:")
+    neg = (np.asarray(y_true) == 0) & (tags != "") & (is_real if real else ~is_real)
+    out: dict[str, Any] = {"windows": int(neg.sum()), "specificity": _div(float((pred[neg] == 0).sum()), neg.sum())}
+    out["per_activity"] = {
+        str(t): {"windows": int(m.sum()), "specificity": _div(float((pred[m] == 0).sum()), m.sum())}
+        for t in np.unique(tags[neg])
+        for m in [neg & (tags == t)]
+    }
+    return out
+
+
 FLOORS: dict[str, dict[str, float]] = {
     "fall": {"sensitivity": 0.95, "specificity": 0.99},
     "ecg": {"macro_f1_NSVF": 0.90, "V_sensitivity": 0.95},

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from cloud.data import Dataset
-from cloud.metrics import FLOORS, check_floors, classification_metrics, headline, roc_points
+from cloud.metrics import FLOORS, check_floors, classification_metrics, fall_like_specificity, headline, roc_points
 from models.runtime import ModelRunner, released_paths
 
 CAVEAT = (
@@ -88,6 +88,15 @@ def evaluate(
         },
         **(extra or {}),
     }
+    if name == "fall" and "test" in ds.tags:
+        metrics["fall_like_negatives"] = {
+            "float": fall_like_specificity(y, p_float, ds.tags["test"]),
+            "int8": fall_like_specificity(y, p_int8, ds.tags["test"]),
+        }
+        metrics["real_smartwatch_negatives"] = {
+            "float": fall_like_specificity(y, p_float, ds.tags["test"], real=True),
+            "int8": fall_like_specificity(y, p_int8, ds.tags["test"], real=True),
+        }
     (report_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     _plots(report_dir, name, ds.classes, {"float": (y, p_float), "int8": (y, p_int8)})
     (report_dir / "report.md").write_text(_markdown(name, metrics, ds))
@@ -113,6 +122,27 @@ def _markdown(name: str, m: dict[str, Any], ds: Dataset) -> str:
         checks.append(f"| {k} | {v['value']:.4f} | {'yes' if v['pass'] else '**NO**'} |")
     size = m["size"]
     extra = ""
+    if m.get("real_smartwatch_negatives", {}).get("int8", {}).get("windows"):
+        rl = m["real_smartwatch_negatives"]
+        extra += (
+            "\n## Real smartwatch activity (negatives, BasicMotions test split)\n\n"
+            + f"{rl['int8']['windows']} windows of real wrist IMU (standing, walking, running, badminton); "
+            + f"specificity: float {_pct(rl['float']['specificity'])}, int8 {_pct(rl['int8']['specificity'])}. "
+            + "Per activity (int8): "
+            + ", ".join(f"{a[5:]} {_pct(v['specificity'])}" for a, v in rl["int8"]["per_activity"].items())
+            + ".\n"
+        )
+    if "fall_like_negatives" in m:
+        fl = m["fall_like_negatives"]
+        extra += (
+            "\n## Fall-like daily activities (negatives)\n\n"
+            + f"{fl['int8']['windows']} held-out windows of fall-like activities; specificity on them: "
+            + f"float {_pct(fl['float']['specificity'])}, int8 {_pct(fl['int8']['specificity'])}.\n\n"
+            + "| activity | windows | int8 specificity |\n| --- | --- | --- |\n"
+            + "".join(
+                f"| {a} | {v['windows']} | {_pct(v['specificity'])} |\n" for a, v in fl["int8"]["per_activity"].items()
+            )
+        )
     if "full_float" in m:
         extra = (
             "\n## Full-size cloud variant (float)\n\n"
@@ -122,6 +152,11 @@ def _markdown(name: str, m: dict[str, Any], ds: Dataset) -> str:
         )
     if "training" in m:
         extra += "\n## Training\n\n```json\n" + json.dumps(m["training"], indent=2) + "\n```\n"
+    extra += (
+        "\nTraining ran on the CPU (TensorFlow backend). The GPU path (`--device gpu`, Keras' JAX backend) "
+        "is selectable, but no GPU was available where these models were trained, so no GPU figure is given "
+        "here; `iomt bench train` measures CPU and GPU samples/s side by side where a GPU exists.\n"
+    )
     return "\n".join(
         [
             f"# {name} {m['version']}: evaluation report",
