@@ -67,3 +67,23 @@ def publish_realtime(
     thread = threading.Thread(target=run, name="scripted-publisher", daemon=True)
     thread.start()
     return thread
+
+
+def scripted_ecg(
+    device: str, seconds: float, seed: int, condition: str | None = None, fs: float = 250.0,
+    lead_off: tuple[float, float] | None = None,
+) -> ScriptedDevice:
+    """An ECG patch of the simulator's ``condition``; optionally with the electrode off for a while."""
+    from firmware_sim.ecg import EcgStream
+    from firmware_sim.faults import LeadOff, apply_signal_faults
+
+    stream = EcgStream(make_persona(seed, 0, condition=condition), fs, np.random.default_rng(seed))
+    signal = np.asarray(stream.render(int(seconds * fs)))
+    truth = [(t, t, label, "beat") for t, label in stream.take_beats()]
+    truth += [(e.start, e.end, e.label, "rhythm") for e in stream.take_episodes()]
+    if lead_off is not None:
+        fault = LeadOff(type="lead_off", devices=[device], start_s=lead_off[0], end_s=lead_off[1])
+        t = np.arange(signal.size) / fs
+        signal = apply_signal_faults([fault], device, "ecg", t, signal, np.random.default_rng(seed))
+        truth.append((lead_off[0], lead_off[1], "lead_off", "fault"))
+    return ScriptedDevice(device, {"ecg": (fs, signal[:, None], 0.001)}, truth)
