@@ -28,10 +28,8 @@ import zlib
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from typing import Any
-from urllib.parse import urlencode
 
 import numpy as np
-import urllib3
 from influxdb_client import Point, WritePrecision
 
 from gateway.store.base import (
@@ -49,16 +47,17 @@ from gateway.store.base import (
     frames_to_samples,
     next_alert_state,
 )
+from gateway.store.influx_http import InfluxHttp
 from iomt.wire.events import Event
 
 log = logging.getLogger(__name__)
 
 RAW = "raw"
 KEEP = "keep"
-_LINES_PER_REQUEST = 5000
 _NO_NODE = "-"
 #: A frame is never longer than this; range queries look back this far for frames that overlap.
 MAX_FRAME_SPAN_US = 70_000_000
+STATS_REFRESH_S = 600.0
 
 
 def _q(value: str) -> str:
@@ -89,35 +88,21 @@ class InfluxStore:
         self.url = url.rstrip("/")
         self.database = database
         self.retention = retention or Retention()
-        self._http = urllib3.PoolManager(
-            maxsize=4, retries=False, timeout=urllib3.Timeout(connect=2.0, read=timeout_s)
-        )
-        self._auth: dict[str, str] = {"u": username, "p": password or ""} if username else {}
+        self._http = InfluxHttp(self.url, database, timeout_s, username, password)
         self._lock = threading.Lock()
+        # Per-stream counters, loaded by one full query and then kept by ``write`` (under _stats_lock, held
+        # across the write so a reload can never count a point twice); reloaded every STATS_REFRESH_S so
+        # points the server expired by retention drop out.
+        self._stats_lock = threading.Lock()
+        self._stats: dict[tuple[str, str], list[int]] | None = None
+        self._stats_loaded = 0.0
         self._ready = False
         try:
             self._ensure_database()
         except StoreUnavailable as exc:  # start anyway: every call retries, and the uplink answers 503
             log.warning("InfluxDB not reachable yet (%s); will create the database when it is", exc)
 
-    # -- HTTP -----------------------------------------------------------------------------------
-    def _request(self, method: str, path: str, fields: dict[str, str], body: bytes | None = None) -> Any:
-        try:
-            if body is None:
-                response = self._http.request_encode_body(
-                    method, self.url + path, fields={**fields, **self._auth}, encode_multipart=False
-                )
-            else:
-                query = urlencode({**fields, **self._auth})
-                response = self._http.request(method, f"{self.url}{path}?{query}", body=body)
-        except urllib3.exceptions.HTTPError as exc:
-            raise StoreUnavailable(f"InfluxDB at {self.url} unreachable: {exc}") from exc
-        if response.status >= 500:
-            raise StoreUnavailable(f"InfluxDB answered {response.status}: {response.data[:200]!r}")
-        if response.status >= 400:
-            raise ValueError(f"InfluxDB rejected the request ({response.status}): {response.data[:300]!r}")
-        return response.data
-
+    # -- database -------------------------------------------------------------------------------
     def _ensure_database(self) -> None:
         """Create the database and its two retention policies, or bring their durations in line."""
         if self._ready:
@@ -138,14 +123,7 @@ class InfluxStore:
         self._ready = True
 
     def _query_raw(self, q: str, database: str | None = "") -> list[dict[str, Any]]:
-        fields = {"q": q, "epoch": "ns"}
-        if database is not None:
-            fields["db"] = database or self.database
-        results: list[dict[str, Any]] = json.loads(self._request("POST", "/query", fields))["results"]
-        for result in results:
-            if "error" in result:
-                raise ValueError(f"InfluxQL error: {result['error']} in {q[:200]!r}")
-        return results
+        return self._http.query(q, database)
 
     def _query(self, q: str) -> list[list[dict[str, Any]]]:
         """Run ``q`` (statements separated by ';'); per statement, its series."""
@@ -161,10 +139,7 @@ class InfluxStore:
 
     def _write(self, rp: str, points: Iterable[Point]) -> None:
         self._ensure_database()
-        lines = [p.to_line_protocol() for p in points]
-        for i in range(0, len(lines), _LINES_PER_REQUEST):
-            body = "\n".join(lines[i:i + _LINES_PER_REQUEST]).encode()
-            self._request("POST", "/write", {"db": self.database, "rp": rp, "precision": "n"}, body)
+        self._http.write_lines(rp, [p.to_line_protocol() for p in points])
 
     def _m(self, rp: str, measurement: str) -> str:
         return f'"{self.database}"."{rp}"."{measurement}"'
@@ -211,8 +186,15 @@ class InfluxStore:
                 .field("payload_head_b64", d.payload_head_b64)
                 .time(d.t_us * 1000 + (time.time_ns() + i) % 1000, WritePrecision.NS)
             )
-        if raw:
-            self._write(RAW, raw)
+        with self._stats_lock:
+            if raw:
+                self._write(RAW, raw)
+            if self._stats is not None:
+                for device, stream, seq in seen:
+                    entry = self._stats.setdefault((device, stream), [0, seq, seq])
+                    entry[0] += 1
+                    entry[1] = min(entry[1], seq)
+                    entry[2] = max(entry[2], seq)
         if keep:
             self._write(KEEP, keep)
         stored = len(raw) + len(keep)
@@ -264,13 +246,22 @@ class InfluxStore:
 
     # -- reads ----------------------------------------------------------------------------------
     def stream_stats(self) -> list[StreamStats]:
-        out = []
-        for rp, measurement in ((RAW, "frames"), (RAW, "readings")):
+        with self._stats_lock:
+            if self._stats is None or time.monotonic() - self._stats_loaded > STATS_REFRESH_S:
+                self._stats = self._load_stats()
+                self._stats_loaded = time.monotonic()
+            items = [(key, list(value)) for key, value in self._stats.items()]
+        return sorted((StreamStats(d, s, n, lo, hi, 0) for (d, s), (n, lo, hi) in items),
+                      key=lambda st: (st.device, st.stream))
+
+    def _load_stats(self) -> dict[tuple[str, str], list[int]]:
+        stats: dict[tuple[str, str], list[int]] = {}
+        for measurement in ("frames", "readings"):
             for row in self._rows(
-                f"SELECT count(seq), min(seq), max(seq) FROM {self._m(rp, measurement)} GROUP BY device, stream"
+                f"SELECT count(seq), min(seq), max(seq) FROM {self._m(RAW, measurement)} GROUP BY device, stream"
             ):
-                out.append(StreamStats(row["device"], row["stream"], row["count"], row["min"], row["max"], 0))
-        return sorted(out, key=lambda s: (s.device, s.stream))
+                stats[(row["device"], row["stream"])] = [int(row["count"]), int(row["min"]), int(row["max"])]
+        return stats
 
     def stored_sequences(self, device: str, stream: str) -> list[int]:
         measurement = "readings" if stream == "vitals" else "frames"
@@ -405,7 +396,7 @@ class InfluxStore:
         return 0
 
     def close(self) -> None:
-        self._http.clear()
+        self._http.close()
 
 
 def _apply(alert: Alert, action: str, who: str, t_us: int) -> Alert:

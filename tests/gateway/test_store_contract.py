@@ -36,6 +36,18 @@ def test_stream_stats_count_gaps(store):
     assert store.stored_sequences("p1", "vitals") == [0, 1, 2]
 
 
+def test_stream_stats_stay_right_as_data_arrives(store):
+    assert store.stream_stats() == []
+    store.write(WriteBatch(frames=[ecg_frame("p1", s) for s in range(3)]))
+    store.write(WriteBatch(frames=[ecg_frame("p1", s) for s in range(2, 5)], readings=[vitals("p1", 4)]))
+    stats = {(s.device, s.stream): s for s in store.stream_stats()}
+    assert (stats[("p1", "ecg")].frames, stats[("p1", "ecg")].last_seq, stats[("p1", "ecg")].missing) == (5, 4, 0)
+    store.write(WriteBatch(frames=[ecg_frame("p1", 7)]))
+    stats = {(s.device, s.stream): s for s in store.stream_stats()}
+    assert (stats[("p1", "ecg")].frames, stats[("p1", "ecg")].missing) == (6, 2)
+    assert (stats[("p1", "vitals")].first_seq, stats[("p1", "vitals")].frames) == (4, 1)
+
+
 def test_readings_deduplicate_on_sequence(store):
     store.write(WriteBatch(readings=[vitals("p2", 0), vitals("p2", 1)]))
     result = store.write(WriteBatch(readings=[vitals("p2", 1), vitals("p2", 2)]))
