@@ -39,10 +39,12 @@ class RingBuffer:
         self.total += n
         self.t_last_us = t_last_us
 
-    def latest(self, n: int) -> np.ndarray:
-        """A copy of the newest ``n`` samples (fewer if fewer are held), oldest first."""
-        n = min(n, self.filled)
-        start = (self._pos - n) % self.capacity
+    def latest(self, n: int, skip: int = 0) -> np.ndarray:
+        """A copy of ``n`` samples ending ``skip`` samples before the newest (fewer if fewer are held),
+        oldest first."""
+        skip = min(skip, self.filled)
+        n = min(n, self.filled - skip)
+        start = (self._pos - skip - n) % self.capacity
         if start + n <= self.capacity:
             return self._data[start : start + n].copy()
         return np.concatenate([self._data[start:], self._data[: (start + n) - self.capacity]])

@@ -47,7 +47,8 @@ class FallPipeline:
         self.quality = quality
         self.screen_g = screen_g
         self._devices: dict[str, _Device] = {}
-        self._due: set[str] = set()
+        self._windows: list[Window] = []
+        self._events: list[Event] = []
         self.windows = 0
         self.screened_out = 0
 
@@ -66,9 +67,10 @@ class FallPipeline:
         values = frame.values()
         dev.acc.extend(values, frame.t_last_us)
         dev.arrivals.add(frame.t_last_us, arrival_ns)
-        if dev.acc.total >= dev.next_total:
+        # one window per hop, even when several hops arrive at once (a burst after a reconnect)
+        while dev.acc.total >= dev.next_total:
+            self._cut(frame.device, dev, skip=dev.acc.total - dev.next_total)
             dev.next_total += round(HOP_S * frame.sample_rate)
-            self._due.add(frame.device)
         return self._confirm(frame.device, dev)
 
     def _confirm(self, device: str, dev: _Device) -> list[Event]:
@@ -88,37 +90,40 @@ class FallPipeline:
             dev.acc.clear()
             dev.next_total = dev.acc.total + round(WINDOW_S * dev.acc.rate_hz)
 
+    def _cut(self, device: str, dev: _Device, skip: int) -> None:
+        """Cut the window ending ``skip`` samples before the newest, after the quality check and screen."""
+        rate = dev.acc.rate_hz
+        n = round(WINDOW_S * rate)
+        acc = dev.acc.latest(n, skip)
+        if acc.shape[0] < n:
+            return
+        end_us = dev.acc.time_of(skip)
+        start_us = dev.acc.time_of(skip + n - 1)
+        problem = motion_quality(acc)
+        change = self.quality.update(device, "acc", problem, (start_us, end_us))
+        if change is not None:
+            self._events.append(change)
+        if problem is not None:
+            return
+        magnitude = np.linalg.norm(acc, axis=1)
+        if self.screen_g is not None and magnitude.max() < self.screen_g and magnitude.min() > FREE_FALL_G:
+            self.screened_out += 1
+            return
+        gyro = None
+        if dev.gyro is not None:
+            g_n = round(WINDOW_S * dev.gyro.rate_hz)
+            g_skip = max(0, round((dev.gyro.t_last_us - end_us) * dev.gyro.rate_hz / 1e6))
+            candidate = dev.gyro.latest(g_n, g_skip)
+            gyro = candidate if candidate.shape[0] == g_n else None
+        x = motion_channels(acc, rate, gyro, dev.gyro.rate_hz if gyro is not None and dev.gyro else None)[-WINDOW:]
+        if x.shape[0] < WINDOW:
+            return
+        impact_us = dev.acc.time_of(skip + n - 1 - int(magnitude.argmax()))
+        self._windows.append(Window(device, start_us, end_us, x, dev.arrivals.arrival_of(end_us), impact_us))
+
     def ready(self) -> tuple[list[Window], list[Event]]:
-        windows: list[Window] = []
-        events: list[Event] = []
-        for device in self._due:
-            dev = self._devices[device]
-            rate = dev.acc.rate_hz
-            n = round(WINDOW_S * rate)
-            acc = dev.acc.latest(n)
-            if acc.shape[0] < n:
-                continue
-            end_us = dev.acc.t_last_us
-            start_us = dev.acc.time_of(n - 1)
-            problem = motion_quality(acc)
-            change = self.quality.update(device, "acc", problem, (start_us, end_us))
-            if change is not None:
-                events.append(change)
-            if problem is not None:
-                continue
-            magnitude = np.linalg.norm(acc, axis=1)
-            if self.screen_g is not None and magnitude.max() < self.screen_g and magnitude.min() > FREE_FALL_G:
-                self.screened_out += 1
-                continue
-            gyro = None
-            if dev.gyro is not None and dev.gyro.filled >= round(WINDOW_S * dev.gyro.rate_hz):
-                gyro = dev.gyro.latest(round(WINDOW_S * dev.gyro.rate_hz))
-            x = motion_channels(acc, rate, gyro, dev.gyro.rate_hz if dev.gyro is not None else None)[-WINDOW:]
-            if x.shape[0] < WINDOW:
-                continue
-            impact_us = dev.acc.time_of(n - 1 - int(magnitude.argmax()))
-            windows.append(Window(device, start_us, end_us, x, dev.arrivals.arrival_of(end_us), impact_us))
-        self._due.clear()
+        windows, events = self._windows, self._events
+        self._windows, self._events = [], []
         self.windows += len(windows)
         return windows, events
 
