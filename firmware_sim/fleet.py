@@ -39,6 +39,8 @@ class FleetReport:
     started_us: int = 0
     duration_s: float = 0.0
     late_frames: int = 0
+    max_lag_s: float = 0.0  # worst delay between a frame's acquisition end and its publication
+    last_publish_s: float = 0.0  # when the last frame was handed to the bus, from the start
     truth_events: int = 0
     faults: dict[str, int] = field(default_factory=dict)
 
@@ -50,6 +52,7 @@ class FleetReport:
             "started_us": self.started_us,
             "duration_s": self.duration_s,
             "late_frames": self.late_frames,
+            "max_lag_s": round(self.max_lag_s, 4),
             "truth_events": self.truth_events,
             "faults": self.faults,
         }
@@ -110,6 +113,8 @@ class Fleet:
                     continue
                 if wait < -0.25:
                     report.late_frames += 1
+                if -wait > report.max_lag_s:
+                    report.max_lag_s = -wait
             source = self.streams[i]
             heapq.heapreplace(heap, (due + source.frame_s, i, k + 1))
             if source.device in self._battery and self._dead(source, due):
@@ -134,6 +139,7 @@ class Fleet:
                 if events:
                     self.truth.emit(events)
                     report.truth_events += len(events)
+        report.last_publish_s = time.monotonic() - start_mono
         self._finish(start_wall_us, min(duration_s, (time.monotonic() - start_mono) * speed), pending)
         self.report.duration_s = time.monotonic() - start_mono
         return self.report
