@@ -107,7 +107,9 @@ class EcgPipeline:
         to_us = 1e6 / ECG_RATE_HZ
         last_index = x.size - 1
         self._heart_rate(device, dev, peaks, t_start, t_end, events)
-        kept, vectors = beat_vectors_from_peaks(x, peaks)
+        # beats up to the last one classified were done on an earlier run: skip them before the work
+        done = last_index - int((t_end - dev.last_beat_us - MIN_RR_S * 0.5e6) / to_us)
+        kept, vectors = beat_vectors_from_peaks(x, peaks, after=done if dev.last_beat_us else None)
         windows = []
         for p, vector in zip(kept, vectors, strict=True):
             r_us = t_end - round((last_index - int(p)) * to_us)

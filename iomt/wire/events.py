@@ -6,7 +6,7 @@ import json
 import math
 import uuid
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from iomt.wire.errors import DecodeError
@@ -43,9 +43,15 @@ class Event:
     event_id: str = field(default_factory=lambda: uuid.uuid4().hex)
 
 
+_FIELDS = tuple(Event.__dataclass_fields__)
+
+
 def encode_event(event: Event) -> bytes:
-    """Encode an event to compact JSON."""
-    return json.dumps(asdict(event), separators=(",", ":"), allow_nan=False).encode()
+    """Encode an event to compact JSON (fields read directly: ``asdict`` deep-copies, and the edge
+    encodes thousands of events a second)."""
+    body = {name: getattr(event, name) for name in _FIELDS}
+    body["detail"] = dict(event.detail)
+    return json.dumps(body, separators=(",", ":"), allow_nan=False).encode()
 
 
 def decode_event(payload: bytes) -> Event:

@@ -41,11 +41,15 @@ def condition_many(ecgs: np.ndarray, fs: float) -> np.ndarray:
     return np.asarray(sosfiltfilt(butter_sos(2, (0.5, 40.0), "bandpass", ECG_RATE_HZ), x, axis=-1))
 
 
-def beat_vectors_from_peaks(x: np.ndarray, peaks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def beat_vectors_from_peaks(
+    x: np.ndarray, peaks: np.ndarray, after: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Beat vectors for R-peak indices ``peaks`` of a conditioned signal ``x`` at :data:`ECG_RATE_HZ`.
 
     Returns ``(kept peak indices, vectors (k, VECTOR) float32)``: the first and last peak (no RR on
-    one side) and peaks too close to either end of the signal are skipped.
+    one side) and peaks too close to either end of the signal are skipped, and so are peaks at or
+    before index ``after`` (a stream that already classified them); every other peak's vector is
+    the same with or without ``after``.
     """
     peaks = np.asarray(peaks, dtype=np.int64)
     if peaks.size < 3:
@@ -55,7 +59,7 @@ def beat_vectors_from_peaks(x: np.ndarray, peaks: np.ndarray) -> tuple[np.ndarra
     rows: list[np.ndarray] = []
     for i in range(1, peaks.size - 1):
         p = int(peaks[i])
-        if p - BEFORE < 0 or p + AFTER > x.size:
+        if p - BEFORE < 0 or p + AFTER > x.size or (after is not None and p <= after):
             continue
         wave = x[p - BEFORE : p + AFTER]
         wave = np.clip(wave - np.median(wave), -CLIP_MV, CLIP_MV)

@@ -21,3 +21,15 @@ def test_batched_conditioning_and_r_peaks_equal_the_single_signal_code(fs: float
         np.testing.assert_array_equal(batched[i], single)
         np.testing.assert_array_equal(peaks[i], detect_r_peaks(single, 250.0))
     assert peaks[2].size == 0 and all(peaks[i].size >= 8 for i in (0, 1, 3))
+
+
+def test_skipping_classified_beats_leaves_the_other_vectors_unchanged() -> None:
+    from models.preprocessing.beats import beat_vectors_from_peaks
+
+    x = condition(EcgSynth(250.0, 70.0, np.random.default_rng(0)).render(2500), 250.0)
+    peaks = detect_r_peaks(x, 250.0)
+    kept, vectors = beat_vectors_from_peaks(x, peaks)
+    later, later_vectors = beat_vectors_from_peaks(x, peaks, after=int(peaks[5]))
+    assert 0 < later.size < kept.size
+    np.testing.assert_array_equal(later, kept[kept > peaks[5]])
+    np.testing.assert_array_equal(later_vectors, vectors[kept > peaks[5]])
