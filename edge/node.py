@@ -74,6 +74,7 @@ class EdgeProcessor:
             EmotionPipeline(ctx),
         ]
         self.registry = registry or ModelRegistry(config.models_dir, config.models)
+        self._topics: dict[str, topics.Topic] = {}
         self.engine = InferenceEngine(self.registry, self.pipelines, config.batched_inference)
 
     def handle(self, topic: str, payload: bytes) -> tuple[list[UplinkRecord], list[Event], bytes | None]:
@@ -95,7 +96,11 @@ class EdgeProcessor:
     def _decode(self, topic: str, payload: bytes, arrival_ns: int, result: BatchResult) -> None:
         self.counters.messages += 1
         try:
-            parsed = topics.parse_topic(topic)
+            parsed = self._topics.get(topic)
+            if parsed is None:
+                parsed = topics.parse_topic(topic)
+                if len(self._topics) < 200_000:  # bounded: a flood of junk topics must not grow memory
+                    self._topics[topic] = parsed
             if parsed.kind is not topics.TopicKind.DATA:
                 # The data filter also matches system topics (our own dead letters, model manifests):
                 # they are not data, and rejecting them would feed the dead-letter topic to itself.
