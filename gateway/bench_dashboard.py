@@ -33,9 +33,11 @@ COLLECT = """
 const p = window.__probe, f = p.frames, d = [];
 for (let i = 1; i < f.length; i++) d.push(f[i] - f[i - 1]);
 const out = {intervals: d, long: p.long, longMs: p.longMs, drawn: window.iomtStats.drawn,
-             waves: window.iomtStats.waves, cards: document.querySelectorAll('#grid .card').length,
+             waves: window.iomtStats.waves, wsMs: window.iomtStats.wsMs, drawMs: window.iomtStats.drawMs,
+             refreshMs: window.iomtStats.refreshMs, cards: document.querySelectorAll('#grid .card').length,
              heap: performance.memory ? performance.memory.usedJSHeapSize : null};
 p.frames = [performance.now()]; p.long = 0; p.longMs = 0; window.iomtStats.drawn = 0; window.iomtStats.waves = 0;
+Object.assign(window.iomtStats, {wsMs: 0, drawMs: 0, refreshMs: 0});
 return out;
 """
 FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -61,6 +63,8 @@ def _figures(sample: dict[str, Any], seconds: float) -> dict[str, Any]:
         "long_tasks": sample["long"], "long_task_ms": round(sample["longMs"], 1),
         "traces_drawn_per_s": round(sample["drawn"] / seconds, 1),
         "wave_frames_per_s": round(sample["waves"] / seconds, 1), "cards": sample["cards"],
+        "script_ms_per_s": {name: round(sample[key] / seconds, 1)
+                            for name, key in (("live_feed", "wsMs"), ("drawing", "drawMs"), ("polling", "refreshMs"))},
         "js_heap_mb": round(sample["heap"] / 2**20, 1) if sample["heap"] else None,
     }
 
@@ -146,7 +150,8 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(
             f"{name:18s} {r['fps']:5.1f} fps  frame p50 {r['frame_ms_p50']} ms p95 {r['frame_ms_p95']} ms "
             f"max {r['frame_ms_max']} ms  long tasks {r['long_tasks']} ({r['long_task_ms']} ms)  "
-            f"cards {r['cards']}  traces drawn/s {r['traces_drawn_per_s']}  heap {r['js_heap_mb']} MB\n"
+            f"cards {r['cards']}  traces drawn/s {r['traces_drawn_per_s']}  heap {r['js_heap_mb']} MB  "
+            f"script ms/s {r['script_ms_per_s']}\n"
         )
     if args.json is not None:
         args.json.write_text(json.dumps(result, indent=2) + "\n")

@@ -7,7 +7,7 @@ const ECG_WINDOW_S = 8, MOTION_WINDOW_S = 8;
 const PRIORITY = {high: 0, medium: 1, low: 2, info: 3};
 const patients = new Map();   // device -> {card, ecg: Trace, motion: Trace, hr, visible}
 const alerts = new Map();     // event_id -> alert json
-const stats = window.iomtStats = {waves: 0, drawn: 0, alertsShown: 0, wsMessages: 0};
+const stats = window.iomtStats = {waves: 0, drawn: 0, alertsShown: 0, wsMessages: 0, wsMs: 0, refreshMs: 0, drawMs: 0};
 const $ = (sel, root = document) => root.querySelector(sel);
 
 class Trace {
@@ -74,11 +74,13 @@ function setHeartRate(device, value) {
 }
 
 function frame() {
+  const started = performance.now();
   for (const p of patients.values()) {
     if (!p.visible) continue;
     if (p.ecg.dirty) p.ecg.draw("#3dd68c");
     if (p.motion.dirty) p.motion.draw("#52a8ff");
   }
+  stats.drawMs += performance.now() - started;
   requestAnimationFrame(frame);
 }
 
@@ -89,6 +91,7 @@ function connect() {
   ws.onopen = () => { setConn(true); refreshAlerts(); };
   ws.onclose = () => { setConn(false); setTimeout(connect, 1000); };
   ws.onmessage = msg => {
+    const started = performance.now();
     stats.wsMessages++;
     const m = JSON.parse(msg.data);
     if (m.type === "wave") {
@@ -103,6 +106,7 @@ function connect() {
       alerts.set(m.alert.event_id, m.alert);
       renderAlerts();
     }
+    stats.wsMs += performance.now() - started;
   };
 }
 function setConn(up) {
@@ -121,23 +125,22 @@ async function getJson(path) {
 async function refreshPatients() {
   try {
     const {patients: list} = await getJson("/api/v1/patients");
+    const started = performance.now();
     const now = Date.now() * 1000;
     for (const d of list) {
       const p = patient(d.device);
       if (d.heart_rate !== null && p.hr === null) setHeartRate(d.device, d.heart_rate);
-      const parts = [];
-      for (const [stream, s] of Object.entries(d.loss)) {
-        parts.push(`${stream} ${s.frames}` + (s.missing ? ` <span class="bad">−${s.missing}</span>` : " ✓"));
-      }
-      const html = parts.join(" · ");
-      const loss = $(".loss", p.card);
-      if (loss.innerHTML !== html) loss.innerHTML = html;
+      // Loss only (frame counts would change every poll and re-render 200 cards for nothing).
+      const html = Object.entries(d.loss).sort().map(([stream, s]) =>
+        s.missing ? `${stream} <span class="bad">−${s.missing} lost</span>` : `${stream} ✓`).join(" · ");
+      if (p.lossHtml !== html) { $(".loss", p.card).innerHTML = html; p.lossHtml = html; }
       p.card.classList.toggle("stale", d.last_seen_us !== null && now - d.last_seen_us > 30e6 && !p.ecg.dirty);
       const badge = $(".badge", p.card);
       badge.hidden = d.open_alerts === 0;
       setText(badge, `${d.open_alerts} alert${d.open_alerts === 1 ? "" : "s"}`);
       p.card.classList.toggle("alerting", d.open_alerts > 0);
     }
+    stats.refreshMs += performance.now() - started;
     const {totals} = await getJson("/api/v1/summary");
     setText($("#totals"), `${list.length} patients · ${totals.frames} frames · ${totals.events} events · ` +
       `${totals.deadletters} rejected`);
