@@ -25,6 +25,8 @@ class TrainSettings:
     batch_size: int = 64
     patience: int = 6
     learning_rate: float = 2e-3
+    #: the full-size variants diverge at the edge variants' step size under heavy class weights
+    full_lr_scale: float = 0.25
     seed: int = 7
     verbose: int = 1  # 1: Keras progress bar per epoch
 
@@ -50,8 +52,9 @@ def train(name: str, variant: str, ds: Dataset, workdir: Path, settings: TrainSe
 
     keras.utils.set_random_seed(settings.seed)
     model = build(name, variant, seed=settings.seed)
+    lr = settings.learning_rate * (settings.full_lr_scale if variant == "full" else 1.0)
     model.compile(
-        optimizer=keras.optimizers.Adam(settings.learning_rate),
+        optimizer=keras.optimizers.Adam(lr),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )
