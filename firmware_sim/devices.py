@@ -187,9 +187,10 @@ class MotionWearable(SimDevice):
     kind = "motion"
 
     def __init__(self, device_id: str, persona: Persona, rng: np.random.Generator, fs: float = 50.0,
-                 frame_s: float = 0.5, faults: list[Any] | None = None, block_s: float = 10.0) -> None:
+                 frame_s: float = 0.5, faults: list[Any] | None = None, block_s: float = 10.0,
+                 schedule: list[str] | None = None) -> None:
         super().__init__(device_id, rng, faults)
-        self.motion = MotionStream(MotionGenerator(persona, fs, rng))
+        self.motion = MotionStream(MotionGenerator(persona, fs, rng), schedule=list(schedule or []))
 
         def make(seconds: float) -> dict[str, np.ndarray]:
             acc, gyro = self.motion.render(round(fs * seconds))

@@ -44,12 +44,12 @@ def _still(rng: np.random.Generator, fs: float, lo: float, hi: float, pose: Pose
     return ms.still(rng, fs, _u(rng, lo, hi), pose[0], pose[1], posture)
 
 
-def _after_fall(rng: np.random.Generator, fs: float, pose: Pose, lie: tuple[float, float],
-                p_get_up: float) -> list[tuple[str, ms.Segment]]:
-    out = [("lying", _still(rng, fs, lie[0], lie[1], pose, "lying"))]
-    if rng.random() < p_get_up:
-        out += _get_up(rng, fs, pose)
-    return out
+def _after_fall(
+    rng: np.random.Generator, fs: float, pose: Pose, lie: tuple[float, float]
+) -> list[tuple[str, ms.Segment]]:
+    """Lying still after the impact; whether and when the person gets up is the next activity's choice
+    (the lying posture's chain), so a scripted schedule can say it."""
+    return [("lying", _still(rng, fs, lie[0], lie[1], pose, "lying"))]
 
 
 def _get_up(rng: np.random.Generator, fs: float, pose: Pose) -> list[tuple[str, ms.Segment]]:
@@ -66,13 +66,13 @@ def _fall(kind: str, direction: str) -> Activity:
             seg = ms.drop_and_impact(rng, fs, pose, end, descent_s=_u(rng, 0.7, 1.1), residual_g=_u(rng, 0.35, 0.65),
                                      impact_g=_u(rng, 2.0, 4.0), impact_s=_u(rng, 0.06, 0.12), settle_s=1.0,
                                      posture="lying", label=kind, is_fall=True, rotate_power=3.0)
-            return [(kind, seg), *_after_fall(rng, fs, end, (10, 30), 0.15)]
+            return [(kind, seg), *_after_fall(rng, fs, end, (10, 30))]
         descent = (0.25, 0.4) if kind == "fall_from_chair" else (0.4, 0.7)
         seg = ms.drop_and_impact(rng, fs, pose, end, descent_s=_u(rng, *descent), residual_g=_u(rng, 0.1, 0.45),
                                  impact_g=_u(rng, 3.0, 8.0) * (0.7 if kind == "fall_from_chair" else 1.0),
                                  impact_s=_u(rng, 0.04, 0.1), settle_s=1.0, posture="lying", label=kind,
                                  is_fall=True)
-        return [(kind, seg), *_after_fall(rng, fs, end, (3, 20), 0.4)]
+        return [(kind, seg), *_after_fall(rng, fs, end, (3, 20))]
 
     return make
 
@@ -214,6 +214,9 @@ class MotionGenerator:
             choice = options[int(self.rng.choice(len(options), p=weights / weights.sum()))]
         parts = choice[3](self.rng, self.persona, self.fs, self.pose)
         self._blend(parts)
+        if self.persona.placement == "wrist":
+            for _, seg in parts:
+                self._wrist(seg)
         events: list[tuple[float, float, str, str]] = []
         t = 0.0
         current = -1  # index in events of the activity annotation being extended
@@ -231,6 +234,18 @@ class MotionGenerator:
         self.pose = (float(last.pitch[-1]), float(last.roll[-1]))
         acc, gyro = self._measure([seg for _, seg in parts])
         return MotionBlock(acc, gyro, events)
+
+    def _wrist(self, seg: ms.Segment) -> None:
+        """A wrist-worn sensor: the forearm swings with the gait (about +-30 deg, up to ~170 deg/s and
+        +-1 g of tangential acceleration at 0.6 m from the shoulder) and the watch sits rolled on the
+        wrist; in still postures the arm rests."""
+        seg.roll = seg.roll + 0.35
+        if seg.gyro_extra is None:
+            return
+        swing = seg.gyro_extra[:, 2] / max(1e-6, float(np.abs(seg.gyro_extra[:, 2]).max()))
+        arm = 0.5 * swing
+        seg.pitch = seg.pitch + arm
+        seg.acc[:, 0] += 0.6 * np.gradient(np.gradient(arm)) * self.fs**2 / 9.81
 
     def _blend(self, parts: list[tuple[str, ms.Segment]]) -> None:
         """Make each segment start where the previous one ended (fading the offset out over 0.5 s),
@@ -267,6 +282,7 @@ class MotionStream:
     with times from the stream start in ``pending_events``."""
 
     generator: MotionGenerator
+    schedule: list[str] = field(default_factory=list)  # activities to perform first, in order
     _acc: np.ndarray = field(default_factory=lambda: np.zeros((0, 3)))
     _gyro: np.ndarray = field(default_factory=lambda: np.zeros((0, 3)))
     _t_buffer: float = 0.0  # stream time of the first buffered sample
@@ -275,7 +291,7 @@ class MotionStream:
     def render(self, n: int) -> tuple[np.ndarray, np.ndarray]:
         fs = self.generator.fs
         while len(self._acc) < n:
-            block = self.generator.next_block()
+            block = self.generator.next_block(self.schedule.pop(0) if self.schedule else None)
             t_block = self._t_buffer + len(self._acc) / fs
             self.pending_events.extend((t_block + a, t_block + b, lab, kind) for a, b, lab, kind in block.events)
             self._acc = np.concatenate([self._acc, block.acc])

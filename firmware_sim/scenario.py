@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from dataclasses import replace
 from pathlib import Path
 from typing import Literal
 
@@ -68,6 +69,27 @@ class PatientGroup(StrictModel):
     ecg_hz: Literal[250, 360, 500] = Field(250, description="ECG sample rate.")
     motion_hz: float = Field(50.0, ge=50, le=100, description="Accelerometer/gyroscope rate.")
     emotion_cycle_s: float = Field(600.0, gt=30, description="Length of one baseline/stress/amusement protocol.")
+    placement: Literal["waist", "wrist"] = Field("waist", description="Where the motion wearable is worn.")
+    schedule: list[str] = Field(default_factory=list, description=(
+        "Activities the motion wearable performs first, in order (e.g. [\"walking\", \"fall_forward\"]); "
+        "then the persona's random day continues."))
+
+    @field_validator("schedule")
+    @classmethod
+    def _known_activities(cls, v: list[str]) -> list[str]:
+        from firmware_sim.motion import CHAIN, MotionGenerator
+
+        known = {name for options in CHAIN.values() for name, *_ in options}
+        for name in v:
+            if name not in known:
+                raise ValueError(f"unknown activity {name!r}; known: {', '.join(sorted(known))}")
+        dry = MotionGenerator(make_persona(0, 0), 20.0, np.random.default_rng(0))
+        for i, name in enumerate(v):  # each activity must be possible from the posture the previous left
+            try:
+                dry.next_block(name)
+            except ValueError as exc:
+                raise ValueError(f"item {i}: {exc}") from None
+        return v
 
     @field_validator("condition")
     @classmethod
@@ -200,7 +222,7 @@ def build_devices(scenario: Scenario) -> list[SimDevice]:
             pid = f"{group.prefix}-{counters[group.prefix]:04d}"
             if not is_identifier(pid):
                 raise ScenarioError(f"patients: prefix {group.prefix!r} gives an invalid device id {pid!r}")
-            persona = make_persona(scenario.seed, index, condition=group.condition)
+            persona = replace(make_persona(scenario.seed, index, condition=group.condition), placement=group.placement)
             rng = np.random.default_rng([scenario.seed, index, 0xD0])
             kit: list[SimDevice] = []
             ecg: EcgPatch | None = None
@@ -209,7 +231,8 @@ def build_devices(scenario: Scenario) -> list[SimDevice]:
                     ecg = EcgPatch(pid, persona, rng, float(group.ecg_hz), scenario.frame_s, faults)
                     kit.append(ecg)
                 elif kind == "motion":
-                    kit.append(MotionWearable(pid, persona, rng, group.motion_hz, scenario.frame_s, faults))
+                    kit.append(MotionWearable(pid, persona, rng, group.motion_hz, scenario.frame_s, faults,
+                                              schedule=list(group.schedule)))
                 elif kind == "emotion_band":
                     kit.append(EmotionBand(pid, persona, rng, float(group.ecg_hz), max(1.0, scenario.frame_s),
                                            group.emotion_cycle_s, faults))

@@ -142,3 +142,16 @@ def test_battery_drain_reports_status_then_silences_the_device() -> None:
     ecg = _ecg(items)
     assert 55 <= len(ecg) <= 60  # 30 s of 0.5 s frames, then nothing
     assert any(e.kind == "device" and e.label == "battery_drain" for e in truth)
+
+
+def test_same_seed_same_live_signals() -> None:
+    a, _, truth_a, start_a = _run([], seconds=8, devices=["emotion_band", "motion", "vitals"])
+    b, _, truth_b, start_b = _run([], seconds=8, devices=["emotion_band", "motion", "vitals"])
+    frames_a = [f for f in a if isinstance(f, Frame)]
+    frames_b = [f for f in b if isinstance(f, Frame)]
+    assert len(frames_a) == len(frames_b) > 20
+    for fa, fb in zip(frames_a, frames_b, strict=True):
+        assert (fa.stream, fa.seq, fa.t0_us - start_a) == (fb.stream, fb.seq, fb.t0_us - start_b)
+        np.testing.assert_array_equal(fa.samples, fb.samples)
+    rel_a = [(e.kind, e.label, e.t_us - start_a) for e in truth_a]
+    assert rel_a == [(e.kind, e.label, e.t_us - start_b) for e in truth_b]

@@ -101,3 +101,36 @@ def test_cli_reports_a_bad_scenario_and_exits_2(tmp_path: Path, capsys: pytest.C
     path = _write(tmp_path, GOOD.replace("probability = 0.1", "probability = 1.5"))
     assert main(["sim", "--scenario", str(path), "--broker", "mqtt://127.0.0.1:1"]) == 2
     assert "faults[0].probability" in capsys.readouterr().err
+
+
+def test_scripted_schedule_and_wrist_placement(tmp_path: Path) -> None:
+    import numpy as np
+
+    from firmware_sim.scenario import Scenario
+
+    def wearable(placement: str) -> MotionWearable:
+        schedule = ["walking", "fall_forward", "lying", "get_up"]
+        scenario = Scenario.model_validate({"patients": [{
+            "devices": ["motion"], "placement": placement, "schedule": schedule}]})
+        device = build_devices(scenario)[0]
+        assert isinstance(device, MotionWearable)
+        return device
+
+    waist, wrist = wearable("waist"), wearable("wrist")
+    acc_w, gyro_w = waist.motion.render(50 * 60)
+    _, gyro_r = wrist.motion.render(50 * 60)
+    events = [(label, kind) for _, _, label, kind in waist.motion.pending_events]
+    assert events[:2] == [("walking", "activity"), ("fall_forward", "activity")]
+    assert ("fall_forward", "fall") in events and ("get_up", "activity") in events
+    walk_end = waist.motion.pending_events[0][1]
+    n = int(walk_end * 50)
+    assert gyro_r[:n].std() > 2 * gyro_w[:n].std()  # the forearm swings
+    assert np.linalg.norm(acc_w, axis=1).max() > 2.5  # the impact
+
+
+def test_impossible_schedules_are_refused(tmp_path: Path) -> None:
+    text = GOOD.replace("ecg_hz = 360", 'ecg_hz = 360\nschedule = ["walking", "get_up"]')
+    with pytest.raises(ScenarioError) as err:
+        load_scenario(_write(tmp_path, text))
+    expected = "line 9: patients[0].schedule: Value error, item 1: 'get_up' cannot follow posture 'standing'"
+    assert expected in str(err.value)
