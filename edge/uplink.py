@@ -38,7 +38,8 @@ class UplinkError(RuntimeError):
 class GatewayClient:
     """A keep-alive HTTP connection to the gateway."""
 
-    def __init__(self, base_url: str, timeout_s: float) -> None:
+    def __init__(self, base_url: str, timeout_s: float, node: str = "") -> None:
+        self._node = node
         parts = urlsplit(base_url)
         self._https = parts.scheme == "https"
         self._host = parts.hostname or "127.0.0.1"
@@ -51,7 +52,8 @@ class GatewayClient:
         for attempt in (0, 1):  # one silent retry when a kept-alive connection went stale
             conn = self._connection()
             try:
-                conn.request("POST", UPLINK_PATH, body=body, headers={"Content-Type": CONTENT_TYPE})
+                headers = {"Content-Type": CONTENT_TYPE, "X-Iomt-Node": self._node}
+                conn.request("POST", UPLINK_PATH, body=body, headers=headers)
                 response = conn.getresponse()
                 payload = response.read()
             except (OSError, http.client.HTTPException) as exc:

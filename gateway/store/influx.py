@@ -49,6 +49,7 @@ from gateway.store.base import (
 )
 from gateway.store.influx_http import InfluxHttp
 from iomt.wire.events import Event
+from iomt.wire.streams import is_reading_stream
 
 log = logging.getLogger(__name__)
 
@@ -264,7 +265,7 @@ class InfluxStore:
         return stats
 
     def stored_sequences(self, device: str, stream: str) -> list[int]:
-        measurement = "readings" if stream == "vitals" else "frames"
+        measurement = "readings" if is_reading_stream(stream) else "frames"
         rows = self._rows(
             f"SELECT seq FROM {self._m(RAW, measurement)} WHERE device = {_q(device)} AND stream = {_q(stream)}"
         )

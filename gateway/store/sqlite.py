@@ -33,6 +33,7 @@ from gateway.store.base import (
     next_alert_state,
 )
 from iomt.wire.events import Event
+from iomt.wire.streams import is_reading_stream
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS batches (
@@ -240,7 +241,7 @@ class SqliteStore:
         return [StreamStats(*row) for row in rows]
 
     def stored_sequences(self, device: str, stream: str) -> list[int]:
-        table = "readings" if stream == "vitals" else "frames"
+        table = "readings" if is_reading_stream(stream) else "frames"
         with self._lock:
             rows = self._db.execute(
                 f"SELECT seq FROM {table} WHERE device = ? AND stream = ? ORDER BY seq", (device, stream)

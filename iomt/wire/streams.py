@@ -43,3 +43,9 @@ WAVEFORM_STREAMS = frozenset(name for name, spec in STREAMS.items() if spec.chan
 def stream_spec(name: str) -> StreamSpec | None:
     """Return the spec of a known stream, or ``None``."""
     return STREAMS.get(name)
+
+
+def is_reading_stream(name: str) -> bool:
+    """True for streams that carry named JSON values (stored as readings), not waveform frames."""
+    spec = STREAMS.get(name)
+    return spec is not None and spec.channels == 0
