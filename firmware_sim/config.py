@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
 from iomt.config import MqttConfig, StrictModel
@@ -12,7 +14,7 @@ class SimConfig(StrictModel):
     mqtt: MqttConfig = Field(default_factory=MqttConfig, description="Broker connection.")
     patients: int = Field(10, ge=1, le=100_000, description="Number of simulated patients.")
     seed: int = Field(0, ge=0, description="Seed; the same seed gives the same signals.")
-    ecg_hz: float = Field(250.0, description="ECG sample rate (250, 360 or 500 Hz).")
+    ecg_hz: Literal[250, 360, 500] = Field(250, description="ECG sample rate (250, 360 or 500 Hz).")
     acc_hz: float = Field(50.0, ge=10, le=200, description="Accelerometer sample rate.")
     qos: int = Field(1, ge=0, le=1, description="MQTT QoS of data frames (1: at-least-once).")
     publish_truth: bool = Field(True, description="Publish ground truth on the truth topics.")

@@ -62,12 +62,14 @@ class Fleet:
     """Publishes every stream on ``bus`` until the duration has elapsed."""
 
     def __init__(self, bus: MessageBus, site: str, streams: list[StreamSource], qos: int = 1, *,
-                 truth: TruthSink | None = None, faults: list[Any] | None = None, seed: int = 0) -> None:
+                 truth: TruthSink | None = None, faults: list[Any] | None = None, seed: int = 0,
+                 truth_period_s: float = 1.0) -> None:
         self.bus = bus
         self.site = site
         self.streams = streams
         self.qos = qos
         self.truth = truth
+        self.truth_period_s = truth_period_s
         self.report = FleetReport()
         self._stopped = False
         ids = list(dict.fromkeys(s.device for s in streams))
@@ -101,6 +103,7 @@ class Fleet:
         pending: deque[Delivery] = deque()
         topic_of = [topics.data(self.site, s.device, s.stream) for s in self.streams]
         publish, qos, report = self.bus.publish, self.qos, self.report
+        truth_due: dict[int, float] = {}
         while heap and not self._stopped:
             due, i, k = heap[0]
             if due > duration_s:
@@ -132,8 +135,10 @@ class Fleet:
             report.published += len(messages)
             while pending and pending[0].done():
                 pending.popleft()
-            if self.truth is not None and source.owner is not None:
-                events = source.owner.take_truth(start_wall_us + round(due * 1e6))
+            device = source.owner
+            if self.truth is not None and device is not None and due >= truth_due.get(id(device), 0.0):
+                truth_due[id(device)] = due + self.truth_period_s  # truth goes out in batches, once a period
+                events = device.take_truth(start_wall_us + round(due * 1e6))
                 if self._fault_truth and self._fault_truth[-1][0] <= due:
                     events += self._started_faults(start_wall_us, due)
                 if events:

@@ -135,14 +135,14 @@ class Scenario(StrictModel):
     faults: list[Fault] = Field(default_factory=list, description="Faults to inject.")
 
 
-def default_scenario(patients: int, seed: int = 0, site: str = "default", ecg_hz: float = 250.0,
+def default_scenario(patients: int, seed: int = 0, site: str = "default", ecg_hz: int = 250,
                      motion_hz: float = 50.0) -> Scenario:
     """The default mix: 80 % ECG patch + motion wearable + vitals monitor, 20 % emotion band +
     motion + vitals (every fifth patient)."""
     groups = []
     for i in range(patients):
         kit = ["emotion_band", "motion", "vitals"] if i % 5 == 4 else list(DEFAULT_DEVICES)
-        groups.append({"count": 1, "devices": kit, "ecg_hz": int(ecg_hz), "motion_hz": motion_hz})
+        groups.append({"count": 1, "devices": kit, "ecg_hz": ecg_hz, "motion_hz": motion_hz})
     return Scenario.model_validate({"site": site, "seed": seed, "patients": groups})
 
 
