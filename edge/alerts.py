@@ -7,15 +7,16 @@
 * Stress: the stress probability averaged over minutes.
 
 An alert is raised once and resolved once: while active it is not raised again (de-duplicated).
-Events carry model name and version, the window, the score and an ``alert_id`` in ``detail`` that
-ties the raised and resolved events together; the gateway adds acknowledgement.
+Events carry model name and version, the window, the score and an ``alert_id`` in ``detail``: the
+raised event's id is the alert id, and the resolving event names it, so the gateway closes that
+alert; acknowledgement is added by people at the gateway.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -32,11 +33,13 @@ def alert_event(
     ctx: AlertContext, device: str, model: str, version: str, label: str, priority: str, state: str,
     score: float, window: tuple[int, int], alert_id: str, **detail: object,
 ) -> Event:
-    return Event(
+    event = Event(
         device=device, model=model, model_version=version, kind="alert", label=label, score=float(score),
         window_start_us=window[0], window_end_us=window[1], t_us=window[1], site=ctx.site, node=ctx.node,
         priority=priority, state=state, detail={"alert_id": alert_id, **detail},
     )
+    # the raised event *is* the alert: its id is the alert id, which the resolving event refers to
+    return replace(event, event_id=alert_id) if state == "raised" else event
 
 
 # -- falls ------------------------------------------------------------------------------------------

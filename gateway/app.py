@@ -21,7 +21,7 @@ from gateway.ingest import batch_from_records
 from gateway.live import LiveHub, batch_messages
 from gateway.metrics import Metrics
 from gateway.state import CONFIG, HUB, METRICS, STORE, WRITER
-from gateway.store.base import Store, StoreUnavailable
+from gateway.store.base import AlertNotFound, AlertTransitionError, Store, StoreUnavailable, WriteBatch
 from gateway.store.factory import open_store
 from iomt.wire.errors import DecodeError
 from iomt.wire.uplink import decode_batch
@@ -62,6 +62,24 @@ async def errors_as_json(request: web.Request, handler: Handler) -> web.StreamRe
     return response
 
 
+def close_resolved_alerts(store: Store, batch: WriteBatch) -> int:
+    """An edge that resolves an alert sends an event naming it (``detail.alert_id``): close that alert.
+
+    Idempotent: a redelivered resolution, or one for an alert a person already resolved, changes nothing.
+    """
+    closed = 0
+    for event in batch.events:
+        alert_id = event.detail.get("alert_id") if event.kind == "alert" and event.state == "resolved" else None
+        if not isinstance(alert_id, str):
+            continue
+        try:
+            store.update_alert(alert_id, "resolve", f"edge:{event.node or 'unknown'}", event.t_us)
+            closed += 1
+        except (AlertNotFound, AlertTransitionError):
+            continue
+    return closed
+
+
 async def uplink(request: web.Request) -> web.Response:
     """Store a batch from an edge node; answer 200 only after the store committed it."""
     metrics = request.app[METRICS]
@@ -86,6 +104,7 @@ async def uplink(request: web.Request) -> web.Response:
     metrics.records.labels("stored").inc(result.stored)
     metrics.records.labels("duplicate").inc(result.duplicates)
     metrics.records.labels("rejected").inc(len(batch.deadletters))
+    await loop.run_in_executor(writer, close_resolved_alerts, request.app[STORE], batch)
     hub = request.app[HUB]
     if hub.clients:
         live = request.app[CONFIG].live

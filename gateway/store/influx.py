@@ -371,6 +371,8 @@ class InfluxStore:
                 actions[r["event_id"]].append(r)
         out = []
         for e in events:
+            if e.state == "resolved":
+                continue  # an edge's resolution event closes the alert it names; it is not an alert itself
             alert = Alert(e, e.state or "raised")
             for a in sorted(actions.get(e.event_id, []), key=lambda r: int(r["time"])):
                 alert = _apply(alert, a["action"], a["who"], a["t_us"])

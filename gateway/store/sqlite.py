@@ -219,7 +219,8 @@ class SqliteStore:
         db = self._db
         db.executemany(
             "INSERT OR IGNORE INTO alerts(event_id, device, t_us, state) VALUES (?,?,?,?)",
-            [(e.event_id, e.device, e.t_us, e.state or "raised") for e in batch.events if e.kind == "alert"],
+            [(e.event_id, e.device, e.t_us, e.state or "raised") for e in batch.events
+             if e.kind == "alert" and e.state != "resolved"],  # a resolution closes its alert (see app)
         )
         db.executemany(
             "INSERT INTO devices VALUES (?,?,?,?) ON CONFLICT(device, stream) DO UPDATE SET "
