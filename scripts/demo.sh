@@ -6,6 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
-.venv/bin/python -m pip install -q --disable-pip-version-check -e ".[edge,gateway,sim]" 2>&1 \
-    | grep -v "^WARNING: Location" || true
+if ! .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[edge,gateway,sim]" > .venv/pip-install.log 2>&1; then
+    grep -v "^WARNING: Location" .venv/pip-install.log >&2
+    echo "pip install failed (log: .venv/pip-install.log)" >&2
+    exit 1
+fi
 exec .venv/bin/iomt demo "$@"
