@@ -74,6 +74,8 @@ class FallPipeline:
         return self._confirm(frame.device, dev)
 
     def _confirm(self, device: str, dev: _Device) -> list[Event]:
+        if dev.confirmer.candidate is None:
+            return []
         rate = dev.acc.rate_hz
         magnitude = np.linalg.norm(dev.acc.latest(round(1.5 * rate)), axis=1)
         confirmed = dev.confirmer.on_motion(magnitude, dev.acc.t_last_us, rate)
