@@ -9,7 +9,7 @@ PROFILES: dict[str, dict[str, tuple[DataProfile, TrainSettings]]] = {
     "release": {
         "fall": (DataProfile(subjects=30, seconds=600.0), TrainSettings(epochs=40, batch_size=64, patience=6)),
         "ecg": (DataProfile(subjects=100, seconds=900.0), TrainSettings(epochs=40, batch_size=128, patience=6)),
-        "emotion": (DataProfile(subjects=30, seconds=1800.0), TrainSettings(epochs=80, batch_size=32, patience=10)),
+        "emotion": (DataProfile(subjects=80, seconds=1800.0), TrainSettings(epochs=80, batch_size=32, patience=10)),
     },
     "smoke": {
         "fall": (DataProfile(subjects=4, seconds=60.0), TrainSettings(epochs=2, batch_size=32, patience=1, verbose=0)),

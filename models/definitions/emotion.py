@@ -29,6 +29,7 @@ def build(variant: str, *, batch_size: int | None, unroll: bool) -> Any:
     x = layers.Dense(embed, activation="relu", name="embed")(inp)  # applied to every step
     for i, u in enumerate(units):
         x = layers.LSTM(u, return_sequences=i < len(units) - 1, unroll=unroll, name=f"lstm{i}")(x)
+    x = layers.Dropout(0.3, name="dropout")(x)  # subjects differ more than episodes do: fight overfitting
     x = layers.Dense(dense, activation="relu", name="dense")(x)
     out = layers.Dense(len(SPEC.classes), activation="softmax", name="probs")(x)
     return keras.Model(inp, out, name=f"emotion_{variant}")
