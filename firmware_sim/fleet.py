@@ -28,6 +28,10 @@ log = logging.getLogger(__name__)
 
 __all__ = ["Fleet", "FleetReport", "StreamSource"]
 
+#: At most this many unacknowledged publishes; beyond it the fleet waits (and falls behind, which
+#: the report shows) instead of exhausting the client's 65,535 message ids.
+MAX_PENDING = 20_000
+
 
 @dataclass
 class FleetReport:
@@ -135,6 +139,8 @@ class Fleet:
             report.published += len(messages)
             while pending and pending[0].done():
                 pending.popleft()
+            while len(pending) > MAX_PENDING:  # backpressure: the client's message ids would run out
+                pending.popleft().wait(30.0)
             device = source.owner
             if self.truth is not None and device is not None and due >= truth_due.get(id(device), 0.0):
                 truth_due[id(device)] = due + self.truth_period_s  # truth goes out in batches, once a period
