@@ -4,11 +4,13 @@ labelled dataset to disk (``iomt sim dataset``)."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import signal
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +40,22 @@ def register(sub: Any) -> None:
     d.add_argument("--rate", type=float, help="ECG rate (ecg, emotion) or motion sensor rate (motion), Hz")
     d.add_argument("--out", type=Path, required=True, help="directory for index.json and one .npz per recording")
     d.set_defaults(func=run_dataset)
+
+
+@contextlib.contextmanager
+def _stop_on_signals(fleet: Any) -> Iterator[None]:
+    """SIGTERM/SIGINT stop the fleet cleanly (it drains and reports); the old handlers come back after."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+    for sig in previous:
+        signal.signal(sig, lambda *_: fleet.stop())
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -76,10 +94,9 @@ def run(args: argparse.Namespace) -> int:
     truth = TruthSink(bus if config.publish_truth else None, scenario.site, args.truth)
     fleet = Fleet(bus, scenario.site, streams, qos=scenario.qos, truth=truth, faults=list(scenario.faults),
                   seed=scenario.seed)
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: fleet.stop())
     log.info("simulating %d devices (%d streams) on %s", len(devices), len(streams), config.mqtt.url)
-    report = fleet.run(duration if duration is not None else float("inf"))
+    with _stop_on_signals(fleet):
+        report = fleet.run(duration if duration is not None else float("inf"))
     truth.close()
     bus.stop()
     log.info("published %d messages (%d late), %d truth events", report.published, report.late_frames,
@@ -140,10 +157,10 @@ def run_replay(args: argparse.Namespace) -> int:
     bus.start()
     truth = TruthSink(bus if config.publish_truth else None, config.site, args.truth)
     fleet = Fleet(bus, config.site, device.sources, qos=config.qos, truth=truth)
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: fleet.stop())
     log.info("replaying %s (%.1f s, %s) as %s", args.file, loaded.seconds, ", ".join(loaded.signals), device_id)
-    report = fleet.run(device.frames * device.sources[0].frame_s + 1e-6, realtime=not args.fast, speed=args.speed)
+    with _stop_on_signals(fleet):
+        report = fleet.run(device.frames * device.sources[0].frame_s + 1e-6, realtime=not args.fast,
+                           speed=args.speed)
     truth.close()
     bus.stop()
     log.info("published %d messages, %d truth events", report.published, report.truth_events)
