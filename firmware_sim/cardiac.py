@@ -212,7 +212,8 @@ class BeatGenerator:
         w = self._normal(rr_prev)
         w[P] = (-self.persona.pr_s * float(self.rng.uniform(0.6, 0.9)), 0.02,
                 self.persona.p_amp * float(self.rng.uniform(-0.9, 0.5)))
-        w[R, 1] *= float(self.rng.uniform(0.95, 1.1))
+        # Aberrant conduction: an early impulse finds a bundle still refractory (~10 % of S beats).
+        w[R, 1] *= float(self.rng.uniform(1.8, 2.4)) if self.rng.random() < 0.1 else float(self.rng.uniform(0.95, 1.1))
         return w
 
     def _ventricular(self, rr_prev: float, vt: bool = False) -> np.ndarray:

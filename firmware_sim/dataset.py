@@ -93,7 +93,7 @@ def _motion(persona: Persona, rng: np.random.Generator, seconds: float, fs: floa
     while have < n:
         block = gen.next_block()
         t_block = have / fs
-        truth += [Annotation(t_block + a, min(t_block + b, seconds), label, kind)
+        truth += [Annotation(round(t_block + a, 6), round(min(t_block + b, seconds), 6), label, kind)
                   for a, b, label, kind in block.events if t_block + a < seconds]
         acc.append(block.acc)
         gyro.append(block.gyro)

@@ -49,7 +49,8 @@ class Persona:
     vt_runs_per_hour: float
     hrv: float  # relative RR variability (SDNN / mean RR) in sinus rhythm
     ecg_gain: float  # overall QRS amplitude scale
-    qrs_width: float  # scale of normal QRS width
+    qrs_width: float  # scale of normal QRS width (2-3 with a bundle branch block)
+    bundle_branch_block: bool  # wide normal beats (AAMI counts LBBB/RBBB beats as N)
     t_amp: float  # T-wave amplitude (mV)
     p_amp: float  # P-wave amplitude (mV)
     pr_s: float  # PR interval (s)
@@ -80,6 +81,7 @@ def make_persona(seed: int, index: int, *, condition: str | None = None) -> Pers
         raise ValueError(f"unknown condition {cond!r}; known: {', '.join(CONDITIONS)}")
     age = int(rng.integers(22, 90))
     ps, pv, pf, pq = (float(p * rng.uniform(0.5, 1.5)) for p in ECTOPY[cond])
+    bbb = bool(rng.random() < 0.12)
     return Persona(
         subject=f"s{index:04d}",
         age=age,
@@ -94,7 +96,8 @@ def make_persona(seed: int, index: int, *, condition: str | None = None) -> Pers
         vt_runs_per_hour=float(rng.uniform(20, 60)) if cond == "vt_prone" else 0.0,
         hrv=float(np.clip(rng.normal(0.05 if age < 50 else 0.035, 0.01), 0.015, 0.09)),
         ecg_gain=float(rng.uniform(0.6, 1.5)),
-        qrs_width=float(rng.uniform(0.85, 1.2)),
+        qrs_width=float(rng.uniform(2.0, 2.8) if bbb else rng.uniform(0.85, 1.2)),
+        bundle_branch_block=bbb,
         t_amp=float(rng.uniform(0.15, 0.45)),
         p_amp=float(rng.uniform(0.08, 0.2)),
         pr_s=float(rng.uniform(0.13, 0.2)),

@@ -19,7 +19,9 @@ Beat = tuple[float, str]
 
 
 def _ecg(condition: str, seconds: float = 300.0, index: int = 1) -> tuple[np.ndarray, list[Beat], EcgStream]:
-    persona = make_persona(21, index, condition=condition)
+    """A recording of the first persona from ``index`` on with this condition and narrow normal beats."""
+    while (persona := make_persona(21, index, condition=condition)).bundle_branch_block:
+        index += 1
     stream = EcgStream(persona, FS, np.random.default_rng(index))
     signal = stream.render(int(seconds * FS))
     return signal, stream.take_beats(seconds - 1.0), stream
@@ -59,7 +61,8 @@ def test_heart_rate_matches_the_persona_and_the_signal_matches_the_labels() -> N
     hr = 60.0 / np.diff(times).mean()
     assert hr == pytest.approx(stream.persona.resting_hr, rel=0.05)
     rectified = np.abs(signal - np.median(signal))
-    peaks, _ = find_peaks(rectified, height=0.5 * stream.persona.ecg_gain, distance=int(0.25 * FS))
+    # 0.35 s apart: an R peak wins over its own T wave (resting rates stay under 100 bpm)
+    peaks, _ = find_peaks(rectified, height=0.5 * stream.persona.ecg_gain, distance=int(0.35 * FS))
     assert len(peaks) == pytest.approx(len(beats), abs=3)
     nearest = np.abs(peaks[:, None] / FS - times[None, :]).min(axis=1)
     assert np.median(nearest) < 0.02  # every detected R peak sits on a labelled beat
@@ -83,7 +86,8 @@ def test_supraventricular_beats_are_premature_and_narrow_without_full_compensati
     s = [t for t, lab in beats[2:-2] if lab == "S"]
     assert len(s) > 10
     s_width = np.median([_qrs_width_s(signal, t) for t in s])
-    assert s_width < 1.25 * n_width
+    # narrow (an early beat may ride on the previous T wave, which widens the half-height a little)
+    assert s_width < 1.5 * n_width and s_width < 0.045
     coupling, pair = _rr_context(beats, "S")
     assert np.median(coupling) < 0.85
     assert np.median(pair) < 1.9  # the sinus node is reset: no full compensatory pause
@@ -113,9 +117,14 @@ def test_atrial_fibrillation_is_irregular_and_has_no_p_waves() -> None:
         return float(np.std(d) / np.mean(rr[rr_ok]))
 
     assert rr_cv(in_af) > 2.5 * rr_cv(sinus)
-    p_window = slice(80 - round(0.26 * FS), 80 - round(0.08 * FS))  # 260..80 ms before R
+    pr = stream.persona.pr_s
+    p_window = slice(80 - round((pr + 0.04) * FS), 80 - round((pr - 0.04) * FS))  # where the P wave peaks
     p_sinus = np.abs(_ensemble(signal, [t for t, lab in sinus if lab == "N"])[p_window]).max()
-    p_af = np.abs(_ensemble(signal, [t for t, lab in in_af if lab == "N"])[p_window]).max()
+    # AF beats after a long RR only, so the previous T wave lies outside the P-wave window
+    times = np.array([b[0] for b in beats])
+    long_rr = [t for t, lab in in_af if lab == "N" and t - times[np.searchsorted(times, t) - 1] > 0.6]
+    assert len(long_rr) > 20
+    p_af = np.abs(_ensemble(signal, long_rr)[p_window]).max()
     assert p_sinus > 0.06
     assert p_af < 0.4 * p_sinus
 
