@@ -33,7 +33,10 @@ class EdgeConfig(StrictModel):
     model_poll_s: float = Field(5.0, gt=0, description="Seconds between checks of models_dir for new versions.")
     batched_inference: bool = Field(True, description="Infer windows of many patients in one call per model.")
     ecg_window_s: float = Field(10.0, ge=4, le=60, description="ECG seconds searched for beats on each run.")
-    ecg_hop_s: float = Field(1.0, gt=0, le=10, description="Seconds of new ECG between beat-detection runs.")
+    ecg_hop_s: float = Field(
+        0.5, gt=0, le=10, description="Seconds of new ECG between beat-detection runs; above the frame length a "
+        "completed beat waits for the next run (latency)."
+    )
     fall_screen_g: float | None = Field(
         1.6, ge=1.0, description="Only windows with an |acc| peak above this (or a free-fall dip) reach the fall "
         "model; none runs the model on every window."
