@@ -18,13 +18,8 @@ if [ ${#need[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 
-PY=${PYTHON:-python3}
-[ -x .venv/bin/python ] || "$PY" -m venv .venv
-if ! .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[edge,gateway,sim,cloud,dev]" > .venv/pip-install.log 2>&1; then
-    grep -v "^WARNING: Location" .venv/pip-install.log >&2
-    echo "pip install failed (log: .venv/pip-install.log)" >&2
-    exit 1
-fi
+. scripts/venv.sh
+ensure_venv "edge,gateway,sim,cloud,dev"
 
 echo "== ruff"; .venv/bin/ruff check .
 echo "== mypy"; .venv/bin/mypy
