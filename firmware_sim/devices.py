@@ -9,6 +9,7 @@ chunked ``image`` objects (:mod:`iomt.wire.chunks`).
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -63,6 +64,12 @@ class SimDevice:
         self.start_us = 0
         self.stagger_s = 0.0
         self._truth: list[TruthEvent] = []
+        self._blocks: list[_Blocks] = []
+
+    def prime(self) -> None:
+        """Do the first expensive rendering now, before the run's clock starts."""
+        for blocks in self._blocks:
+            blocks.prime()
 
     def bind(self, start_us: int, stagger_s: float) -> None:
         """Set the run's start (wall clock, us) and this device's offset within the frame period."""
@@ -109,7 +116,9 @@ class SimDevice:
         """Streams fed from a generator that renders ``block_s`` of every stream at once (numpy work per
         call dominates small frames, so rendering ahead in blocks makes a device ~10x cheaper); frames
         are still published at their acquisition time."""
-        blocks = _Blocks(make, rates, frame_s, block_s, quantized=not self.faults)
+        phase = zlib.crc32(f"{self.device_id}/{self.kind}".encode())
+        blocks = _Blocks(make, rates, frame_s, block_s, quantized=not self.faults, phase=phase)
+        self._blocks.append(blocks)
         for stream, fs in rates.items():
             self._source(stream, fs, frame_s, self._render_from(blocks, stream, fs))
 
@@ -129,15 +138,30 @@ class _Blocks:
     """Renders every stream of a device ``block_s`` at a time and hands each stream its frames."""
 
     def __init__(self, make: Callable[[float], dict[str, np.ndarray]], rates: dict[str, float], frame_s: float,
-                 block_s: float, quantized: bool) -> None:
+                 block_s: float, quantized: bool, phase: int = 0) -> None:
         self.make = make
         self.frames_per_block = max(1, round(block_s / frame_s))
+        self.frame_s = frame_s
         self.block_s = self.frames_per_block * frame_s
+        # The first block is shorter by ``phase`` frames so that devices render at different instants
+        # (all devices rendering at t = 10 s, 20 s, ... would delay the frames due meanwhile).
+        self._first = self.frames_per_block - phase % self.frames_per_block
         self.n = {s: round(fs * frame_s) for s, fs in rates.items()}
         self.quantized = quantized
         self._buf: dict[str, np.ndarray] = {}
         self._pos: dict[str, int] = dict.fromkeys(rates, 0)
         self._pending: dict[str, list[np.ndarray]] = {s: [] for s in rates}
+
+    def prime(self) -> None:
+        """Render the first block now (before a run's clock starts) instead of on the first frame."""
+        if not any(self._pending.values()) and not self._buf:
+            self._render_next()
+
+    def _render_next(self) -> None:
+        seconds = self._first * self.frame_s if self._first else self.block_s
+        self._first = 0
+        for s, values in self.make(seconds).items():
+            self._pending[s].append(quantize(s, values) if self.quantized else values)
 
     def take(self, stream: str) -> np.ndarray:
         n = self.n[stream]
@@ -145,8 +169,7 @@ class _Blocks:
         pos = self._pos[stream]
         if buf is None or pos + n > len(buf):
             if not self._pending[stream]:
-                for s, values in self.make(self.block_s).items():
-                    self._pending[s].append(quantize(s, values) if self.quantized else values)
+                self._render_next()
             buf = self._pending[stream].pop(0)
             self._buf[stream] = buf
             pos = 0

@@ -90,10 +90,11 @@ class EmotionStream:
             target[(t >= a) & (t < b)] = row
         target[t >= self.episodes[-1][1]] = target[(t < self.episodes[-1][1])][-1]
         alpha = 1 - np.exp(-1 / (CONTROL_HZ * RAMP_S / 3))
-        levels = np.empty_like(target)
-        levels[0] = target[0]
-        for i in range(1, len(t)):  # first-order lag: autonomic responses ramp, they do not jump
-            levels[i] = levels[i - 1] + alpha * (target[i] - levels[i - 1])
+        # First-order lag (autonomic responses ramp, they do not jump):
+        # levels[i] = levels[i-1] + alpha * (target[i] - levels[i-1]), starting at target[0].
+        from scipy.signal import lfilter
+
+        levels, _ = lfilter([alpha], [1, alpha - 1], target, axis=0, zi=(1 - alpha) * target[:1])
         rate = levels[:, 2] * (1 + 0.06 * np.convolve(self.rng.standard_normal(len(t)), np.ones(8) / 8, "same") * 2.8)
         phase = np.concatenate([[0.0], np.cumsum(2 * np.pi * rate[:-1] / 60.0 / CONTROL_HZ)])
         if len(self._resp_phase):  # keep what was already used identical

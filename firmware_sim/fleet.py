@@ -95,6 +95,8 @@ class Fleet:
     def run(self, duration_s: float, realtime: bool = True, speed: float = 1.0) -> FleetReport:
         """Publish until ``duration_s`` of signal has been sent. ``realtime`` paces frames by the wall
         clock, ``speed`` times faster than real time; without it, frames go out as fast as possible."""
+        for owner in self._owners:
+            owner.prime()
         start_wall_us = time.time_ns() // 1000
         start_mono = time.monotonic()
         self.report.started_us = start_wall_us
