@@ -63,7 +63,9 @@ class SimDevice:
         self.sources: list[StreamSource] = []
         self.start_us = 0
         self.stagger_s = 0.0
-        self._truth: list[TruthEvent] = []
+        # Pending truth in device seconds (start, end, kind, label, extra): converted to wall time when
+        # taken, so rendering may happen before the run's start time is known.
+        self._truth: list[tuple[float, float, str, str, dict[str, Any]]] = []
         self._blocks: list[_Blocks] = []
 
     def prime(self) -> None:
@@ -88,9 +90,16 @@ class SimDevice:
 
     def take_truth(self, now_us: int) -> list[TruthEvent]:
         """Truth events that have started by ``now_us``."""
-        ready = [e for e in self._truth if e.t_us <= now_us]
-        self._truth = [e for e in self._truth if e.t_us > now_us]
+        now_s = (now_us - self.start_us) / 1e6 - self.stagger_s
+        ready = [TruthEvent(self.device_id, kind, label, self.t_us(a), self.t_us(b), extra)
+                 for a, b, kind, label, extra in self._truth if a <= now_s]
+        self._truth = [e for e in self._truth if e[0] > now_s]
         return ready
+
+    def note(self, kind: str, label: str, t_s: float, t_end_s: float | None = None,
+             extra: dict[str, Any] | None = None) -> None:
+        """Queue a truth event at ``t_s`` (seconds from this device's first sample)."""
+        self._truth.append((t_s, t_s if t_end_s is None else t_end_s, kind, label, extra or {}))
 
     def _signal(self, stream: str, t0_us: int, fs: float, samples: np.ndarray) -> np.ndarray:
         if not self.faults:
@@ -190,10 +199,10 @@ class EcgPatch(SimDevice):
 
         def make(seconds: float) -> dict[str, np.ndarray]:
             signal = self.ecg.render(round(fs * seconds))
-            self._truth += [TruthEvent(device_id, "beat", lab, self.t_us(t), self.t_us(t))
-                            for t, lab in self.ecg.take_beats()]
-            self._truth += [TruthEvent(device_id, "rhythm", e.label, self.t_us(e.start), self.t_us(e.end))
-                            for e in self.ecg.take_episodes()]
+            for t, lab in self.ecg.take_beats():
+                self.note("beat", lab, t)
+            for e in self.ecg.take_episodes():
+                self.note("rhythm", e.label, e.start, e.end)
             return {"ecg": signal}
 
         self._block_sources(make, {"ecg": fs}, frame_s, block_s)
@@ -220,7 +229,7 @@ class MotionWearable(SimDevice):
         def make(seconds: float) -> dict[str, np.ndarray]:
             acc, gyro = self.motion.render(round(fs * seconds))
             for a, b, label, kind in self.motion.pending_events:
-                self._truth.append(TruthEvent(device_id, kind, label, self.t_us(a), self.t_us(b)))
+                self.note(kind, label, a, b)
             self.motion.pending_events.clear()
             return {"acc": acc, "gyro": gyro}
 
@@ -241,10 +250,10 @@ class EmotionBand(SimDevice):
 
         def make(seconds: float) -> dict[str, np.ndarray]:
             block = self.band.render(seconds)
-            self._truth += [TruthEvent(device_id, "beat", lab, self.t_us(t), self.t_us(t))
-                            for t, lab in self.band.take_beats()]
+            for t, lab in self.band.take_beats():
+                self.note("beat", lab, t)
             for a, b, label in self.band.episodes[self._reported:]:
-                self._truth.append(TruthEvent(device_id, "emotion", label, self.t_us(a), self.t_us(b)))
+                self.note("emotion", label, a, b)
             self._reported = len(self.band.episodes)
             return {k: v[:, 0] for k, v in block.items()}
 
@@ -317,9 +326,10 @@ class ImagingDevice(SimDevice):
             lesion = bool(rng.random() < lesion_probability)
             pixels, mask = phantom(rng, size, modality, lesion)
             stamp = self.stamp(t0_us)
-            self._truth.append(TruthEvent(device_id, "lesion", "lesion" if lesion else "none", t0_us, t0_us, {
+            t_s = (t0_us - self.start_us) / 1e6 - self.stagger_s
+            self.note("lesion", "lesion" if lesion else "none", t_s, t_s, {
                 "seq": seq, "modality": modality, "bbox": mask_bbox(mask), "shape": [size, size],
-                "mask_rle": mask_rle(mask)}))
+                "mask_rle": mask_rle(mask)})
             return split(encode_image(Image(seq, stamp, pixels)), seq, chunk_size)
 
         self._source("image", 1.0 / interval_s, interval_s, render)

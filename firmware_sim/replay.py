@@ -29,7 +29,6 @@ import numpy as np
 
 from firmware_sim.dataset import Annotation
 from firmware_sim.devices import SimDevice
-from firmware_sim.truth import TruthEvent
 
 AAMI = {**dict.fromkeys("NLRej", "N"), **dict.fromkeys("AaJS", "S"), **dict.fromkeys("VE", "V"), "F": "F",
         **dict.fromkeys("/fQ", "Q")}
@@ -259,8 +258,7 @@ class ReplayDevice(SimDevice):
                 end_s = (k + 1) * frame_s
                 while self._queue and self._queue[0].t_s < end_s:
                     a = self._queue.pop(0)
-                    self._truth.append(TruthEvent(self.device_id, a.kind, a.label, self.t_us(a.t_s),
-                                                  self.t_us(a.t_end_s)))
+                    self.note(a.kind, a.label, a.t_s, a.t_end_s)
             return self._frame(stream, seq, t0_us, fs, chunk if chunk.shape[1] > 1 else chunk[:, 0])
 
         return render
