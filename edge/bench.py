@@ -135,6 +135,7 @@ def run_once(patients: int, duration_s: float, batched: bool, edge_core: int, wo
         "inferences_per_s": round(inferences / duration_s, 1),
         "latency_ms": {"p50": stats["latency_ms"]["p50"], "p99": stats["latency_ms"]["p99"],
                        "max": stats["latency_ms"]["max"], "windows": stats["latency_ms"]["count"]},
+        "latency_ms_by_model": stats["latency_ms_by_model"],
         "cpu_s_per_s": round(stats["cpu_s"] / wall, 3),
         "peak_rss_mb": round(stats["peak_rss_mb"], 1),
         "models": stats["models"],

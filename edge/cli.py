@@ -67,7 +67,15 @@ def node_stats(node: Any, wall_s: float) -> dict[str, Any]:
     import numpy as np
 
     usage = resource.getrusage(resource.RUSAGE_SELF)
-    latencies = np.asarray(node.latencies_ms, dtype=np.float64)
+
+    def percentiles(values: list[float]) -> dict[str, Any]:
+        arr = np.asarray(values, dtype=np.float64)
+        if not arr.size:
+            return {"count": 0, "p50": None, "p99": None, "max": None}
+        return {"count": int(arr.size), "p50": float(np.percentile(arr, 50)),
+                "p99": float(np.percentile(arr, 99)), "max": float(arr.max())}
+
+    every = [v for values in node.latencies_ms.values() for v in values]
     return {
         "wall_s": wall_s,
         "cpu_s": usage.ru_utime + usage.ru_stime,
@@ -76,12 +84,8 @@ def node_stats(node: Any, wall_s: float) -> dict[str, Any]:
         "sequence": node.processor.sequences.totals(),
         "models": {name: asdict(s) for name, s in node.processor.engine.stats.items()},
         "model_versions": node.processor.registry.versions(),
-        "latency_ms": {
-            "count": int(latencies.size),
-            "p50": float(np.percentile(latencies, 50)) if latencies.size else None,
-            "p99": float(np.percentile(latencies, 99)) if latencies.size else None,
-            "max": float(latencies.max()) if latencies.size else None,
-        },
+        "latency_ms": percentiles(every),
+        "latency_ms_by_model": {model: percentiles(values) for model, values in node.latencies_ms.items()},
         "outbox": {"pending": node.outbox.pending, "shed": node.outbox.shed_total},
         "uplink": asdict(node.uplink.stats),
     }

@@ -22,7 +22,7 @@ NEEDED = ("ecg", "eda", "ppg")
 @dataclass
 class _Device:
     buffers: dict[str, RingBuffer] = field(default_factory=dict)
-    arrivals: ArrivalLog = field(default_factory=ArrivalLog)
+    arrivals: dict[str, ArrivalLog] = field(default_factory=dict)
     next_end_us: int = 0
     stress: StressState = field(default_factory=StressState)
 
@@ -45,8 +45,7 @@ class EmotionPipeline:
         if buf is None or buf.rate_hz != frame.sample_rate:
             buf = dev.buffers[frame.stream] = RingBuffer(round(WINDOW_S * frame.sample_rate), 1, frame.sample_rate)
         buf.extend(frame.values()[:, :1], frame.t_last_us)
-        if frame.stream == "eda":
-            dev.arrivals.add(frame.t_last_us, arrival_ns)
+        dev.arrivals.setdefault(frame.stream, ArrivalLog()).add(frame.t_last_us, arrival_ns)
         if all(s in dev.buffers and dev.buffers[s].filled == dev.buffers[s].capacity for s in NEEDED):
             end = min(dev.buffers[s].t_last_us for s in NEEDED)
             if end >= dev.next_end_us:
@@ -70,7 +69,8 @@ class EmotionPipeline:
                 b["ppg"].latest(b["ppg"].capacity)[:, 0], b["ppg"].rate_hz,
             )
             end_us = min(b[s].t_last_us for s in NEEDED)
-            windows.append(Window(device, end_us - round(WINDOW_S * 1e6), end_us, x, dev.arrivals.arrival_of(end_us)))
+            arrival = max(dev.arrivals[s].arrival_of(end_us) for s in NEEDED)  # the last stream to cover it
+            windows.append(Window(device, end_us - round(WINDOW_S * 1e6), end_us, x, arrival))
         self._due.clear()
         self.windows += len(windows)
         return windows, []

@@ -25,6 +25,7 @@ from models.runtime import ModelRunner
 
 MODEL = "fall"
 BUFFER_S = 4.0
+GYRO_WAIT_US = 1_000_000
 FREE_FALL_G = 0.6
 
 
@@ -33,7 +34,10 @@ class _Device:
     acc: RingBuffer
     gyro: RingBuffer | None = None
     arrivals: ArrivalLog = field(default_factory=ArrivalLog)
+    gyro_arrivals: ArrivalLog = field(default_factory=ArrivalLog)
     next_total: int = 0
+    #: device times at which a window ends, waiting until every stream covers them
+    pending: list[int] = field(default_factory=list)
     confirmer: FallConfirmer = field(default_factory=FallConfirmer)
     version: str = ""
 
@@ -59,6 +63,7 @@ class FallPipeline:
                 if dev.gyro is None or dev.gyro.rate_hz != frame.sample_rate:
                     dev.gyro = RingBuffer(round(BUFFER_S * frame.sample_rate), 3, frame.sample_rate)
                 dev.gyro.extend(frame.values(), frame.t_last_us)
+                dev.gyro_arrivals.add(frame.t_last_us, arrival_ns)
             return []
         if dev is None or dev.acc.rate_hz != frame.sample_rate:
             dev = self._devices[frame.device] = _Device(RingBuffer(round(BUFFER_S * frame.sample_rate), 3,
@@ -67,9 +72,10 @@ class FallPipeline:
         values = frame.values()
         dev.acc.extend(values, frame.t_last_us)
         dev.arrivals.add(frame.t_last_us, arrival_ns)
-        # one window per hop, even when several hops arrive at once (a burst after a reconnect)
+        # one window per hop, even when several hops arrive at once (a burst after a reconnect);
+        # it is cut once the gyroscope covers it too (its frame may come right after this one)
         while dev.acc.total >= dev.next_total:
-            self._cut(frame.device, dev, skip=dev.acc.total - dev.next_total)
+            dev.pending.append(dev.acc.time_of(dev.acc.total - dev.next_total))
             dev.next_total += round(HOP_S * frame.sample_rate)
         return self._confirm(frame.device, dev)
 
@@ -90,16 +96,28 @@ class FallPipeline:
         dev = self._devices.get(device)
         if dev is not None and stream == "acc":
             dev.acc.clear()
+            dev.pending.clear()
             dev.next_total = dev.acc.total + round(WINDOW_S * dev.acc.rate_hz)
 
-    def _cut(self, device: str, dev: _Device, skip: int) -> None:
-        """Cut the window ending ``skip`` samples before the newest, after the quality check and screen."""
+    def _cut_pending(self, device: str, dev: _Device) -> None:
+        keep = []
+        for end_us in dev.pending:
+            gyro_behind = dev.gyro is not None and dev.gyro.t_last_us < end_us
+            # a gyroscope that fell a second behind is not waited for (its channels read as zero)
+            if gyro_behind and dev.acc.t_last_us - end_us < GYRO_WAIT_US:
+                keep.append(end_us)
+                continue
+            self._cut(device, dev, end_us, use_gyro=not gyro_behind)
+        dev.pending = keep
+
+    def _cut(self, device: str, dev: _Device, end_us: int, use_gyro: bool) -> None:
+        """Cut the window ending at device time ``end_us``, after the quality check and screen."""
         rate = dev.acc.rate_hz
         n = round(WINDOW_S * rate)
+        skip = round((dev.acc.t_last_us - end_us) * rate / 1e6)
         acc = dev.acc.latest(n, skip)
         if acc.shape[0] < n:
             return
-        end_us = dev.acc.time_of(skip)
         start_us = dev.acc.time_of(skip + n - 1)
         problem = motion_quality(acc)
         change = self.quality.update(device, "acc", problem, (start_us, end_us))
@@ -112,18 +130,24 @@ class FallPipeline:
             self.screened_out += 1
             return
         gyro = None
-        if dev.gyro is not None:
+        arrival = dev.arrivals.arrival_of(end_us)
+        if dev.gyro is not None and use_gyro:
             g_n = round(WINDOW_S * dev.gyro.rate_hz)
             g_skip = max(0, round((dev.gyro.t_last_us - end_us) * dev.gyro.rate_hz / 1e6))
             candidate = dev.gyro.latest(g_n, g_skip)
-            gyro = candidate if candidate.shape[0] == g_n else None
+            if candidate.shape[0] == g_n:
+                gyro = candidate
+                arrival = max(arrival, dev.gyro_arrivals.arrival_of(end_us))
         x = motion_channels(acc, rate, gyro, dev.gyro.rate_hz if gyro is not None and dev.gyro else None)[-WINDOW:]
         if x.shape[0] < WINDOW:
             return
         impact_us = dev.acc.time_of(skip + n - 1 - int(magnitude.argmax()))
-        self._windows.append(Window(device, start_us, end_us, x, dev.arrivals.arrival_of(end_us), impact_us))
+        self._windows.append(Window(device, start_us, end_us, x, arrival, impact_us))
 
     def ready(self) -> tuple[list[Window], list[Event]]:
+        for device, dev in self._devices.items():
+            if dev.pending:
+                self._cut_pending(device, dev)
         windows, events = self._windows, self._events
         self._windows, self._events = [], []
         self.windows += len(windows)

@@ -42,6 +42,8 @@ class InferenceEngine:
             events.extend(cut_events)
             if not windows:
                 continue
+            for window in windows:
+                window.model = pipeline.model
             stats = self.stats.setdefault(pipeline.model, ModelStats())
             stats.windows += len(windows)
             runner = self.registry.current(pipeline.model)

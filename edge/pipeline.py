@@ -26,6 +26,7 @@ class Window:
     x: np.ndarray
     arrival_ns: int
     extra: Any = None
+    model: str = ""
 
 
 class Pipeline(Protocol):
