@@ -24,7 +24,7 @@ from models.preprocessing.motion import HOP_S, WINDOW, WINDOW_S, motion_channels
 from models.runtime import ModelRunner
 
 MODEL = "fall"
-BUFFER_S = 4.0
+BUFFER_S = 8.0
 GYRO_WAIT_US = 1_000_000
 FREE_FALL_G = 0.6
 
@@ -70,6 +70,10 @@ class FallPipeline:
                                                                    frame.sample_rate))
             dev.next_total = round(WINDOW_S * frame.sample_rate)
         values = frame.values()
+        # a window still waiting (for its gyroscope) is cut before this frame pushes its start out
+        oldest_needed = frame.t_last_us - round((BUFFER_S - WINDOW_S) * 1e6)
+        if dev.pending and dev.pending[0] <= oldest_needed + round(WINDOW_S * 1e6):
+            self._cut_pending(frame.device, dev, force=True)
         dev.acc.extend(values, frame.t_last_us)
         dev.arrivals.add(frame.t_last_us, arrival_ns)
         # one window per hop, even when several hops arrive at once (a burst after a reconnect);
@@ -95,16 +99,17 @@ class FallPipeline:
     def on_gap(self, device: str, stream: str) -> None:
         dev = self._devices.get(device)
         if dev is not None and stream == "acc":
+            self._cut_pending(device, dev, force=True)  # windows already complete are not lost to the gap
             dev.acc.clear()
             dev.pending.clear()
             dev.next_total = dev.acc.total + round(WINDOW_S * dev.acc.rate_hz)
 
-    def _cut_pending(self, device: str, dev: _Device) -> None:
+    def _cut_pending(self, device: str, dev: _Device, force: bool = False) -> None:
         keep = []
         for end_us in dev.pending:
             gyro_behind = dev.gyro is not None and dev.gyro.t_last_us < end_us
             # a gyroscope that fell a second behind is not waited for (its channels read as zero)
-            if gyro_behind and dev.acc.t_last_us - end_us < GYRO_WAIT_US:
+            if gyro_behind and not force and dev.acc.t_last_us - end_us < GYRO_WAIT_US:
                 keep.append(end_us)
                 continue
             self._cut(device, dev, end_us, use_gyro=not gyro_behind)

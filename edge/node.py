@@ -157,6 +157,7 @@ class EdgeNode:
         #: window-to-event latency per model (bounded), for benchmarks and stats
         self.latencies_ms: dict[str, list[float]] = {}
         self._seen: dict[str, tuple[int, int, float]] = {}
+        self._sequence_seen: dict[str, int] = {}
 
     def start(self) -> EdgeNode:
         self._poll_models()
@@ -251,5 +252,11 @@ class EdgeNode:
             if stats.invoke_s > invoke_s:
                 m.invoke.labels(model).observe(stats.invoke_s - invoke_s)
             self._seen[model] = (stats.windows, stats.inferences, stats.invoke_s)
+        totals = self.processor.sequences.totals()
+        for kind in ("missing", "duplicates", "reordered"):
+            delta = totals[kind] - self._sequence_seen.get(kind, 0)
+            if delta > 0:
+                m.sequence.labels(kind).inc(delta)
+            self._sequence_seen[kind] = totals[kind]
         m.outbox_depth.set(self.outbox.pending)
         m.shed.inc(self.outbox.take_shed())

@@ -42,13 +42,16 @@ async def test_metrics_count_messages_windows_inferences_and_rejections(
                                1 / 4096)
             bus.publish(topics.data(site, "p1", "acc"), encode_frame(frame))
         bus.publish(topics.data(site, "p1", "acc"), b"IM\x09broken")
-        await wait_until(lambda: value(scrape(port), 'iomt_edge_messages_total{result="rejected"}') == 1, 15,
-                         "the rejection to be counted")
+        late = make_frame("p1", "acc", 12, T0_US + 12 * 500_000, 50.0, np.zeros((25, 3), dtype=np.int16), 1 / 4096)
+        bus.publish(topics.data(site, "p1", "acc"), encode_frame(late))  # seq 10 and 11 never come
+        await wait_until(lambda: value(scrape(port), 'iomt_edge_messages_total{result="accepted"}') == 11, 15,
+                         "every message to be counted")
         text = await asyncio.to_thread(scrape, port)
     finally:
         await asyncio.to_thread(bus.stop)
         await asyncio.to_thread(node.stop, 1.0)
-    assert value(text, 'iomt_edge_messages_total{result="accepted"}') == 10
+    assert value(text, 'iomt_edge_messages_total{result="accepted"}') == 11
+    assert value(text, 'iomt_edge_sequence_total{kind="missing"}') == 2
     windows = value(text, 'iomt_edge_windows_total{model="fall"}')
     assert windows >= 6 and value(text, 'iomt_edge_inferences_total{model="fall"}') == windows
     assert value(text, 'iomt_edge_window_latency_seconds_count') == windows
