@@ -16,7 +16,7 @@ from edge.alerts import AlertContext, ArrhythmiaState, alert_event
 from edge.arrivals import ArrivalLog
 from edge.buffers import RingBuffer
 from edge.pipeline import Window
-from edge.quality import ecg_quality
+from edge.quality import ecg_quality_many
 from edge.quality_state import QualityTracker
 from iomt.wire.events import Event
 from iomt.wire.frames import Frame
@@ -34,6 +34,8 @@ class _Device:
     buffer: RingBuffer
     arrivals: ArrivalLog = field(default_factory=ArrivalLog)
     next_run_total: int = 0
+    #: device time by which the next R-peak is expected; no run before it (nothing could complete)
+    next_beat_us: int = 0
     last_beat_us: int = 0
     last_hr_us: int = 0
     arrhythmia: ArrhythmiaState = field(default_factory=ArrhythmiaState)
@@ -65,7 +67,7 @@ class EcgPipeline:
             dev.next_run_total = round(4.0 * frame.sample_rate)  # wait for a few beats
         dev.buffer.extend(frame.values(), frame.t_last_us)
         dev.arrivals.add(frame.t_last_us, arrival_ns)
-        if dev.buffer.total >= dev.next_run_total:
+        if dev.buffer.total >= dev.next_run_total and frame.t_last_us >= dev.next_beat_us:
             dev.next_run_total = dev.buffer.total + round(self.hop_s * frame.sample_rate)
             self._due[frame.device] = arrival_ns
         return []
@@ -84,15 +86,21 @@ class EcgPipeline:
         for device in self._due:
             buf = self._devices[device].buffer
             raw = buf.latest(buf.capacity)[:, 0]
-            recent = raw[-round(QUALITY_S * buf.rate_hz):]
-            problem = ecg_quality(recent, buf.rate_hz)
-            change = self.quality.update(device, "ecg", problem, (buf.time_of(recent.size - 1), buf.t_last_us))
-            if change is not None:
-                events.append(change)
-            if problem is None:
-                groups.setdefault((buf.rate_hz, raw.size), []).append((device, raw))
+            groups.setdefault((buf.rate_hz, raw.size), []).append((device, raw))
         self._due.clear()
-        for (fs, _n), members in groups.items():
+        for (fs, _n), candidates in groups.items():
+            stacked = np.stack([raw for _, raw in candidates])
+            recent = stacked[:, -round(QUALITY_S * fs):]
+            members = []
+            for (device, raw), problem in zip(candidates, ecg_quality_many(recent, fs), strict=True):
+                buf = self._devices[device].buffer
+                change = self.quality.update(device, "ecg", problem, (buf.time_of(recent.shape[1] - 1), buf.t_last_us))
+                if change is not None:
+                    events.append(change)
+                if problem is None:
+                    members.append((device, raw))
+            if not members:
+                continue
             conditioned = condition_many(np.stack([raw for _, raw in members]), fs)
             all_peaks = detect_r_peaks_many(conditioned, ECG_RATE_HZ)
             for (device, _raw), x, peaks in zip(members, conditioned, all_peaks, strict=True):
@@ -107,6 +115,9 @@ class EcgPipeline:
         to_us = 1e6 / ECG_RATE_HZ
         last_index = x.size - 1
         self._heart_rate(device, dev, peaks, t_start, t_end, events)
+        if peaks.size >= 2:  # the newest peak completes its predecessor; the next one is due one RR later
+            rr_us = float(np.median(np.diff(peaks))) * to_us
+            dev.next_beat_us = t_end - round((last_index - int(peaks[-1])) * to_us) + round(0.75 * rr_us)
         # beats up to the last one classified were done on an earlier run: skip them before the work
         done = last_index - int((t_end - dev.last_beat_us - MIN_RR_S * 0.5e6) / to_us)
         kept, vectors = beat_vectors_from_peaks(x, peaks, after=done if dev.last_beat_us else None)

@@ -23,32 +23,37 @@ ECG_ARTIFACT_SHARE = 0.6
 ACC_FULL_SCALE_G = 7.9
 
 
-def _clipped_share(x: np.ndarray) -> float:
-    top = float(np.max(np.abs(x)))
-    if top == 0.0:
-        return 0.0
-    return float(np.mean(np.abs(x) >= top * 0.999))
-
-
 def ecg_quality(x: np.ndarray, fs: float) -> str | None:
     """Quality problem of a single-lead ECG window in mV, or ``None``."""
-    x = np.asarray(x, dtype=np.float64).ravel()
-    if x.size < 2:
-        return "flat_line"
-    if abs(float(np.median(x))) > ECG_LEAD_OFF_DC_MV:
-        return "lead_off"
-    if float(np.ptp(x)) < ECG_FLAT_MV:
-        return "flat_line"
-    if _clipped_share(x) > CLIPPED_SHARE:
-        return "saturation"
-    power = np.abs(np.fft.rfft(x - np.mean(x))) ** 2
-    freqs = np.fft.rfftfreq(x.size, 1.0 / fs)
-    total = float(np.sum(power))
-    if total > 0:
-        outside = float(np.sum(power[(freqs < 0.7) | (freqs > 40.0)])) / total
-        if outside > ECG_ARTIFACT_SHARE:
-            return "motion_artifact"
-    return None
+    return ecg_quality_many(np.asarray(x, dtype=np.float64).ravel()[None, :], fs)[0]
+
+
+def ecg_quality_many(windows: np.ndarray, fs: float) -> list[str | None]:
+    """:func:`ecg_quality` of every row of ``windows`` (``(k, n)``, mV), computed in one pass."""
+    x = np.asarray(windows, dtype=np.float64)
+    if x.shape[1] < 2:
+        return ["flat_line"] * x.shape[0]
+    median = np.median(x, axis=1)
+    ptp = np.ptp(x, axis=1)
+    top = np.max(np.abs(x), axis=1)
+    clipped = np.mean(np.abs(x) >= (top * 0.999)[:, None], axis=1)
+    power = np.abs(np.fft.rfft(x - x.mean(axis=1, keepdims=True), axis=1)) ** 2
+    freqs = np.fft.rfftfreq(x.shape[1], 1.0 / fs)
+    total = power.sum(axis=1)
+    outside = power[:, (freqs < 0.7) | (freqs > 40.0)].sum(axis=1) / np.where(total > 0, total, 1.0)
+    out: list[str | None] = []
+    for i in range(x.shape[0]):
+        if abs(median[i]) > ECG_LEAD_OFF_DC_MV:
+            out.append("lead_off")
+        elif ptp[i] < ECG_FLAT_MV:
+            out.append("flat_line")
+        elif top[i] > 0 and clipped[i] > CLIPPED_SHARE:
+            out.append("saturation")
+        elif total[i] > 0 and outside[i] > ECG_ARTIFACT_SHARE:
+            out.append("motion_artifact")
+        else:
+            out.append(None)
+    return out
 
 
 def motion_quality(acc: np.ndarray) -> str | None:
