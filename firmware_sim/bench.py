@@ -116,7 +116,7 @@ def _realtime(broker_url: str, patients: int, args: argparse.Namespace) -> dict[
         "streams": n_streams,
         "duration_s": args.duration,
         "qos": args.qos,
-        "realtime_ratio": round(ratio, 4),
+        "realtime_ratio": round(ratio, 3),
         # Kept up: finished on time and at most 1 % of frames left more than 0.25 s after acquisition.
         "kept_up": ratio >= 0.99 and report.late_frames <= 0.01 * frames,
         "late_frames": report.late_frames,
