@@ -9,6 +9,7 @@ import pytest
 from firmware_sim.devices import EcgPatch, EmotionBand, ImagingDevice, MotionWearable, VitalsMonitor
 from firmware_sim.scenario import ScenarioError, build_devices, default_scenario, load_scenario
 from iomt.cli import main
+from iomt.config import MqttConfig
 
 GOOD = """\
 site = "ward-3"
@@ -134,3 +135,38 @@ def test_impossible_schedules_are_refused(tmp_path: Path) -> None:
         load_scenario(_write(tmp_path, text))
     expected = "line 9: patients[0].schedule: Value error, item 1: 'get_up' cannot follow posture 'standing'"
     assert expected in str(err.value)
+
+
+def test_iomt_sim_runs_a_scenario_through_mosquitto(tmp_path: Path, mqtt_config: MqttConfig) -> None:
+    import json
+    import subprocess
+    import sys
+
+    scenario = _write(tmp_path, """\
+site = "cli-test"
+seed = 4
+duration_s = 2.5
+
+[[patients]]
+count = 2
+schedule = ["walking", "fall_sideways"]
+
+[[faults]]
+type = "lead_off"
+devices = ["patient-0002"]
+streams = ["ecg"]
+start_s = 1
+""")
+    report, truth = tmp_path / "report.json", tmp_path / "truth.jsonl"
+    command = [sys.executable, "-m", "iomt", "sim", "--scenario", str(scenario), "--broker", mqtt_config.url,
+               "--report", str(report), "--truth", str(truth)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    published = json.loads(report.read_text())
+    assert published["streams"]["patient-0001/ecg"] == 5
+    assert published["streams"]["patient-0002/gyro"] == 4  # staggered by 0.25 s
+    events = [json.loads(line) for line in truth.read_text().splitlines()]
+    kinds = {(e["device"], e["kind"], e["label"]) for e in events}
+    assert ("patient-0002", "device", "lead_off") in kinds
+    assert ("patient-0001", "activity", "walking") in kinds
+    assert any(e["kind"] == "beat" for e in events)
