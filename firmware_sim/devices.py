@@ -211,8 +211,13 @@ class EcgPatch(SimDevice):
         """Heart rate over the last beats before the newest published sample."""
         t = self.ecg.beats.t
         now = (self.sources[0].seq * self.sources[0].frame_s) if self.sources else 0.0
-        recent = t[: int(np.searchsorted(t, now))][-6:]
-        return 60.0 * (len(recent) - 1) / float(recent[-1] - recent[0]) if len(recent) >= 3 else None
+        return _recent_rate(t[: int(np.searchsorted(t, now))])
+
+
+def _recent_rate(beat_times: np.ndarray) -> float | None:
+    """Beats per minute over the last five intervals."""
+    recent = beat_times[-6:]
+    return 60.0 * (len(recent) - 1) / float(recent[-1] - recent[0]) if len(recent) >= 3 else None
 
 
 class MotionWearable(SimDevice):
@@ -258,6 +263,7 @@ class EmotionBand(SimDevice):
             return {k: v[:, 0] for k, v in block.items()}
 
         rates = {**EMOTION_RATES, "ecg": ecg_hz}
+        self.heart_rate = lambda: _recent_rate(self.band.beats_before(self.sources[0].seq * self.sources[0].frame_s))
         self._block_sources(make, {s: rates[s] for s in ("ecg", "eda", "ppg", "resp")}, frame_s, block_s)
 
 

@@ -124,6 +124,12 @@ class EmotionStream:
         self._t = t0 + seconds
         return {k: v.astype(np.float32)[:, None] for k, v in out.items()}
 
+    def beats_before(self, t: float) -> np.ndarray:
+        """R-peak times (s) of the recent beats before ``t``."""
+        assert self._ecg is not None
+        times = self._ecg.beats.t
+        return times[: int(np.searchsorted(times, t))]
+
     def take_beats(self) -> list[tuple[float, str]]:
         assert self._ecg is not None
         return self._ecg.take_beats()

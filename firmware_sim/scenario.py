@@ -225,7 +225,7 @@ def build_devices(scenario: Scenario) -> list[SimDevice]:
             persona = replace(make_persona(scenario.seed, index, condition=group.condition), placement=group.placement)
             rng = np.random.default_rng([scenario.seed, index, 0xD0])
             kit: list[SimDevice] = []
-            ecg: EcgPatch | None = None
+            ecg: EcgPatch | EmotionBand | None = None
             for kind in group.devices:
                 if kind == "ecg_patch":
                     ecg = EcgPatch(pid, persona, rng, float(group.ecg_hz), scenario.frame_s, faults)
@@ -234,8 +234,9 @@ def build_devices(scenario: Scenario) -> list[SimDevice]:
                     kit.append(MotionWearable(pid, persona, rng, group.motion_hz, scenario.frame_s, faults,
                                               schedule=list(group.schedule)))
                 elif kind == "emotion_band":
-                    kit.append(EmotionBand(pid, persona, rng, float(group.ecg_hz), max(1.0, scenario.frame_s),
-                                           group.emotion_cycle_s, faults))
+                    ecg = EmotionBand(pid, persona, rng, float(group.ecg_hz), max(1.0, scenario.frame_s),
+                                      group.emotion_cycle_s, faults)
+                    kit.append(ecg)
             if "vitals" in group.devices:
                 kit.append(VitalsMonitor(pid, persona, rng, heart_rate=ecg.heart_rate if ecg else None, faults=faults))
             if any(isinstance(f, BatteryDrain) and f.matches(pid) for f in faults):
