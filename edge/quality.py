@@ -12,9 +12,11 @@ import numpy as np
 
 #: An ECG whose peak-to-peak amplitude is below this carries no cardiac signal (mV).
 ECG_FLAT_MV = 0.05
-#: A DC level this far from zero means an electrode is off and the input floats to a rail (mV);
-#: no ECG front end passes a real baseline this far off.
+#: Samples this far from zero mean an electrode is off and the input floats to a rail (mV); no ECG
+#: front end passes a real baseline this far off, and R waves cross it for a few samples at most.
 ECG_LEAD_OFF_DC_MV = 5.0
+#: Share of a window at the rail that counts as lead-off (also when it came off mid-window).
+ECG_LEAD_OFF_SHARE = 0.2
 #: Share of samples sitting at the window's extreme value that indicates clipping.
 CLIPPED_SHARE = 0.01
 #: Share of ECG power below 0.7 Hz or above 40 Hz beyond which the beats are buried in artifact.
@@ -33,7 +35,7 @@ def ecg_quality_many(windows: np.ndarray, fs: float) -> list[str | None]:
     x = np.asarray(windows, dtype=np.float64)
     if x.shape[1] < 2:
         return ["flat_line"] * x.shape[0]
-    median = np.median(x, axis=1)
+    off_rail = np.mean(np.abs(x) > ECG_LEAD_OFF_DC_MV, axis=1)
     ptp = np.ptp(x, axis=1)
     top = np.max(np.abs(x), axis=1)
     clipped = np.mean(np.abs(x) >= (top * 0.999)[:, None], axis=1)
@@ -43,7 +45,7 @@ def ecg_quality_many(windows: np.ndarray, fs: float) -> list[str | None]:
     outside = power[:, (freqs < 0.7) | (freqs > 40.0)].sum(axis=1) / np.where(total > 0, total, 1.0)
     out: list[str | None] = []
     for i in range(x.shape[0]):
-        if abs(median[i]) > ECG_LEAD_OFF_DC_MV:
+        if off_rail[i] >= ECG_LEAD_OFF_SHARE:
             out.append("lead_off")
         elif ptp[i] < ECG_FLAT_MV:
             out.append("flat_line")

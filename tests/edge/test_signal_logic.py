@@ -24,6 +24,12 @@ def test_clean_ecg_passes() -> None:
     assert ecg_quality(clean_ecg(), FS) is None
 
 
+def test_an_electrode_coming_off_mid_window_is_lead_off_not_saturation() -> None:
+    x = clean_ecg(2.0)
+    x[300:] = 30.0 + 0.2 * np.sin(2 * np.pi * 50 * np.arange(200) / FS)  # the last 0.8 s at the rail
+    assert ecg_quality(x, FS) == "lead_off"
+
+
 @pytest.mark.parametrize(
     ("signal", "problem"),
     [
