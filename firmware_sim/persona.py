@@ -6,7 +6,7 @@ A persona is drawn from a generator seeded by ``(seed, subject index)``, so subj
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
@@ -81,8 +81,7 @@ def make_persona(seed: int, index: int, *, condition: str | None = None) -> Pers
         raise ValueError(f"unknown condition {cond!r}; known: {', '.join(CONDITIONS)}")
     age = int(rng.integers(22, 90))
     ps, pv, pf, pq = (float(p * rng.uniform(0.5, 1.5)) for p in ECTOPY[cond])
-    bbb = bool(rng.random() < 0.12)
-    return Persona(
+    persona = Persona(
         subject=f"s{index:04d}",
         age=age,
         sex=str(rng.choice(["F", "M"])),
@@ -96,8 +95,8 @@ def make_persona(seed: int, index: int, *, condition: str | None = None) -> Pers
         vt_runs_per_hour=float(rng.uniform(20, 60)) if cond == "vt_prone" else 0.0,
         hrv=float(np.clip(rng.normal(0.05 if age < 50 else 0.035, 0.01), 0.015, 0.09)),
         ecg_gain=float(rng.uniform(0.6, 1.5)),
-        qrs_width=float(rng.uniform(2.0, 2.8) if bbb else rng.uniform(0.85, 1.2)),
-        bundle_branch_block=bbb,
+        qrs_width=float(rng.uniform(0.85, 1.2)),
+        bundle_branch_block=False,
         t_amp=float(rng.uniform(0.15, 0.45)),
         p_amp=float(rng.uniform(0.08, 0.2)),
         pr_s=float(rng.uniform(0.13, 0.2)),
@@ -113,3 +112,7 @@ def make_persona(seed: int, index: int, *, condition: str | None = None) -> Pers
         scr_amp=float(rng.uniform(0.1, 0.6)),
         stress_reactivity=float(rng.uniform(0.6, 1.4)),
     )
+    # Drawn last, so that adding it left every other field of existing personas unchanged.
+    if rng.random() < 0.12:
+        persona = replace(persona, bundle_branch_block=True, qrs_width=float(rng.uniform(2.0, 2.8)))
+    return persona
