@@ -39,6 +39,9 @@ STREAMS: dict[str, StreamSpec] = {
 #: Streams that carry waveforms in binary frames (rate and channel checks apply).
 WAVEFORM_STREAMS = frozenset(name for name, spec in STREAMS.items() if spec.channels > 0)
 
+#: Streams whose messages are chunks of large objects (iomt.wire.chunks), neither frames nor readings.
+CHUNKED_STREAMS = frozenset({"image"})
+
 
 def stream_spec(name: str) -> StreamSpec | None:
     """Return the spec of a known stream, or ``None``."""
@@ -48,4 +51,4 @@ def stream_spec(name: str) -> StreamSpec | None:
 def is_reading_stream(name: str) -> bool:
     """True for streams that carry named JSON values (stored as readings), not waveform frames."""
     spec = STREAMS.get(name)
-    return spec is not None and spec.channels == 0
+    return spec is not None and spec.channels == 0 and name not in CHUNKED_STREAMS
