@@ -185,24 +185,43 @@ def test_fall_like_activities_are_present_and_not_labelled_falls(motion: list[Re
     assert seen == set(FALL_LIKE)
 
 
-def test_stress_raises_heart_rate_and_skin_conductance_responses() -> None:
+def _nn_rmssd(beats: list[Beat]) -> float:
+    """RMSSD over normal-to-normal intervals only (an ectopic beat would dominate it)."""
+    t = np.array([b[0] for b in beats])
+    ok = np.array([b[1] == "N" for b in beats])
+    rr = np.diff(t)
+    ok_rr = ok[1:] & ok[:-1]
+    d = np.diff(rr)[ok_rr[1:] & ok_rr[:-1]]
+    return float(np.sqrt(np.mean(d * d)))
+
+
+def test_stress_raises_heart_rate_and_skin_conductance_responses_and_lowers_hrv() -> None:
     persona = make_persona(3, 4, condition="normal")
     stream = EmotionStream(persona, np.random.default_rng(4), cycle_s=1200.0)
     sig = stream.render(1200.0)
-    beats = np.array([t for t, _ in stream.take_beats()])
-    eda = sig["eda"][:, 0]
-    stats: dict[str, list[tuple[float, float, float]]] = {}
+    beats = stream.take_beats()
+    times = np.array([t for t, _ in beats])
+    eda, resp = sig["eda"][:, 0], sig["resp"][:, 0]
+    stats: dict[str, list[tuple[float, ...]]] = {}
     for a, b, label in stream.episodes:
         a += 30.0  # skip the ramp
         if b - a < 60 or b > 1200.0:
             continue
-        inside = beats[(beats > a) & (beats < b)]
+        inside = times[(times > a) & (times < b)]
         hr = 60.0 / np.diff(inside).mean()
         seg = eda[int(a * 4):int(b * 4)]
         rises, _ = find_peaks(np.diff(seg), height=0.02)  # onsets of skin-conductance responses
-        stats.setdefault(label, []).append((hr, len(rises) / (b - a) * 60.0, float(seg.mean())))
+        breaths, _ = find_peaks(resp[int(a * 32):int(b * 32)], distance=48, prominence=0.5)
+        rmssd = _nn_rmssd([x for x in beats if a < x[0] < b])
+        stats.setdefault(label, []).append(
+            (hr, len(rises) / (b - a) * 60.0, float(seg.mean()), rmssd, len(breaths) / (b - a) * 60.0))
     base = np.mean(stats["baseline"], axis=0)
     stress = np.mean(stats["stress"], axis=0)
+    amusement = np.mean(stats["amusement"], axis=0)
     assert stress[0] > base[0] + 5  # heart rate
     assert stress[1] > 2 * base[1]  # responses per minute
     assert stress[2] > base[2] + 0.5  # skin-conductance level
+    assert stress[3] < 0.7 * base[3]  # vagal withdrawal: lower RMSSD
+    assert stress[4] > base[4] + 3  # faster breathing
+    assert base[0] < amusement[0] < stress[0]  # amusement: a milder arousal
+    assert amusement[3] > 0.8 * base[3]
