@@ -1,7 +1,8 @@
 """``iomt bench edge``: how many patients one edge core keeps up with, batched vs unbatched.
 
-Simulators and the edge run in separate processes through a real mosquitto; the edge is pinned to
-one core (the simulator and the gateway get the other). The same load runs twice, with batched
+The simulator's default patient mix (pre-rendered by :mod:`edge.bench_load`, replayed in real
+time) and the edge run in separate processes through a real mosquitto; the edge is pinned to one
+core, the load, the gateway and the broker share the other. The same load runs twice, with batched
 inference and then with one model call per window (the baseline).
 """
 
@@ -69,6 +70,12 @@ def _spawn(
     )
 
 
+def _spawn_load(args: list[str], core: int | None, log_path: Path) -> subprocess.Popen[bytes]:
+    out = open(log_path, "wb")  # noqa: SIM115 - closed with the process by _stop
+    return subprocess.Popen([sys.executable, "-m", "edge.bench_load", *args], stdout=out, stderr=subprocess.STDOUT,
+                            preexec_fn=_pin(core))
+
+
 def _stop(proc: subprocess.Popen[bytes], grace_s: float = 30.0) -> None:
     if proc.poll() is None:
         proc.terminate()
@@ -101,9 +108,9 @@ def run_once(patients: int, duration_s: float, batched: bool, edge_core: int, wo
             if not (wait_for_port("127.0.0.1", gw_port, 30) and wait_for_port("127.0.0.1", metrics_port, 30)):
                 raise RuntimeError(f"gateway or edge did not start; see {workdir}")
             report = workdir / "sim-report.json"
-            sim = _spawn(["sim", "--broker", broker.url, "--patients", str(patients), "--duration",
-                          str(duration_s), "--report", str(report)], other, workdir / "sim.log")
-            sim.wait(duration_s + 120)
+            sim = _spawn_load(["--broker", broker.url, "--patients", str(patients), "--duration", str(duration_s),
+                               "--report", str(report)], other, workdir / "load.log")
+            sim.wait(duration_s + 600)
             published = int(json.loads(report.read_text())["published"]) if report.exists() else 0
             sim_end = time.monotonic()
             handled = _processed(f"http://127.0.0.1:{metrics_port}/metrics")
