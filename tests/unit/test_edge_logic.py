@@ -84,3 +84,20 @@ def test_processor_ignores_system_topics_instead_of_dead_lettering_them() -> Non
     for topic in (topics.deadletter("default", "edge-1"), topics.model_manifest("default", "ecg")):
         assert processor.handle(topic, b"{}") == ([], [], None)
     assert processor.counters.ignored == 2 and processor.counters.dead_letter == 0
+
+
+def test_imaging_chunks_are_reassembled_and_validated_not_dead_lettered() -> None:
+    from iomt.wire.chunks import Image, encode_image, split
+
+    processor = EdgeProcessor(EdgeConfig(models=()))
+    topic = topics.data("default", "us-probe-1", "image")
+    pixels = np.arange(64 * 64, dtype=np.uint8).reshape(64, 64)
+    chunks = split(encode_image(Image(1, 1_764_000_000_000_000, pixels)), object_id=7, chunk_size=1000)
+    assert len(chunks) > 1
+    for chunk in chunks:
+        assert processor.handle(topic, chunk)[2] is None
+    assert processor.counters.images == 1 and processor.counters.image_chunks == len(chunks)
+    corrupt = split(b"not an image at all" * 10, object_id=8, chunk_size=100)
+    results = [processor.handle(topic, c) for c in corrupt]
+    letter = decode_deadletter(results[-1][2] or b"")
+    assert letter.field == "magic" and processor.counters.dead_letter == 1
