@@ -12,11 +12,13 @@ import os
 import sys
 from dataclasses import dataclass
 
+from iomt.config import ConfigError
+
 DEVICES = ("auto", "cpu", "gpu")
 
 
-class DeviceError(RuntimeError):
-    """The requested device cannot be used here."""
+class DeviceError(ConfigError):
+    """The requested device cannot be used here (``iomt`` reports it as a usage error, exit 2)."""
 
 
 @dataclass(frozen=True, slots=True)
