@@ -243,7 +243,10 @@ class EdgeNode:
         self.uplink.wake.set()
         site, node = self.config.site, self.config.node_id
         for event in result.events:
-            self.bus.publish(topics.event(site, event.device, event.model), encode_event(event), qos=1)
+            # alerts and quality findings at QoS 1; routine inferences at QoS 0 on MQTT (live view
+            # only): every event also travels durably through the outbox to the store
+            qos = 0 if event.kind == "inference" else 1
+            self.bus.publish(topics.event(site, event.device, event.model), encode_event(event), qos=qos)
             self.metrics.events.labels(event.kind).inc()
         for letter in result.deadletters:
             self.bus.publish(topics.deadletter(site, node), letter, qos=1)

@@ -16,13 +16,12 @@ from pathlib import Path
 import pytest
 
 from edge.registry import ModelRegistry
+from gateway.store.base import EventQuery
 from iomt.config import MqttConfig
 from iomt.transport.mqtt import MqttBus
-from iomt.wire import topics
-from iomt.wire.events import Event, decode_event
 from models.runtime import RELEASED_DIR
 from tests.e2e.scripted import publish_realtime, scripted_motion
-from tests.integration.helpers import edge_config, start_edge
+from tests.integration.helpers import edge_config, start_edge, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -76,9 +75,7 @@ async def test_a_model_update_mid_stream_swaps_versions_without_losing_a_window(
                          fall_screen_g=None)
     node = await start_edge(config)
     devices = [scripted_motion(f"walker-{i}", ["standing", "walking"], 12.0, seed=30 + i) for i in range(3)]
-    received: list[Event] = []
     bus = MqttBus(mqtt_config, f"pub-{site}")
-    bus.subscribe(topics.event_filter(site), lambda m: received.append(decode_event(m.payload)))
     await asyncio.to_thread(bus.start)
     try:
         publisher = publish_realtime(bus, site, devices, time.time_ns() // 1000 + 200_000)
@@ -86,11 +83,14 @@ async def test_a_model_update_mid_stream_swaps_versions_without_losing_a_window(
         publish_version(model_dir, "fall", "2.0.0")
         await asyncio.to_thread(publisher.join, 20)
         await asyncio.sleep(1.5)
+        await wait_until(lambda: node.outbox.pending == 0, 20, "every event in the store")
     finally:
         await asyncio.to_thread(bus.stop)
         await asyncio.to_thread(node.stop, 2.0)
     stats = node.processor.engine.stats["fall"]
     assert stats.windows == stats.inferences and stats.no_model == 0  # every window went through a model
+    store = gateway.store  # type: ignore[attr-defined]
+    received = store.events(EventQuery(model="fall", kind="inference", limit=100_000))  # the durable path
     versions_by_device: dict[str, list[tuple[int, str]]] = {}
     for record in received:
         if record.model == "fall" and record.kind == "inference":
