@@ -109,7 +109,11 @@ class Outbox:
         conn = self._conn()
         conn.execute("BEGIN IMMEDIATE")
         before = conn.total_changes
-        conn.executemany("DELETE FROM outbox WHERE id = ?", [(i,) for i in ids])
+        if len(ids) == max(ids) - min(ids) + 1:
+            # the usual case, a contiguous run of the oldest ids: one range delete, not one per row
+            conn.execute("DELETE FROM outbox WHERE id BETWEEN ? AND ?", (min(ids), max(ids)))
+        else:
+            conn.executemany("DELETE FROM outbox WHERE id = ?", [(i,) for i in ids])
         deleted = conn.total_changes - before
         conn.execute("COMMIT")
         with self._count_lock:
