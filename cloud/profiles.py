@@ -7,7 +7,10 @@ from cloud.train import TrainSettings
 
 PROFILES: dict[str, dict[str, tuple[DataProfile, TrainSettings]]] = {
     "release": {
-        "fall": (DataProfile(subjects=30, seconds=600.0), TrainSettings(epochs=40, batch_size=64, patience=6)),
+        "fall": (
+            DataProfile(subjects=30, seconds=600.0),
+            TrainSettings(epochs=40, batch_size=64, patience=8, learning_rate=1e-3, clipnorm=1.0),
+        ),
         "ecg": (DataProfile(subjects=100, seconds=900.0), TrainSettings(epochs=40, batch_size=128, patience=6)),
         "emotion": (DataProfile(subjects=80, seconds=1800.0), TrainSettings(epochs=80, batch_size=32, patience=10)),
     },

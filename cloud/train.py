@@ -27,6 +27,8 @@ class TrainSettings:
     learning_rate: float = 2e-3
     #: the full-size variants diverge at the edge variants' step size under heavy class weights
     full_lr_scale: float = 0.25
+    #: gradient-norm clipping (None: off); the fall LSTM under ~40x class weights needs it
+    clipnorm: float | None = None
     seed: int = 7
     verbose: int = 1  # 1: Keras progress bar per epoch
 
@@ -54,7 +56,7 @@ def train(name: str, variant: str, ds: Dataset, workdir: Path, settings: TrainSe
     model = build(name, variant, seed=settings.seed)
     lr = settings.learning_rate * (settings.full_lr_scale if variant == "full" else 1.0)
     model.compile(
-        optimizer=keras.optimizers.Adam(lr),
+        optimizer=keras.optimizers.Adam(lr, clipnorm=settings.clipnorm),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )
