@@ -38,6 +38,8 @@ def register(sub: Any) -> None:
     p.add_argument("--json", type=Path, help="write the results here")
     p.add_argument("--no-baseline", action="store_true", help="skip the unbatched baseline run")
     p.add_argument("--edge-core", type=int, default=0, help="CPU core the edge is pinned to")
+    p.add_argument("--sweep", metavar="N,N,...", help="also run these patient counts (batched) and report the "
+                   "largest kept in real time as patients_sustained")
     p.set_defaults(func=run)
 
 
@@ -159,6 +161,13 @@ def run(args: argparse.Namespace) -> int:
         out: dict[str, Any] = dict(batched)
         if not args.no_baseline:
             out["baseline"] = run_once(args.patients, args.duration, False, args.edge_core, Path(tmp) / "unbatched")
+        if args.sweep:
+            counts = sorted({int(n) for n in args.sweep.split(",") if n.strip()})
+            sweep = {n: run_once(n, args.duration, True, args.edge_core, Path(tmp) / f"sweep-{n}") for n in counts}
+            out["sweep"] = {str(n): {k: r[k] for k in ("realtime", "catch_up_s", "latency_ms", "cpu_s_per_s")}
+                            for n, r in sweep.items()}
+            kept = [n for n, r in sweep.items() if r["realtime"]] + ([args.patients] if batched["realtime"] else [])
+            out["patients_sustained"] = max(kept, default=0)
     out["machine"] = {"cpus": os.cpu_count(), "edge_pinned_to_one_core": hasattr(os, "sched_setaffinity")}
     text = json.dumps(out, indent=2)
     if args.json is not None:
