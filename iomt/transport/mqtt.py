@@ -28,6 +28,9 @@ from iomt.transport import Handler, ReceivedMessage
 log = logging.getLogger(__name__)
 
 ONLINE = b"online"
+#: Messages that may wait for the broker at once (MQTT message ids are 16-bit; paho refuses a reused one).
+MAX_PENDING = 60_000
+PENDING_WAIT_S = 60.0
 OFFLINE = b"offline"
 
 
@@ -69,6 +72,7 @@ class _Stats:
     received: int = 0
     published: int = 0
     handler_errors: int = 0
+    backpressure_waits: int = 0
     connects: int = 0
     disconnects: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -170,7 +174,15 @@ class MqttBus:
 
     # -- messaging -----------------------------------------------------------------------------
     def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> _Delivery:
-        """Queue a message; it is sent now, or after the reconnect when offline."""
+        """Queue a message; it is sent now, or after the reconnect when offline.
+
+        At most :data:`MAX_PENDING` messages wait for the broker (MQTT message ids are 16-bit):
+        beyond that, publishing blocks until the broker catches up — back-pressure instead of
+        an unbounded queue — and raises :class:`TransportError` if it does not within
+        ``PENDING_WAIT_S``.
+        """
+        if len(self._pending) >= MAX_PENDING:
+            self._wait_for_room(topic)
         delivery = _Delivery(self)
         # Not under our lock: paho calls on_publish holding its own mutex, which publish() takes too.
         info = self._client.publish(topic, payload, qos=qos, retain=retain)
@@ -184,6 +196,20 @@ class MqttBus:
                 self._pending[info.mid] = delivery
         self.stats.published += 1
         return delivery
+
+    def _wait_for_room(self, topic: str) -> None:
+        self.stats.backpressure_waits += 1
+        with self._delivery_cond:
+            self._waiters += 1
+            try:
+                room = self._delivery_cond.wait_for(lambda: len(self._pending) < MAX_PENDING // 2, PENDING_WAIT_S)
+            finally:
+                self._waiters -= 1
+        if not room:
+            raise TransportError(
+                f"publish to {topic}: {len(self._pending)} messages still wait for {self.config.url} after "
+                f"{PENDING_WAIT_S:.0f} s; the broker is down or too slow"
+            )
 
     def _wait_delivery(self, delivery: _Delivery, timeout: float | None) -> bool:
         with self._delivery_cond:

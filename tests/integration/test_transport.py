@@ -116,3 +116,30 @@ def test_publishes_made_while_offline_are_sent_after_reconnect(own_mosquitto: Mo
             assert received.get(timeout=5).payload == b"queued"
     finally:
         pub.stop()
+
+
+def test_a_publisher_far_ahead_of_a_dead_broker_waits_instead_of_failing(
+    own_mosquitto: Mosquitto, monkeypatch: object
+) -> None:
+    import iomt.transport.mqtt as transport
+
+    monkeypatch.setattr(transport, "MAX_PENDING", 50)  # type: ignore[attr-defined]
+    config = MqttConfig(url=own_mosquitto.url, reconnect_max_s=1.0)
+    pub = MqttBus(config, "pressure").start()
+    try:
+        own_mosquitto.kill()
+        while pub.connected:
+            time.sleep(0.05)
+        deliveries = [pub.publish("iomt/v1/p/a/ecg", bytes([i])) for i in range(50)]  # fills the window
+        import threading
+
+        more: list[object] = []
+        worker = threading.Thread(target=lambda: more.append(pub.publish("iomt/v1/p/a/ecg", b"51")))
+        worker.start()
+        time.sleep(0.5)
+        assert not more and pub.stats.backpressure_waits == 1  # blocked, not failed
+        own_mosquitto.start()
+        worker.join(15)
+        assert more and all(d.wait(10) for d in deliveries)
+    finally:
+        pub.stop()
