@@ -144,7 +144,7 @@ def _markdown(name: str, m: dict[str, Any], ds: Dataset) -> str:
             )
         )
     if "full_float" in m:
-        extra = (
+        extra += (
             "\n## Full-size cloud variant (float)\n\n"
             + f"accuracy {_pct(m['full_float']['accuracy'])}, macro F1 {m['full_float']['macro_f1']:.3f}, "
             + f"sensitivity {_pct(m['full_float']['sensitivity'])}, "
