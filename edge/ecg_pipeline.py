@@ -37,6 +37,8 @@ class _Device:
     #: device time by which the next R-peak is expected; no run before it (nothing could complete)
     next_beat_us: int = 0
     last_beat_us: int = 0
+    #: the first run after a start or a gap: beats that completed before it are warm-up, not classified
+    warming: bool = True
     last_hr_us: int = 0
     arrhythmia: ArrhythmiaState = field(default_factory=ArrhythmiaState)
 
@@ -57,6 +59,7 @@ class EcgPipeline:
         self._devices: dict[str, _Device] = {}
         self._due: dict[str, int] = {}
         self.beats = 0
+        self.warmup_beats = 0
         self.runs = 0
 
     def on_frame(self, frame: Frame, arrival_ns: int) -> list[Event]:
@@ -76,6 +79,7 @@ class EcgPipeline:
         dev = self._devices.get(device)
         if dev is not None:
             dev.buffer.clear()
+            dev.warming = True
             dev.next_run_total = dev.buffer.total + round(4.0 * dev.buffer.rate_hz)
 
     def ready(self) -> tuple[list[Window], list[Event]]:
@@ -122,6 +126,8 @@ class EcgPipeline:
         done = last_index - int((t_end - dev.last_beat_us - MIN_RR_S * 0.5e6) / to_us)
         kept, vectors = beat_vectors_from_peaks(x, peaks, after=done if dev.last_beat_us else None)
         windows = []
+        warm_until = t_end - round(self.hop_s * 1e6) if dev.warming else 0
+        dev.warming = False
         for p, vector in zip(kept, vectors, strict=True):
             r_us = t_end - round((last_index - int(p)) * to_us)
             if r_us <= dev.last_beat_us + MIN_RR_S * 0.5e6:
@@ -129,6 +135,11 @@ class EcgPipeline:
             following = peaks[peaks > p]
             end_index = max(int(p) + AFTER - 1, int(following[0]) if following.size else int(p))
             end_us = t_end - round((last_index - end_index) * to_us)
+            if end_us <= warm_until:
+                # completed while the detector was still gathering its first seconds of context
+                dev.last_beat_us = r_us
+                self.warmup_beats += 1
+                continue
             start_us = t_end - round((last_index - (int(p) - BEFORE)) * to_us)
             windows.append(Window(device, start_us, end_us, vector, dev.arrivals.arrival_of(end_us), r_us))
             dev.last_beat_us = r_us
