@@ -26,6 +26,8 @@ from models.preprocessing.ecg import MAX_RR_S, MIN_RR_S, detect_r_peaks_many
 from models.runtime import ModelRunner
 
 MODEL = "ecg"
+#: Samples (at the model rate) after an R-peak that its detection depends on.
+DETECTION_TAIL = round(0.15 * ECG_RATE_HZ)
 QUALITY_S = 2.0
 
 
@@ -133,7 +135,10 @@ class EcgPipeline:
             if r_us <= dev.last_beat_us + MIN_RR_S * 0.5e6:
                 continue
             following = peaks[peaks > p]
-            end_index = max(int(p) + AFTER - 1, int(following[0]) if following.size else int(p))
+            # the window needs its own samples and the next R-peak, which is found only once the
+            # samples just after it are in (energy window and refinement): those are its last samples
+            end_index = max(int(p) + AFTER - 1, int(following[0]) + DETECTION_TAIL if following.size else int(p))
+            end_index = min(end_index, last_index)
             end_us = t_end - round((last_index - end_index) * to_us)
             if end_us <= warm_until:
                 # completed while the detector was still gathering its first seconds of context
