@@ -62,20 +62,17 @@ def _processed(metrics_url: str) -> int:
     return int(total)
 
 
+IOMT = ["-m", "iomt", "--log-level", "WARNING"]
+LOAD = ["-m", "edge.bench_load"]
+
+
 def _spawn(
-    args: list[str], core: int | None, log_path: Path, env: dict[str, str] | None = None
+    command: list[str], args: list[str], core: int | None, log_path: Path, env: dict[str, str] | None = None
 ) -> subprocess.Popen[bytes]:
     out = open(log_path, "wb")  # noqa: SIM115 - closed with the process by _stop
     return subprocess.Popen(
-        [sys.executable, "-m", "iomt", "--log-level", "WARNING", *args],
-        stdout=out, stderr=subprocess.STDOUT, preexec_fn=_pin(core), env=env,
+        [sys.executable, *command, *args], stdout=out, stderr=subprocess.STDOUT, preexec_fn=_pin(core), env=env,
     )
-
-
-def _spawn_load(args: list[str], core: int | None, log_path: Path) -> subprocess.Popen[bytes]:
-    out = open(log_path, "wb")  # noqa: SIM115 - closed with the process by _stop
-    return subprocess.Popen([sys.executable, "-m", "edge.bench_load", *args], stdout=out, stderr=subprocess.STDOUT,
-                            preexec_fn=_pin(core))
 
 
 def _stop(proc: subprocess.Popen[bytes], grace_s: float = 30.0) -> None:
@@ -96,11 +93,11 @@ def run_once(patients: int, duration_s: float, batched: bool, edge_core: int, wo
     other = edge_core + 1
     with Mosquitto() as broker:
         gw_port, metrics_port = free_port(), free_port()
-        gateway = _spawn(["gateway", "--port", str(gw_port), "--db", str(workdir / "gateway.sqlite")], other,
+        gateway = _spawn(IOMT, ["gateway", "--port", str(gw_port), "--db", str(workdir / "gateway.sqlite")], other,
                          workdir / "gateway.log")
         env = dict(os.environ, IOMT_EDGE__BATCHED_INFERENCE=str(batched).lower())
         edge = _spawn(
-            ["edge", "--broker", broker.url, "--gateway", f"http://127.0.0.1:{gw_port}", "--outbox",
+            IOMT, ["edge", "--broker", broker.url, "--gateway", f"http://127.0.0.1:{gw_port}", "--outbox",
              str(workdir / "outbox.sqlite"), "--metrics-port", str(metrics_port), "--stats",
              str(workdir / "edge-stats.json")],
             edge_core, workdir / "edge.log", env,
@@ -110,7 +107,7 @@ def run_once(patients: int, duration_s: float, batched: bool, edge_core: int, wo
             if not (wait_for_port("127.0.0.1", gw_port, 30) and wait_for_port("127.0.0.1", metrics_port, 30)):
                 raise RuntimeError(f"gateway or edge did not start; see {workdir}")
             report = workdir / "sim-report.json"
-            sim = _spawn_load(["--broker", broker.url, "--patients", str(patients), "--duration", str(duration_s),
+            sim = _spawn(LOAD, ["--broker", broker.url, "--patients", str(patients), "--duration", str(duration_s),
                                "--report", str(report)], other, workdir / "load.log")
             sim.wait(duration_s + 600)
             published = int(json.loads(report.read_text())["published"]) if report.exists() else 0

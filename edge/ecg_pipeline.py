@@ -22,7 +22,7 @@ from iomt.wire.events import Event
 from iomt.wire.frames import Frame
 from models.preprocessing import PREPROCESSING_VERSION
 from models.preprocessing.beats import AFTER, BEFORE, ECG_RATE_HZ, beat_vectors_from_peaks, condition_many
-from models.preprocessing.ecg import MAX_RR_S, MIN_RR_S, detect_r_peaks_many
+from models.preprocessing.ecg import MIN_RR_S, detect_r_peaks_many, heart_rate_from_peaks
 from models.runtime import ModelRunner
 
 MODEL = "ecg"
@@ -59,7 +59,7 @@ class EcgPipeline:
         self.hop_s = hop_s
         self.hr_interval_us = round(hr_interval_s * 1e6)
         self._devices: dict[str, _Device] = {}
-        self._due: dict[str, int] = {}
+        self._due: set[str] = set()
         self.beats = 0
         self.warmup_beats = 0
         self.runs = 0
@@ -74,7 +74,7 @@ class EcgPipeline:
         dev.arrivals.add(frame.t_last_us, arrival_ns)
         if dev.buffer.total >= dev.next_run_total and frame.t_last_us >= dev.next_beat_us:
             dev.next_run_total = dev.buffer.total + round(self.hop_s * frame.sample_rate)
-            self._due[frame.device] = arrival_ns
+            self._due.add(frame.device)
         return []
 
     def on_gap(self, device: str, stream: str) -> None:
@@ -157,15 +157,15 @@ class EcgPipeline:
         if t_end - dev.last_hr_us < self.hr_interval_us:
             return
         dev.last_hr_us = t_end
-        rr = np.diff(peaks) / ECG_RATE_HZ
-        rr = rr[(rr >= MIN_RR_S) & (rr <= MAX_RR_S)]
-        if rr.size < 2:
+        estimate = heart_rate_from_peaks(peaks, ECG_RATE_HZ)
+        if estimate is None:
             return
+        bpm, intervals = estimate
         events.append(Event(
             device=device, model="heart_rate", model_version=PREPROCESSING_VERSION, kind="inference",
-            label="heart_rate", score=float(min(1.0, rr.size / (self.window_s * 0.8))),
-            value=round(60.0 / float(np.median(rr)), 1), window_start_us=t_start, window_end_us=t_end,
-            t_us=t_end, site=self.ctx.site, node=self.ctx.node, detail={"rr_intervals": int(rr.size)},
+            label="heart_rate", score=float(min(1.0, intervals / (self.window_s * 0.8))),
+            value=round(bpm, 1), window_start_us=t_start, window_end_us=t_end,
+            t_us=t_end, site=self.ctx.site, node=self.ctx.node, detail={"rr_intervals": intervals},
         ))
 
     def on_outputs(self, windows: list[Window], outputs: np.ndarray | None, runner: ModelRunner | None) -> list[Event]:

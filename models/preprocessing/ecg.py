@@ -64,10 +64,12 @@ def heart_rate_bpm(signal: np.ndarray, fs: float) -> tuple[float, int] | None:
 
     ``None`` when fewer than two plausible RR intervals are found (flat line, lead-off, noise).
     """
-    peaks = detect_r_peaks(signal, fs)
-    if peaks.size < 3:
-        return None
-    rr = np.diff(peaks) / fs
+    return heart_rate_from_peaks(detect_r_peaks(signal, fs), fs)
+
+
+def heart_rate_from_peaks(peaks: np.ndarray, fs: float) -> tuple[float, int] | None:
+    """:func:`heart_rate_bpm` for R-peak indices already found (sampled at ``fs``)."""
+    rr = np.diff(np.asarray(peaks)) / fs
     rr = rr[(rr >= MIN_RR_S) & (rr <= MAX_RR_S)]
     if rr.size < 2:
         return None
