@@ -52,25 +52,39 @@ def beat_vectors_from_peaks(
     the same with or without ``after``.
     """
     peaks = np.asarray(peaks, dtype=np.int64)
+    empty = np.zeros(0, dtype=np.int64), np.zeros((0, VECTOR), dtype=np.float32)
     if peaks.size < 3:
-        return np.zeros(0, dtype=np.int64), np.zeros((0, VECTOR), dtype=np.float32)
+        return empty
     rr = np.diff(peaks) / ECG_RATE_HZ
-    kept: list[int] = []
-    rows: list[np.ndarray] = []
-    for i in range(1, peaks.size - 1):
-        p = int(peaks[i])
-        if p - BEFORE < 0 or p + AFTER > x.size or (after is not None and p <= after):
-            continue
-        wave = x[p - BEFORE : p + AFTER]
-        wave = np.clip(wave - np.median(wave), -CLIP_MV, CLIP_MV)
-        pre, post = rr[i - 1], rr[i]
-        local = float(np.mean(rr[max(0, i - LOCAL_BEATS) : i]))
-        feats = np.array([pre, post, local, pre / local, post / local])
-        rows.append(np.concatenate([wave, np.clip(feats, 0.0, 4.0)]))
-        kept.append(p)
-    if not rows:
-        return np.zeros(0, dtype=np.int64), np.zeros((0, VECTOR), dtype=np.float32)
-    return np.asarray(kept, dtype=np.int64), np.stack(rows).astype(np.float32)
+    i = np.arange(1, peaks.size - 1)
+    p = peaks[i]
+    ok = (p - BEFORE >= 0) & (p + AFTER <= x.size)
+    if after is not None:
+        ok &= p > after
+    i, p = i[ok], p[ok]
+    if not p.size:
+        return empty
+    waves = np.asarray(x)[p[:, None] + np.arange(-BEFORE, AFTER)]
+    waves = np.clip(waves - np.median(waves, axis=1)[:, None], -CLIP_MV, CLIP_MV)
+    pre, post = rr[i - 1], rr[i]
+    local = _local_rr(rr, i)
+    feats = np.stack([pre, post, local, pre / local, post / local], axis=1)
+    return p, np.concatenate([waves, np.clip(feats, 0.0, 4.0)], axis=1).astype(np.float32)
+
+
+def _local_rr(rr: np.ndarray, i: np.ndarray) -> np.ndarray:
+    """Mean of the (up to) :data:`LOCAL_BEATS` RR intervals before beat ``i`` (``rr[max(0, i - 8):i]``).
+
+    Beats with a full history share one ``np.mean`` over a sliding view; its row sums are the same
+    floats as ``np.mean`` of each slice alone (the unit tests hold it to the per-beat loop).
+    """
+    local = np.empty(i.size)
+    full = i >= LOCAL_BEATS
+    if full.any():
+        local[full] = np.mean(np.lib.stride_tricks.sliding_window_view(rr, LOCAL_BEATS)[i[full] - LOCAL_BEATS], axis=1)
+    for k in np.flatnonzero(~full):
+        local[k] = float(np.mean(rr[: i[k]]))
+    return local
 
 
 def beat_vectors(ecg: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray]:

@@ -44,19 +44,43 @@ def detect_r_peaks_many(signals: np.ndarray, fs: float) -> list[np.ndarray]:
     thresholds = 0.3 * np.percentile(energy, 98, axis=-1)
     half = max(1, int(0.08 * fs))
     distance = max(1, int(MIN_RR_S * fs))
-    out = []
-    for row, threshold in enumerate(thresholds):
-        if threshold <= 0:
-            out.append(empty)
-            continue
-        candidates, _ = find_peaks(energy[row], height=threshold, distance=distance)
-        band = filtered[row]
-        peaks = []
-        for c in candidates:
-            lo, hi = max(0, c - half), min(band.size, c + half + 1)
-            peaks.append(lo + int(np.argmax(np.abs(band[lo:hi]))))
-        out.append(np.unique(np.asarray(peaks, dtype=np.int64)))
-    return out
+    rows, cols = _energy_peaks(energy, thresholds, distance)
+    peaks = _refine(filtered, rows, cols, half)
+    n = x.shape[1]
+    keys = np.unique(rows * n + peaks)  # per row: sorted and de-duplicated, as np.unique of the row
+    bounds = np.searchsorted(keys, np.arange(x.shape[0] + 1) * n)
+    return [keys[bounds[r] : bounds[r + 1]] - r * n for r in range(x.shape[0])]
+
+
+def _energy_peaks(energy: np.ndarray, thresholds: np.ndarray, distance: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(row, column)`` of the ``find_peaks(energy[row], height=threshold, distance=distance)`` peaks of
+    every row whose threshold is positive, from one ``find_peaks`` call over all rows.
+
+    The rows are laid end to end with ``distance`` samples of the largest float between them: a row's
+    first sample then never rises above its left neighbour and its last never above its right one
+    (so, as for a row alone, neither can be a peak), the separators' own peak fails its infinite
+    height, and peaks of different rows are more than ``distance`` apart so cannot suppress each other.
+    """
+    k, n = energy.shape
+    stride = n + distance
+    laid = np.full((k, stride), np.finfo(np.float64).max)
+    laid[:, :n] = energy
+    height = np.full((k, stride), np.inf)
+    height[:, :n] = np.where(thresholds > 0, thresholds, np.inf)[:, None]
+    flat, _ = find_peaks(laid.ravel(), height=height.ravel(), distance=distance)
+    return flat // stride, flat % stride
+
+
+def _refine(filtered: np.ndarray, rows: np.ndarray, cols: np.ndarray, half: int) -> np.ndarray:
+    """Each candidate moved to the largest ``|filtered|`` within ``half`` samples (first of ties).
+
+    Indices beyond a row's ends are clamped to its first/last sample: the repeats sit before/after
+    the real samples in order, so the first maximum is the same sample as in the unclamped span.
+    """
+    n = filtered.shape[1]
+    idx = np.clip(cols[:, None] + np.arange(-half, half + 1), 0, n - 1)
+    best = np.argmax(np.abs(filtered[rows[:, None], idx]), axis=1)
+    return np.asarray(idx[np.arange(idx.shape[0]), best], dtype=np.int64)
 
 
 def heart_rate_bpm(signal: np.ndarray, fs: float) -> tuple[float, int] | None:

@@ -33,3 +33,68 @@ def test_skipping_classified_beats_leaves_the_other_vectors_unchanged() -> None:
     assert 0 < later.size < kept.size
     np.testing.assert_array_equal(later, kept[kept > peaks[5]])
     np.testing.assert_array_equal(later_vectors, vectors[kept > peaks[5]])
+
+
+def _reference_r_peaks(x: np.ndarray, fs: float) -> np.ndarray:
+    """The detector as it was written first: one find_peaks and one argmax per candidate."""
+    from scipy.ndimage import uniform_filter1d
+    from scipy.signal import find_peaks
+
+    from models.preprocessing.ecg import MIN_RR_S, bandpass
+
+    band = bandpass(x, fs)
+    energy = uniform_filter1d(np.gradient(band) ** 2, size=max(1, int(0.12 * fs)))
+    threshold = 0.3 * np.percentile(energy, 98)
+    if threshold <= 0:
+        return np.zeros(0, dtype=np.int64)
+    half = max(1, int(0.08 * fs))
+    candidates, _ = find_peaks(energy, height=threshold, distance=max(1, int(MIN_RR_S * fs)))
+    peaks = [max(0, c - half) + int(np.argmax(np.abs(band[max(0, c - half) : c + half + 1]))) for c in candidates]
+    return np.unique(np.asarray(peaks, dtype=np.int64))
+
+
+def _reference_vectors(x: np.ndarray, peaks: np.ndarray, after: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Beat vectors as they were written first: one beat at a time."""
+    from models.preprocessing.beats import AFTER, BEFORE, CLIP_MV, LOCAL_BEATS, VECTOR
+
+    rr = np.diff(peaks) / 250.0
+    kept, rows = [], []
+    for i in range(1, peaks.size - 1):
+        p = int(peaks[i])
+        if p - BEFORE < 0 or p + AFTER > x.size or (after is not None and p <= after):
+            continue
+        wave = x[p - BEFORE : p + AFTER]
+        wave = np.clip(wave - np.median(wave), -CLIP_MV, CLIP_MV)
+        pre, post = rr[i - 1], rr[i]
+        local = float(np.mean(rr[max(0, i - LOCAL_BEATS) : i]))
+        feats = np.array([pre, post, local, pre / local, post / local])
+        rows.append(np.concatenate([wave, np.clip(feats, 0.0, 4.0)]))
+        kept.append(p)
+    if not rows:
+        return np.zeros(0, dtype=np.int64), np.zeros((0, VECTOR), dtype=np.float32)
+    return np.asarray(kept, dtype=np.int64), np.stack(rows).astype(np.float32)
+
+
+@pytest.mark.parametrize("condition", ["normal", "pac", "pvc", "af_paroxysmal", "vt_prone", "paced"])
+def test_vectorised_detection_and_beat_vectors_equal_the_per_beat_loops(condition: str) -> None:
+    """The training path (whole record, one row) is bit-for-bit what the per-beat loops gave, and so is
+    every row of a batch, including a flat one and rows cut anywhere in the rhythm."""
+    from firmware_sim.ecg import EcgStream
+    from firmware_sim.persona import make_persona
+    from models.preprocessing.beats import beat_vectors_from_peaks
+
+    stream = EcgStream(make_persona(7, 0, condition=condition), 250.0, np.random.default_rng(7))
+    x = condition_many(stream.render(250 * 90)[None, :], 250.0)[0]
+    peaks = detect_r_peaks(x, 250.0)
+    np.testing.assert_array_equal(peaks, _reference_r_peaks(x, 250.0))
+    assert peaks.size > 60
+    for shift, after in [(0, None), (0, int(peaks[20])), (-700, 3)]:  # negative peaks: RR only
+        kept, vectors = beat_vectors_from_peaks(x, peaks + shift, after)
+        ref_kept, ref_vectors = _reference_vectors(x, peaks + shift, after)
+        np.testing.assert_array_equal(kept, ref_kept)
+        np.testing.assert_array_equal(vectors, ref_vectors)
+        assert vectors.dtype == ref_vectors.dtype
+    rows = np.stack([x[i * 777 : i * 777 + 2500] for i in range(12)])
+    rows[4] = 0.0
+    for row, batched in zip(rows, detect_r_peaks_many(rows, 250.0), strict=True):
+        np.testing.assert_array_equal(batched, _reference_r_peaks(row, 250.0))
