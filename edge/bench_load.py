@@ -18,7 +18,7 @@ from pathlib import Path
 
 from iomt.config import MqttConfig
 from iomt.transport import Delivery
-from iomt.transport.mqtt import MqttBus
+from iomt.transport.bulk_mqtt import BulkMqttBus
 from iomt.wire import topics
 from iomt.wire.frames import HEADER, MAGIC, Reading, decode_json, encode_reading
 
@@ -69,7 +69,7 @@ def stamp(payload: bytes, t0_us: int) -> bytes:
     return encode_reading(Reading(message.device, message.stream, message.seq, t0_us, message.values))
 
 
-def replay(bus: MqttBus, load: list[Rendered], duration_s: float) -> dict[str, float]:
+def replay(bus: BulkMqttBus, load: list[Rendered], duration_s: float) -> dict[str, float]:
     start_us = time.time_ns() // 1000 + 500_000
     heap = [(r.stagger_s + r.frame_s, i, 0) for i, r in enumerate(load) if r.payloads]
     heapq.heapify(heap)
@@ -105,7 +105,7 @@ def main() -> None:
     parser.add_argument("--site", default="default")
     args = parser.parse_args()
     load = render(args.patients, args.duration, args.seed, args.site)
-    bus = MqttBus(MqttConfig(url=args.broker), client_id=f"iomt-bench-load-{args.seed}")
+    bus = BulkMqttBus(MqttConfig(url=args.broker), client_id=f"iomt-bench-load-{args.seed}")
     bus.start()
     try:
         report = replay(bus, load, args.duration)

@@ -1,13 +1,62 @@
-"""The message-bus interface every tier talks to; :mod:`iomt.transport.mqtt` implements it on paho.
+"""The message-bus interface every tier talks to, and what its implementations share.
 
-Handlers receive :class:`ReceivedMessage`, a frozen dataclass, never a transport object.
+:mod:`iomt.transport.mqtt` implements it on paho; :mod:`iomt.transport.bulk_mqtt` is a lean
+MQTT 3.1.1 client for the edge's high-rate data path. Handlers receive :class:`ReceivedMessage`,
+a frozen dataclass, never a transport object.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
+
+ONLINE = b"online"
+OFFLINE = b"offline"
+#: QoS 1 messages that may wait for the broker at once (MQTT message ids are 16-bit).
+MAX_PENDING = 60_000
+PENDING_WAIT_S = 60.0
+
+
+class TransportError(RuntimeError):
+    """The broker could not be reached or refused us; the message says which and why."""
+
+
+@dataclass(frozen=True, slots=True)
+class Availability:
+    """Retained presence of a client: ``online`` while connected, ``offline`` otherwise (last will)."""
+
+    topic: str
+    online: bytes = ONLINE
+    offline: bytes = OFFLINE
+
+
+@dataclass
+class BusStats:
+    received: int = 0
+    published: int = 0
+    handler_errors: int = 0
+    backpressure_waits: int = 0
+    connects: int = 0
+    disconnects: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+
+class TrackedDelivery:
+    """Completion of one publish, set by the bus when the broker acknowledged it (or it was sent)."""
+
+    __slots__ = ("_wait", "published")
+
+    def __init__(self, wait: Callable[[TrackedDelivery, float | None], bool]) -> None:
+        self._wait = wait
+        self.published = False
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return self._wait(self, timeout)
+
+    def done(self) -> bool:
+        return self.published
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,5 +91,9 @@ class MessageBus(Protocol):
     def subscribe(self, topic_filter: str, handler: Handler, qos: int = 1) -> None: ...
 
     def ack(self, message: ReceivedMessage) -> None: ...
+
+    def ack_many(self, messages: list[ReceivedMessage]) -> None:
+        """Acknowledge a batch (one socket write where the implementation allows)."""
+        ...
 
     def stop(self) -> None: ...

@@ -15,7 +15,6 @@ import logging
 import ssl
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import paho.mqtt.client as paho
@@ -23,59 +22,20 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 from paho.mqtt.reasoncodes import ReasonCode
 
 from iomt.config import MqttConfig
-from iomt.transport import Handler, ReceivedMessage
+from iomt.transport import (
+    MAX_PENDING,
+    PENDING_WAIT_S,
+    Availability,
+    BusStats,
+    Handler,
+    ReceivedMessage,
+    TrackedDelivery,
+    TransportError,
+)
 
 log = logging.getLogger(__name__)
 
-ONLINE = b"online"
-#: Messages that may wait for the broker at once (MQTT message ids are 16-bit; paho refuses a reused one).
-MAX_PENDING = 60_000
-PENDING_WAIT_S = 60.0
-OFFLINE = b"offline"
-
-
-class TransportError(RuntimeError):
-    """The broker could not be reached or refused us; the message says which and why."""
-
-
-@dataclass(frozen=True, slots=True)
-class Availability:
-    """Retained presence of this client: ``online`` while connected, ``offline`` otherwise."""
-
-    topic: str
-    online: bytes = ONLINE
-    offline: bytes = OFFLINE
-
-
-class _Delivery:
-    """Completion of one publish, tracked by our own ``on_publish`` bookkeeping.
-
-    paho's ``MQTTMessageInfo.wait_for_publish`` raises for a message queued while offline even
-    though paho resends it after the reconnect; this tracks the real acknowledgement instead.
-    """
-
-    __slots__ = ("_bus", "published")
-
-    def __init__(self, bus: MqttBus) -> None:
-        self._bus = bus
-        self.published = False
-
-    def wait(self, timeout: float | None = None) -> bool:
-        return self._bus._wait_delivery(self, timeout)
-
-    def done(self) -> bool:
-        return self.published
-
-
-@dataclass
-class _Stats:
-    received: int = 0
-    published: int = 0
-    handler_errors: int = 0
-    backpressure_waits: int = 0
-    connects: int = 0
-    disconnects: int = 0
-    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+__all__ = ["MAX_PENDING", "Availability", "MqttBus", "TransportError"]
 
 
 class MqttBus:
@@ -99,11 +59,11 @@ class MqttBus:
         self._connect_error: str | None = None
         self._manual_ack = manual_ack
         self._stopping = False
-        self._pending: dict[int, _Delivery] = {}
+        self._pending: dict[int, TrackedDelivery] = {}
         self._early: set[int] = set()
         self._delivery_cond = threading.Condition(threading.RLock())
         self._waiters = 0
-        self.stats = _Stats()
+        self.stats = BusStats()
         client = paho.Client(
             CallbackAPIVersion.VERSION2,
             client_id=client_id,
@@ -173,7 +133,7 @@ class MqttBus:
         self.stop()
 
     # -- messaging -----------------------------------------------------------------------------
-    def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> _Delivery:
+    def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> TrackedDelivery:
         """Queue a message; it is sent now, or after the reconnect when offline.
 
         At most :data:`MAX_PENDING` messages wait for the broker (MQTT message ids are 16-bit):
@@ -183,7 +143,7 @@ class MqttBus:
         """
         if len(self._pending) >= MAX_PENDING:
             self._wait_for_room(topic)
-        delivery = _Delivery(self)
+        delivery = TrackedDelivery(self._wait_delivery)
         # Not under our lock: paho calls on_publish holding its own mutex, which publish() takes too.
         info = self._client.publish(topic, payload, qos=qos, retain=retain)
         if info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN):
@@ -211,7 +171,7 @@ class MqttBus:
                 f"{PENDING_WAIT_S:.0f} s; the broker is down or too slow"
             )
 
-    def _wait_delivery(self, delivery: _Delivery, timeout: float | None) -> bool:
+    def _wait_delivery(self, delivery: TrackedDelivery, timeout: float | None) -> bool:
         with self._delivery_cond:
             self._waiters += 1
             try:
@@ -231,6 +191,10 @@ class MqttBus:
         """Acknowledge a message received with manual acknowledgement."""
         if self._manual_ack and message.qos > 0:
             self._client.ack(message.mid, message.qos)
+
+    def ack_many(self, messages: list[ReceivedMessage]) -> None:
+        for message in messages:
+            self.ack(message)
 
     # -- paho callbacks ------------------------------------------------------------------------
     def _wrap(self, handler: Handler) -> Callable[[paho.Client, Any, paho.MQTTMessage], None]:

@@ -1,4 +1,5 @@
-"""The paho transport against a real mosquitto: delivery, availability, reconnect and resubscribe."""
+"""Both MQTT transports (paho and the lean bulk client) against a real mosquitto: delivery,
+availability, reconnect and resubscribe, back-pressure, manual acknowledgement."""
 
 from __future__ import annotations
 
@@ -8,25 +9,35 @@ import sys
 import time
 import uuid
 
+import pytest
+
 from iomt.brokers.mosquitto import Mosquitto
 from iomt.config import MqttConfig
-from iomt.transport import ReceivedMessage
-from iomt.transport.mqtt import Availability, MqttBus
+from iomt.transport import Availability, ReceivedMessage
+from iomt.transport.bulk_mqtt import BulkMqttBus
+from iomt.transport.mqtt import MqttBus
+
+Bus = type[MqttBus] | type[BulkMqttBus]
+
+
+@pytest.fixture(params=[MqttBus, BulkMqttBus], ids=["paho", "bulk"])
+def bus_class(request: pytest.FixtureRequest) -> Bus:
+    return request.param
 
 
 def unique_site() -> str:
     return f"t{uuid.uuid4().hex[:10]}"
 
 
-def collect(bus: MqttBus, topic_filter: str) -> queue.Queue[ReceivedMessage]:
+def collect(bus: MqttBus | BulkMqttBus, topic_filter: str) -> queue.Queue[ReceivedMessage]:
     received: queue.Queue[ReceivedMessage] = queue.Queue()
     bus.subscribe(topic_filter, received.put)
     return received
 
 
-def test_qos1_messages_arrive_as_frozen_dataclasses(mqtt_config: MqttConfig) -> None:
+def test_qos1_messages_arrive_as_frozen_dataclasses(bus_class: Bus, mqtt_config: MqttConfig) -> None:
     site = unique_site()
-    with MqttBus(mqtt_config, "sub-" + site) as sub, MqttBus(mqtt_config, "pub-" + site) as pub:
+    with bus_class(mqtt_config, "sub-" + site) as sub, bus_class(mqtt_config, "pub-" + site) as pub:
         received = collect(sub, f"iomt/v1/{site}/#")
         time.sleep(0.2)
         deliveries = [pub.publish(f"iomt/v1/{site}/p1/ecg", bytes([i]), qos=1) for i in range(50)]
@@ -36,14 +47,15 @@ def test_qos1_messages_arrive_as_frozen_dataclasses(mqtt_config: MqttConfig) -> 
     assert all(isinstance(m, ReceivedMessage) and m.qos == 1 for m in got)
 
 
-def test_availability_is_retained_and_the_last_will_fires_on_a_crash(mqtt_config: MqttConfig) -> None:
+def test_availability_is_retained_and_the_last_will_fires_on_a_crash(bus_class: Bus, mqtt_config: MqttConfig) -> None:
     site = unique_site()
     topic = f"iomt/v1/{site}/_edge/node-x/availability"
     script = (
         "import sys, time\n"
         "from iomt.config import MqttConfig\n"
-        "from iomt.transport.mqtt import Availability, MqttBus\n"
-        f"bus = MqttBus(MqttConfig(url={mqtt_config.url!r}), 'crashy', availability=Availability({topic!r}))\n"
+        "from iomt.transport import Availability\n"
+        f"from {bus_class.__module__} import {bus_class.__name__} as Bus\n"
+        f"bus = Bus(MqttConfig(url={mqtt_config.url!r}), 'crashy', availability=Availability({topic!r}))\n"
         "bus.start()\n"
         "print('up', flush=True)\n"
         "time.sleep(60)\n"
@@ -51,7 +63,7 @@ def test_availability_is_retained_and_the_last_will_fires_on_a_crash(mqtt_config
     proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None and proc.stdout.readline().strip() == "up"
-        with MqttBus(mqtt_config, "watch-" + site) as watcher:
+        with bus_class(mqtt_config, "watch-" + site) as watcher:
             seen = collect(watcher, topic)
             first = seen.get(timeout=5)
             assert first.payload == b"online" and first.retain  # retained: a late subscriber still sees it
@@ -64,21 +76,21 @@ def test_availability_is_retained_and_the_last_will_fires_on_a_crash(mqtt_config
             proc.stdout.close()
 
 
-def test_clean_stop_publishes_offline(mqtt_config: MqttConfig) -> None:
+def test_clean_stop_publishes_offline(bus_class: Bus, mqtt_config: MqttConfig) -> None:
     site = unique_site()
     topic = f"iomt/v1/{site}/_edge/n/availability"
-    with MqttBus(mqtt_config, "watch2-" + site) as watcher:
+    with bus_class(mqtt_config, "watch2-" + site) as watcher:
         seen = collect(watcher, topic)
-        node = MqttBus(mqtt_config, "node-" + site, availability=Availability(topic)).start()
+        node = bus_class(mqtt_config, "node-" + site, availability=Availability(topic)).start()
         assert seen.get(timeout=5).payload == b"online"
         node.stop()
         assert seen.get(timeout=5).payload == b"offline"
 
 
-def test_reconnects_and_resubscribes_after_the_broker_restarts(own_mosquitto: Mosquitto) -> None:
+def test_reconnects_and_resubscribes_after_the_broker_restarts(bus_class: Bus, own_mosquitto: Mosquitto) -> None:
     config = MqttConfig(url=own_mosquitto.url, reconnect_max_s=1.0, keepalive_s=5)
-    sub = MqttBus(config, "resub").start()
-    pub = MqttBus(config, "repub").start()
+    sub = bus_class(config, "resub").start()
+    pub = bus_class(config, "repub").start()
     try:
         received = collect(sub, "iomt/v1/r/+/ecg")
         time.sleep(0.2)
@@ -100,9 +112,9 @@ def test_reconnects_and_resubscribes_after_the_broker_restarts(own_mosquitto: Mo
         pub.stop()
 
 
-def test_publishes_made_while_offline_are_sent_after_reconnect(own_mosquitto: Mosquitto) -> None:
+def test_publishes_made_while_offline_are_sent_after_reconnect(bus_class: Bus, own_mosquitto: Mosquitto) -> None:
     config = MqttConfig(url=own_mosquitto.url, reconnect_max_s=1.0)
-    pub = MqttBus(config, "offline-pub").start()
+    pub = bus_class(config, "offline-pub").start()
     try:
         own_mosquitto.kill()
         while pub.connected:
@@ -111,7 +123,7 @@ def test_publishes_made_while_offline_are_sent_after_reconnect(own_mosquitto: Mo
         assert not delivery.done()
         own_mosquitto.start()
         assert delivery.wait(10)  # PUBACK from the restarted broker: it was resent after the reconnect
-        with MqttBus(config, "offline-sub") as sub:
+        with bus_class(config, "offline-sub") as sub:
             received = collect(sub, "iomt/v1/q/a/ecg")
             assert received.get(timeout=5).payload == b"queued"
     finally:
@@ -119,13 +131,11 @@ def test_publishes_made_while_offline_are_sent_after_reconnect(own_mosquitto: Mo
 
 
 def test_a_publisher_far_ahead_of_a_dead_broker_waits_instead_of_failing(
-    own_mosquitto: Mosquitto, monkeypatch: object
+    bus_class: Bus, own_mosquitto: Mosquitto, monkeypatch: object
 ) -> None:
-    import iomt.transport.mqtt as transport
-
-    monkeypatch.setattr(transport, "MAX_PENDING", 50)  # type: ignore[attr-defined]
+    monkeypatch.setattr(sys.modules[bus_class.__module__], "MAX_PENDING", 50)  # type: ignore[attr-defined]
     config = MqttConfig(url=own_mosquitto.url, reconnect_max_s=1.0)
-    pub = MqttBus(config, "pressure").start()
+    pub = bus_class(config, "pressure").start()
     try:
         own_mosquitto.kill()
         while pub.connected:
@@ -142,4 +152,33 @@ def test_a_publisher_far_ahead_of_a_dead_broker_waits_instead_of_failing(
         worker.join(15)
         assert more and all(d.wait(10) for d in deliveries)
     finally:
+        pub.stop()
+
+
+def test_an_unacknowledged_message_comes_back_after_a_reconnect(bus_class: Bus, own_mosquitto: Mosquitto) -> None:
+    """Manual ack: what the application never acknowledged is redelivered to the persistent session."""
+    config = MqttConfig(url=own_mosquitto.url, reconnect_max_s=1.0)
+    site = unique_site()
+    received: queue.Queue[ReceivedMessage] = queue.Queue()
+    sub = bus_class(config, "manual-" + site, clean_session=False, manual_ack=True).start()
+    pub = bus_class(config, "manual-pub-" + site).start()
+    try:
+        sub.subscribe(f"iomt/v1/{site}/#", received.put)
+        time.sleep(0.3)
+        for payload in (b"kept", b"acked"):
+            assert pub.publish(f"iomt/v1/{site}/d/ecg", payload).wait(5)
+        first, second = received.get(timeout=5), received.get(timeout=5)
+        sub.ack_many([second])
+        time.sleep(0.3)
+        sub.stop()  # "kept" was never acknowledged
+        sub = bus_class(config, "manual-" + site, clean_session=False, manual_ack=True)
+        sub.subscribe(f"iomt/v1/{site}/#", received.put)
+        sub.start()
+        again = received.get(timeout=5)
+        assert (first.payload, again.payload) == (b"kept", b"kept")
+        sub.ack(again)
+        time.sleep(0.5)
+        assert received.empty()
+    finally:
+        sub.stop()
         pub.stop()
