@@ -14,6 +14,7 @@ BENCH_MODULES = {
     "edge": "edge.bench",
     "store": "gateway.bench",
     "train": "cloud.bench",
+    "mqtt": "iomt.transport.bench",
 }
 
 
