@@ -22,7 +22,7 @@ from iomt.transport import ReceivedMessage
 from iomt.transport.bulk_mqtt import BulkMqttBus
 from iomt.transport.mqtt import MqttBus
 
-CLIENTS = {"paho": MqttBus, "bulk": BulkMqttBus}
+CLIENTS: dict[str, type[MqttBus] | type[BulkMqttBus]] = {"paho": MqttBus, "bulk": BulkMqttBus}
 TOPIC = "iomt/v1/bench/patient-{:04d}/ecg"
 ACK_BATCH = 500
 
