@@ -60,6 +60,8 @@ class EdgeCounters:
 class BatchResult:
     records: list[UplinkRecord] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
+    #: ``events`` encoded once, for the outbox and for MQTT alike
+    event_payloads: list[bytes] = field(default_factory=list)
     deadletters: list[bytes] = field(default_factory=list)
     windows: list[Window] = field(default_factory=list)
 
@@ -95,8 +97,8 @@ class EdgeProcessor:
             self._decode(topic, payload, arrival_ns, result)
         events, result.windows = self.engine.cycle()
         result.events.extend(events)
-        for event in result.events:
-            result.records.append(UplinkRecord(RecordKind.EVENT, encode_event(event)))
+        result.event_payloads = [encode_event(event) for event in result.events]
+        result.records.extend(UplinkRecord(RecordKind.EVENT, payload) for payload in result.event_payloads)
         self.counters.events += len(result.events)
         return result
 
@@ -243,12 +245,15 @@ class EdgeNode:
         self.outbox.append(result.records)
         self.uplink.wake.set()
         site, node = self.config.site, self.config.node_id
-        for event in result.events:
+        kinds: dict[str, int] = {}
+        for event, payload in zip(result.events, result.event_payloads, strict=True):
             # alerts and quality findings at QoS 1; routine inferences at QoS 0 on MQTT (live view
             # only): every event also travels durably through the outbox to the store
             qos = 0 if event.kind == "inference" else 1
-            self.bus.publish(topics.event(site, event.device, event.model), encode_event(event), qos=qos)
-            self.metrics.events.labels(event.kind).inc()
+            self.bus.publish(topics.event(site, event.device, event.model), payload, qos=qos)
+            kinds[event.kind] = kinds.get(event.kind, 0) + 1
+        for kind, count in kinds.items():
+            self.metrics.events.labels(kind).inc(count)
         for letter in result.deadletters:
             self.bus.publish(topics.deadletter(site, node), letter, qos=1)
         published = time.monotonic_ns()

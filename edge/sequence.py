@@ -23,6 +23,8 @@ class SequenceTracker:
 
     def __init__(self) -> None:
         self.streams: dict[tuple[str, str], StreamCounters] = {}
+        #: the sums over all streams, kept as they change (read every processing cycle for metrics)
+        self._totals = {"received": 0, "missing": 0, "duplicates": 0, "reordered": 0}
 
     def observe(self, device: str, stream: str, seq: int) -> str:
         """Record ``seq``; return ``"ok"``, ``"gap"``, ``"late"`` or ``"duplicate"``."""
@@ -30,12 +32,15 @@ class SequenceTracker:
         if c is None:
             c = self.streams[(device, stream)] = StreamCounters()
         c.received += 1
+        totals = self._totals
+        totals["received"] += 1
         if c.next_seq is None or seq == c.next_seq:
             c.next_seq = seq + 1
             return "ok"
         if seq > c.next_seq:
             skipped = seq - c.next_seq
             c.missing += skipped
+            totals["missing"] += skipped
             if len(c.gaps) + skipped <= MAX_REMEMBERED_GAPS:
                 c.gaps.update(range(c.next_seq, seq))
             c.next_seq = seq + 1
@@ -44,15 +49,13 @@ class SequenceTracker:
             c.gaps.discard(seq)
             c.missing -= 1
             c.reordered += 1
+            totals["missing"] -= 1
+            totals["reordered"] += 1
             return "late"
         c.duplicates += 1
+        totals["duplicates"] += 1
         return "duplicate"
 
     def totals(self) -> dict[str, int]:
-        out = {"received": 0, "missing": 0, "duplicates": 0, "reordered": 0}
-        for c in self.streams.values():
-            out["received"] += c.received
-            out["missing"] += c.missing
-            out["duplicates"] += c.duplicates
-            out["reordered"] += c.reordered
-        return out
+        """Received, missing, duplicate and reordered counts summed over every stream."""
+        return dict(self._totals)

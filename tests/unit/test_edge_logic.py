@@ -27,6 +27,13 @@ def test_sequence_tracker_tells_gaps_late_and_duplicates_apart() -> None:
     assert totals == {"received": 9, "missing": 0, "duplicates": 2, "reordered": 2}
     tracker.observe("d", "ecg", 10)
     assert tracker.totals()["missing"] == 3
+    for seq in [0, 2, 2, 1]:
+        tracker.observe("e", "acc", seq)
+    per_stream = tracker.streams.values()
+    assert tracker.totals() == {
+        "received": sum(c.received for c in per_stream), "missing": sum(c.missing for c in per_stream),
+        "duplicates": sum(c.duplicates for c in per_stream), "reordered": sum(c.reordered for c in per_stream),
+    } == {"received": 14, "missing": 3, "duplicates": 3, "reordered": 3}
 
 
 @pytest.mark.parametrize("bpm", [48.0, 72.0, 110.0, 160.0])
