@@ -84,6 +84,10 @@ class EdgeProcessor:
         self.registry = registry or ModelRegistry(config.models_dir, config.models)
         self.images = Reassembler()
         self._topics: dict[str, topics.Topic] = {}
+        self._by_stream: dict[str, list[Pipeline]] = {}
+        for pipeline in self.pipelines:
+            for stream in pipeline.streams:
+                self._by_stream.setdefault(stream, []).append(pipeline)
         self.engine = InferenceEngine(self.registry, self.pipelines, config.batched_inference)
 
     def handle(self, topic: str, payload: bytes) -> tuple[list[UplinkRecord], list[Event], bytes | None]:
@@ -147,11 +151,10 @@ class EdgeProcessor:
         result.records.append(UplinkRecord(RecordKind.FRAME, encode_frame(message)))
         if verdict in ("late", "duplicate"):
             return  # stored (the store de-duplicates), but windows are cut from in-order signal only
-        for pipeline in self.pipelines:
-            if message.stream in pipeline.streams:
-                if verdict == "gap":
-                    pipeline.on_gap(message.device, message.stream)
-                result.events.extend(pipeline.on_frame(message, arrival_ns))
+        for pipeline in self._by_stream.get(message.stream, ()):
+            if verdict == "gap":
+                pipeline.on_gap(message.device, message.stream)
+            result.events.extend(pipeline.on_frame(message, arrival_ns))
 
 
 class EdgeNode:
@@ -257,21 +260,25 @@ class EdgeNode:
         for letter in result.deadletters:
             self.bus.publish(topics.deadletter(site, node), letter, qos=1)
         published = time.monotonic_ns()
+        by_model: dict[str, list[float]] = {}
         for window in result.windows:
-            latencies = self.latencies_ms.setdefault(window.model, [])
-            latencies.append((published - window.arrival_ns) / 1e6)
+            by_model.setdefault(window.model, []).append((published - window.arrival_ns) / 1e6)
+        for model, values in by_model.items():
+            latencies = self.latencies_ms.setdefault(model, [])
+            latencies.extend(values)
             if len(latencies) > 200_000:
                 del latencies[:100_000]
+            histogram = self.metrics.latency.labels(model)
+            for value in values:
+                histogram.observe(value / 1e3)
         self.bus.ack_many([message for message, _ in batch])
-        self._observe(result, published)
+        self._observe(result)
 
-    def _observe(self, result: BatchResult, published_ns: int) -> None:
+    def _observe(self, result: BatchResult) -> None:
         m = self.metrics
         m.messages.labels("accepted").inc(len(result.records) - len(result.events))
         if result.deadletters:
             m.messages.labels("rejected").inc(len(result.deadletters))
-        for window in result.windows:
-            m.latency.labels(window.model).observe((published_ns - window.arrival_ns) / 1e9)
         for model, stats in self.processor.engine.stats.items():
             windows, inferences, invoke_s = self._seen.get(model, (0, 0, 0.0))
             m.windows.labels(model).inc(stats.windows - windows)

@@ -190,9 +190,7 @@ def decode_frame(payload: bytes) -> Frame:
     ids_end = HEADER_SIZE + dev_len + stream_len
     if len(payload) < ids_end:
         raise DecodeError("header", f"truncated inside the device/stream names ({len(payload)} < {ids_end} bytes)")
-    device = _ident("device", payload[HEADER_SIZE:HEADER_SIZE + dev_len])
-    stream = _ident("stream", payload[HEADER_SIZE + dev_len:ids_end])
-    spec = _waveform_spec(stream)
+    device, stream, spec = _frame_ids(payload[HEADER_SIZE:ids_end], dev_len)
     if channels != spec.channels:
         raise DecodeError("channels", f"stream {stream!r} has {spec.channels} channel(s), frame says {channels}")
     _check_time("t0_us", t0_us)
@@ -280,6 +278,24 @@ def _json_samples(samples: Any, spec: StreamSpec) -> np.ndarray:
     if np.abs(arr).max() > np.finfo(np.float32).max:
         raise DecodeError("samples", "values exceed float32 range")
     return arr.astype(np.float32)
+
+
+#: Validated (device, stream, spec) per raw id bytes: a node sees the same few thousand streams
+#: over and over, and validating their names was a third of decoding a frame. Bounded.
+_IDS: dict[bytes, tuple[str, str, StreamSpec]] = {}
+_IDS_MAX = 100_000
+
+
+def _frame_ids(raw: bytes, dev_len: int) -> tuple[str, str, StreamSpec]:
+    known = _IDS.get(raw)
+    if known is not None:
+        return known
+    device = _ident("device", raw[:dev_len])
+    stream = _ident("stream", raw[dev_len:])
+    known = (device, stream, _waveform_spec(stream))
+    if len(_IDS) < _IDS_MAX:
+        _IDS[raw] = known
+    return known
 
 
 def _ident(field_name: str, raw: Any) -> str:
