@@ -37,7 +37,7 @@ from iomt.wire.chunks import Reassembler, decode_image
 from iomt.wire.deadletter import encode_deadletter, make_deadletter
 from iomt.wire.errors import DecodeError
 from iomt.wire.events import Event, encode_event
-from iomt.wire.frames import Reading, decode_payload, encode_frame, encode_reading
+from iomt.wire.frames import Reading, decode_payload, encode_frame
 from iomt.wire.streams import CHUNKED_STREAMS
 from iomt.wire.uplink import RecordKind, UplinkRecord
 
@@ -145,7 +145,8 @@ class EdgeProcessor:
         verdict = self.sequences.observe(message.device, message.stream, message.seq)
         if isinstance(message, Reading):
             self.counters.readings += 1
-            result.records.append(UplinkRecord(RecordKind.READING, encode_reading(message)))
+            # forwarded as received: it passed the same decoder the gateway applies
+            result.records.append(UplinkRecord(RecordKind.READING, payload))
             return
         self.counters.frames += 1
         result.records.append(UplinkRecord(RecordKind.FRAME, encode_frame(message)))
