@@ -147,6 +147,7 @@ def run_once(patients: int, duration_s: float, batched: bool, edge_core: int, wo
         "models": stats["models"],
         "model_versions": stats["model_versions"],
         "sim_late_frames": sim_report.get("late_frames"),
+        "gc": stats.get("gc"),
     }
     log.info("%s: %s", mode, json.dumps({k: v for k, v in result.items() if k != "models"}))
     return result

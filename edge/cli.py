@@ -88,4 +88,5 @@ def node_stats(node: Any, wall_s: float) -> dict[str, Any]:
         "latency_ms_by_model": {model: percentiles(values) for model, values in node.latencies_ms.items()},
         "outbox": {"pending": node.outbox.pending, "shed": node.outbox.shed_total},
         "uplink": asdict(node.uplink.stats),
+        "gc": node.gc.summary(),
     }

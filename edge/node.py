@@ -22,6 +22,7 @@ from edge.config import EdgeConfig
 from edge.ecg_pipeline import EcgPipeline
 from edge.emotion_pipeline import EmotionPipeline
 from edge.fall_pipeline import FallPipeline
+from edge.gc_pauses import GcPauses, freeze_startup
 from edge.inference import InferenceEngine
 from edge.metrics import EdgeMetrics
 from edge.outbox import Outbox
@@ -186,9 +187,13 @@ class EdgeNode:
         self.latencies_ms: dict[str, list[float]] = {}
         self._seen: dict[str, tuple[int, int, float]] = {}
         self._sequence_seen: dict[str, int] = {}
+        self.gc = GcPauses()
 
     def start(self) -> EdgeNode:
         self._poll_models()
+        frozen = freeze_startup()  # models and modules are loaded: keep them out of every collection
+        self.gc.install()
+        log.debug("froze %d start-up objects out of the garbage collector", frozen)
         if self.config.metrics_port is not None:
             self.metrics.serve(self.config.metrics_port)
         self.uplink.start()
@@ -219,6 +224,7 @@ class EdgeNode:
             time.sleep(0.05)
         self.uplink.stop()
         self.outbox.close()
+        self.gc.uninstall()
 
     def _poll_models(self) -> None:
         self._next_poll = time.monotonic() + self.config.model_poll_s
