@@ -139,8 +139,8 @@ def run_once(patients: int, duration_s: float, batched: bool, edge_core: int, wo
         "messages_per_s": round(handled / duration_s, 1),
         "windows_per_s": round(windows / duration_s, 1),
         "inferences_per_s": round(inferences / duration_s, 1),
-        "latency_ms": {"p50": stats["latency_ms"]["p50"], "p99": stats["latency_ms"]["p99"],
-                       "max": stats["latency_ms"]["max"], "windows": stats["latency_ms"]["count"]},
+        "latency_ms": {**{k: stats["latency_ms"][k] for k in ("p50", "p90", "p99", "p99.9", "max")},
+                       "windows": stats["latency_ms"]["count"]},
         "latency_ms_by_model": stats["latency_ms_by_model"],
         "cpu_s_per_s": round(stats["cpu_s"] / wall, 3),
         "peak_rss_mb": round(stats["peak_rss_mb"], 1),
@@ -148,6 +148,8 @@ def run_once(patients: int, duration_s: float, batched: bool, edge_core: int, wo
         "model_versions": stats["model_versions"],
         "sim_late_frames": sim_report.get("late_frames"),
         "gc": stats.get("gc"),
+        "cycles": stats.get("cycles"),
+        "outbox_at_end": stats.get("outbox"),
     }
     log.info("%s: %s", mode, json.dumps({k: v for k, v in result.items() if k != "models"}))
     return result

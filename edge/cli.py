@@ -71,9 +71,9 @@ def node_stats(node: Any, wall_s: float) -> dict[str, Any]:
     def percentiles(values: list[float]) -> dict[str, Any]:
         arr = np.asarray(values, dtype=np.float64)
         if not arr.size:
-            return {"count": 0, "p50": None, "p99": None, "max": None}
-        return {"count": int(arr.size), "p50": float(np.percentile(arr, 50)),
-                "p99": float(np.percentile(arr, 99)), "max": float(arr.max())}
+            return {"count": 0, "p50": None, "p90": None, "p99": None, "p99.9": None, "max": None}
+        p50, p90, p99, p999 = (float(v) for v in np.percentile(arr, [50, 90, 99, 99.9]))
+        return {"count": int(arr.size), "p50": p50, "p90": p90, "p99": p99, "p99.9": p999, "max": float(arr.max())}
 
     every = [v for values in node.latencies_ms.values() for v in values]
     return {
@@ -89,4 +89,6 @@ def node_stats(node: Any, wall_s: float) -> dict[str, Any]:
         "outbox": {"pending": node.outbox.pending, "shed": node.outbox.shed_total},
         "uplink": asdict(node.uplink.stats),
         "gc": node.gc.summary(),
+        "cycles": {"ms": percentiles([c[0] for c in node.cycles]),
+                   "messages": percentiles([float(c[1]) for c in node.cycles])},
     }

@@ -24,6 +24,10 @@ class EdgeMetrics:
             "iomt_edge_model_invoke_seconds", "Time in the model per batch", ["model"], buckets=LATENCY_BUCKETS,
             registry=r,
         )
+        self.cycle = Histogram(
+            "iomt_edge_cycle_seconds", "One processing cycle: decode, windows, inference, outbox, publish",
+            buckets=LATENCY_BUCKETS, registry=r,
+        )
         self.events = Counter("iomt_edge_events", "Events published", ["kind"], registry=r)
         self.outbox_depth = Gauge("iomt_edge_outbox_depth", "Records waiting for the gateway", registry=r)
         self.shed = Counter("iomt_edge_shed_frames", "Raw frames shed under the outbox disk cap", registry=r)

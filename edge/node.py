@@ -185,6 +185,8 @@ class EdgeNode:
         self._next_poll = 0.0
         #: window-to-event latency per model (bounded), for benchmarks and stats
         self.latencies_ms: dict[str, list[float]] = {}
+        #: (milliseconds, messages) of recent processing cycles (bounded), for benchmarks and stats
+        self.cycles: deque[tuple[float, int]] = deque(maxlen=100_000)
         self._seen: dict[str, tuple[int, int, float]] = {}
         self._sequence_seen: dict[str, int] = {}
         self.gc = GcPauses()
@@ -245,10 +247,14 @@ class EdgeNode:
                 self._arrived.clear()  # anything appended before this is taken below; after it sets again
                 continue
             batch = [inbox.popleft() for _ in range(min(limit, len(inbox)))]
+            started = time.perf_counter()
             try:
                 self._handle_batch(batch)
             except Exception:
                 log.exception("edge worker failed on a batch of %d; they stay unacknowledged", len(batch))
+            elapsed = time.perf_counter() - started
+            self.cycles.append((elapsed * 1e3, len(batch)))
+            self.metrics.cycle.observe(elapsed)
 
     def _handle_batch(self, batch: list[tuple[ReceivedMessage, int]]) -> None:
         result = self.processor.handle_batch([(m.topic, m.payload, arrival) for m, arrival in batch])
