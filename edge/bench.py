@@ -149,6 +149,7 @@ def run_once(patients: int, duration_s: float, batched: bool, edge_core: int, wo
         "sim_late_frames": sim_report.get("late_frames"),
         "gc": stats.get("gc"),
         "cycles": stats.get("cycles"),
+        "latency_ms_before_cycle": stats.get("latency_ms_before_cycle"),
         "outbox_at_end": stats.get("outbox"),
     }
     log.info("%s: %s", mode, json.dumps({k: v for k, v in result.items() if k != "models"}))

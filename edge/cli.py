@@ -89,6 +89,7 @@ def node_stats(node: Any, wall_s: float) -> dict[str, Any]:
         "outbox": {"pending": node.outbox.pending, "shed": node.outbox.shed_total},
         "uplink": asdict(node.uplink.stats),
         "gc": node.gc.summary(),
+        "latency_ms_before_cycle": percentiles(list(node.waits_ms)),
         "cycles": {"ms": percentiles([c[0] for c in node.cycles]),
                    "messages": percentiles([float(c[1]) for c in node.cycles])},
     }

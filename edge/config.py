@@ -42,7 +42,10 @@ class EdgeConfig(StrictModel):
         "model; none runs the model on every window."
     )
     hr_interval_s: float = Field(2.0, gt=0, le=60, description="Seconds between heart-rate events per patient.")
-    max_batch_messages: int = Field(500, ge=1, le=20000, description="Messages handled per processing cycle.")
+    max_batch_messages: int = Field(
+        2000, ge=1, le=20000, description="Most messages handled in one processing cycle; after a stall, larger "
+        "cycles catch up faster (per-cycle costs are shared) at the price of a longer cycle."
+    )
     metrics_port: int | None = Field(None, ge=0, le=65535, description="Serve Prometheus metrics on this port.")
 
     @field_validator("node_id", "site")

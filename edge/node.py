@@ -98,9 +98,12 @@ class EdgeProcessor:
 
     def handle_batch(self, messages: list[tuple[str, bytes, int]]) -> BatchResult:
         result = BatchResult()
+        started = time.monotonic_ns()
         for topic, payload, arrival_ns in messages:
             self._decode(topic, payload, arrival_ns, result)
         events, result.windows = self.engine.cycle()
+        for window in result.windows:
+            window.cycle_ns = started
         result.events.extend(events)
         result.event_payloads = [encode_event(event) for event in result.events]
         result.records.extend(UplinkRecord(RecordKind.EVENT, payload) for payload in result.event_payloads)
@@ -187,6 +190,9 @@ class EdgeNode:
         self.latencies_ms: dict[str, list[float]] = {}
         #: (milliseconds, messages) of recent processing cycles (bounded), for benchmarks and stats
         self.cycles: deque[tuple[float, int]] = deque(maxlen=100_000)
+        #: of each window's latency, the part before the cycle that cut it began (waiting in the
+        #: queue, or for data the window needs); the rest is that cycle's work up to publication
+        self.waits_ms: deque[float] = deque(maxlen=200_000)
         self._seen: dict[str, tuple[int, int, float]] = {}
         self._sequence_seen: dict[str, int] = {}
         self.gc = GcPauses()
@@ -276,6 +282,7 @@ class EdgeNode:
         by_model: dict[str, list[float]] = {}
         for window in result.windows:
             by_model.setdefault(window.model, []).append((published - window.arrival_ns) / 1e6)
+            self.waits_ms.append((window.cycle_ns - window.arrival_ns) / 1e6)
         for model, values in by_model.items():
             latencies = self.latencies_ms.setdefault(model, [])
             latencies.extend(values)

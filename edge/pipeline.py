@@ -27,6 +27,8 @@ class Window:
     arrival_ns: int
     extra: Any = None
     model: str = ""
+    #: monotonic start of the processing cycle that cut the window (set by the edge processor)
+    cycle_ns: int = 0
 
 
 class Pipeline(Protocol):
