@@ -67,8 +67,28 @@ def motion_quality(acc: np.ndarray) -> str | None:
     a = np.asarray(acc, dtype=np.float64)
     if a.shape[0] < 2:
         return "flat_line"
-    if float(np.max(np.ptp(a, axis=0))) < 1e-4:
-        return "flat_line"
-    if float(np.mean(np.abs(a) >= ACC_FULL_SCALE_G)) > CLIPPED_SHARE * 2:
-        return "saturation"
-    return None
+    return motion_quality_many(a.reshape(1, a.shape[0], -1))[0]
+
+
+def motion_quality_many(windows: np.ndarray) -> list[str | None]:
+    """:func:`motion_quality` of every window of ``windows`` (``(k, n, channels)``, g), in one pass.
+
+    Per-channel extremes decide both checks (they are exact in any float type): a window is flat
+    when no channel moves, and only a window that reaches the rail is counted sample by sample.
+    """
+    a = np.asarray(windows)
+    if a.dtype not in (np.float32, np.float64):
+        a = a.astype(np.float64)
+    if a.shape[1] < 2:
+        return ["flat_line"] * a.shape[0]
+    by_channel = np.ascontiguousarray(a.transpose(0, 2, 1))  # reductions over a contiguous axis are fast
+    hi = by_channel.max(axis=2).astype(np.float64)
+    lo = by_channel.min(axis=2).astype(np.float64)
+    flat = np.max(hi - lo, axis=1) < 1e-4
+    # "not below the rail" rather than "at the rail": a channel with a NaN gets the exact count too
+    at_rail = np.any(~(hi < ACC_FULL_SCALE_G) | ~(lo > -ACC_FULL_SCALE_G), axis=1)
+    out: list[str | None] = ["flat_line" if f else None for f in flat.tolist()]
+    for i in np.flatnonzero(at_rail & ~flat).tolist():
+        if float(np.mean(np.abs(a[i].astype(np.float64)) >= ACC_FULL_SCALE_G)) > CLIPPED_SHARE * 2:
+            out[i] = "saturation"
+    return out
