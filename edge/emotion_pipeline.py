@@ -12,7 +12,7 @@ from edge.buffers import RingBuffer
 from edge.pipeline import Window, class_index
 from iomt.wire.events import Event
 from iomt.wire.frames import Frame
-from models.preprocessing.emotion import HOP_S, WINDOW_S, window_features
+from models.preprocessing.emotion import HOP_S, WINDOW_S, window_features_many
 from models.runtime import ModelRunner
 
 MODEL = "emotion"
@@ -34,23 +34,35 @@ class EmotionPipeline:
     def __init__(self, ctx: AlertContext) -> None:
         self.ctx = ctx
         self._devices: dict[str, _Device] = {}
-        self._due: set[str] = set()
+        #: devices with a window due (a dict: ordered, unique)
+        self._due: dict[str, None] = {}
         self.windows = 0
 
     def on_frame(self, frame: Frame, arrival_ns: int) -> list[Event]:
-        if frame.stream == "ecg" and frame.device not in self._devices:
-            return []  # an ECG patch alone is not an emotion band; wait for EDA/PPG to show up
-        dev = self._devices.setdefault(frame.device, _Device())
-        buf = dev.buffers.get(frame.stream)
+        device = frame.device
+        dev = self._devices.get(device)
+        if dev is None:
+            if frame.stream == "ecg":
+                return []  # an ECG patch alone is not an emotion band; wait for EDA/PPG to show up
+            dev = self._devices[device] = _Device()
+        stream = frame.stream
+        buffers = dev.buffers
+        buf = buffers.get(stream)
         if buf is None or buf.rate_hz != frame.sample_rate:
-            buf = dev.buffers[frame.stream] = RingBuffer(round(WINDOW_S * frame.sample_rate), 1, frame.sample_rate)
-        buf.extend(frame.values()[:, :1], frame.t_last_us)
-        dev.arrivals.setdefault(frame.stream, ArrivalLog()).add(frame.t_last_us, arrival_ns)
-        if all(s in dev.buffers and dev.buffers[s].filled == dev.buffers[s].capacity for s in NEEDED):
-            end = min(dev.buffers[s].t_last_us for s in NEEDED)
+            buf = buffers[stream] = RingBuffer(round(WINDOW_S * frame.sample_rate), 1, frame.sample_rate)
+        t_last = frame.t_last_us
+        buf.extend(frame.values()[:, :1], t_last)
+        log = dev.arrivals.get(stream)
+        if log is None:
+            log = dev.arrivals[stream] = ArrivalLog()
+        log.add(t_last, arrival_ns)
+        ecg, eda, ppg = buffers.get("ecg"), buffers.get("eda"), buffers.get("ppg")
+        if (ecg is not None and eda is not None and ppg is not None and ecg.filled == ecg.capacity
+                and eda.filled == eda.capacity and ppg.filled == ppg.capacity):
+            end = min(ecg.t_last_us, eda.t_last_us, ppg.t_last_us)
             if end >= dev.next_end_us:
                 dev.next_end_us = end + round(HOP_S * 1e6)
-                self._due.add(frame.device)
+                self._due[device] = None
         return []
 
     def on_gap(self, device: str, stream: str) -> None:
@@ -59,19 +71,27 @@ class EmotionPipeline:
             dev.buffers[stream].clear()
 
     def ready(self) -> tuple[list[Window], list[Event]]:
-        windows = []
+        """Windows of every due device; features of windows with the same rates and lengths are
+        computed together (:func:`window_features_many`)."""
+        if not self._due:
+            return [], []
+        groups: dict[tuple[tuple[float, int], ...], list[tuple[str, list[np.ndarray]]]] = {}
         for device in self._due:
-            dev = self._devices[device]
-            b = dev.buffers
-            x = window_features(
-                b["ecg"].latest(b["ecg"].capacity)[:, 0], b["ecg"].rate_hz,
-                b["eda"].latest(b["eda"].capacity)[:, 0], b["eda"].rate_hz,
-                b["ppg"].latest(b["ppg"].capacity)[:, 0], b["ppg"].rate_hz,
-            )
-            end_us = min(b[s].t_last_us for s in NEEDED)
-            arrival = max(dev.arrivals[s].arrival_of(end_us) for s in NEEDED)  # the last stream to cover it
-            windows.append(Window(device, end_us - round(WINDOW_S * 1e6), end_us, x, arrival))
-        self._due.clear()
+            b = self._devices[device].buffers
+            signals = [b[s].latest(b[s].capacity)[:, 0] for s in NEEDED]
+            key = tuple((b[s].rate_hz, len(x)) for s, x in zip(NEEDED, signals, strict=True))
+            groups.setdefault(key, []).append((device, signals))
+        self._due = {}
+        windows = []
+        for key, members in groups.items():
+            (ecg_hz, _), (eda_hz, _), (ppg_hz, _) = key
+            ecg, eda, ppg = (np.stack([signals[i] for _, signals in members]) for i in range(len(NEEDED)))
+            features = window_features_many(ecg, ecg_hz, eda, eda_hz, ppg, ppg_hz)
+            for (device, _), x in zip(members, features, strict=True):
+                dev = self._devices[device]
+                end_us = min(dev.buffers[s].t_last_us for s in NEEDED)
+                arrival = max(dev.arrivals[s].arrival_of(end_us) for s in NEEDED)  # the last stream to cover it
+                windows.append(Window(device, end_us - round(WINDOW_S * 1e6), end_us, x, arrival))
         self.windows += len(windows)
         return windows, []
 
