@@ -10,10 +10,8 @@ beat (S) from a normal one; the RR intervals can.
 from __future__ import annotations
 
 import numpy as np
-from scipy.signal import sosfiltfilt
 
-from models.preprocessing.ecg import detect_r_peaks
-from models.preprocessing.filters import butter_sos
+from models.preprocessing.ecg import detect_r_peaks, zero_phase
 from models.preprocessing.resample import resample
 
 ECG_RATE_HZ = 250.0
@@ -25,6 +23,8 @@ RR_FEATURES = 5
 VECTOR = WAVE + RR_FEATURES
 #: How many preceding RR intervals make the local rhythm.
 LOCAL_BEATS = 8
+#: R-peaks a beat's vector depends on: the LOCAL_BEATS before it, its own and the next one.
+CONTEXT = LOCAL_BEATS + 2
 CLIP_MV = 6.0
 
 
@@ -38,7 +38,7 @@ def condition_many(ecgs: np.ndarray, fs: float) -> np.ndarray:
     x = resample(np.asarray(ecgs, dtype=np.float64).T, fs, ECG_RATE_HZ).T
     if x.shape[1] < 3 * int(ECG_RATE_HZ):
         return np.ascontiguousarray(x)
-    return np.asarray(sosfiltfilt(butter_sos(2, (0.5, 40.0), "bandpass", ECG_RATE_HZ), x, axis=-1))
+    return zero_phase(x, 2, (0.5, 40.0), "bandpass", ECG_RATE_HZ)
 
 
 def beat_vectors_from_peaks(
@@ -49,42 +49,49 @@ def beat_vectors_from_peaks(
     Returns ``(kept peak indices, vectors (k, VECTOR) float32)``: the first and last peak (no RR on
     one side) and peaks too close to either end of the signal are skipped, and so are peaks at or
     before index ``after`` (a stream that already classified them); every other peak's vector is
-    the same with or without ``after``.
+    the same with or without ``after``. Peaks outside ``x`` (e.g. negative: found earlier in a
+    longer signal) give no vector but count for the RR features of their neighbours.
     """
     peaks = np.asarray(peaks, dtype=np.int64)
     empty = np.zeros(0, dtype=np.int64), np.zeros((0, VECTOR), dtype=np.float32)
     if peaks.size < 3:
         return empty
-    rr = np.diff(peaks) / ECG_RATE_HZ
     i = np.arange(1, peaks.size - 1)
     p = peaks[i]
     ok = (p - BEFORE >= 0) & (p + AFTER <= x.size)
     if after is not None:
         ok &= p > after
-    i, p = i[ok], p[ok]
-    if not p.size:
+    i = i[ok]
+    if not i.size:
         return empty
-    waves = np.asarray(x)[p[:, None] + np.arange(-BEFORE, AFTER)]
-    waves = np.clip(waves - np.median(waves, axis=1)[:, None], -CLIP_MV, CLIP_MV)
-    pre, post = rr[i - 1], rr[i]
-    local = _local_rr(rr, i)
-    feats = np.stack([pre, post, local, pre / local, post / local], axis=1)
-    return p, np.concatenate([waves, np.clip(feats, 0.0, 4.0)], axis=1).astype(np.float32)
+    padded = np.concatenate([np.full(LOCAL_BEATS - 1, peaks[0]), peaks])  # the first beats' short history
+    context = np.lib.stride_tricks.sliding_window_view(padded, CONTEXT)[i - 1]
+    x2 = np.asarray(x).reshape(1, -1)
+    return peaks[i], beat_vectors_at(x2, np.zeros(i.size, dtype=np.int64), context, np.minimum(i, LOCAL_BEATS))
 
 
-def _local_rr(rr: np.ndarray, i: np.ndarray) -> np.ndarray:
-    """Mean of the (up to) :data:`LOCAL_BEATS` RR intervals before beat ``i`` (``rr[max(0, i - 8):i]``).
+def beat_vectors_at(x: np.ndarray, rows: np.ndarray, context: np.ndarray, n_prev: np.ndarray) -> np.ndarray:
+    """Vectors ``(B, VECTOR)`` float32 of ``B`` beats of the conditioned signals ``x`` (``(k, n)``).
 
-    Beats with a full history share one ``np.mean`` over a sliding view; its row sums are the same
-    floats as ``np.mean`` of each slice alone (the unit tests hold it to the per-beat loop).
+    Beat ``b`` lies in row ``rows[b]``; ``context[b]`` holds the R-peak indices (in that row, any
+    of them may lie outside it) of the :data:`LOCAL_BEATS` beats before it, the beat itself and the
+    one after it (:data:`CONTEXT` columns); only the last ``n_prev[b]`` (>= 1) of the preceding
+    intervals are real (a record's first beats), the columns before them are ignored. The beat's
+    waveform must lie inside its row. Each vector is the same, value for value, as this beat's
+    from :func:`beat_vectors_from_peaks` on the whole row, so an edge node can cut the beats of many
+    patients, from histories of R-peaks that reach back beyond the signal it filtered, at once.
     """
-    local = np.empty(i.size)
-    full = i >= LOCAL_BEATS
-    if full.any():
-        local[full] = np.mean(np.lib.stride_tricks.sliding_window_view(rr, LOCAL_BEATS)[i[full] - LOCAL_BEATS], axis=1)
-    for k in np.flatnonzero(~full):
-        local[k] = float(np.mean(rr[: i[k]]))
-    return local
+    context = np.asarray(context, dtype=np.int64)
+    centre = context[:, -2]
+    waves = np.asarray(x)[np.asarray(rows)[:, None], centre[:, None] + np.arange(-BEFORE, AFTER)]
+    waves = np.clip(waves - np.median(waves, axis=1)[:, None], -CLIP_MV, CLIP_MV)
+    rr = np.diff(context, axis=1) / ECG_RATE_HZ
+    pre, post = rr[:, -2], rr[:, -1]
+    local = np.mean(rr[:, :LOCAL_BEATS], axis=1)  # per row the same floats as np.mean of that row alone
+    for b in np.flatnonzero(np.asarray(n_prev) < LOCAL_BEATS):  # a short history: a plain mean of fewer
+        local[b] = float(np.mean(rr[b, LOCAL_BEATS - int(n_prev[b]) : LOCAL_BEATS]))
+    feats = np.stack([pre, post, local, pre / local, post / local], axis=1)
+    return np.concatenate([waves, np.clip(feats, 0.0, 4.0)], axis=1).astype(np.float32)
 
 
 def beat_vectors(ecg: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray]:

@@ -98,3 +98,29 @@ def test_vectorised_detection_and_beat_vectors_equal_the_per_beat_loops(conditio
     rows[4] = 0.0
     for row, batched in zip(rows, detect_r_peaks_many(rows, 250.0), strict=True):
         np.testing.assert_array_equal(batched, _reference_r_peaks(row, 250.0))
+
+
+@pytest.mark.parametrize("n", [16, 300, 875, 2500])
+def test_zero_phase_is_sosfiltfilt(n: int) -> None:
+    from scipy.signal import sosfiltfilt
+
+    from models.preprocessing.ecg import zero_phase
+    from models.preprocessing.filters import butter_sos
+
+    x = np.random.default_rng(n).standard_normal((5, n)).cumsum(axis=1)
+    for design in [(2, (0.5, 40.0), "bandpass", 250.0), (2, (5.0, 20.0), "bandpass", 250.0)]:
+        np.testing.assert_array_equal(zero_phase(x, *design), sosfiltfilt(butter_sos(*design), x, axis=-1))
+
+
+def test_heart_rate_from_peaks_is_numpys_median_of_the_plausible_rr() -> None:
+    from models.preprocessing.ecg import MAX_RR_S, MIN_RR_S, heart_rate_from_peaks
+
+    rng = np.random.default_rng(0)
+    for trial in range(3000):
+        fs = (250.0, 360.0, 128.0)[trial % 3]
+        peaks = np.cumsum(rng.integers(1, 700, size=int(rng.integers(0, 15))))
+        rr = np.diff(peaks) / fs
+        rr = rr[(rr >= MIN_RR_S) & (rr <= MAX_RR_S)]
+        expected = None if rr.size < 2 else (60.0 / float(np.median(rr)), int(rr.size))
+        assert heart_rate_from_peaks(peaks, fs) == expected
+        assert heart_rate_from_peaks(peaks.tolist(), fs) == expected
