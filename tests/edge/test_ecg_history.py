@@ -1,0 +1,43 @@
+"""The pure parts of the ECG pipeline's short searches: R-peak history, spans, the stand-in future."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from edge.ecg_pipeline import DISTANCE, aligned_span, extend_periodic, merge_peaks, model_index, rr_period
+
+
+def test_a_new_search_replaces_the_history_from_its_settled_part_on() -> None:
+    history = [100, 300, 500, 700, 900]
+    # 700 and 900 are seen again (900 placed a sample later with more signal after it), 1100 is new
+    assert merge_peaks(history, [495, 701, 901, 1100], settled=600) == [100, 300, 500, 701, 901, 1100]
+    # a peak the old search placed just before `settled` is not counted twice from the other side
+    seen = [100, 300, 500, 690, 900]
+    assert merge_peaks(seen, [702, 905], settled=699) == [100, 300, 500, 690, 905]
+    assert merge_peaks(seen, [691 + DISTANCE, 905], settled=699) == [100, 300, 500, 690, 691 + DISTANCE, 905]
+    # a beat the new search misses after `settled` is dropped with the rest of the old tail
+    assert merge_peaks(history, [1100], settled=600) == [100, 300, 500, 1100]
+    assert merge_peaks([], [5, 200], settled=None) == [5, 200]
+
+
+def test_the_stand_in_future_repeats_the_last_cycle_of_each_row() -> None:
+    x = np.array([[0.0, 1, 2, 3, 4, 5], [10, 11, 12, 13, 14, 15]])
+    out = extend_periodic(x, np.array([2, 3]), 5)
+    np.testing.assert_array_equal(out[:, :6], x)
+    np.testing.assert_array_equal(out[0, 6:], [4, 5, 4, 5, 4])
+    np.testing.assert_array_equal(out[1, 6:], [13, 14, 15, 13, 14])
+
+
+def test_the_heart_period_is_the_median_of_the_recent_rr() -> None:
+    assert rr_period([]) == 250 and rr_period([10, 200]) == 250  # too little history: one second
+    assert rr_period([0, 200, 400, 650, 850]) == 200
+    assert rr_period([*range(0, 100 * 30, 100), 3000 + 40]) == 100  # the last 8 intervals only
+
+
+def test_spans_of_resampled_devices_start_on_whole_model_rate_indices() -> None:
+    assert aligned_span(10_000, 777, 250.0) == 777
+    for total in (10_000, 10_001, 10_035):
+        n = aligned_span(total, 1000, 360.0)
+        assert 1000 <= n < 1036 and (total - n) * 250 % 360 == 0
+        assert model_index(total - n, 360.0) == (total - n) * 250 // 360
+    assert aligned_span(500, 1000, 360.0) == 500  # never more than there is
