@@ -50,7 +50,7 @@ class GcPauses:
         with self._lock:
             return {
                 "collections": dict(self.count),
-                "pause_ms_total": {g: round(v, 1) for g, v in self.total_ms.items()},
+                "pause_ms_total": {g: round(v, 2) for g, v in self.total_ms.items()},
                 "pause_ms_max": {g: round(v, 2) for g, v in self.max_ms.items()},
             }
 

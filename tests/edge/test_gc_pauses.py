@@ -16,7 +16,7 @@ def test_every_collection_is_counted_with_its_pause() -> None:
         pauses.uninstall()
     summary = pauses.summary()
     assert summary["collections"][0] >= 1 and summary["collections"][2] >= 1
-    assert summary["pause_ms_max"][2] >= 0.0 and summary["pause_ms_total"][2] >= summary["pause_ms_max"][2] - 1e-9
+    assert 0.0 <= summary["pause_ms_max"][2] <= summary["pause_ms_total"][2]  # both rounded to 0.01 ms
     gc.collect(2)  # after uninstall: no longer counted
     assert pauses.summary()["collections"] == summary["collections"]
 
