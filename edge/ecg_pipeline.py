@@ -21,7 +21,7 @@ import statistics
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from fractions import Fraction
-from itertools import groupby, pairwise
+from itertools import pairwise
 
 import numpy as np
 
@@ -147,29 +147,50 @@ class EcgPipeline:
         """Quality-check every due device, then condition and search the good ones in batches."""
         windows: list[Window] = []
         events: list[Event] = []
-        for fs, n, candidates in self._batches():
-            members = self._good(fs, candidates, events)
-            if members:
+        by_rate: dict[float, list[str]] = {}
+        for device in self._due:
+            by_rate.setdefault(self._devices[device].buffer.rate_hz, []).append(device)
+        self._due.clear()
+        for fs, devices in by_rate.items():
+            for n, members in self._batches(fs, self._good(fs, devices, events)):
                 windows.extend(self._search(fs, n, members, events))
         return windows, events
 
-    def _batches(self) -> list[tuple[float, int, list[tuple[str, np.ndarray]]]]:
-        """``(rate, span, [(device, raw span)])`` for the due devices: sorted by the span each needs and
-        cut into batches of up to :data:`CHUNK_ROWS`, each searching the longest span among its devices
-        (a little more signal for some, in exchange for one batched pass)."""
-        needs = sorted((self._devices[d].buffer.rate_hz, self._span(self._devices[d]), d) for d in self._due)
-        self._due.clear()
-        batches: list[tuple[float, int, list[tuple[str, np.ndarray]]]] = []
-        for fs, group in groupby(needs, key=lambda need: need[0]):
-            devices = [(n, d) for _, n, d in group]
-            for first in range(0, len(devices), CHUNK_ROWS):
-                chunk = devices[first : first + CHUNK_ROWS]
-                by_size: dict[int, list[tuple[str, np.ndarray]]] = {}
-                for _n, device in chunk:  # a device holding less than the span searches all it has
-                    buf = self._devices[device].buffer
-                    raw = buf.latest(aligned_span(buf.total, min(buf.filled, chunk[-1][0]), fs))[:, 0]
-                    by_size.setdefault(raw.size, []).append((device, raw))
-                batches.extend((fs, size, members) for size, members in by_size.items())
+    def _good(self, fs: float, devices: list[str], events: list[Event]) -> list[str]:
+        """The devices whose last :data:`QUALITY_S` pass the quality check (changes of verdict are events)."""
+        recent: dict[int, list[tuple[str, np.ndarray]]] = {}
+        for device in devices:
+            raw = self._devices[device].buffer.latest(round(QUALITY_S * fs))[:, 0]
+            recent.setdefault(raw.size, []).append((device, raw))
+        good = []
+        for size, rows in recent.items():
+            verdicts = ecg_quality_many(np.stack([raw for _, raw in rows]), fs)
+            for (device, _raw), problem in zip(rows, verdicts, strict=True):
+                dev = self._devices[device]
+                buf = dev.buffer
+                change = self.quality.update(device, "ecg", problem, (buf.time_of(size - 1), buf.t_last_us))
+                if change is not None:
+                    events.append(change)
+                if problem is None:
+                    good.append(device)
+                else:  # the beats on either side of bad signal are not neighbours
+                    dev.peaks = []
+        return good
+
+    def _batches(self, fs: float, devices: list[str]) -> list[tuple[int, list[tuple[str, np.ndarray]]]]:
+        """``(span, [(device, raw span)])`` for ``devices``: sorted by the span each needs and cut into
+        batches of up to :data:`CHUNK_ROWS`, each searching the longest span among its devices (a
+        little more signal for some, in exchange for one batched pass)."""
+        needs = sorted((self._span(self._devices[device]), device) for device in devices)
+        batches: list[tuple[int, list[tuple[str, np.ndarray]]]] = []
+        for first in range(0, len(needs), CHUNK_ROWS):
+            chunk = needs[first : first + CHUNK_ROWS]
+            by_size: dict[int, list[tuple[str, np.ndarray]]] = {}
+            for _n, device in chunk:  # a device holding less than the span searches all it has
+                buf = self._devices[device].buffer
+                raw = buf.latest(aligned_span(buf.total, min(buf.filled, chunk[-1][0]), fs))[:, 0]
+                by_size.setdefault(raw.size, []).append((device, raw))
+            batches.extend(by_size.items())
         return batches
 
     def _span(self, dev: _Device) -> int:
@@ -183,24 +204,6 @@ class EcgPipeline:
         reach = model_index(buf.total - 1, buf.rate_hz) - first + BEFORE + REFINE
         seconds = max(MIN_SPAN_S, reach / ECG_RATE_HZ + SETTLE_S)
         return min(buf.filled, math.ceil(seconds * buf.rate_hz))
-
-    def _good(
-        self, fs: float, candidates: list[tuple[str, np.ndarray]], events: list[Event]
-    ) -> list[tuple[str, np.ndarray]]:
-        """The candidates whose recent signal passes the quality check (changes of verdict are events)."""
-        recent = np.stack([raw for _, raw in candidates])[:, -round(QUALITY_S * fs):]
-        members = []
-        for (device, raw), problem in zip(candidates, ecg_quality_many(recent, fs), strict=True):
-            dev = self._devices[device]
-            buf = dev.buffer
-            change = self.quality.update(device, "ecg", problem, (buf.time_of(recent.shape[1] - 1), buf.t_last_us))
-            if change is not None:
-                events.append(change)
-            if problem is None:
-                members.append((device, raw))
-            else:  # the beats on either side of bad signal are not neighbours
-                dev.peaks = []
-        return members
 
     def _search(
         self, fs: float, n: int, members: list[tuple[str, np.ndarray]], events: list[Event]
