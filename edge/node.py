@@ -196,6 +196,7 @@ class EdgeNode:
         self._seen: dict[str, tuple[int, int, float]] = {}
         self._sequence_seen: dict[str, int] = {}
         self.gc = GcPauses()
+        self._event_topics: dict[tuple[str, str], str] = {}
 
     def start(self) -> EdgeNode:
         self._poll_models()
@@ -268,16 +269,18 @@ class EdgeNode:
         self.uplink.wake.set()
         site, node = self.config.site, self.config.node_id
         kinds: dict[str, int] = {}
+        outgoing: list[tuple[str, bytes, int]] = []
         for event, payload in zip(result.events, result.event_payloads, strict=True):
             # alerts and quality findings at QoS 1; routine inferences at QoS 0 on MQTT (live view
             # only): every event also travels durably through the outbox to the store
             qos = 0 if event.kind == "inference" else 1
-            self.bus.publish(topics.event(site, event.device, event.model), payload, qos=qos)
+            outgoing.append((self._event_topic(event.device, event.model), payload, qos))
             kinds[event.kind] = kinds.get(event.kind, 0) + 1
+        outgoing.extend((topics.deadletter(site, node), letter, 1) for letter in result.deadletters)
+        if outgoing:
+            self.bus.publish_many(outgoing)
         for kind, count in kinds.items():
             self.metrics.events.labels(kind).inc(count)
-        for letter in result.deadletters:
-            self.bus.publish(topics.deadletter(site, node), letter, qos=1)
         published = time.monotonic_ns()
         by_model: dict[str, list[float]] = {}
         for window in result.windows:
@@ -293,6 +296,14 @@ class EdgeNode:
                 histogram.observe(value / 1e3)
         self.bus.ack_many([message for message, _ in batch])
         self._observe(result)
+
+    def _event_topic(self, device: str, model: str) -> str:
+        topic = self._event_topics.get((device, model))
+        if topic is None:
+            topic = topics.event(self.config.site, device, model)
+            if len(self._event_topics) < 200_000:
+                self._event_topics[(device, model)] = topic
+        return topic
 
     def _observe(self, result: BatchResult) -> None:
         m = self.metrics

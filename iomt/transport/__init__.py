@@ -8,7 +8,7 @@ a frozen dataclass, never a transport object.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -87,6 +87,10 @@ class MessageBus(Protocol):
     """Publish/subscribe with the semantics the system relies on (see the design brief)."""
 
     def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> Delivery: ...
+
+    def publish_many(self, messages: Sequence[tuple[str, bytes, int]], retain: bool = False) -> Sequence[Delivery]:
+        """Publish ``(topic, payload, qos)`` triples in order (one hand-over where the bus allows)."""
+        ...
 
     def subscribe(self, topic_filter: str, handler: Handler, qos: int = 1) -> None: ...
 

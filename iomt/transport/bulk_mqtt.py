@@ -29,6 +29,7 @@ import ssl
 import threading
 import time
 from collections import deque
+from collections.abc import Sequence
 
 from iomt.config import MqttConfig
 from iomt.transport import (
@@ -150,23 +151,33 @@ class BulkMqttBus:
     # -- messaging -----------------------------------------------------------------------------
     def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> TrackedDelivery:
         """Send a message now, or (QoS 1) after the reconnect when offline; see the module docstring."""
-        if qos == 1 and len(self._inflight) >= MAX_PENDING:
-            self._wait_for_room(topic)
-        delivery = TrackedDelivery(self._wait_delivery)
+        return self.publish_many([(topic, payload, qos)], retain)[0]
+
+    def publish_many(self, messages: Sequence[tuple[str, bytes, int]], retain: bool = False) -> list[TrackedDelivery]:
+        """:meth:`publish` for ``(topic, payload, qos)`` triples, handed to the network thread at once
+        (one wake-up for the batch instead of one per message)."""
+        if any(qos for _t, _p, qos in messages) and len(self._inflight) >= MAX_PENDING:
+            self._wait_for_room(messages[0][0])
+        deliveries = []
+        wake = False
         with self._lock:
-            self.stats.published += 1
-            if qos == 0:
-                if self._live:
-                    self._out.append(codec.publish(topic, payload, 0, retain))
-                    delivery.published = True
-                wake = self._live
-            else:
-                mid = self._new_mid()
-                entry = self._inflight[mid] = _Inflight(codec.publish(topic, payload, 1, retain, mid), delivery)
-                wake = self._live and self._send_or_hold(mid, entry)
+            for topic, payload, qos in messages:
+                delivery = TrackedDelivery(self._wait_delivery)
+                deliveries.append(delivery)
+                if qos == 0:
+                    if self._live:
+                        self._out.append(codec.publish(topic, payload, 0, retain))
+                        delivery.published = True
+                        wake = True
+                else:
+                    mid = self._new_mid()
+                    entry = self._inflight[mid] = _Inflight(codec.publish(topic, payload, 1, retain, mid), delivery)
+                    if self._live and self._send_or_hold(mid, entry):
+                        wake = True
+            self.stats.published += len(messages)
         if wake:
             self._wake()
-        return delivery
+        return deliveries
 
     def subscribe(self, topic_filter: str, handler: Handler, qos: int = 1) -> None:
         """Deliver messages matching ``topic_filter`` to ``handler`` (on the network thread)."""

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import ssl
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import paho.mqtt.client as paho
@@ -156,6 +156,10 @@ class MqttBus:
                 self._pending[info.mid] = delivery
         self.stats.published += 1
         return delivery
+
+    def publish_many(self, messages: Sequence[tuple[str, bytes, int]], retain: bool = False) -> list[TrackedDelivery]:
+        """:meth:`publish` for each ``(topic, payload, qos)``."""
+        return [self.publish(topic, payload, qos, retain) for topic, payload, qos in messages]
 
     def _wait_for_room(self, topic: str) -> None:
         self.stats.backpressure_waits += 1

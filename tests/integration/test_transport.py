@@ -182,3 +182,15 @@ def test_an_unacknowledged_message_comes_back_after_a_reconnect(bus_class: Bus, 
     finally:
         sub.stop()
         pub.stop()
+
+
+def test_publish_many_delivers_a_mixed_batch_in_order(bus_class: Bus, mqtt_config: MqttConfig) -> None:
+    site = unique_site()
+    with bus_class(mqtt_config, "msub-" + site) as sub, bus_class(mqtt_config, "mpub-" + site) as pub:
+        received = collect(sub, f"iomt/v1/{site}/#")
+        time.sleep(0.2)
+        batch = [(f"iomt/v1/{site}/d{i % 3}/ecg", bytes([i]), i % 2) for i in range(40)]
+        deliveries = pub.publish_many(batch)
+        assert len(deliveries) == 40 and all(d.wait(5) for d in deliveries)
+        got = [received.get(timeout=5) for _ in range(40)]
+    assert [(m.topic, m.payload, m.qos) for m in got] == batch
