@@ -43,6 +43,8 @@ MODEL = "ecg"
 #: Samples (at the model rate) after an R-peak that its detection depends on.
 DETECTION_TAIL = round(0.15 * ECG_RATE_HZ)
 QUALITY_S = 2.0
+#: Runs in a row that may find no new R-peak before runs are throttled to one per hop.
+IDLE_RUNS = 2
 #: Seconds at the start of a conditioned span still marked by the 0.5 Hz high-pass's start transient:
 #: on simulated ECG the span's samples differ from the whole record's by up to ~1 mV at 0 s, ~0.03 mV
 #: at 1.5 s and < 0.005 mV (a third of the model's int8 input step) from 2 s on. R-peaks found before
@@ -86,6 +88,9 @@ class _Device:
     #: R-peak history: model-rate indices (:func:`model_index`) of the device's samples, ascending
     peaks: list[int] = field(default_factory=list)
     last_beat_index: int = -1
+    #: the newest R-peak at the previous run, and how many runs in a row found none newer
+    newest_peak: int = -1
+    idle_runs: int = 0
     arrhythmia: ArrhythmiaState = field(default_factory=ArrhythmiaState)
 
 
@@ -253,6 +258,7 @@ class EcgPipeline:
         if len(in_window) >= 2:  # the newest peak completes its predecessor; the next one is due one RR later
             rr_us = statistics.median([b - a for a, b in pairwise(in_window)]) * to_us
             dev.next_beat_us = t_end - round((last - peaks[-1]) * to_us) + round(0.75 * rr_us)
+        self._schedule(dev, peaks[-1] if peaks else -1)
         # beats up to the last one classified were done on an earlier run: skip them before the work
         first = 1
         if dev.last_beat_us:
@@ -280,6 +286,20 @@ class EcgPipeline:
             cuts.append(_Cut(device, start_us, end_us, dev.arrivals.arrival_of(end_us), r_us, context,
                              min(i, LOCAL_BEATS)))
         return cuts
+
+    def _schedule(self, dev: _Device, newest: int) -> None:
+        """When the next run may start. A run that found a new R-peak leaves it to the predicted next
+        beat (``next_beat_us``). One that found none came too early — the next peak was not yet
+        detectable — and must not wait a whole hop, or that beat is classified a frame late: it runs
+        again on the next frame; only after :data:`IDLE_RUNS` empty runs (no beats: asystole, noise
+        the quality check passed) does the hop throttle it."""
+        buf = dev.buffer
+        if newest != dev.newest_peak:
+            dev.newest_peak, dev.idle_runs = newest, 0
+            dev.next_run_total = buf.total
+        else:
+            dev.idle_runs += 1
+            dev.next_run_total = buf.total + (1 if dev.idle_runs <= IDLE_RUNS else round(self.hop_s * buf.rate_hz))
 
     def _heart_rate(
         self, device: str, dev: _Device, peaks: list[int], t_start: int, t_end: int, events: list[Event]
@@ -337,15 +357,25 @@ def merge_peaks(history: list[int], found: list[int], settled: int | None) -> li
     """The R-peak history after a run that ``found`` R-peaks in a span whose samples from ``settled`` on are
     free of its start transient (all indices on the history's axis; ``None``: no history to keep).
 
-    Before ``settled`` the history stands; from it on the new search replaces it (it has seen more
-    of the signal after each peak), except a peak within :data:`DISTANCE` of the last one kept: that
-    is the same beat seen from the other side of ``settled``.
+    Before ``settled`` the history stands. From it on, a peak found now takes the place of any
+    history peak within :data:`DISTANCE` (this search has seen more of the signal after it), and a
+    history peak this search missed is kept: the detector's threshold follows the few seconds it
+    searches, so a smaller beat can drop under it in one run and come back in the next — dropping it
+    would classify its neighbour with the wrong RR and the beat itself a frame late.
     """
     if settled is None:
         return list(found)
-    kept = history[: bisect_left(history, settled)]
+    cut = bisect_left(history, settled)
+    kept = history[:cut]
     floor = kept[-1] + DISTANCE if kept else settled - 1
-    return kept + [q for q in found if q > floor and q >= settled]
+    fresh = [q for q in found if q > floor and q >= settled]
+    merged = sorted(fresh + [q for q in history[cut:] if not _near(q, fresh)])
+    return kept + merged
+
+
+def _near(peak: int, peaks: list[int]) -> bool:
+    at = bisect_left(peaks, peak)
+    return any(abs(peaks[j] - peak) < DISTANCE for j in (at - 1, at) if 0 <= j < len(peaks))
 
 
 def condition_and_search(x: np.ndarray, histories: list[list[int]]) -> tuple[np.ndarray, list[np.ndarray], int]:

@@ -7,7 +7,7 @@ import numpy as np
 from edge.ecg_pipeline import DISTANCE, aligned_span, extend_periodic, merge_peaks, model_index, rr_period
 
 
-def test_a_new_search_replaces_the_history_from_its_settled_part_on() -> None:
+def test_a_new_search_updates_the_history_from_its_settled_part_on() -> None:
     history = [100, 300, 500, 700, 900]
     # 700 and 900 are seen again (900 placed a sample later with more signal after it), 1100 is new
     assert merge_peaks(history, [495, 701, 901, 1100], settled=600) == [100, 300, 500, 701, 901, 1100]
@@ -15,8 +15,9 @@ def test_a_new_search_replaces_the_history_from_its_settled_part_on() -> None:
     seen = [100, 300, 500, 690, 900]
     assert merge_peaks(seen, [702, 905], settled=699) == [100, 300, 500, 690, 905]
     assert merge_peaks(seen, [691 + DISTANCE, 905], settled=699) == [100, 300, 500, 690, 691 + DISTANCE, 905]
-    # a beat the new search misses after `settled` is dropped with the rest of the old tail
-    assert merge_peaks(history, [1100], settled=600) == [100, 300, 500, 1100]
+    # a beat the new search misses after `settled` is kept (its threshold moved, the beat did not)
+    assert merge_peaks(history, [1100], settled=600) == [100, 300, 500, 700, 900, 1100]
+    assert merge_peaks(history, [702, 1100], settled=600) == [100, 300, 500, 702, 900, 1100]
     assert merge_peaks([], [5, 200], settled=None) == [5, 200]
 
 
