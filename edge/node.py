@@ -245,7 +245,9 @@ class EdgeNode:
 
     def _work(self) -> None:
         limit = self.config.max_batch_messages
+        period = self.config.min_cycle_ms / 1e3
         inbox = self._inbox
+        started = 0.0
         while not (self._stop.is_set() and not inbox):
             if time.monotonic() >= self._next_poll:
                 self._poll_models()
@@ -253,6 +255,12 @@ class EdgeNode:
                 self._arrived.wait(0.1)
                 self._arrived.clear()  # anything appended before this is taken below; after it sets again
                 continue
+            # Cycles at most every `period`: what arrives meanwhile joins the batch, so the per-cycle
+            # costs (one outbox transaction, one batched filter/model call per pipeline) are shared
+            # by many patients instead of paid for a handful of messages at a time.
+            rest = started + period - time.perf_counter()
+            if rest > 0 and len(inbox) < limit and not self._stop.is_set():
+                time.sleep(rest)
             batch = [inbox.popleft() for _ in range(min(limit, len(inbox)))]
             started = time.perf_counter()
             try:
