@@ -51,6 +51,32 @@ def _pin(core: int | None) -> Any:
     return lambda: os.sched_setaffinity(0, chosen)
 
 
+class _CpuSamples:
+    """CPU seconds of a process over wall time, sampled from ``/proc`` (Linux) while it runs."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.samples: list[tuple[float, float]] = []
+        self._tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+    def sample(self) -> None:
+        try:
+            fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return
+        self.samples.append((time.time(), (int(fields[11]) + int(fields[12])) / self._tick))
+
+    def rate(self, start: float | None, end: float | None) -> float | None:
+        """CPU seconds per second between the samples nearest ``start`` and ``end`` (Unix times)."""
+        if start is None or end is None:
+            return None
+        inside = [s for s in self.samples if start <= s[0] <= end]
+        if len(inside) < 2 or inside[-1][0] - inside[0][0] < 1.0:
+            return None
+        (t0, c0), (t1, c1) = inside[0], inside[-1]
+        return round((c1 - c0) / (t1 - t0), 3)
+
+
 def _processed(metrics_url: str) -> int:
     try:
         text = urllib.request.urlopen(metrics_url, timeout=2).read().decode()
@@ -109,14 +135,20 @@ def run_once(patients: int, duration_s: float, batched: bool, edge_core: int, wo
             report = workdir / "sim-report.json"
             sim = _spawn(LOAD, ["--broker", broker.url, "--patients", str(patients), "--duration", str(duration_s),
                                "--report", str(report)], other, workdir / "load.log")
-            sim.wait(duration_s + 600)
+            cpu = _CpuSamples(edge.pid)
+            deadline = time.monotonic() + duration_s + 600
+            while sim.poll() is None and time.monotonic() < deadline:
+                cpu.sample()
+                time.sleep(0.25)
             published = int(json.loads(report.read_text())["published"]) if report.exists() else 0
             sim_end = time.monotonic()
             handled = _processed(f"http://127.0.0.1:{metrics_port}/metrics")
             while handled < published and time.monotonic() - sim_end < 60:
+                cpu.sample()
                 time.sleep(0.2)
                 handled = _processed(f"http://127.0.0.1:{metrics_port}/metrics")
             catch_up_s = time.monotonic() - sim_end
+            cpu.sample()
             sim_report = json.loads(report.read_text()) if report.exists() else {}
         finally:
             if sim is not None:
@@ -142,7 +174,9 @@ def run_once(patients: int, duration_s: float, batched: bool, edge_core: int, wo
         "latency_ms": {**{k: stats["latency_ms"][k] for k in ("p50", "p90", "p99", "p99.9", "max")},
                        "windows": stats["latency_ms"]["count"]},
         "latency_ms_by_model": stats["latency_ms_by_model"],
-        "cpu_s_per_s": round(stats["cpu_s"] / wall, 3),
+        # over the load's own span (start-up and the idle tail would dilute it); whole run as fallback
+        "cpu_s_per_s": cpu.rate(sim_report.get("start_unix"), sim_report.get("end_unix"))
+        or round(stats["cpu_s"] / wall, 3),
         "peak_rss_mb": round(stats["peak_rss_mb"], 1),
         "models": stats["models"],
         "model_versions": stats["model_versions"],

@@ -92,7 +92,8 @@ def replay(bus: BulkMqttBus, load: list[Rendered], duration_s: float) -> dict[st
         if k + 1 < len(r.payloads):
             heapq.heappush(heap, (due + r.frame_s, i, k + 1))
     undelivered = sum(1 for d in pending if not d.wait(60))
-    return {"published": published - undelivered, "late_frames": late, "undelivered": undelivered}
+    return {"published": published - undelivered, "late_frames": late, "undelivered": undelivered,
+            "start_unix": start_us / 1e6, "end_unix": start_us / 1e6 + duration_s}
 
 
 def main() -> None:
