@@ -84,6 +84,8 @@ class _Device:
     last_beat_us: int = 0
     #: the first run after a start or a gap: beats that completed before it are warm-up, not classified
     warming: bool = True
+    #: beats that completed before this device time are warm-up, whichever later run first finds them
+    warm_until_us: int = 0
     last_hr_us: int = 0
     #: R-peak history: model-rate indices (:func:`model_index`) of the device's samples, ascending
     peaks: list[int] = field(default_factory=list)
@@ -264,8 +266,9 @@ class EcgPipeline:
         if dev.last_beat_us:
             first = max(1, bisect_right(peaks, last - int((t_end - dev.last_beat_us - MIN_RR_S * 0.5e6) / to_us)))
         cuts = []
-        warm_until = t_end - round(self.hop_s * 1e6) if dev.warming else 0
-        dev.warming = False
+        if dev.warming:
+            dev.warm_until_us = t_end - round(self.hop_s * 1e6)
+            dev.warming = False
         for i in range(first, len(peaks) - 1):
             p = peaks[i]
             r_us = t_end - round((last - p) * to_us)
@@ -276,7 +279,7 @@ class EcgPipeline:
             end_index = min(max(p + AFTER - 1, peaks[i + 1] + DETECTION_TAIL), last)
             end_us = t_end - round((last - end_index) * to_us)
             dev.last_beat_us, dev.last_beat_index = r_us, p
-            if end_us <= warm_until:
+            if end_us <= dev.warm_until_us:
                 # completed while the detector was still gathering its first seconds of context
                 self.warmup_beats += 1
                 continue
