@@ -201,7 +201,8 @@ def run(args: argparse.Namespace) -> int:
         if args.sweep:
             counts = sorted({int(n) for n in args.sweep.split(",") if n.strip()})
             sweep = {n: run_once(n, args.duration, True, args.edge_core, Path(tmp) / f"sweep-{n}") for n in counts}
-            out["sweep"] = {str(n): {k: r[k] for k in ("realtime", "catch_up_s", "latency_ms", "cpu_s_per_s")}
+            out["sweep"] = {str(n): {k: r[k] for k in ("realtime", "catch_up_s", "latency_ms", "cpu_s_per_s",
+                                                      "sim_late_frames", "peak_rss_mb")}
                             for n, r in sweep.items()}
             kept = [n for n, r in sweep.items() if r["realtime"]] + ([args.patients] if batched["realtime"] else [])
             out["patients_sustained"] = max(kept, default=0)
