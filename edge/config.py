@@ -32,10 +32,13 @@ class EdgeConfig(StrictModel):
     models: tuple[str, ...] = Field(("ecg", "fall", "emotion"), description="Models this node runs.")
     model_poll_s: float = Field(5.0, gt=0, description="Seconds between checks of models_dir for new versions.")
     batched_inference: bool = Field(True, description="Infer windows of many patients in one call per model.")
-    ecg_window_s: float = Field(10.0, ge=4, le=60, description="ECG seconds searched for beats on each run.")
+    ecg_window_s: float = Field(
+        10.0, ge=4, le=60, description="ECG seconds kept per patient: the heart-rate window and the longest span "
+        "a run searches (runs normally search only the few recent seconds their unclassified beats need)."
+    )
     ecg_hop_s: float = Field(
-        0.5, gt=0, le=10, description="Seconds of new ECG between beat-detection runs; above the frame length a "
-        "completed beat waits for the next run (latency)."
+        0.5, gt=0, le=10, description="Seconds between ECG runs while none finds a new beat (bad signal, no beats); "
+        "otherwise runs follow the next expected beat."
     )
     fall_screen_g: float | None = Field(
         1.6, ge=1.0, description="Only windows with an |acc| peak above this (or a free-fall dip) reach the fall "
