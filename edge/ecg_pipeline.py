@@ -52,6 +52,12 @@ IDLE_RUNS = 2
 SETTLE_S = 2.0
 #: Shortest span searched (>= 2 beats at 30 bpm).
 MIN_SPAN_S = 3.0
+#: Seconds without a new R-peak (twice the longest plausible RR interval, 2 s) after
+#: which the search is taken to be stuck: an artifact in the span holds its threshold (a percentile
+#: of the span's QRS energy) above the real beats until it scrolls out — seen for 4 s at 1,000
+#: simulated patients. The history then starts afresh from the recent signal, as after a gap (the
+#: beats in between are not classified, rather than classified seconds late).
+STALE_PEAK_S = 4.0
 #: Seconds of signal appended after the newest sample before conditioning: the last RR cycle repeated.
 #: The zero-phase filter's backward pass starts at the end of what it is given; started at the newest
 #: sample it rings (up to ~0.7 mV on the newest beats at high heart rates, where the next R-peak comes
@@ -206,9 +212,14 @@ class EcgPipeline:
         buf = dev.buffer
         if not dev.peaks:
             return min(buf.filled, round(FIRST_SPAN_S * buf.rate_hz))
+        newest = model_index(buf.total - 1, buf.rate_hz)
+        if newest - dev.peaks[-1] > STALE_PEAK_S * ECG_RATE_HZ:  # stuck: start afresh, as after a gap
+            dev.peaks = []
+            dev.warming = True
+            return min(buf.filled, round(FIRST_SPAN_S * buf.rate_hz))
         pending = bisect_right(dev.peaks, dev.last_beat_index)
         first = dev.peaks[min(pending, len(dev.peaks) - 1)]
-        reach = model_index(buf.total - 1, buf.rate_hz) - first + BEFORE + REFINE
+        reach = newest - first + BEFORE + REFINE
         seconds = max(MIN_SPAN_S, reach / ECG_RATE_HZ + SETTLE_S)
         return min(buf.filled, math.ceil(seconds * buf.rate_hz))
 

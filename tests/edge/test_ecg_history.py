@@ -4,7 +4,20 @@ from __future__ import annotations
 
 import numpy as np
 
-from edge.ecg_pipeline import DISTANCE, aligned_span, extend_periodic, merge_peaks, model_index, rr_period
+from edge.alerts import AlertContext
+from edge.ecg_pipeline import (
+    DISTANCE,
+    FIRST_SPAN_S,
+    STALE_PEAK_S,
+    EcgPipeline,
+    aligned_span,
+    extend_periodic,
+    merge_peaks,
+    model_index,
+    rr_period,
+)
+from edge.quality_state import QualityTracker
+from iomt.wire.frames import make_frame
 
 
 def test_a_new_search_updates_the_history_from_its_settled_part_on() -> None:
@@ -42,3 +55,17 @@ def test_spans_of_resampled_devices_start_on_whole_model_rate_indices() -> None:
         assert 1000 <= n < 1036 and (total - n) * 250 % 360 == 0
         assert model_index(total - n, 360.0) == (total - n) * 250 // 360
     assert aligned_span(500, 1000, 360.0) == 500  # never more than there is
+
+
+def test_a_history_whose_newest_r_peak_is_stale_starts_afresh() -> None:
+    """No R-peak for longer than twice the slowest plausible RR interval: the search is stuck (an
+    artifact holds its threshold up), so the history restarts like after a gap instead of waiting."""
+    pipeline = EcgPipeline(AlertContext("s", "n"), QualityTracker("s", "n"))
+    pipeline.on_frame(make_frame("d", "ecg", 0, 1_764_000_000_000_000, 250.0, np.zeros(2500, np.int16)), 0)
+    dev = pipeline._devices["d"]
+    fresh = 2499 - round(1.0 * 250)
+    dev.peaks = [fresh - 200, fresh]
+    assert pipeline._span(dev) < 2500 and dev.peaks == [fresh - 200, fresh]  # a peak 1 s ago: searching on
+    dev.peaks = [2499 - round((STALE_PEAK_S + 0.1) * 250)]
+    assert pipeline._span(dev) == round(FIRST_SPAN_S * 250)
+    assert dev.peaks == [] and dev.warming
