@@ -46,6 +46,10 @@ class Outbox:
             conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=True)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute(f"PRAGMA synchronous={self._synchronous}")
+            # No automatic checkpoints: one would run inside whichever commit crossed the threshold
+            # — often the edge worker's append — and fsync the database there (tens of ms on a VM
+            # disk, straight into the window latency). The uplink thread checkpoints instead.
+            conn.execute("PRAGMA wal_autocheckpoint=0")
             self._local.conn = conn
         return conn
 
@@ -118,6 +122,12 @@ class Outbox:
         conn.execute("COMMIT")
         with self._count_lock:
             self.pending -= deleted
+
+    def checkpoint(self) -> tuple[int, int]:
+        """Copy the write-ahead log into the database without blocking the writer (PASSIVE);
+        returns ``(frames in the log, frames copied)``."""
+        _busy, frames, copied = self._conn().execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        return int(frames), int(copied)
 
     def depth(self) -> int:
         return int(self._conn().execute("SELECT COUNT(*) FROM outbox").fetchone()[0])

@@ -10,7 +10,9 @@ from __future__ import annotations
 import http.client
 import json
 import logging
+import sqlite3
 import threading
+import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -21,6 +23,8 @@ log = logging.getLogger(__name__)
 
 UPLINK_PATH = "/api/v1/uplink"
 MAX_BACKOFF_S = 4.0
+#: Seconds between outbox checkpoints (the outbox leaves them to this thread; see Outbox._conn).
+CHECKPOINT_S = 1.0
 
 
 @dataclass
@@ -120,7 +124,14 @@ class UplinkSender:
 
     def _run(self) -> None:
         backoff = 0.1
+        next_checkpoint = 0.0
         while not self._stop.is_set():
+            if time.monotonic() >= next_checkpoint:  # also while the gateway is away: the log must not grow
+                next_checkpoint = time.monotonic() + CHECKPOINT_S
+                try:
+                    self.outbox.checkpoint()
+                except sqlite3.Error as exc:
+                    log.warning("outbox checkpoint failed (%s); retrying in %.0f s", exc, CHECKPOINT_S)
             try:
                 sent = self.send_once()
             except UplinkError as exc:

@@ -108,3 +108,17 @@ def test_imaging_chunks_are_reassembled_and_validated_not_dead_lettered() -> Non
     results = [processor.handle(topic, c) for c in corrupt]
     letter = decode_deadletter(results[-1][2] or b"")
     assert letter.field == "magic" and processor.counters.dead_letter == 1
+
+
+def test_the_outbox_leaves_checkpoints_to_the_uplink_thread(tmp_path: Path) -> None:
+    """Appends never checkpoint (an fsync inside the worker's commit was a latency spike); the
+    uplink thread's checkpoint() copies the whole log into the database."""
+    outbox = Outbox(tmp_path / "o.sqlite")
+    for _ in range(40):
+        outbox.append([UplinkRecord(RecordKind.FRAME, bytes(2000)) for _ in range(100)])
+    # an automatic checkpoint at 1,000 pages (4 MB) would have let the log be reused from the start
+    assert (tmp_path / "o.sqlite-wal").stat().st_size > 6 * 1024 * 1024
+    frames, copied = outbox.checkpoint()
+    assert frames > 2000 and copied == frames
+    assert outbox.depth() == 4000
+    outbox.close()
