@@ -120,6 +120,9 @@ def run_once(patients: int, duration_s: float, batched: bool, edge_core: int, wo
     workdir.mkdir(parents=True, exist_ok=True)
     other = edge_core + 1
     with Mosquitto() as broker:
+        cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+        if len(cores) > 1:  # the broker shares the other core with the load and the gateway
+            broker.pin({cores[other % len(cores)]})
         gw_port, metrics_port = free_port(), free_port()
         gateway = _spawn(IOMT, ["gateway", "--port", str(gw_port), "--db", str(workdir / "gateway.sqlite")], other,
                          workdir / "gateway.log")

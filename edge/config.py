@@ -50,7 +50,7 @@ class EdgeConfig(StrictModel):
         "cycles catch up faster (per-cycle costs are shared) at the price of a longer cycle."
     )
     min_cycle_ms: float = Field(
-        10.0, ge=0, le=1000, description="Shortest processing cycle: messages arriving within it are handled "
+        20.0, ge=0, le=1000, description="Shortest processing cycle: messages arriving within it are handled "
         "together (cheaper per message, at up to this much added latency); 0 handles them as they come."
     )
     metrics_port: int | None = Field(None, ge=0, le=65535, description="Serve Prometheus metrics on this port.")

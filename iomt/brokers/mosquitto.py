@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import tempfile
@@ -53,6 +54,11 @@ class Mosquitto:
             self.stop()
             raise MosquittoError(f"mosquitto did not start on port {self.port}; see {self.workdir}")
         return self
+
+    def pin(self, cores: set[int]) -> None:
+        """Restrict the broker to these CPU cores (benchmarks keep it off the measured process's core)."""
+        if self._proc is not None and hasattr(os, "sched_setaffinity"):
+            os.sched_setaffinity(self._proc.pid, cores)
 
     def stop(self) -> None:
         if self._proc is not None:
