@@ -21,6 +21,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from iomt import cpus
 from iomt.brokers.mosquitto import Mosquitto
 from iomt.netutil import free_port, wait_for_port
 
@@ -46,11 +47,10 @@ def register(sub: Any) -> None:
 
 
 def _pin(core: int | None) -> Any:
-    if core is None or not hasattr(os, "sched_setaffinity"):
+    """``preexec_fn`` pinning a child to the ``core``-th allowed core (``None``: no pinning)."""
+    if core is None or cpus.core(core) is None:
         return None
-    cores = sorted(os.sched_getaffinity(0))
-    chosen = {cores[core % len(cores)]}
-    return lambda: os.sched_setaffinity(0, chosen)
+    return lambda: cpus.pin(core)
 
 
 class _CpuSamples:
@@ -120,9 +120,7 @@ def run_once(patients: int, duration_s: float, batched: bool, edge_core: int, wo
     workdir.mkdir(parents=True, exist_ok=True)
     other = edge_core + 1
     with Mosquitto() as broker:
-        cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
-        if len(cores) > 1:  # the broker shares the other core with the load and the gateway
-            broker.pin({cores[other % len(cores)]})
+        broker.pin(other)  # the broker shares the other core with the load and the gateway
         gw_port, metrics_port = free_port(), free_port()
         gateway = _spawn(IOMT, ["gateway", "--port", str(gw_port), "--db", str(workdir / "gateway.sqlite")], other,
                          workdir / "gateway.log")

@@ -26,6 +26,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from iomt import cpus
+
 log = logging.getLogger(__name__)
 
 DEVICES_PER_PATIENT = 3
@@ -72,15 +74,6 @@ class _NullBus:
 
     def stop(self) -> None:
         pass
-
-
-def _pin(core: int) -> int | None:
-    if not hasattr(os, "sched_setaffinity"):
-        return None
-    cores = sorted(os.sched_getaffinity(0))
-    chosen = cores[core % len(cores)]
-    os.sched_setaffinity(0, {chosen})
-    return chosen
 
 
 def _fleet(patients: int, seed: int, bus: Any, qos: int, truth: bool) -> tuple[Any, Any, int, int]:
@@ -141,7 +134,7 @@ def run(args: argparse.Namespace) -> int:
     patients = max(1, math.ceil(args.devices / DEVICES_PER_PATIENT))
     load = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3
     with Mosquitto() as broker:  # started before pinning: the broker keeps its own scheduling
-        core = None if args.no_pin else _pin(args.core)
+        core = None if args.no_pin else cpus.pin(args.core)
         log.info("bench sim: %d patients on core %s, %g s, QoS %d, broker %s", patients, core, args.duration,
                  args.qos, broker.url)
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import tempfile
 from pathlib import Path
 from types import TracebackType
 
+from iomt import cpus
 from iomt.netutil import free_port, wait_for_port
 
 CONFIG = """\
@@ -55,10 +55,11 @@ class Mosquitto:
             raise MosquittoError(f"mosquitto did not start on port {self.port}; see {self.workdir}")
         return self
 
-    def pin(self, cores: set[int]) -> None:
-        """Restrict the broker to these CPU cores (benchmarks keep it off the measured process's core)."""
-        if self._proc is not None and hasattr(os, "sched_setaffinity"):
-            os.sched_setaffinity(self._proc.pid, cores)
+    def pin(self, core: int) -> None:
+        """Restrict the broker to the ``core``-th allowed CPU core (benchmarks keep it off the measured
+        process's core); see :func:`iomt.cpus.pin`."""
+        if self._proc is not None:
+            cpus.pin(core, self._proc.pid)
 
     def stop(self) -> None:
         if self._proc is not None:

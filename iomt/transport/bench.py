@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
+from iomt import cpus
 from iomt.brokers.mosquitto import Mosquitto
 from iomt.config import MqttConfig
 from iomt.transport import ReceivedMessage
@@ -35,15 +35,9 @@ def register(sub: Any) -> None:
     p.set_defaults(func=run)
 
 
-def _pin(core: int) -> None:
-    if hasattr(os, "sched_setaffinity"):
-        cores = sorted(os.sched_getaffinity(0))
-        os.sched_setaffinity(0, {cores[core % len(cores)]})
-
-
 def subscribe_main(url: str, client: str, messages: int) -> None:
     """The measured side (run in its own process): receive, ack in batches, report CPU."""
-    _pin(0)
+    cpus.pin(0)
     batch: list[ReceivedMessage] = []
     done = [0]
     bus = CLIENTS[client](MqttConfig(url=url), f"bench-sub-{client}", clean_session=False, manual_ack=True)
@@ -77,7 +71,7 @@ def _measure(broker: Mosquitto, client: str, messages: int, payload: bytes) -> d
     if sub.stdout.readline().strip() != "ready":
         raise RuntimeError(f"{client} subscriber did not start")
     time.sleep(0.3)
-    _pin(1)
+    cpus.pin(1)
     with BulkMqttBus(MqttConfig(url=broker.url), f"bench-pub-{client}") as pub:
         last = None
         for i in range(messages):
