@@ -23,6 +23,22 @@ class TransportError(RuntimeError):
     """The broker could not be reached or refused us; the message says which and why."""
 
 
+def connect_timeout(url: str, timeout: float, why: str | None) -> TransportError:
+    """The error of a client that did not connect to ``url`` within ``timeout`` seconds."""
+    return TransportError(
+        f"could not connect to MQTT broker {url} within {timeout:.0f} s ({why or 'no answer'}); "
+        "is the broker running and the URL right?"
+    )
+
+
+def backpressure_timeout(topic: str, pending: int, url: str) -> TransportError:
+    """The error of a publish that found no room among the messages waiting for the broker."""
+    return TransportError(
+        f"publish to {topic}: {pending} messages still wait for {url} after "
+        f"{PENDING_WAIT_S:.0f} s; the broker is down or too slow"
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Availability:
     """Retained presence of a client: ``online`` while connected, ``offline`` otherwise (last will)."""

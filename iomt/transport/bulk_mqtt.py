@@ -41,6 +41,8 @@ from iomt.transport import (
     ReceivedMessage,
     TrackedDelivery,
     TransportError,
+    backpressure_timeout,
+    connect_timeout,
 )
 from iomt.transport import mqtt_codec as codec
 
@@ -105,12 +107,8 @@ class BulkMqttBus:
         self._thread = threading.Thread(target=self._run, name=f"mqtt-{self.client_id}", daemon=True)
         self._thread.start()
         if wait and not self.wait_connected(timeout):
-            why = self._connect_error or "no answer"
             self._shutdown()
-            raise TransportError(
-                f"could not connect to MQTT broker {self.config.url} within {timeout:.0f} s ({why}); "
-                "is the broker running and the URL right?"
-            )
+            raise connect_timeout(self.config.url, timeout, self._connect_error)
         return self
 
     def wait_connected(self, timeout: float | None = None) -> bool:
@@ -249,10 +247,7 @@ class BulkMqttBus:
         with self._cond:
             room = self._cond.wait_for(lambda: len(self._inflight) < MAX_PENDING // 2, PENDING_WAIT_S)
         if not room:
-            raise TransportError(
-                f"publish to {topic}: {len(self._inflight)} messages still wait for {self.config.url} after "
-                f"{PENDING_WAIT_S:.0f} s; the broker is down or too slow"
-            )
+            raise backpressure_timeout(topic, len(self._inflight), self.config.url)
 
     def _wait_delivery(self, delivery: TrackedDelivery, timeout: float | None) -> bool:
         with self._cond:
@@ -399,7 +394,7 @@ class BulkMqttBus:
         packets, used = codec.split(buf)
         if not packets:
             return False
-        view = bytes(buf[:used])
+        view = memoryview(bytes(buf[:used]))  # one copy of the read; packet bodies are views into it
         del buf[:used]
         pong = False
         auto_acks: list[int] = []
@@ -413,7 +408,7 @@ class BulkMqttBus:
             elif kind == codec.PINGRESP:
                 pong = True
             elif kind == codec.SUBACK:
-                if b"\x80" in view[start + 2 : end]:
+                if 0x80 in view[start + 2 : end]:  # a return code of 0x80 refuses that filter
                     log.error("MQTT broker %s refused a subscription (SUBACK 0x80); check its ACLs", self.config.url)
             else:
                 raise codec.ProtocolError(f"unexpected packet type 0x{first:02x} from the broker")
@@ -423,7 +418,7 @@ class BulkMqttBus:
                     self._out.append(codec.pubacks(auto_acks))
         return pong
 
-    def _on_publish(self, first: int, body: bytes, auto_acks: list[int]) -> None:
+    def _on_publish(self, first: int, body: memoryview, auto_acks: list[int]) -> None:
         topic, qos, payload, mid = codec.parse_publish(first, body)
         self.stats.received += 1
         handlers = self._handlers.get(topic)

@@ -31,6 +31,8 @@ from iomt.transport import (
     ReceivedMessage,
     TrackedDelivery,
     TransportError,
+    backpressure_timeout,
+    connect_timeout,
 )
 
 log = logging.getLogger(__name__)
@@ -103,11 +105,7 @@ class MqttBus:
         self._client.loop_start()
         if wait and not self.wait_connected(timeout):
             self._client.loop_stop()
-            why = self._connect_error or "no answer"
-            raise TransportError(
-                f"could not connect to MQTT broker {self.config.url} within {timeout:.0f} s ({why}); "
-                "is the broker running and the URL right?"
-            )
+            raise connect_timeout(self.config.url, timeout, self._connect_error)
         return self
 
     def wait_connected(self, timeout: float | None = None) -> bool:
@@ -170,10 +168,7 @@ class MqttBus:
             finally:
                 self._waiters -= 1
         if not room:
-            raise TransportError(
-                f"publish to {topic}: {len(self._pending)} messages still wait for {self.config.url} after "
-                f"{PENDING_WAIT_S:.0f} s; the broker is down or too slow"
-            )
+            raise backpressure_timeout(topic, len(self._pending), self.config.url)
 
     def _wait_delivery(self, delivery: TrackedDelivery, timeout: float | None) -> bool:
         with self._delivery_cond:
