@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from iomt.wire.events import Event
+from iomt.wire.events import AlertState, Event, EventKind, Priority
 
 
 @dataclass(frozen=True)
@@ -30,16 +30,16 @@ class AlertContext:
 
 
 def alert_event(
-    ctx: AlertContext, device: str, model: str, version: str, label: str, priority: str, state: str,
+    ctx: AlertContext, device: str, model: str, version: str, label: str, priority: Priority, state: AlertState,
     score: float, window: tuple[int, int], alert_id: str, **detail: object,
 ) -> Event:
     event = Event(
-        device=device, model=model, model_version=version, kind="alert", label=label, score=float(score),
+        device=device, model=model, model_version=version, kind=EventKind.ALERT, label=label, score=float(score),
         window_start_us=window[0], window_end_us=window[1], t_us=window[1], site=ctx.site, node=ctx.node,
         priority=priority, state=state, detail={"alert_id": alert_id, **detail},
     )
     # the raised event *is* the alert: its id is the alert id, which the resolving event refers to
-    return replace(event, event_id=alert_id) if state == "raised" else event
+    return replace(event, event_id=alert_id) if state is AlertState.RAISED else event
 
 
 # -- falls ------------------------------------------------------------------------------------------
@@ -115,26 +115,27 @@ class ArrhythmiaState:
     last_run_us: int = 0
     burden_alert: str | None = None
 
-    def on_beat(self, label: str, t_us: int) -> list[tuple[str, str, str, float, str]]:
+    def on_beat(self, label: str, t_us: int) -> list[tuple[str, AlertState, Priority, float, str]]:
         """Feed one classified beat; return ``(label, state, priority, score, alert_id)`` transitions."""
-        out: list[tuple[str, str, str, float, str]] = []
+        out: list[tuple[str, AlertState, Priority, float, str]] = []
         self.labels.append(label)
         self.consecutive_v = self.consecutive_v + 1 if label == "V" else 0
         if self.consecutive_v >= RUN_LENGTH:
             self.last_run_us = t_us
             if self.run_alert is None:
                 self.run_alert = uuid.uuid4().hex
-                out.append(("ventricular_run", "raised", "high", float(self.consecutive_v), self.run_alert))
+                run = float(self.consecutive_v)
+                out.append(("ventricular_run", AlertState.RAISED, Priority.HIGH, run, self.run_alert))
         elif self.run_alert is not None and t_us - self.last_run_us > RUN_RESOLVE_S * 1e6:
-            out.append(("ventricular_run", "resolved", "high", 0.0, self.run_alert))
+            out.append(("ventricular_run", AlertState.RESOLVED, Priority.HIGH, 0.0, self.run_alert))
             self.run_alert = None
         if len(self.labels) >= BURDEN_BEATS // 2:
             burden = sum(1 for x in self.labels if x in ("S", "V")) / len(self.labels)
             if self.burden_alert is None and burden >= BURDEN_RAISE:
                 self.burden_alert = uuid.uuid4().hex
-                out.append(("ectopy_burden", "raised", "medium", burden, self.burden_alert))
+                out.append(("ectopy_burden", AlertState.RAISED, Priority.MEDIUM, burden, self.burden_alert))
             elif self.burden_alert is not None and burden < BURDEN_RESOLVE:
-                out.append(("ectopy_burden", "resolved", "medium", burden, self.burden_alert))
+                out.append(("ectopy_burden", AlertState.RESOLVED, Priority.MEDIUM, burden, self.burden_alert))
                 self.burden_alert = None
         return out
 
@@ -151,7 +152,7 @@ class StressState:
     scores: deque[float] = field(default_factory=lambda: deque(maxlen=STRESS_WINDOWS))
     alert_id: str | None = None
 
-    def on_window(self, stress_probability: float) -> tuple[str, float, str] | None:
+    def on_window(self, stress_probability: float) -> tuple[AlertState, float, str] | None:
         """Feed one window's stress probability; ``(state, mean, alert_id)`` when the alert changes."""
         self.scores.append(stress_probability)
         if len(self.scores) < STRESS_WINDOWS:
@@ -159,8 +160,8 @@ class StressState:
         mean = float(np.mean(self.scores))
         if self.alert_id is None and mean >= STRESS_RAISE:
             self.alert_id = uuid.uuid4().hex
-            return "raised", mean, self.alert_id
+            return AlertState.RAISED, mean, self.alert_id
         if self.alert_id is not None and mean < STRESS_RESOLVE:
             alert_id, self.alert_id = self.alert_id, None
-            return "resolved", mean, alert_id
+            return AlertState.RESOLVED, mean, alert_id
         return None

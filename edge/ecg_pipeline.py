@@ -31,7 +31,7 @@ from edge.buffers import RingBuffer
 from edge.pipeline import Window
 from edge.quality import ecg_quality_many
 from edge.quality_state import QualityTracker
-from iomt.wire.events import Event
+from iomt.wire.events import AlertState, Event, EventKind
 from iomt.wire.frames import Frame
 from models.preprocessing import PREPROCESSING_VERSION
 from models.preprocessing.beats import AFTER, BEFORE, ECG_RATE_HZ, LOCAL_BEATS, beat_vectors_at, condition_many
@@ -326,7 +326,7 @@ class EcgPipeline:
             return
         bpm, intervals = estimate
         events.append(Event(
-            device=device, model="heart_rate", model_version=PREPROCESSING_VERSION, kind="inference",
+            device=device, model="heart_rate", model_version=PREPROCESSING_VERSION, kind=EventKind.INFERENCE,
             label="heart_rate", score=float(min(1.0, intervals / (self.window_s * 0.8))),
             value=round(bpm, 1), window_start_us=t_start, window_end_us=t_end,
             t_us=t_end, site=self.ctx.site, node=self.ctx.node, detail={"rr_intervals": intervals},
@@ -345,7 +345,7 @@ class EcgPipeline:
             first, last = windows[rows[0]], windows[rows[-1]]
             worst = max(range(len(rows)), key=lambda k: (labels[k] != "N", scores[k]))
             events.append(Event(
-                device=device, model=MODEL, model_version=runner.version, kind="inference", label=labels[worst],
+                device=device, model=MODEL, model_version=runner.version, kind=EventKind.INFERENCE, label=labels[worst],
                 score=scores[worst], window_start_us=first.start_us, window_end_us=last.end_us, t_us=last.end_us,
                 site=self.ctx.site, node=self.ctx.node,
                 detail={"beats": [[int(windows[i].extra), lab, round(s, 3)] for i, lab, s in
@@ -355,7 +355,8 @@ class EcgPipeline:
             for i, lab, s in zip(rows, labels, scores, strict=True):
                 for label, st, priority, score, alert_id in state.on_beat(lab, int(windows[i].extra)):
                     events.append(alert_event(
-                        self.ctx, device, MODEL, runner.version, label, priority, st, score if st == "raised" else s,
+                        self.ctx, device, MODEL, runner.version, label, priority, st,
+                        score if st is AlertState.RAISED else s,
                         (windows[i].start_us, windows[i].end_us), alert_id,
                     ))
         return events

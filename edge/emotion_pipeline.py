@@ -10,7 +10,7 @@ from edge.alerts import AlertContext, StressState, alert_event
 from edge.arrivals import ArrivalLog
 from edge.buffers import RingBuffer
 from edge.pipeline import Window, class_index
-from iomt.wire.events import Event
+from iomt.wire.events import Event, EventKind, Priority
 from iomt.wire.frames import Frame
 from models.preprocessing.emotion import HOP_S, WINDOW_S, window_features_many
 from models.runtime import ModelRunner
@@ -103,7 +103,7 @@ class EmotionPipeline:
         for w, probs in zip(windows, outputs, strict=True):
             best = int(probs.argmax())
             events.append(Event(
-                device=w.device, model=MODEL, model_version=runner.version, kind="inference",
+                device=w.device, model=MODEL, model_version=runner.version, kind=EventKind.INFERENCE,
                 label=runner.classes[best], score=float(probs[best]), window_start_us=w.start_us,
                 window_end_us=w.end_us, t_us=w.end_us, site=self.ctx.site, node=self.ctx.node,
                 detail={"probabilities": {c: round(float(p), 3) for c, p in zip(runner.classes, probs, strict=True)}},
@@ -113,6 +113,6 @@ class EmotionPipeline:
             change = self._devices[w.device].stress.on_window(float(probs[stress]))
             if change is not None:
                 state, mean, alert_id = change
-                events.append(alert_event(self.ctx, w.device, MODEL, runner.version, "stress", "low", state, mean,
-                                          (w.start_us, w.end_us), alert_id))
+                events.append(alert_event(self.ctx, w.device, MODEL, runner.version, "stress", Priority.LOW, state,
+                                          mean, (w.start_us, w.end_us), alert_id))
         return events

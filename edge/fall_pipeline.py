@@ -18,7 +18,7 @@ from edge.buffers import RingBuffer
 from edge.pipeline import Window, class_index
 from edge.quality import motion_quality_many
 from edge.quality_state import QualityTracker
-from iomt.wire.events import Event
+from iomt.wire.events import AlertState, Event, EventKind, Priority
 from iomt.wire.frames import Frame
 from models.preprocessing.motion import HOP_S, WINDOW, WINDOW_S, motion_channels_many
 from models.runtime import ModelRunner
@@ -136,7 +136,7 @@ class FallPipeline:
         if confirmed is None:
             return []
         return [alert_event(
-            self.ctx, device, MODEL, confirmed.version, "fall", "high", "raised", confirmed.score,
+            self.ctx, device, MODEL, confirmed.version, "fall", Priority.HIGH, AlertState.RAISED, confirmed.score,
             confirmed.window, alert_id=f"fall-{device}-{confirmed.impact_us}", impact_us=confirmed.impact_us,
         )]
 
@@ -258,7 +258,7 @@ class FallPipeline:
             dev = self._devices[w.device]
             dev.confirmer.on_score(score, (w.start_us, w.end_us), int(w.extra), runner.version)
             events.append(Event(
-                device=w.device, model=MODEL, model_version=runner.version, kind="inference",
+                device=w.device, model=MODEL, model_version=runner.version, kind=EventKind.INFERENCE,
                 label="fall" if score >= dev.confirmer.threshold else "no_fall", score=score,
                 window_start_us=w.start_us, window_end_us=w.end_us, t_us=w.end_us, site=self.ctx.site,
                 node=self.ctx.node, detail={"impact_us": int(w.extra)},

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from iomt.wire.events import Event
+from iomt.wire.events import Event, EventKind, Priority
 from models.preprocessing import PREPROCESSING_VERSION
 
 
@@ -23,10 +23,10 @@ class QualityTracker:
         if problem is not None:
             self.problems += 1
         return Event(
-            device=device, model="signal_quality", model_version=PREPROCESSING_VERSION, kind="quality",
+            device=device, model="signal_quality", model_version=PREPROCESSING_VERSION, kind=EventKind.QUALITY,
             label=problem or "signal_ok", score=1.0 if problem else 0.0, window_start_us=window[0],
             window_end_us=window[1], t_us=window[1], site=self.site, node=self.node,
-            priority="medium" if problem else "info", detail={"stream": stream},
+            priority=Priority.MEDIUM if problem else Priority.INFO, detail={"stream": stream},
         )
 
     def bad(self, device: str, stream: str) -> bool:

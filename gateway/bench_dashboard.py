@@ -72,7 +72,7 @@ def _figures(sample: dict[str, Any], seconds: float) -> dict[str, Any]:
 async def _feed(url: str, patients: int, stop: asyncio.Event) -> None:
     import aiohttp
 
-    from iomt.wire.events import Event, encode_event
+    from iomt.wire.events import Event, EventKind, encode_event
     from iomt.wire.frames import encode_frame, make_frame
     from iomt.wire.uplink import CONTENT_TYPE, RecordKind, UplinkRecord, encode_batch
 
@@ -91,7 +91,7 @@ async def _feed(url: str, patients: int, stop: asyncio.Event) -> None:
                         for d in devices]
             if seq % 5 == 0:
                 records += [UplinkRecord(RecordKind.EVENT, encode_event(Event(
-                    device=d, model="heart_rate", model_version="1", kind="inference", label="ok", score=1.0,
+                    device=d, model="heart_rate", model_version="1", kind=EventKind.INFERENCE, label="ok", score=1.0,
                     window_start_us=t - 1_000_000, window_end_us=t, t_us=t, value=75.0, node="bench-edge")))
                     for d in devices]
             async with http.post(f"{url}/api/v1/uplink", data=encode_batch(records),

@@ -7,14 +7,50 @@ import math
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from enum import StrEnum
+from typing import Any, TypeVar
 
 from iomt.wire.errors import DecodeError
 from iomt.wire.topics import check_identifier
 
-KINDS = ("inference", "quality", "alert")
-PRIORITIES = ("high", "medium", "low", "info")
-STATES = ("raised", "acknowledged", "resolved")
+
+class EventKind(StrEnum):
+    """What an event is: a model's output, a signal-quality finding, or an alert for people."""
+
+    INFERENCE = "inference"
+    QUALITY = "quality"
+    ALERT = "alert"
+
+
+class Priority(StrEnum):
+    """How urgent an event is, most urgent first (the order is the sort order)."""
+
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+    INFO = "info"
+
+    @property
+    def rank(self) -> int:
+        """0 for the most urgent; for sorting."""
+        return _PRIORITY_RANK[self]
+
+
+class AlertState(StrEnum):
+    """Where an alert is in its lifecycle (set on alert events only)."""
+
+    RAISED = "raised"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+
+
+_E = TypeVar("_E", bound=StrEnum)
+_PRIORITY_RANK = {p: i for i, p in enumerate(Priority)}
+
+#: The values of each closed set, for parameter validation and documentation.
+KINDS = tuple(k.value for k in EventKind)
+PRIORITIES = tuple(p.value for p in Priority)
+STATES = tuple(s.value for s in AlertState)
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,7 +64,7 @@ class Event:
     device: str
     model: str
     model_version: str
-    kind: str
+    kind: EventKind
     label: str
     score: float
     window_start_us: int
@@ -36,8 +72,8 @@ class Event:
     t_us: int
     site: str = "default"
     node: str = ""
-    priority: str = "info"
-    state: str | None = None
+    priority: Priority = Priority.INFO
+    state: AlertState | None = None
     value: float | None = None
     detail: Mapping[str, Any] = field(default_factory=dict)
     event_id: str = field(default_factory=lambda: uuid.uuid4().hex)
@@ -68,10 +104,10 @@ def decode_event(payload: bytes) -> Event:
         raise DecodeError(sorted(unknown)[0], "unknown event field")
     for name in ("device", "model", "site"):
         check_identifier(name, _typed(body, name, str))
-    _choice(body, "kind", KINDS)
-    _choice(body, "priority", PRIORITIES)
+    body["kind"] = _choice(body, "kind", EventKind)
+    body["priority"] = _choice(body, "priority", Priority)
     if body.get("state") is not None:
-        _choice(body, "state", STATES)
+        body["state"] = _choice(body, "state", AlertState)
     for name in ("window_start_us", "window_end_us", "t_us"):
         _typed(body, name, int)
     if body["window_end_us"] < body["window_start_us"]:
@@ -100,7 +136,11 @@ def _typed(body: dict[str, Any], name: str, kind: type | tuple[type, ...]) -> An
     return value
 
 
-def _choice(body: dict[str, Any], name: str, choices: tuple[str, ...]) -> None:
+def _choice(body: dict[str, Any], name: str, choices: type[_E]) -> _E:
     value = body.get(name)
-    if value not in choices:
-        raise DecodeError(name, f"{value!r} is not one of {', '.join(choices)}")
+    try:
+        if not isinstance(value, str):
+            raise ValueError(value)
+        return choices(value)
+    except ValueError:
+        raise DecodeError(name, f"{value!r} is not one of {', '.join(choices)}") from None
