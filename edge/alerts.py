@@ -39,7 +39,7 @@ def alert_event(
         priority=priority, state=state, detail={"alert_id": alert_id, **detail},
     )
     # the raised event *is* the alert: its id is the alert id, which the resolving event refers to
-    return replace(event, event_id=alert_id) if state is AlertState.RAISED else event
+    return replace(event, event_id=alert_id) if state == AlertState.RAISED else event
 
 
 # -- falls ------------------------------------------------------------------------------------------
