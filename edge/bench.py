@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from iomt import cpus
-from iomt.brokers.mosquitto import Mosquitto
-from iomt.netutil import free_port, wait_for_port
+from testsupport.net import free_port, wait_for_port
+from testsupport.services import Mosquitto
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +120,7 @@ def run_once(patients: int, duration_s: float, batched: bool, edge_core: int, wo
     workdir.mkdir(parents=True, exist_ok=True)
     other = edge_core + 1
     with Mosquitto() as broker:
-        broker.pin(other)  # the broker shares the other core with the load and the gateway
+        cpus.pin(other, broker.pid)  # the broker shares the other core with the load and the gateway
         gw_port, metrics_port = free_port(), free_port()
         gateway = _spawn(IOMT, ["gateway", "--port", str(gw_port), "--db", str(workdir / "gateway.sqlite")], other,
                          workdir / "gateway.log")

@@ -141,8 +141,8 @@ def influx_baseline(url: str, frames: Sequence[Any], batch_frames: int) -> dict[
 
 def run(args: argparse.Namespace) -> int:
     from gateway.store.influx import InfluxStore
-    from gateway.store.influxd import Influxd
     from gateway.store.sqlite import SqliteStore
+    from testsupport.services import Influxd
 
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
     unknown = set(backends) - {"sqlite", "influxdb"}

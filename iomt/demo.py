@@ -21,7 +21,7 @@ from gateway.config import GatewayConfig
 from gateway.server import running_gateway
 from gateway.store.base import Store
 from iomt.config import MqttConfig
-from iomt.netutil import free_port, wait_for_port
+from testsupport.net import free_port, wait_for_port
 
 log = logging.getLogger(__name__)
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from iomt.brokers.mosquitto import Mosquitto
 from iomt.config import MqttConfig
+from testsupport.services import Mosquitto
 
 
 class _ErrorCollector(logging.Handler):

@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from iomt import cpus
-from iomt.brokers.mosquitto import Mosquitto
 from iomt.config import MqttConfig
 from iomt.transport import ReceivedMessage
 from iomt.transport.bulk_mqtt import BulkMqttBus
 from iomt.transport.mqtt import MqttBus
+from testsupport.services import Mosquitto
 
 CLIENTS: dict[str, type[MqttBus] | type[BulkMqttBus]] = {"paho": MqttBus, "bulk": BulkMqttBus}
 TOPIC = "iomt/v1/bench/patient-{:04d}/ecg"

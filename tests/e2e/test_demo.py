@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from iomt.brokers.mosquitto import Mosquitto
 from iomt.wire.streams import is_reading_stream
+from testsupport.services import Mosquitto
 
 pytestmark = pytest.mark.slow
 

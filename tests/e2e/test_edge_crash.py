@@ -18,15 +18,15 @@ from firmware_sim.ecg import EcgSynth
 from gateway.config import GatewayConfig
 from gateway.server import running_gateway
 from gateway.store.base import EventQuery
-from iomt.brokers.mosquitto import Mosquitto
 from iomt.config import MqttConfig
-from iomt.netutil import free_port
 from iomt.transport.mqtt import MqttBus
 from iomt.wire import topics
 from iomt.wire.events import decode_event
 from iomt.wire.frames import encode_frame, make_frame
 from iomt.wire.uplink import RecordKind
 from tests.integration.helpers import T0_US, wait_until
+from testsupport.net import free_port
+from testsupport.services import Mosquitto
 
 pytestmark = pytest.mark.slow
 
