@@ -21,7 +21,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from iomt import cpus
+from benchmarks import cpus
 from testsupport.net import free_port, wait_for_port
 from testsupport.services import Mosquitto
 

@@ -1,5 +1,5 @@
-"""``iomt bench TARGET``: benchmarks. Each target lives beside the code it measures and registers
-itself with ``register(subparsers)``; every benchmark prints its figures and writes JSON."""
+"""``iomt bench TARGET``: benchmarks. Each target is a module of the ``benchmarks`` package that
+registers itself with ``register(subparsers)``; every benchmark prints its figures and writes JSON."""
 
 from __future__ import annotations
 
@@ -8,23 +8,30 @@ import importlib
 import importlib.util
 from typing import Any
 
-#: target name -> module with ``register(subparsers)``; missing modules are skipped.
+#: target name -> modules with ``register(subparsers)``, the first one present is used; a target with
+#: none present is skipped.
 BENCH_MODULES = {
-    "sim": "firmware_sim.bench",
-    "edge": "edge.bench",
-    "store": "gateway.bench",
-    "train": "cloud.bench",
-    "mqtt": "iomt.transport.bench",
+    "sim": ("benchmarks.sim",),
+    # edge.bench: removed when edge benchmarks move (to benchmarks.edge)
+    "edge": ("benchmarks.edge", "edge.bench"),
+    "store": ("benchmarks.store",),
+    "dashboard": ("benchmarks.dashboard",),
+    "train": ("benchmarks.train",),
+    "mqtt": ("benchmarks.mqtt",),
 }
 
 
 def register(sub: Any) -> None:
     p: argparse.ArgumentParser = sub.add_parser("bench", help="run a benchmark (prints figures, writes JSON)")
     targets = p.add_subparsers(dest="target", metavar="TARGET", required=True)
-    for module in BENCH_MODULES.values():
-        try:
-            found = importlib.util.find_spec(module) is not None
-        except ModuleNotFoundError:
-            found = False
-        if found:
+    for candidates in BENCH_MODULES.values():
+        module = next((m for m in candidates if _exists(m)), None)
+        if module is not None:
             importlib.import_module(module).register(targets)
+
+
+def _exists(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:
+        return False

@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from iomt import cpus
+from benchmarks import cpus
 
 log = logging.getLogger(__name__)
 
