@@ -90,7 +90,7 @@ def _processed(metrics_url: str) -> int:
     return int(total)
 
 
-IOMT = ["-m", "iomt", "--log-level", "WARNING"]
+IOMT = ["-m", "iomt_app", "--log-level", "WARNING"]
 LOAD = ["-m", "edge.bench_load"]
 
 

@@ -36,7 +36,7 @@ RATE = 250.0
 
 def start_edge(broker: str, gateway_port: int, outbox: Path, site: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "iomt", "--log-level", "ERROR", "edge", "--broker", broker, "--gateway",
+        [sys.executable, "-m", "iomt_app", "--log-level", "ERROR", "edge", "--broker", broker, "--gateway",
          f"http://127.0.0.1:{gateway_port}", "--outbox", str(outbox), "--site", site, "--node-id", "crashy"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )

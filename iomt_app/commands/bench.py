@@ -6,7 +6,10 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.util
+from collections.abc import Callable, Mapping
 from typing import Any
+
+from iomt_app.commands import Handler
 
 #: target name -> modules with ``register(subparsers)``, the first one present is used; a target with
 #: none present is skipped.
@@ -28,6 +31,16 @@ def register(sub: Any) -> None:
         module = next((m for m in candidates if _exists(m)), None)
         if module is not None:
             importlib.import_module(module).register(targets)
+    # A benchmark's handler takes only its arguments: it reads no configuration from the environment.
+    for parser in targets.choices.values():
+        parser.set_defaults(func=_without_environment(parser.get_default("func")))
+
+
+def _without_environment(run: Callable[[argparse.Namespace], int]) -> Handler:
+    def handler(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+        return run(args)
+
+    return handler
 
 
 def _exists(module: str) -> bool:
