@@ -21,9 +21,9 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from iomt import cpus
-from iomt.brokers.mosquitto import Mosquitto
-from iomt.netutil import free_port, wait_for_port
+from benchmarks import cpus
+from testsupport.net import free_port, wait_for_port
+from testsupport.services import Mosquitto
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +90,7 @@ def _processed(metrics_url: str) -> int:
     return int(total)
 
 
-IOMT = ["-m", "iomt", "--log-level", "WARNING"]
+IOMT = ["-m", "iomt_app", "--log-level", "WARNING"]
 LOAD = ["-m", "edge.bench_load"]
 
 
@@ -120,7 +120,7 @@ def run_once(patients: int, duration_s: float, batched: bool, edge_core: int, wo
     workdir.mkdir(parents=True, exist_ok=True)
     other = edge_core + 1
     with Mosquitto() as broker:
-        broker.pin(other)  # the broker shares the other core with the load and the gateway
+        cpus.pin(other, broker.pid)  # the broker shares the other core with the load and the gateway
         gw_port, metrics_port = free_port(), free_port()
         gateway = _spawn(IOMT, ["gateway", "--port", str(gw_port), "--db", str(workdir / "gateway.sqlite")], other,
                          workdir / "gateway.log")

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the whole test suite on a fresh machine: installs what the tests need (Debian packages for
-# the real services they start, Python packages in .venv), then ruff, mypy and pytest.
+# the real services they start, Python packages in .venv), then ruff, mypy, the layer rules
+# (lint-imports) and pytest.
 # Extra arguments go to pytest, e.g. scripts/test.sh -m "not slow" or scripts/test.sh tests/unit
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,4 +24,5 @@ ensure_venv "edge,gateway,sim,cloud,dev"
 
 echo "== ruff"; .venv/bin/ruff check .
 echo "== mypy"; .venv/bin/mypy
+echo "== layer rules"; .venv/bin/lint-imports
 echo "== pytest"; .venv/bin/python -m pytest "$@"

@@ -8,8 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from iomt.brokers.mosquitto import Mosquitto
 from iomt.config import MqttConfig
+from testsupport.services import Mosquitto
+
+#: Loggers whose swallowed exceptions fail a test (the project's own packages).
+OUR_PACKAGES = ("iomt", "iomt_app", "edge", "gateway", "firmware_sim", "cloud", "benchmarks", "testsupport")
 
 
 class _ErrorCollector(logging.Handler):
@@ -18,7 +21,7 @@ class _ErrorCollector(logging.Handler):
         self.records: list[logging.LogRecord] = []
 
     def emit(self, record: logging.LogRecord) -> None:
-        if record.exc_info and record.name.split(".")[0] in ("iomt", "edge", "gateway", "firmware_sim", "cloud"):
+        if record.exc_info and record.name.split(".")[0] in OUR_PACKAGES:
             self.records.append(record)
 
 

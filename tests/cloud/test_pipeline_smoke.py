@@ -24,7 +24,7 @@ pytestmark = pytest.mark.slow
 def iomt(*args: str | Path) -> None:
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     proc = subprocess.run(
-        [sys.executable, "-m", "iomt", *map(str, args)], capture_output=True, text=True, env=env, timeout=240
+        [sys.executable, "-m", "iomt_app", *map(str, args)], capture_output=True, text=True, env=env, timeout=240
     )
     assert proc.returncode == 0, f"iomt {' '.join(map(str, args))} failed:\n{proc.stderr[-3000:]}"
 

@@ -16,7 +16,7 @@ def test_train_bench_writes_cpu_figures_and_never_fakes_a_gpu(tmp_path: Path):
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     args = ["bench", "train", "--model", "ecg", "--variant", "edge", "--samples", "512", "--batch-size", "64"]
     proc = subprocess.run(
-        [sys.executable, "-m", "iomt", *args, "--json", str(out)],
+        [sys.executable, "-m", "iomt_app", *args, "--json", str(out)],
         capture_output=True,
         text=True,
         env=env,

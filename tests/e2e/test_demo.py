@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from iomt.brokers.mosquitto import Mosquitto
 from iomt.wire.streams import is_reading_stream
+from testsupport.services import Mosquitto
 
 pytestmark = pytest.mark.slow
 
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.slow
 def run_demo(tmp_path: Path, *extra: str) -> tuple[dict[str, object], Path]:
     summary = tmp_path / "s.json"
     workdir = tmp_path / "work"
-    cmd = [sys.executable, "-m", "iomt", "--log-level", "WARNING", "demo", "--patients", "20", "--duration", "20",
+    cmd = [sys.executable, "-m", "iomt_app", "--log-level", "WARNING", "demo", "--patients", "20", "--duration", "20",
            "--summary", str(summary), "--workdir", str(workdir), "--port", "0", *extra]
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=110, check=False)
     assert result.returncode == 0, result.stderr[-3000:]

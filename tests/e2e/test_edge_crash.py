@@ -18,15 +18,15 @@ from firmware_sim.ecg import EcgSynth
 from gateway.config import GatewayConfig
 from gateway.server import running_gateway
 from gateway.store.base import EventQuery
-from iomt.brokers.mosquitto import Mosquitto
 from iomt.config import MqttConfig
-from iomt.netutil import free_port
 from iomt.transport.mqtt import MqttBus
 from iomt.wire import topics
 from iomt.wire.events import decode_event
 from iomt.wire.frames import encode_frame, make_frame
 from iomt.wire.uplink import RecordKind
 from tests.integration.helpers import T0_US, wait_until
+from testsupport.net import free_port
+from testsupport.services import Mosquitto
 
 pytestmark = pytest.mark.slow
 
@@ -36,7 +36,7 @@ RATE = 250.0
 
 def start_edge(broker: str, gateway_port: int, outbox: Path, site: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "iomt", "--log-level", "ERROR", "edge", "--broker", broker, "--gateway",
+        [sys.executable, "-m", "iomt_app", "--log-level", "ERROR", "edge", "--broker", broker, "--gateway",
          f"http://127.0.0.1:{gateway_port}", "--outbox", str(outbox), "--site", site, "--node-id", "crashy"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )

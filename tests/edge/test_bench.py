@@ -14,7 +14,7 @@ import pytest
 def test_bench_edge_writes_its_figures(tmp_path: Path) -> None:
     out = tmp_path / "edge.json"
     result = subprocess.run(
-        [sys.executable, "-m", "iomt", "--log-level", "WARNING", "bench", "edge", "--patients", "4", "--duration",
+        [sys.executable, "-m", "iomt_app", "--log-level", "WARNING", "bench", "edge", "--patients", "4", "--duration",
          "6", "--json", str(out)],
         capture_output=True, text=True, timeout=280, check=False,
     )

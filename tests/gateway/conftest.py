@@ -10,8 +10,8 @@ import pytest
 
 from gateway.store.base import Store
 from gateway.store.influx import InfluxStore
-from gateway.store.influxd import Influxd
 from gateway.store.sqlite import SqliteStore
+from testsupport.services import Influxd
 
 
 @pytest.fixture(scope="session")

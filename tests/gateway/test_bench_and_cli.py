@@ -17,7 +17,7 @@ from iomt.config import ConfigError, load_config
 def test_bench_store_writes_figures_for_each_backend(tmp_path: Path):
     out = tmp_path / "store.json"
     proc = subprocess.run(
-        [sys.executable, "-m", "iomt", "bench", "store", "--patients", "3", "--seconds", "4", "--json", str(out)],
+        [sys.executable, "-m", "iomt_app", "bench", "store", "--patients", "3", "--seconds", "4", "--json", str(out)],
         capture_output=True, text=True, timeout=120, check=False,
     )
     assert proc.returncode == 0, proc.stderr

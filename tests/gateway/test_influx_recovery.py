@@ -14,10 +14,10 @@ from edge.outbox import Outbox
 from edge.uplink import GatewayClient, UplinkSender
 from gateway.config import GatewayConfig, InfluxConfig
 from gateway.server import running_gateway
-from gateway.store.influxd import Influxd
 from iomt.wire.frames import encode_frame
 from iomt.wire.uplink import CONTENT_TYPE, RecordKind, UplinkRecord
 from tests.gateway.helpers import ecg_frame, uplink_body
+from testsupport.services import Influxd
 
 DEVICES = [f"p{i}" for i in range(5)]
 

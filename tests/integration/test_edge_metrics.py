@@ -10,11 +10,11 @@ from pathlib import Path
 import numpy as np
 
 from iomt.config import MqttConfig
-from iomt.netutil import free_port
 from iomt.transport.mqtt import MqttBus
 from iomt.wire import topics
 from iomt.wire.frames import encode_frame, make_frame
 from tests.integration.helpers import T0_US, edge_config, start_edge, wait_until
+from testsupport.net import free_port
 
 
 def scrape(port: int) -> str:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 def test_the_mqtt_benchmark_counts_every_message_for_both_clients(tmp_path: Path) -> None:
     out = tmp_path / "mqtt.json"
-    subprocess.run([sys.executable, "-m", "iomt", "bench", "mqtt", "--messages", "3000", "--json", str(out)],
+    subprocess.run([sys.executable, "-m", "iomt_app", "bench", "mqtt", "--messages", "3000", "--json", str(out)],
                    check=True, capture_output=True, timeout=110)
     result = json.loads(out.read_text())
     assert result["received"] == result["baseline"]["received"] == 3000

@@ -11,11 +11,11 @@ import uuid
 
 import pytest
 
-from iomt.brokers.mosquitto import Mosquitto
 from iomt.config import MqttConfig
 from iomt.transport import Availability, ReceivedMessage
 from iomt.transport.bulk_mqtt import BulkMqttBus
 from iomt.transport.mqtt import MqttBus
+from testsupport.services import Mosquitto
 
 Bus = type[MqttBus] | type[BulkMqttBus]
 

@@ -11,12 +11,12 @@ import numpy as np
 from gateway.config import GatewayConfig
 from gateway.server import running_gateway
 from iomt.config import MqttConfig
-from iomt.netutil import free_port
 from iomt.transport.mqtt import MqttBus
 from iomt.wire import topics
 from iomt.wire.frames import encode_frame, make_frame
 from iomt.wire.uplink import RecordKind
 from tests.integration.helpers import T0_US, edge_config, start_edge, wait_until
+from testsupport.net import free_port
 
 
 async def test_records_wait_in_the_outbox_until_the_gateway_acknowledges(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from iomt.cli import main
+from iomt_app.cli import main
 
 
 def test_bench_sim_writes_its_figures(tmp_path: Path) -> None:

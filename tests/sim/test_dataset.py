@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from firmware_sim.dataset import Annotation, Recording, generate, read_dataset, split_subjects, write_dataset
-from iomt.cli import main
+from iomt_app.cli import main
 
 
 @pytest.mark.parametrize(

@@ -16,12 +16,12 @@ from firmware_sim.ecg import EcgStream
 from firmware_sim.persona import make_persona
 from firmware_sim.replay import ReplayError, load, resample
 from firmware_sim.truth import decode_truth
-from iomt.cli import main
 from iomt.config import MqttConfig
 from iomt.transport import ReceivedMessage
 from iomt.transport.mqtt import MqttBus
 from iomt.wire import topics
 from iomt.wire.frames import Frame, decode_payload
+from iomt_app.cli import main
 
 SYMBOL = {"N": "N", "S": "A", "V": "V", "F": "F", "Q": "/"}
 

@@ -8,8 +8,8 @@ import pytest
 
 from firmware_sim.devices import EcgPatch, EmotionBand, ImagingDevice, MotionWearable, VitalsMonitor
 from firmware_sim.scenario import ScenarioError, build_devices, default_scenario, load_scenario
-from iomt.cli import main
 from iomt.config import MqttConfig
+from iomt_app.cli import main
 
 GOOD = """\
 site = "ward-3"
@@ -158,7 +158,7 @@ streams = ["ecg"]
 start_s = 1
 """)
     report, truth = tmp_path / "report.json", tmp_path / "truth.jsonl"
-    command = [sys.executable, "-m", "iomt", "sim", "--scenario", str(scenario), "--broker", mqtt_config.url,
+    command = [sys.executable, "-m", "iomt_app", "sim", "--scenario", str(scenario), "--broker", mqtt_config.url,
                "--report", str(report), "--truth", str(truth)]
     done = subprocess.run(command, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr

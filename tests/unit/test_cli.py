@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from iomt.cli import build_parser, main
+from iomt_app.cli import build_parser, main
 
 
 def subcommands() -> list[str]:

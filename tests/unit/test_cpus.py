@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from iomt import cpus
+from benchmarks import cpus
 
 
 def test_core_indices_wrap_around_the_allowed_cores() -> None:

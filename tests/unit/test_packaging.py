@@ -27,4 +27,4 @@ def test_every_tier_has_an_extra_and_the_cli_is_declared() -> None:
     extras = meta["optional-dependencies"]
     assert isinstance(extras, dict)
     assert {"edge", "gateway", "cloud", "sim", "dev"} <= set(extras)
-    assert meta["scripts"] == {"iomt": "iomt.cli:main"}  # type: ignore[comparison-overlap]
+    assert meta["scripts"] == {"iomt": "iomt_app.cli:main"}  # type: ignore[comparison-overlap]

@@ -15,12 +15,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from iomt import cpus
-from iomt.brokers.mosquitto import Mosquitto
+from benchmarks import cpus
 from iomt.config import MqttConfig
 from iomt.transport import ReceivedMessage
 from iomt.transport.bulk_mqtt import BulkMqttBus
 from iomt.transport.mqtt import MqttBus
+from testsupport.services import Mosquitto
 
 CLIENTS: dict[str, type[MqttBus] | type[BulkMqttBus]] = {"paho": MqttBus, "bulk": BulkMqttBus}
 TOPIC = "iomt/v1/bench/patient-{:04d}/ecg"
@@ -65,7 +65,7 @@ def subscribe_main(url: str, client: str, messages: int) -> None:
 
 
 def _measure(broker: Mosquitto, client: str, messages: int, payload: bytes) -> dict[str, Any]:
-    sub = subprocess.Popen([sys.executable, "-m", "iomt.transport.bench", broker.url, client, str(messages)],
+    sub = subprocess.Popen([sys.executable, "-m", "benchmarks.mqtt", broker.url, client, str(messages)],
                            stdout=subprocess.PIPE, text=True)
     assert sub.stdout is not None
     if sub.stdout.readline().strip() != "ready":

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
-import signal
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from iomt_app.commands import add_common
+
 
 def register(sub: Any) -> None:
-    from iomt.cli import add_common
-
     p: argparse.ArgumentParser = sub.add_parser("gateway", help="run the gateway (API, dashboard, store)")
     add_common(p)
     p.add_argument("--host", help="address to bind (default 127.0.0.1)")
@@ -22,25 +21,15 @@ def register(sub: Any) -> None:
     p.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    from gateway import service
     from gateway.config import GatewayConfig
-    from gateway.server import running_gateway
-    from iomt.cli import environment
     from iomt.config import load_config
 
     config = load_config(
-        GatewayConfig, "gateway", path=args.config, env=environment(),
+        GatewayConfig, "gateway", path=args.config, env=env,
         overrides={"host": args.host, "port": args.port, "db_path": args.db, "mqtt.url": args.broker,
                    "backend": args.backend, "influx.url": args.influx_url},
     )
-
-    async def serve() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
-        async with running_gateway(config):
-            await stop.wait()
-
-    asyncio.run(serve())
+    service.serve(config)
     return 0

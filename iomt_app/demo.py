@@ -21,7 +21,7 @@ from gateway.config import GatewayConfig
 from gateway.server import running_gateway
 from gateway.store.base import Store
 from iomt.config import MqttConfig
-from iomt.netutil import free_port, wait_for_port
+from testsupport.net import free_port, wait_for_port
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ def summarize(store: Store, sim_report: dict[str, Any]) -> dict[str, Any]:
 
 
 async def _spawn(name: str, *args: str, log_level: str) -> asyncio.subprocess.Process:
-    cmd = [sys.executable, "-m", "iomt", "--log-level", log_level, *args]
+    cmd = [sys.executable, "-m", "iomt_app", "--log-level", log_level, *args]
     log.debug("starting %s: %s", name, " ".join(cmd))
     # A session of its own: Ctrl-C reaches only the demo, which then stops the children in order
     # (simulator first, then drain, then the edge) so nothing in flight is cut off.

@@ -1,4 +1,4 @@
-"""Small helpers for local sockets: pick a free port, wait until a port accepts connections."""
+"""Local sockets for tests, benchmarks and the demo: pick a free port, wait until a port accepts connections."""
 
 from __future__ import annotations
 
@@ -13,13 +13,20 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
+def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
+    """Whether ``host:port`` accepts a TCP connection now (one attempt)."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
 def wait_for_port(host: str, port: int, timeout: float = 10.0) -> bool:
     """Poll until ``host:port`` accepts a TCP connection; False after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        try:
-            with socket.create_connection((host, port), timeout=0.5):
-                return True
-        except OSError:
-            time.sleep(0.05)
+        if port_open(host, port):
+            return True
+        time.sleep(0.05)
     return False

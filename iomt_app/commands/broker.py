@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+from collections.abc import Mapping
 from typing import Any
 
 
@@ -16,8 +17,8 @@ def register(sub: Any) -> None:
     p.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    from iomt.brokers.embedded import serve
+def run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    from iomt_app.brokers.embedded import serve
 
     asyncio.run(serve(args.host, args.port))
     return 0

@@ -40,9 +40,6 @@ def register(targets: Any) -> None:
     p.add_argument("--batch-frames", type=int, default=500, help="frames per write (an uplink batch)")
     p.add_argument("--influx-url", help="use this InfluxDB instead of starting influxd in a temp dir")
     p.set_defaults(func=run)
-    from gateway import bench_dashboard
-
-    bench_dashboard.register(targets)
 
 
 def make_frames(patients: int, seconds: int, rate: float, device_prefix: str = "bench") -> list[Any]:
@@ -141,8 +138,8 @@ def influx_baseline(url: str, frames: Sequence[Any], batch_frames: int) -> dict[
 
 def run(args: argparse.Namespace) -> int:
     from gateway.store.influx import InfluxStore
-    from gateway.store.influxd import Influxd
     from gateway.store.sqlite import SqliteStore
+    from testsupport.services import Influxd
 
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
     unknown = set(backends) - {"sqlite", "influxdb"}

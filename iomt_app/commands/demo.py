@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -24,10 +25,10 @@ def register(sub: Any) -> None:
     p.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     import asyncio
 
-    from iomt.demo import DemoOptions, run_demo
+    from iomt_app.demo import DemoOptions, run_demo
 
     if args.patients < 1:
         raise SystemExit("iomt demo: --patients must be at least 1")

@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from iomt import cpus
+from benchmarks import cpus
 
 log = logging.getLogger(__name__)
 
@@ -127,9 +127,9 @@ def _realtime(broker_url: str, patients: int, args: argparse.Namespace) -> dict[
 
 
 def run(args: argparse.Namespace) -> int:
-    from iomt.brokers.mosquitto import Mosquitto
     from iomt.config import MqttConfig
     from iomt.transport.mqtt import MqttBus
+    from testsupport.services import Mosquitto
 
     patients = max(1, math.ceil(args.devices / DEVICES_PER_PATIENT))
     load = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3

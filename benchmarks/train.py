@@ -65,7 +65,7 @@ def measure(device: str, model: str, variant: str, samples: int, batch_size: int
 
 def _child(device: str, args: argparse.Namespace) -> dict[str, Any]:
     code = (
-        "import json, sys; from cloud.bench import measure; "
+        "import json, sys; from benchmarks.train import measure; "
         f"print('RESULT ' + json.dumps(measure({device!r}, {args.model!r}, {args.variant!r}, "
         f"{args.samples}, {args.batch_size})))"
     )

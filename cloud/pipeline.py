@@ -1,0 +1,131 @@
+"""The cloud pipeline's steps as functions: train, export (int8 .tflite + metadata) and evaluate a
+model on its cached dataset (simulated and cached when missing or stale). TensorFlow/Keras are
+imported only inside the steps. The command line (``iomt train|export|eval``) lives in the
+application (``iomt_app.commands.train``)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from models.definitions import VARIANTS
+
+log = logging.getLogger(__name__)
+
+
+def dataset_for(name: str, profile_kind: str, workdir: Path, rebuild: bool) -> Any:
+    """The cached dataset for ``name`` and profile, simulated (and cached) when missing or stale."""
+    from cloud import data
+    from cloud.profiles import profile
+
+    data_profile, _ = profile(profile_kind, name)
+    directory = workdir / name
+    if not rebuild and (directory / "data.npz").is_file():
+        ds = data.load(name, directory)
+        if ds.card.get("generation") == data._profile_dict(data_profile):
+            return ds
+    log.info("simulating the %s dataset (%s profile)", name, profile_kind)
+    ds = data.build(name, data_profile)
+    data.save(ds, directory)
+    log.info("%s dataset: %s", name, json.dumps(ds.card["class_counts"]))
+    return ds
+
+
+def train_model(
+    model: str,
+    variants: Sequence[str],
+    *,
+    workdir: Path,
+    profile_kind: str = "release",
+    rebuild_data: bool = False,
+    device: str = "auto",
+    epochs: int | None = None,
+) -> list[dict[str, Any]]:
+    """Train ``model`` in each of ``variants`` on ``device`` (auto, cpu, gpu) with the profile's data and
+    epoch budget (``epochs`` overrides it); returns each variant's training summary."""
+    from cloud.device import configure
+
+    placement = configure(device)
+    log.info("training on %s (Keras backend %s: %s)", placement.device, placement.backend, placement.detail)
+    from dataclasses import replace
+
+    from cloud.profiles import profile
+    from cloud.train import train
+
+    ds = dataset_for(model, profile_kind, workdir, rebuild_data)
+    _, settings = profile(profile_kind, model)
+    if epochs:
+        settings = replace(settings, epochs=epochs)
+    summaries = []
+    for variant in variants:
+        summary = train(model, variant, ds, workdir, settings)
+        log.info("%s/%s: %s", model, variant, {k: summary[k] for k in ("epochs_run", "seconds", "parameters")})
+        summaries.append(summary)
+    return summaries
+
+
+def export_model(
+    model: str,
+    *,
+    workdir: Path,
+    out: Path,
+    version: str,
+    variant: str = "edge",
+    profile_kind: str = "release",
+    rebuild_data: bool = False,
+) -> dict[str, Any]:
+    """Convert the trained ``variant`` of ``model`` to an int8 .tflite with its metadata JSON under
+    ``out/<model>/``; returns the metadata."""
+    from cloud.device import configure
+
+    configure("cpu")  # conversion needs TensorFlow
+    from cloud.export import export
+
+    ds = dataset_for(model, profile_kind, workdir, rebuild_data)
+    meta = export(model, ds, workdir, out, version=version, variant=variant)
+    log.info("metrics: %s", json.dumps(meta["metrics"]["int8"]))
+    return meta
+
+
+def evaluate_model(
+    model: str,
+    *,
+    workdir: Path,
+    models_dir: Path,
+    report: Path,
+    profile_kind: str = "release",
+    rebuild_data: bool = False,
+) -> dict[str, Any]:
+    """Float vs int8 report of ``model`` on the held-out subjects (metrics.json, report.md and plots in
+    ``report``), with the full model's figures and the training logs where they exist; returns the metrics."""
+    from cloud.device import configure
+
+    configure("cpu")
+    from cloud.export import load_trained
+    from cloud.report import evaluate
+    from cloud.train import model_path
+
+    ds = dataset_for(model, profile_kind, workdir, rebuild_data)
+    extra: dict[str, Any] = {}
+    if model_path(workdir, model, "full").is_file():
+        from cloud.metrics import classification_metrics
+
+        full = load_trained(workdir, model, "full")
+        probs = full.predict(ds.x["test"], verbose=0)
+        m = classification_metrics(ds.y["test"], probs, ds.classes)
+        extra["full_float"] = {k: m[k] for k in ("accuracy", "sensitivity", "specificity", "macro_f1", "auc")}
+    logs = {}
+    for variant in VARIANTS:
+        f = workdir / model / f"{model}_{variant}_train.json"
+        if f.is_file():
+            t = json.loads(f.read_text())
+            logs[variant] = {k: t.get(k) for k in ("backend", "parameters", "epochs_run", "seconds", "samples_per_s")}
+    if logs:
+        extra["training"] = logs
+    metrics: dict[str, Any] = evaluate(model, ds, load_trained(workdir, model, "edge"), models_dir, report, extra)
+    for key, check in metrics["checks"].items():
+        log.info("%-45s %.4f %s", key, check["value"], "ok" if check["pass"] else "BELOW FLOOR")
+    return metrics

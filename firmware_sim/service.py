@@ -1,0 +1,144 @@
+"""Running the simulators: a fleet of simulated patients (a scenario file or the default mix) or a
+replayed recording publishing over MQTT until done or signalled, and labelled datasets written to disk.
+
+The command line (``iomt sim``, ``iomt replay``, ``iomt sim dataset``) lives in the application
+(``iomt_app.commands``), which loads the :class:`SimConfig` and calls these functions.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from firmware_sim.config import SimConfig
+from firmware_sim.fleet import Fleet, FleetReport
+from firmware_sim.scenario import Scenario
+
+log = logging.getLogger(__name__)
+
+
+def scenario_for(
+    config: SimConfig, path: Path | None = None, *, seed: int | None = None, site: str | None = None
+) -> Scenario:
+    """The scenario to run: the file at ``path`` (its QoS the config's unless the file sets one; ``seed``
+    and ``site`` replaced where given), or the config's default mix. A bad file raises ``ScenarioError``."""
+    from firmware_sim.scenario import default_scenario, load_scenario
+
+    if path is None:
+        scenario = default_scenario(config.patients, config.seed, config.site, config.ecg_hz, config.acc_hz)
+        return scenario.model_copy(update={"qos": config.qos, "frame_s": config.frame_s})
+    scenario = load_scenario(path)
+    updates: dict[str, Any] = {"qos": config.qos} if "qos" not in scenario.model_fields_set else {}
+    if seed is not None:
+        updates["seed"] = seed
+    if site is not None:
+        updates["site"] = site
+    return scenario.model_copy(update=updates)
+
+
+def run_fleet(
+    config: SimConfig, scenario: Scenario, *, duration_s: float | None = None, truth_path: Path | None = None
+) -> FleetReport:
+    """Publish ``scenario``'s devices over MQTT for ``duration_s`` (default: the scenario's; without
+    either, until SIGTERM/SIGINT) and return what was published. Ground truth goes to the broker when
+    the config says so and is appended to ``truth_path`` when given. A scenario whose devices cannot be
+    built raises ``ScenarioError`` before anything is published."""
+    from firmware_sim.scenario import build_devices
+    from firmware_sim.truth import TruthSink
+    from iomt.transport.mqtt import MqttBus
+
+    devices = build_devices(scenario)
+    duration = duration_s if duration_s is not None else scenario.duration_s
+    streams = [s for d in devices for s in d.sources]
+    bus = MqttBus(config.mqtt, client_id=f"iomt-sim-{scenario.site}-{scenario.seed}-{threading.get_native_id()}")
+    bus.start()
+    truth = TruthSink(bus if config.publish_truth else None, scenario.site, truth_path)
+    fleet = Fleet(bus, scenario.site, streams, qos=scenario.qos, truth=truth, faults=list(scenario.faults),
+                  seed=scenario.seed)
+    log.info("simulating %d devices (%d streams) on %s", len(devices), len(streams), config.mqtt.url)
+    with _stop_on_signals(fleet):
+        report = fleet.run(duration if duration is not None else float("inf"))
+    truth.close()
+    bus.stop()
+    log.info("published %d messages (%d late), %d truth events", report.published, report.late_frames,
+             report.truth_events)
+    return report
+
+
+def run_replay(
+    config: SimConfig,
+    recording: Path,
+    kind: str,
+    *,
+    device_id: str | None = None,
+    channel: str | None = None,
+    csv_rate_hz: float | None = None,
+    annotator: str = "atr",
+    rate_hz: float | None = None,
+    speed: float = 1.0,
+    fast: bool = False,
+    truth_path: Path | None = None,
+) -> FleetReport:
+    """Replay a WFDB record or CSV file as one device of ``kind``: paced at ``speed`` times real time
+    (or as fast as possible when ``fast``), its annotations as ground truth. ``rate_hz`` resamples the
+    main stream (ECG, or motion); ``csv_rate_hz`` is the rate of a CSV without a time column. A file
+    that cannot be read raises ``ReplayError`` before anything is published."""
+    import numpy as np
+
+    from firmware_sim.replay import ReplayDevice, load
+    from firmware_sim.truth import TruthSink
+    from iomt.transport.mqtt import MqttBus
+
+    loaded = load(recording, kind, channel=channel, rate=csv_rate_hz, annotator=annotator)
+    device_id = device_id or re.sub(r"[^A-Za-z0-9_.\-]", "-", f"replay-{loaded.name}")[:64]
+    rates = {}
+    if rate_hz:
+        rates = {"ecg": rate_hz} if kind != "motion" else {"acc": rate_hz, "gyro": rate_hz}
+    device = ReplayDevice(device_id, loaded, np.random.default_rng(0), config.frame_s, rates)
+    bus = MqttBus(config.mqtt, client_id=f"iomt-replay-{device_id}-{threading.get_native_id()}")
+    bus.start()
+    truth = TruthSink(bus if config.publish_truth else None, config.site, truth_path)
+    fleet = Fleet(bus, config.site, device.sources, qos=config.qos, truth=truth)
+    log.info("replaying %s (%.1f s, %s) as %s", recording, loaded.seconds, ", ".join(loaded.signals), device_id)
+    with _stop_on_signals(fleet):
+        report = fleet.run(device.frames * device.sources[0].frame_s + 1e-6, realtime=not fast, speed=speed)
+    truth.close()
+    bus.stop()
+    log.info("published %d messages, %d truth events", report.published, report.truth_events)
+    return report
+
+
+def make_dataset(kind: str, subjects: int, seconds: float, seed: int, out: Path, rate_hz: float | None = None) -> Path:
+    """Write ``subjects`` labelled recordings of ``seconds`` each to ``out`` (no MQTT, faster than real
+    time); returns the index file."""
+    from firmware_sim.dataset import generate, write_dataset
+
+    start = time.perf_counter()
+    index = write_dataset(out, generate(kind, subjects, seconds, seed, rate_hz=rate_hz))
+    wall = time.perf_counter() - start
+    log.info("wrote %d %s recordings of %g s to %s in %.1f s (%.0fx real time)", subjects, kind, seconds, index,
+             wall, subjects * seconds / max(wall, 1e-9))
+    return index
+
+
+@contextlib.contextmanager
+def _stop_on_signals(fleet: Fleet) -> Iterator[None]:
+    """SIGTERM/SIGINT stop the fleet cleanly (it drains and reports); the old handlers come back after."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+    for sig in previous:
+        signal.signal(sig, lambda *_: fleet.stop())
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

@@ -1,3 +1,0 @@
-from iomt.cli import main
-
-raise SystemExit(main())

@@ -1,1 +1,0 @@
-"""MQTT brokers the system can start itself: embedded amqtt (demo) and mosquitto (tests, benchmarks)."""

@@ -1,0 +1,3 @@
+from iomt_app.cli import main
+
+raise SystemExit(main())
