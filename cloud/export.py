@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -22,8 +21,9 @@ from cloud.data import Dataset, card_markdown
 from cloud.metrics import SIZE_RATIO_FLOOR, check_floors, classification_metrics, fall_like_specificity, headline
 from cloud.train import model_path
 from models.definitions import build, spec
+from models.metadata import OUTPUT_MEANING, SCHEMA_VERSION, ModelMetadata
 from models.preprocessing import PREPROCESSING_VERSION
-from models.runtime import ModelRunner, TensorSpec, released_paths, sha256_file
+from models.runtime import ModelRunner, read_tensor_specs, released_paths, sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -85,13 +85,6 @@ def convert(twin: Any, rep: np.ndarray | None) -> bytes:
     return _strip(conv.convert())
 
 
-def _tensor_specs(flatbuffer: bytes) -> tuple[TensorSpec, TensorSpec]:
-    from models.runtime import _interpreter_class, _spec_of
-
-    interp = _interpreter_class()(model_content=flatbuffer)
-    return _spec_of(interp.get_input_details()[0]), _spec_of(interp.get_output_details()[0])
-
-
 def holdout(ds: Dataset, per_class: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """A small fixed, class-stratified subset of the test subjects' windows."""
     rng = np.random.default_rng(seed)
@@ -114,7 +107,11 @@ def export(
     variant: str = "edge",
     seed: int = 7,
 ) -> dict[str, Any]:
-    """Write ``<out_dir>/<name>/<name>.tflite`` + ``.json`` (+ a small hold-out set); return the metadata."""
+    """Write ``<out_dir>/<name>/<name>.tflite`` + ``.json`` (+ a small hold-out set); return the metadata.
+
+    The JSON is written through :class:`models.metadata.ModelMetadata`, which validates it exactly as
+    the edge will when it loads the model.
+    """
     model = load_trained(workdir, name, variant)
     twin = export_twin(model, name, variant)
     probe = ds.x["test"][:8] if len(ds.x["test"]) else ds.x["train"][:8]
@@ -130,10 +127,10 @@ def export(
     tflite_path.write_bytes(i8)
     (workdir / name).mkdir(parents=True, exist_ok=True)
     (workdir / name / f"{name}_float32.tflite").write_bytes(f32)
-    in_spec, out_spec = _tensor_specs(i8)
+    in_spec, out_spec = read_tensor_specs(i8)
     s = spec(name)
     meta: dict[str, Any] = {
-        "schema": 1,
+        "schema": SCHEMA_VERSION,
         "name": name,
         "version": version,
         "variant": variant,
@@ -146,7 +143,7 @@ def export(
         "parameters": int(model.count_params()),
         "classes": list(s.classes),
         "input": in_spec.to_dict(),
-        "output": {**out_spec.to_dict(), "meaning": "class probabilities (softmax), order of classes"},
+        "output": {**out_spec.to_dict(), "meaning": OUTPUT_MEANING},
         "preprocessing": {"module": s.preprocessing, "version": PREPROCESSING_VERSION},
         "training_data": {
             "sha256": ds.sha256,
@@ -158,7 +155,7 @@ def export(
         },
         "created_utc": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
     }
-    meta_path.write_text(json.dumps(meta, indent=2) + "\n")
+    ModelMetadata.from_dict(meta, source=str(meta_path)).write(meta_path)
     (tflite_path.parent / "DATACARD.md").write_text(card_markdown(ds.card))
     runner = ModelRunner(tflite_path, meta_path)
     float_m = classification_metrics(ds.y["test"], np.asarray(model.predict(ds.x["test"], verbose=0)), s.classes)
@@ -189,6 +186,7 @@ def export(
         "int8_accuracy": h_m["accuracy"],
         "int8_predictions_sha256": hashlib.sha256(h_probs.argmax(axis=1).astype(np.int64).tobytes()).hexdigest(),
     }
-    meta_path.write_text(json.dumps(meta, indent=2) + "\n")
+    released = ModelMetadata.from_dict(meta, source=str(meta_path))
+    released.write(meta_path)
     log.info("exported %s %s: %d bytes int8 (%.0f%% of float32)", name, version, len(i8), 100 * len(i8) / len(f32))
-    return meta
+    return released.to_dict()

@@ -84,7 +84,9 @@ def evaluate(
         "int8": {**m_int8, "headline": headline(name, m_int8)},
         "checks": checks,
         "size": {
-            k: runner.metadata.raw.get(k) for k in ("size_bytes", "float32_size_bytes", "size_ratio_int8_to_float32")
+            "size_bytes": runner.metadata.size_bytes,
+            "float32_size_bytes": runner.metadata.float32_size_bytes,
+            "size_ratio_int8_to_float32": runner.metadata.size_ratio_int8_to_float32,
         },
         **(extra or {}),
     }

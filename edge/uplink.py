@@ -8,7 +8,6 @@ with a backoff capped at a few seconds.
 from __future__ import annotations
 
 import http.client
-import json
 import logging
 import sqlite3
 import threading
@@ -17,11 +16,11 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from edge.outbox import Outbox
-from iomt.wire.uplink import CONTENT_TYPE, encode_batch
+from iomt.wire.errors import DecodeError
+from iomt.wire.uplink import CONTENT_TYPE, NODE_HEADER, UPLINK_PATH, UplinkAck, decode_ack, encode_batch
 
 log = logging.getLogger(__name__)
 
-UPLINK_PATH = "/api/v1/uplink"
 MAX_BACKOFF_S = 4.0
 #: Seconds between outbox checkpoints (the outbox leaves them to this thread; see Outbox._conn).
 CHECKPOINT_S = 1.0
@@ -51,12 +50,12 @@ class GatewayClient:
         self._timeout = timeout_s
         self._conn: http.client.HTTPConnection | None = None
 
-    def post_batch(self, body: bytes) -> dict[str, int]:
+    def post_batch(self, body: bytes) -> UplinkAck:
         """POST one batch; return the gateway's acknowledgement or raise :class:`UplinkError`."""
         for attempt in (0, 1):  # one silent retry when a kept-alive connection went stale
             conn = self._connection()
             try:
-                headers = {"Content-Type": CONTENT_TYPE, "X-Iomt-Node": self._node}
+                headers = {"Content-Type": CONTENT_TYPE, NODE_HEADER: self._node}
                 conn.request("POST", UPLINK_PATH, body=body, headers=headers)
                 response = conn.getresponse()
                 payload = response.read()
@@ -67,10 +66,10 @@ class GatewayClient:
                 continue
             if response.status != 200:
                 raise UplinkError(f"gateway answered {response.status}: {payload[:200]!r}")
-            ack = json.loads(payload)
-            if not isinstance(ack, dict) or "stored" not in ack:
-                raise UplinkError(f"gateway acknowledgement is malformed: {payload[:200]!r}")
-            return ack
+            try:
+                return decode_ack(payload)
+            except DecodeError as exc:
+                raise UplinkError(f"gateway acknowledgement is malformed ({exc}): {payload[:200]!r}") from exc
         raise UplinkError("unreachable")
 
     def _connection(self) -> http.client.HTTPConnection:
@@ -119,7 +118,7 @@ class UplinkSender:
         self.outbox.delete([row_id for row_id, _ in rows])
         self.stats.batches += 1
         self.stats.records += len(rows)
-        self.stats.duplicates += int(ack.get("duplicates", 0))
+        self.stats.duplicates += ack.duplicates
         return len(rows)
 
     def _run(self) -> None:

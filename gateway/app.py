@@ -24,7 +24,7 @@ from gateway.state import CONFIG, HUB, METRICS, STORE, WRITER
 from gateway.store.base import AlertNotFound, AlertTransitionError, Store, StoreUnavailable, WriteBatch
 from gateway.store.factory import open_store
 from iomt.wire.errors import DecodeError
-from iomt.wire.uplink import decode_batch
+from iomt.wire.uplink import ACK_CONTENT_TYPE, NODE_HEADER, UPLINK_PATH, UplinkAck, decode_batch, encode_ack
 
 __all__ = ["CONFIG", "HUB", "METRICS", "STORE", "WRITER", "create_app"]
 
@@ -89,7 +89,7 @@ async def uplink(request: web.Request) -> web.Response:
     except DecodeError as exc:
         metrics.uplink_batches.labels("malformed").inc()
         return json_error(400, f"malformed uplink batch: {exc}")
-    node = request.headers.get("X-Iomt-Node", "unknown")
+    node = request.headers.get(NODE_HEADER, "unknown")
     loop = asyncio.get_running_loop()
     writer = request.app[WRITER]
     batch = await loop.run_in_executor(writer, batch_from_records, records, node)
@@ -109,9 +109,8 @@ async def uplink(request: web.Request) -> web.Response:
     if hub.clients:
         live = request.app[CONFIG].live
         hub.publish(await loop.run_in_executor(None, batch_messages, batch, live.ecg_hz, live.motion_hz))
-    return web.json_response(
-        {"stored": result.stored, "duplicates": result.duplicates, "rejected": len(batch.deadletters)}
-    )
+    ack = UplinkAck(stored=result.stored, duplicates=result.duplicates, rejected=len(batch.deadletters))
+    return web.Response(body=encode_ack(ack), content_type=ACK_CONTENT_TYPE)
 
 
 def _summary(store: Store) -> dict[str, Any]:
@@ -198,7 +197,7 @@ def create_app(config: GatewayConfig, store: Store | None = None) -> web.Applica
 
     app.cleanup_ctx.append(resources)
     app.on_shutdown.append(close_live)
-    app.router.add_post("/api/v1/uplink", uplink)
+    app.router.add_post(UPLINK_PATH, uplink)
     app.router.add_get("/api/v1/summary", summary)
     app.router.add_get("/api/v1/live", live)
     app.router.add_get(OPENAPI_PATH, openapi)

@@ -8,6 +8,7 @@ import time
 from gateway.store.base import Store, WriteBatch
 from iomt.transport import MessageBus, ReceivedMessage
 from iomt.wire import topics
+from iomt.wire.availability import decode_availability
 from iomt.wire.deadletter import decode_deadletter
 from iomt.wire.errors import DecodeError
 
@@ -35,7 +36,12 @@ class BrokerListener:
             return
         if not message.payload:
             return  # a cleared retained message: the node was decommissioned, not "offline"
-        status = message.payload.decode(errors="replace")[:32]
+        try:
+            status = decode_availability(message.payload)
+        except DecodeError:
+            self.malformed += 1
+            log.warning("ignoring availability %r of %s: not online or offline", message.payload[:32], topic.name)
+            return
         self.store.set_edge_status(topic.name, topic.site, status, time.time_ns() // 1000)
 
     def on_deadletter(self, message: ReceivedMessage) -> None:

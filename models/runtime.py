@@ -2,31 +2,44 @@
 
 numpy and LiteRT only (``ai_edge_litert``, falling back to ``tflite_runtime``): the edge imports
 this, so it must never pull TensorFlow or Keras. A model is a ``.tflite`` file with a metadata JSON
-beside it (``models/<name>/<name>.json``); :class:`ModelRunner` refuses a file whose sha256, input
-or output spec does not match its metadata, so a corrupt or swapped model never runs silently.
+beside it (``models/<name>/<name>.json``, schema in :mod:`models.metadata`); :class:`ModelRunner`
+refuses metadata that is malformed, of another schema or built for another preprocessing version, and a
+file whose sha256, input or output spec does not match its metadata, so a corrupt, swapped or
+mismatched model never runs silently.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from pydantic import ValidationError
+
+from models.errors import ModelError
+from models.metadata import MetadataError, ModelMetadata, TensorSpec
+from models.preprocessing import PREPROCESSING_VERSION
+
+__all__ = [
+    "RELEASED_DIR",
+    "MetadataError",
+    "ModelError",
+    "ModelMetadata",
+    "ModelRunner",
+    "TensorSpec",
+    "interpreter_class",
+    "read_tensor_specs",
+    "released_paths",
+    "sha256_file",
+    "tensor_spec",
+]
 
 #: Where released models live: ``models/<name>/<name>.tflite`` + ``models/<name>/<name>.json``.
 RELEASED_DIR = Path(__file__).resolve().parent
 
-METADATA_SCHEMA = 1
 
-
-class ModelError(Exception):
-    """A model file or its metadata cannot be used; the message says which and why."""
-
-
-def _interpreter_class() -> Any:
+def interpreter_class() -> Any:
     """LiteRT's interpreter, or the older ``tflite_runtime`` one on boards without LiteRT wheels."""
     try:
         from ai_edge_litert.interpreter import Interpreter
@@ -36,72 +49,6 @@ def _interpreter_class() -> Any:
         except ImportError as exc:
             raise ModelError("no TFLite interpreter: install ai-edge-litert (or tflite-runtime)") from exc
     return Interpreter
-
-
-@dataclass(frozen=True, slots=True)
-class TensorSpec:
-    """Shape, dtype and affine quantization (real = scale * (q - zero_point)) of one tensor."""
-
-    shape: tuple[int, ...]
-    dtype: str
-    scale: float
-    zero_point: int
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> TensorSpec:
-        return cls(tuple(int(v) for v in d["shape"]), str(d["dtype"]), float(d["scale"]), int(d["zero_point"]))
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"shape": list(self.shape), "dtype": self.dtype, "scale": self.scale, "zero_point": self.zero_point}
-
-    def quantize(self, x: np.ndarray) -> np.ndarray:
-        if self.dtype == "float32":
-            return np.asarray(x, dtype=np.float32)
-        info = np.iinfo(np.dtype(self.dtype))
-        q = np.round(np.asarray(x, dtype=np.float64) / self.scale) + self.zero_point
-        return np.clip(q, info.min, info.max).astype(self.dtype)
-
-    def dequantize(self, q: np.ndarray) -> np.ndarray:
-        if self.dtype == "float32":
-            return np.asarray(q, dtype=np.float32)
-        return ((np.asarray(q, dtype=np.float32) - self.zero_point) * self.scale).astype(np.float32)
-
-
-@dataclass(frozen=True, slots=True)
-class ModelMetadata:
-    """The parts of ``<name>.json`` the runner needs; the full dict stays in ``raw``."""
-
-    name: str
-    version: str
-    sha256: str
-    classes: tuple[str, ...]
-    input: TensorSpec
-    output: TensorSpec
-    preprocessing_version: str
-    raw: dict[str, Any]
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> ModelMetadata:
-        try:
-            return cls(
-                name=str(d["name"]),
-                version=str(d["version"]),
-                sha256=str(d["sha256"]),
-                classes=tuple(str(c) for c in d["classes"]),
-                input=TensorSpec.from_dict(d["input"]),
-                output=TensorSpec.from_dict(d["output"]),
-                preprocessing_version=str(d["preprocessing"]["version"]),
-                raw=d,
-            )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ModelError(f"metadata is missing or has a malformed field: {exc!r}") from exc
-
-    @classmethod
-    def load(cls, path: Path) -> ModelMetadata:
-        try:
-            return cls.from_dict(json.loads(Path(path).read_text()))
-        except (OSError, json.JSONDecodeError) as exc:
-            raise ModelError(f"cannot read model metadata {path}: {exc}") from exc
 
 
 def sha256_file(path: Path) -> str:
@@ -117,10 +64,27 @@ def released_paths(name: str, models_dir: Path = RELEASED_DIR) -> tuple[Path, Pa
     return models_dir / name / f"{name}.tflite", models_dir / name / f"{name}.json"
 
 
-def _spec_of(detail: dict[str, Any]) -> TensorSpec:
+def tensor_spec(detail: dict[str, Any]) -> TensorSpec:
+    """The spec of one tensor as the interpreter reports it (``get_input_details()[i]``)."""
     scale, zero_point = detail.get("quantization", (0.0, 0))
     dtype = np.dtype(detail["dtype"]).name
-    return TensorSpec(tuple(int(v) for v in detail["shape"]), dtype, float(scale), int(zero_point))
+    try:
+        return TensorSpec(tuple(int(v) for v in detail["shape"]), dtype, float(scale), int(zero_point))
+    except ValidationError as exc:
+        raise ModelError(f"tensor {detail.get('name', '')!r} ({dtype}, shape {list(detail['shape'])}) is not one"
+                         f" a released model may have: {exc.errors()[0]['msg']}") from None
+
+
+def read_tensor_specs(model: bytes) -> tuple[TensorSpec, TensorSpec]:
+    """``(input, output)`` specs of a single-input, single-output model held in memory (e.g. just converted)."""
+    try:
+        interp = interpreter_class()(model_content=model)
+    except (ValueError, RuntimeError) as exc:
+        raise ModelError(f"LiteRT cannot load the model: {exc}") from exc
+    ins, outs = interp.get_input_details(), interp.get_output_details()
+    if len(ins) != 1 or len(outs) != 1:
+        raise ModelError(f"expected one input and one output, got {len(ins)} and {len(outs)}")
+    return tensor_spec(ins[0]), tensor_spec(outs[0])
 
 
 def _same(a: TensorSpec, b: TensorSpec) -> bool:
@@ -139,10 +103,19 @@ class ModelRunner:
     batch of them, first axis) and returns dequantized outputs (class probabilities), one row each.
     """
 
-    def __init__(self, tflite_path: Path, metadata_path: Path | None = None, *, num_threads: int = 1) -> None:
+    def __init__(
+        self,
+        tflite_path: Path,
+        metadata_path: Path | None = None,
+        *,
+        num_threads: int = 1,
+        preprocessing_version: str = PREPROCESSING_VERSION,
+    ) -> None:
+        """Load and verify a model; ``preprocessing_version`` is the running preprocessing's (tests vary it)."""
         self.path = Path(tflite_path)
         meta_path = Path(metadata_path) if metadata_path is not None else self.path.with_suffix(".json")
         self.metadata = ModelMetadata.load(meta_path)
+        self.metadata.check_compatible(preprocessing_version)
         if not self.path.is_file():
             raise ModelError(f"model file {self.path} does not exist")
         digest = sha256_file(self.path)
@@ -152,7 +125,7 @@ class ModelRunner:
                 " the file is corrupt or belongs to another model version"
             )
         try:
-            self._interp = _interpreter_class()(model_path=str(self.path), num_threads=num_threads)
+            self._interp = interpreter_class()(model_path=str(self.path), num_threads=num_threads)
             self._interp.allocate_tensors()
         except (ValueError, RuntimeError) as exc:
             raise ModelError(f"{self.path.name}: LiteRT cannot load it: {exc}") from exc
@@ -160,7 +133,10 @@ class ModelRunner:
         if len(ins) != 1 or len(outs) != 1:
             raise ModelError(f"{self.path.name}: expected one input and one output, got {len(ins)} and {len(outs)}")
         self._in_index, self._out_index = int(ins[0]["index"]), int(outs[0]["index"])
-        self.input_spec, self.output_spec = _spec_of(ins[0]), _spec_of(outs[0])
+        try:
+            self.input_spec, self.output_spec = tensor_spec(ins[0]), tensor_spec(outs[0])
+        except ModelError as exc:
+            raise ModelError(f"{self.path.name}: {exc}") from None
         for what, actual, declared in (
             ("input", self.input_spec, self.metadata.input),
             ("output", self.output_spec, self.metadata.output),

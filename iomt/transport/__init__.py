@@ -12,8 +12,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-ONLINE = b"online"
-OFFLINE = b"offline"
+from iomt.wire.availability import AvailabilityState
+
+ONLINE = AvailabilityState.ONLINE.payload
+OFFLINE = AvailabilityState.OFFLINE.payload
 #: QoS 1 messages that may wait for the broker at once (MQTT message ids are 16-bit).
 MAX_PENDING = 60_000
 PENDING_WAIT_S = 60.0

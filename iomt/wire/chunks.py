@@ -18,7 +18,7 @@ An imaging object (the usual chunk content)::
 
     0      2    magic        b"IG"
     2      1    version      1
-    3      1    dtype        1 = uint8 grayscale
+    3      1    dtype        PixelType: 1 = uint8 grayscale
     4      2    width        u16
     6      2    height       u16
     8      4    seq          u32
@@ -35,6 +35,7 @@ import struct
 import zlib
 from collections import OrderedDict
 from dataclasses import dataclass
+from enum import IntEnum
 
 import numpy as np
 
@@ -47,7 +48,14 @@ MAX_CHUNKS = 4096
 DEFAULT_CHUNK_SIZE = 4096
 
 IMAGE_MAGIC = b"IG"
+IMAGE_VERSION = 1
 IMAGE_HEADER = struct.Struct("<2sBBHHIq")
+
+
+class PixelType(IntEnum):
+    """The ``dtype`` byte of an imaging object: how its pixels are stored."""
+
+    GRAY8 = 1  # uint8 grayscale
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,17 +135,19 @@ class Reassembler:
 def encode_image(image: Image) -> bytes:
     pixels = np.ascontiguousarray(image.pixels, dtype=np.uint8)
     height, width = pixels.shape
-    return IMAGE_HEADER.pack(IMAGE_MAGIC, 1, 1, width, height, image.seq, image.t_us) + pixels.tobytes()
+    header = IMAGE_HEADER.pack(IMAGE_MAGIC, IMAGE_VERSION, PixelType.GRAY8, width, height, image.seq, image.t_us)
+    return header + pixels.tobytes()
 
 
 def decode_image(obj: bytes) -> Image:
     if len(obj) < IMAGE_HEADER.size:
         raise DecodeError("header", f"truncated image: {len(obj)} bytes")
     magic, version, dtype, width, height, seq, t_us = IMAGE_HEADER.unpack_from(obj)
-    if magic != IMAGE_MAGIC or version != 1:
-        raise DecodeError("magic", f"not a version-1 image ({magic!r}, v{version})")
-    if dtype != 1:
-        raise DecodeError("dtype", f"unknown pixel type {dtype}")
+    if magic != IMAGE_MAGIC or version != IMAGE_VERSION:
+        raise DecodeError("magic", f"not a version-{IMAGE_VERSION} image ({magic!r}, v{version})")
+    if dtype not in PixelType._value2member_map_:
+        known = ", ".join(f"{t.value}={t.name.lower()}" for t in PixelType)
+        raise DecodeError("dtype", f"unknown pixel type {dtype} ({known})")
     body = len(obj) - IMAGE_HEADER.size
     if body != width * height:
         raise DecodeError("size", f"{width}x{height} pixels need {width * height} bytes, got {body}")

@@ -1,10 +1,19 @@
-"""Dead-letter records: a rejected payload, where it came from and why, as JSON."""
+"""Dead-letter records: a rejected payload, where it came from and why, as JSON.
+
+``field`` and ``reason`` are those of the :class:`DecodeError` that rejected the payload; ``topic`` is
+where it arrived (an MQTT topic, or ``uplink`` for a record of an uplink batch). Both are open sets
+(a rejected event names its own unknown field), so they stay strings.
+"""
 
 from __future__ import annotations
 
 import base64
+import binascii
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from iomt.wire.errors import DecodeError
 
 #: At most this much of the rejected payload is kept, so a flood of huge payloads stays cheap.
 KEEP_BYTES = 1024
@@ -21,6 +30,10 @@ class DeadLetter:
     payload_head_b64: str
 
 
+_FIELDS = tuple(f.name for f in fields(DeadLetter))
+_INT_FIELDS = frozenset({"t_us", "payload_len"})
+
+
 def make_deadletter(topic: str, field: str, reason: str, node: str, t_us: int, payload: bytes) -> DeadLetter:
     return DeadLetter(
         topic, field, reason, node, t_us, len(payload),
@@ -33,6 +46,29 @@ def encode_deadletter(record: DeadLetter) -> bytes:
 
 
 def decode_deadletter(payload: bytes) -> DeadLetter:
-    """Decode a dead-letter record (raises ``ValueError``/``TypeError`` on malformed input)."""
-    body = json.loads(payload)
+    """Decode and validate a dead-letter record; raise :class:`DecodeError` naming the bad field."""
+    try:
+        body: Any = json.loads(payload)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DecodeError("json", f"invalid JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise DecodeError("json", "top level must be an object")
+    unknown = sorted(set(body) - set(_FIELDS))
+    if unknown:
+        raise DecodeError(unknown[0], "unknown dead-letter field")
+    for name in _FIELDS:
+        if name not in body:
+            raise DecodeError(name, "missing")
+        value = body[name]
+        expected = int if name in _INT_FIELDS else str
+        if not isinstance(value, expected) or isinstance(value, bool):
+            raise DecodeError(name, f"must be {'an integer' if expected is int else 'a string'}, got {value!r}")
+    if body["payload_len"] < 0:
+        raise DecodeError("payload_len", f"must not be negative, got {body['payload_len']}")
+    try:
+        head = base64.b64decode(body["payload_head_b64"], validate=True)
+    except binascii.Error:
+        raise DecodeError("payload_head_b64", "is not base64") from None
+    if len(head) > min(KEEP_BYTES, body["payload_len"]):
+        raise DecodeError("payload_head_b64", f"holds {len(head)} bytes of a {body['payload_len']}-byte payload")
     return DeadLetter(**body)

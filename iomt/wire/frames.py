@@ -5,7 +5,7 @@ Binary frame (little-endian)::
     offset size field
     0      2    magic        b"IM"
     2      1    version      1
-    3      1    dtype        1 = int16, 2 = float32, 3 = int32
+    3      1    dtype        SampleType: 1 = int16, 2 = float32, 3 = int32
     4      1    channels     samples are interleaved, channel-fastest
     5      1    device_len
     6      1    stream_len
@@ -30,6 +30,7 @@ import math
 import struct
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import IntEnum
 from typing import Any
 
 import numpy as np
@@ -49,12 +50,24 @@ MIN_T_US = 946_684_800_000_000
 MAX_T_US = 4_102_444_800_000_000
 MAX_READING_VALUES = 64
 
+
+
+class SampleType(IntEnum):
+    """The ``dtype`` byte of a binary frame: how its samples are stored."""
+
+    INT16 = 1
+    FLOAT32 = 2
+    INT32 = 3
+
+
+#: numpy dtype of each sample type, keyed by the plain code as it comes out of the header.
 DTYPES: dict[int, np.dtype[Any]] = {
-    1: np.dtype("<i2"),
-    2: np.dtype("<f4"),
-    3: np.dtype("<i4"),
+    SampleType.INT16.value: np.dtype("<i2"),
+    SampleType.FLOAT32.value: np.dtype("<f4"),
+    SampleType.INT32.value: np.dtype("<i4"),
 }
 _DTYPE_CODES = {dt: code for code, dt in DTYPES.items()}
+_DTYPE_NAMES = ", ".join(f"{t.value}={t.name.lower()}" for t in SampleType)
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,7 +199,7 @@ def decode_frame(payload: bytes) -> Frame:
         raise DecodeError("version", f"unknown frame format version {version} (this node decodes {FRAME_VERSION})")
     dtype = DTYPES.get(dtype_code)
     if dtype is None:
-        raise DecodeError("dtype", f"unknown sample type code {dtype_code} (1=int16, 2=float32, 3=int32)")
+        raise DecodeError("dtype", f"unknown sample type code {dtype_code} ({_DTYPE_NAMES})")
     ids_end = HEADER_SIZE + dev_len + stream_len
     if len(payload) < ids_end:
         raise DecodeError("header", f"truncated inside the device/stream names ({len(payload)} < {ids_end} bytes)")
@@ -272,7 +285,9 @@ def _json_samples(samples: Any, spec: StreamSpec) -> np.ndarray:
     if arr.ndim == 1:
         arr = arr[:, None]
     if arr.ndim != 2 or arr.shape[1] != spec.channels:
-        raise DecodeError("channels", f"stream {spec.name!r} has {spec.channels} channel(s), got shape {arr.shape}")
+        raise DecodeError(
+            "channels", f"stream {spec.name.value!r} has {spec.channels} channel(s), got shape {arr.shape}"
+        )
     if not np.isfinite(arr).all():
         raise DecodeError("samples", "contains NaN or infinite values")
     if np.abs(arr).max() > np.finfo(np.float32).max:
@@ -322,7 +337,7 @@ def _check_rate(rate: float, spec: StreamSpec, field_name: str = "sample_rate") 
     if not math.isfinite(rate) or not spec.min_rate_hz <= rate <= spec.max_rate_hz:
         raise DecodeError(
             field_name,
-            f"{rate} Hz is outside {spec.min_rate_hz:g}..{spec.max_rate_hz:g} Hz for stream {spec.name!r}",
+            f"{rate} Hz is outside {spec.min_rate_hz:g}..{spec.max_rate_hz:g} Hz for stream {spec.name.value!r}",
         )
 
 

@@ -4,6 +4,7 @@ on an edge install where TensorFlow and Keras cannot be imported."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -13,7 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from models.runtime import ModelError, ModelRunner, TensorSpec, released_paths
+from models.preprocessing import PREPROCESSING_VERSION
+from models.runtime import MetadataError, ModelError, ModelRunner, TensorSpec, read_tensor_specs, released_paths
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -111,6 +113,40 @@ def test_missing_or_malformed_metadata_is_refused(model_copy):
     meta.write_text(json.dumps({"name": "ecg"}))
     with pytest.raises(ModelError, match="malformed"):
         ModelRunner(tflite, meta)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"preprocessing": {"module": "models.preprocessing.beats", "version": "0.9.0"}},
+         "model ecg 1.0.0 was built for models.preprocessing.beats 0.9.0 but this edge runs models.preprocessing"),
+        ({"schema": 2}, "schema version 2 is newer than this release reads"),
+        ({"sha256": "not-a-hash"}, "sha256: 'not-a-hash' is not a SHA-256"),
+        ({"version": "one"}, "version: 'one' is not a semantic version"),
+        ({"input": {"shape": [1, 165], "dtype": "int4", "scale": 0.5, "zero_point": 0}}, "input.dtype"),
+        ({"created_utc": None}, "created_utc"),
+    ],
+)
+def test_metadata_that_is_invalid_or_incompatible_is_refused_before_the_model_loads(model_copy, change, message):
+    tflite, meta = model_copy
+    _edit_meta(meta, **change)
+    with pytest.raises(MetadataError) as info:
+        ModelRunner(tflite, meta)
+    assert message in str(info.value)
+
+
+def test_a_model_is_refused_by_an_install_running_other_preprocessing(model_copy):
+    with pytest.raises(MetadataError, match=re.escape("but this edge runs models.preprocessing 1.1.0: re-export")):
+        ModelRunner(*model_copy, preprocessing_version="1.1.0")
+    assert ModelRunner(*model_copy).metadata.preprocessing.version == PREPROCESSING_VERSION
+
+
+def test_tensor_specs_of_a_model_in_memory(model_copy):
+    tflite, _ = model_copy
+    runner = ModelRunner(*model_copy)
+    assert read_tensor_specs(tflite.read_bytes()) == (runner.input_spec, runner.output_spec)
+    with pytest.raises(ModelError):
+        read_tensor_specs(b"not a flatbuffer")
 
 
 def test_wrong_window_shape_or_nan_is_refused(model_copy):
