@@ -41,6 +41,10 @@ def _one_of(values: Any) -> str:
     return " | ".join(str(v) for v in values)
 
 
+def _enum(values: Any) -> dict[str, Any]:
+    return {"type": "string", "enum": [str(v) for v in values]}
+
+
 _TIME = "Epoch seconds (e.g. 1700000000.5) or ISO 8601 with a zone (2024-01-01T00:00:00Z)"
 _LIMIT = _q("limit", f"1..{MAX_LIMIT}, default 200", {"type": "integer"})
 
@@ -96,11 +100,11 @@ def openapi_document() -> dict[str, Any]:
              _q("points", f"Most points returned (1..{MAX_POINTS}, default 2000)", {"type": "integer"})],
         ),
         "/api/v1/events": _get("Events, newest first", serde.EVENTS.schema(), [
-            _q("device", "Device id"), _q("kind", _one_of(EventKind)), _q("model", "Model name"),
+            _q("device", "Device id"), _q("kind", _one_of(EventKind), _enum(EventKind)), _q("model", "Model name"),
             _q("start", _TIME), _q("end", _TIME), _LIMIT]),
         "/api/v1/alerts": _get("Alerts by priority (high first), then newest first", serde.ALERTS.schema(), [
-            _q("state", f"{_one_of(ALERT_STATE_FILTERS)} ({OPEN} = not resolved)"),
-            _q("priority", _one_of(Priority)), _q("device", "Device id"), _LIMIT]),
+            _q("state", f"{_one_of(ALERT_STATE_FILTERS)} ({OPEN} = not resolved)", _enum(ALERT_STATE_FILTERS)),
+            _q("priority", _one_of(Priority), _enum(Priority)), _q("device", "Device id"), _LIMIT]),
         **{alert_action_path(action): _alert_action(action) for action in AlertAction},
         "/api/v1/edges": _get("Edge nodes: online/offline (from their availability topic) and models in use",
                               serde.EDGES.schema(), errors=()),
