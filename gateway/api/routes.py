@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
 from aiohttp import web
@@ -80,7 +80,7 @@ async def list_events(request: web.Request) -> web.Response:
     return web.json_response(serde.EVENTS.body(events))
 
 
-def alert_query(query: Any) -> AlertQuery:
+def alert_query(query: Mapping[str, str]) -> AlertQuery:
     """``/api/v1/alerts`` parameters as a store query: most urgent first, then newest first."""
     state = params.choice(query, "state", ALERT_STATE_FILTERS)
     return AlertQuery(
