@@ -9,19 +9,18 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 from aiohttp import web
 
 from gateway.api.openapi import OPENAPI_PATH, openapi_document
 from gateway.api.params import BadRequest
-from gateway.api.routes import add_routes, edges_with_models
+from gateway.api.routes import add_routes
 from gateway.config import GatewayConfig
 from gateway.ingest import batch_from_records
 from gateway.live import LiveHub, batch_messages
 from gateway.metrics import Metrics
 from gateway.state import CONFIG, HUB, METRICS, STORE, WRITER
-from gateway.store.base import AlertNotFound, AlertTransitionError, Store, StoreUnavailable, WriteBatch
+from gateway.store.base import Store, StoreUnavailable
 from gateway.store.factory import open_store
 from iomt.wire.errors import DecodeError
 from iomt.wire.uplink import ACK_CONTENT_TYPE, NODE_HEADER, UPLINK_PATH, UplinkAck, decode_batch, encode_ack
@@ -62,24 +61,6 @@ async def errors_as_json(request: web.Request, handler: Handler) -> web.StreamRe
     return response
 
 
-def close_resolved_alerts(store: Store, batch: WriteBatch) -> int:
-    """An edge that resolves an alert sends an event naming it (``detail.alert_id``): close that alert.
-
-    Idempotent: a redelivered resolution, or one for an alert a person already resolved, changes nothing.
-    """
-    closed = 0
-    for event in batch.events:
-        alert_id = event.detail.get("alert_id") if event.kind == "alert" and event.state == "resolved" else None
-        if not isinstance(alert_id, str):
-            continue
-        try:
-            store.update_alert(alert_id, "resolve", f"edge:{event.node or 'unknown'}", event.t_us)
-            closed += 1
-        except (AlertNotFound, AlertTransitionError):
-            continue
-    return closed
-
-
 async def uplink(request: web.Request) -> web.Response:
     """Store a batch from an edge node; answer 200 only after the store committed it."""
     metrics = request.app[METRICS]
@@ -104,35 +85,12 @@ async def uplink(request: web.Request) -> web.Response:
     metrics.records.labels("stored").inc(result.stored)
     metrics.records.labels("duplicate").inc(result.duplicates)
     metrics.records.labels("rejected").inc(len(batch.deadletters))
-    await loop.run_in_executor(writer, close_resolved_alerts, request.app[STORE], batch)
     hub = request.app[HUB]
     if hub.clients:
         live = request.app[CONFIG].live
-        hub.publish(await loop.run_in_executor(None, batch_messages, batch, live.ecg_hz, live.motion_hz))
+        hub.publish(await loop.run_in_executor(None, batch_messages, batch, result, live.ecg_hz, live.motion_hz))
     ack = UplinkAck(stored=result.stored, duplicates=result.duplicates, rejected=len(batch.deadletters))
     return web.Response(body=encode_ack(ack), content_type=ACK_CONTENT_TYPE)
-
-
-def _summary(store: Store) -> dict[str, Any]:
-    patients: dict[str, dict[str, Any]] = {}
-    for s in store.stream_stats():
-        entry = patients.setdefault(s.device, {"device": s.device, "heart_rate": None, "streams": {}})
-        entry["streams"][s.stream] = {"frames": s.frames, "missing": s.missing, "last_seq": s.last_seq}
-    for device, event in store.latest_events("heart_rate").items():
-        entry = patients.setdefault(device, {"device": device, "heart_rate": None, "streams": {}})
-        entry["heart_rate"] = event.value
-        entry["heart_rate_t_us"] = event.t_us
-        entry["heart_rate_state"] = event.label
-    return {
-        "patients": sorted(patients.values(), key=lambda p: p["device"]),
-        "totals": {t: store.count(t) for t in ("frames", "readings", "events", "deadletters", "alerts")},
-        "edges": edges_with_models(store),
-    }
-
-
-async def summary(request: web.Request) -> web.Response:
-    loop = asyncio.get_running_loop()
-    return web.json_response(await loop.run_in_executor(None, _summary, request.app[STORE]))
 
 
 async def health(_request: web.Request) -> web.Response:
@@ -198,7 +156,6 @@ def create_app(config: GatewayConfig, store: Store | None = None) -> web.Applica
     app.cleanup_ctx.append(resources)
     app.on_shutdown.append(close_live)
     app.router.add_post(UPLINK_PATH, uplink)
-    app.router.add_get("/api/v1/summary", summary)
     app.router.add_get("/api/v1/live", live)
     app.router.add_get(OPENAPI_PATH, openapi)
     app.router.add_get("/metrics", metrics)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import time
 
-from gateway.store.base import WriteBatch
+from gateway.store.records import WriteBatch
 from iomt.wire.deadletter import DeadLetter, make_deadletter
 from iomt.wire.errors import DecodeError
 from iomt.wire.events import Event, decode_event

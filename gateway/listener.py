@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 import time
 
-from gateway.store.base import Store, WriteBatch
+from gateway.store.base import Store
+from gateway.store.records import WriteBatch
 from iomt.transport import MessageBus, ReceivedMessage
 from iomt.wire import topics
 from iomt.wire.availability import decode_availability

@@ -10,17 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 from aiohttp import WSMsgType, web
 
-from gateway.store.base import Alert, WriteBatch
-from iomt.wire.events import Event
+from gateway import serde
+from gateway.alerts import Alert
+from gateway.store.records import WriteBatch, WriteResult
+from iomt.wire.events import EventKind
 from iomt.wire.frames import Frame
 
 log = logging.getLogger(__name__)
@@ -48,7 +48,19 @@ def decimate_peaks(values: np.ndarray, factor: int) -> np.ndarray:
     return np.concatenate(out).astype(np.float32)
 
 
-def frame_for_display(frame: Frame, ecg_hz: float, motion_hz: float) -> dict[str, Any] | None:
+@dataclass(frozen=True, slots=True)
+class WaveFrame:
+    """A frame reduced for drawing: sample ``i`` of ``v`` is at ``t0_us + i * dt_us``."""
+
+    device: str
+    stream: str
+    seq: int
+    t0_us: int
+    dt_us: int
+    v: list[float]
+
+
+def frame_for_display(frame: Frame, ecg_hz: float, motion_hz: float) -> WaveFrame | None:
     """A frame reduced for drawing: ECG-like streams decimated, motion as magnitude; others not shown."""
     if frame.stream in ECG_STREAMS:
         signal, target = frame.values()[:, 0], ecg_hz
@@ -58,38 +70,30 @@ def frame_for_display(frame: Frame, ecg_hz: float, motion_hz: float) -> dict[str
         return None
     factor = max(1, round(frame.sample_rate / target))
     shown = decimate_peaks(signal, factor)
-    return {
-        "device": frame.device, "stream": frame.stream, "seq": frame.seq, "t0_us": frame.t0_us,
-        "dt_us": round(factor * 1e6 / frame.sample_rate), "v": np.round(shown.astype(np.float64), 3).tolist(),
-    }
+    return WaveFrame(frame.device, frame.stream, frame.seq, frame.t0_us, round(factor * 1e6 / frame.sample_rate),
+                     np.round(shown.astype(np.float64), 3).tolist())
 
 
-def event_json(event: Event) -> dict[str, Any]:
-    return {
-        "event_id": event.event_id, "device": event.device, "model": event.model,
-        "model_version": event.model_version, "kind": event.kind, "label": event.label, "score": event.score,
-        "value": event.value, "priority": event.priority, "state": event.state, "t_us": event.t_us,
-        "node": event.node, "site": event.site,
-    }
+def batch_messages(batch: WriteBatch, result: WriteResult, ecg_hz: float, motion_hz: float) -> list[str]:
+    """The live messages a committed batch produces, serialized once for every browser.
 
-
-def batch_messages(batch: WriteBatch, ecg_hz: float, motion_hz: float) -> list[str]:
-    """The live messages a committed batch produces, serialized once for every browser."""
+    Alerts come from the write's result — the alerts it raised or changed, as stored — not from the
+    batch: an edge's resolution arrives as the alert it resolved, and a redelivered alert (whose state
+    people may have changed since) sends nothing.
+    """
     messages = []
     waves = [w for f in batch.frames if (w := frame_for_display(f, ecg_hz, motion_hz)) is not None]
     if waves:
-        messages.append(json.dumps({"type": "wave", "frames": waves}, separators=(",", ":")))
-    events = [event_json(e) for e in batch.events if e.kind != "alert"]
+        messages.append(serde.dumps({"type": "wave", "frames": [serde.to_json(w) for w in waves]}))
+    events = [serde.event_json(e) for e in batch.events if e.kind != EventKind.ALERT]
     if events:
-        messages.append(json.dumps({"type": "events", "events": events}, separators=(",", ":")))
-    for e in batch.events:
-        if e.kind == "alert":
-            messages.append(alert_message(Alert(e, e.state or "raised")))
+        messages.append(serde.dumps({"type": "events", "events": events}))
+    messages.extend(alert_message(alert) for alert in result.alerts)
     return messages
 
 
 def alert_message(alert: Alert) -> str:
-    return json.dumps({"type": "alert", "alert": alert.to_json()}, separators=(",", ":"))
+    return serde.dumps({"type": "alert", "alert": serde.alert_json(alert)})
 
 
 @dataclass(eq=False)
@@ -131,7 +135,7 @@ class LiveHub:
         client = self.connect()
         sender = asyncio.ensure_future(self._send(ws, client))
         try:
-            await ws.send_str(json.dumps({"type": "hello", "queue_messages": self.queue_messages}))
+            await ws.send_str(serde.dumps({"type": "hello", "queue_messages": self.queue_messages}))
             async for message in ws:
                 if message.type == WSMsgType.ERROR:
                     break

@@ -8,26 +8,32 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from gateway.store.base import COUNTABLE, Store
+from gateway.store.base import StreamAccounting
+from gateway.store.records import Table
 
 
 class _StoreCollector(Collector):
-    """Rows per table and per-stream loss, read from the store at scrape time."""
+    """Rows per table, and per-stream loss and refused redeliveries, read from the store at scrape time."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: StreamAccounting) -> None:
         self.store = store
 
     def collect(self) -> Iterator[Metric]:
         rows = GaugeMetricFamily("iomt_store_rows", "Records held by the store", labels=["table"])
-        for table in COUNTABLE:
-            rows.add_metric([table], self.store.count(table))
+        for table in Table:
+            rows.add_metric([table.value], self.store.count(table))
         yield rows
         missing = GaugeMetricFamily(
             "iomt_store_stream_missing", "Sequence numbers missing per stream", labels=["device", "stream"]
         )
+        duplicates = GaugeMetricFamily(
+            "iomt_store_stream_duplicates", "Redeliveries refused per stream", labels=["device", "stream"]
+        )
         for s in self.store.stream_stats():
             missing.add_metric([s.device, s.stream], s.missing)
+            duplicates.add_metric([s.device, s.stream], s.duplicates)
         yield missing
+        yield duplicates
 
 
 class Metrics:
@@ -56,7 +62,7 @@ class Metrics:
             "iomt_gateway_alert_actions", "Alert acknowledgements and resolutions", ["action"], registry=r
         )
 
-    def watch_store(self, store: Store) -> None:
+    def watch_store(self, store: StreamAccounting) -> None:
         self.registry.register(_StoreCollector(store))
 
     def render(self) -> bytes:

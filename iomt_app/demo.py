@@ -17,9 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gateway import views
 from gateway.config import GatewayConfig
 from gateway.server import running_gateway
 from gateway.store.base import Store
+from gateway.store.records import Table
 from iomt.config import MqttConfig
 from testsupport.net import free_port, wait_for_port
 
@@ -39,25 +41,24 @@ class DemoOptions:
 
 
 def summarize(store: Store, sim_report: dict[str, Any]) -> dict[str, Any]:
-    """Compare what was published with what the store holds, sequence by sequence."""
+    """Compare what was published (sequence numbers 0..n-1 per stream) with the gateway's summary view."""
     published_streams: dict[str, int] = sim_report.get("streams", {})
+    view = views.summary(store)
+    held = {(p.device, stream): loss.frames for p in view.patients for stream, loss in p.loss.items()}
     lost = 0
     stored = 0
     for key, count in published_streams.items():
         device, stream = key.rsplit("/", 1)
-        seqs = store.stored_sequences(device, stream)
-        in_range = {s for s in seqs if 0 <= s < count}
-        lost += count - len(in_range)
-        stored += len(seqs)
-    duplicates = sum(s.duplicates for s in store.stream_stats())
+        lost += count - held.get((device, stream), 0)
+        stored += held.get((device, stream), 0)
     latency = store.frame_latency()
     return {
         "published": int(sim_report.get("published", 0)),
         "stored": stored,
         "lost": lost,
-        "duplicates": duplicates,
-        "dead_letter": store.count("deadletters"),
-        "events": store.count("events"),
+        "duplicates": view.totals.duplicates,
+        "dead_letter": view.totals.deadletters,
+        "events": view.totals.events,
         "latency_ms": {"p50": latency.p50_ms, "p99": latency.p99_ms, "max": latency.max_ms, "frames": latency.count},
         "late_frames": int(sim_report.get("late_frames", 0)),
     }
@@ -87,7 +88,7 @@ async def _wait_drained(store: Store, target: int, timeout_s: float) -> int:
     loop = asyncio.get_running_loop()
     last, last_change = -1, time.monotonic()
     while True:
-        have = await loop.run_in_executor(None, lambda: store.count("frames") + store.count("readings"))
+        have = await loop.run_in_executor(None, lambda: store.count(Table.FRAMES) + store.count(Table.READINGS))
         if have >= target:
             return have
         if have != last:
@@ -175,7 +176,7 @@ async def _wait_edge_online(store: Store, edge: asyncio.subprocess.Process, time
         if edge.returncode is not None:
             return False
         edges = await loop.run_in_executor(None, store.edges)
-        if any(e["status"] == "online" for e in edges):
+        if any(e.status == "online" for e in edges):
             return True
         await asyncio.sleep(0.1)
     return False

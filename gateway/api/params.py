@@ -5,8 +5,12 @@ from __future__ import annotations
 import math
 from collections.abc import Collection, Mapping
 from datetime import datetime
+from enum import StrEnum
+from typing import TypeVar
 
 from iomt.wire.topics import is_identifier
+
+E = TypeVar("E", bound=StrEnum)
 
 
 class BadRequest(ValueError):
@@ -58,6 +62,12 @@ def choice(query: Mapping[str, str], name: str, choices: Collection[str]) -> str
     if raw not in choices:
         raise BadRequest(name, f"{raw!r} is not one of {', '.join(sorted(choices))}")
     return raw
+
+
+def member(query: Mapping[str, str], name: str, enum: type[E]) -> E | None:
+    """A member of ``enum`` by its value, or ``None`` when the parameter is absent."""
+    raw = choice(query, name, tuple(enum))
+    return None if raw is None else enum(raw)
 
 
 def identifier(value: str | None, name: str) -> str | None:

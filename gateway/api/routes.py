@@ -1,21 +1,27 @@
-"""REST handlers: patients, streams, events, alerts, edges and models. Store calls run off the loop."""
+"""REST handlers: patients, streams, events, alerts, edges and models. Store calls run off the loop.
+
+The handlers parse parameters into queries, ask the store (:mod:`gateway.store.base` roles) or the views
+(:mod:`gateway.views`), and answer with :mod:`gateway.serde`; filtering and ordering happen in the store.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
 from aiohttp import web
 
+from gateway import serde, views
+from gateway.alerts import OPEN, OPEN_STATES, AlertAction, AlertNotFound, AlertTransitionError
 from gateway.api import params
 from gateway.api.params import BadRequest
-from gateway.live import alert_message, event_json
+from gateway.live import alert_message
 from gateway.state import HUB, METRICS, STORE
-from gateway.store.base import ALERT_ACTIONS, AlertNotFound, AlertTransitionError, EventQuery, Store
-from iomt.wire.events import KINDS, PRIORITIES, STATES
+from gateway.store.records import AlertQuery, EventQuery
+from iomt.wire.events import AlertState, EventKind, Priority
 from iomt.wire.streams import WAVEFORM_STREAMS
 
 T = TypeVar("T")
@@ -23,7 +29,8 @@ T = TypeVar("T")
 MAX_POINTS = 10_000
 MAX_RANGE_S = 7 * 86_400
 MAX_LIMIT = 10_000
-_PRIORITY_ORDER = {p: i for i, p in enumerate(PRIORITIES)}
+#: What ``/api/v1/alerts?state=`` accepts: an alert state, or ``open`` (any state but resolved).
+ALERT_STATE_FILTERS = (*AlertState, OPEN)
 
 
 async def in_thread(request: web.Request, fn: Callable[..., T], *args: Any) -> T:
@@ -34,36 +41,17 @@ def now_us() -> int:
     return time.time_ns() // 1000
 
 
-def patients(store: Store) -> list[dict[str, Any]]:
-    """Every device with its streams' loss counters, current heart rate and open alerts."""
-    out: dict[str, dict[str, Any]] = {}
-    for d in store.devices():
-        out[str(d["device"])] = {**d, "heart_rate": None, "heart_rate_t_us": None, "loss": {}, "open_alerts": 0}
-    for s in store.stream_stats():
-        entry = out.setdefault(s.device, {"device": s.device, "site": "default", "streams": [s.stream],
-                                          "last_seen_us": None, "heart_rate": None, "heart_rate_t_us": None,
-                                          "loss": {}, "open_alerts": 0})
-        entry["loss"][s.stream] = {"frames": s.frames, "missing": s.missing, "last_seq": s.last_seq}
-    for device, event in store.latest_events("heart_rate").items():
-        if device in out:
-            out[device]["heart_rate"] = event.value
-            out[device]["heart_rate_t_us"] = event.t_us
-    for alert in store.alerts(limit=MAX_LIMIT):
-        if alert.state != "resolved" and alert.event.device in out:
-            out[alert.event.device]["open_alerts"] += 1
-    return sorted(out.values(), key=lambda p: str(p["device"]))
-
-
 async def list_patients(request: web.Request) -> web.Response:
-    return web.json_response({"patients": await in_thread(request, patients, request.app[STORE])})
+    return web.json_response(serde.PATIENTS.body(await in_thread(request, views.patients, request.app[STORE])))
 
 
 async def get_patient(request: web.Request) -> web.Response:
     device = params.identifier(request.match_info["device"], "device")
-    for p in await in_thread(request, patients, request.app[STORE]):
-        if p["device"] == device:
-            return web.json_response(p)
-    raise web.HTTPNotFound(reason=f"no patient/device {device!r}")
+    assert device is not None
+    found = await in_thread(request, views.patient, request.app[STORE], device)
+    if found is None:
+        raise web.HTTPNotFound(reason=f"no patient/device {device!r}")
+    return web.json_response(serde.to_json(found))
 
 
 async def get_stream(request: web.Request) -> web.Response:
@@ -75,52 +63,53 @@ async def get_stream(request: web.Request) -> web.Response:
     points = params.integer(request.query, "points", 2000, 1, MAX_POINTS)
     assert device is not None
     series = await in_thread(request, request.app[STORE].query_stream, device, stream, start, end, points)
-    body = series.to_json()
-    body.update(start_us=start, end_us=end)
-    return web.json_response(body)
+    return web.json_response(serde.series_json(series))
 
 
 async def list_events(request: web.Request) -> web.Response:
     q = request.query
     query = EventQuery(
         device=params.identifier(q.get("device"), "device"),
-        kind=params.choice(q, "kind", KINDS),
+        kind=params.member(q, "kind", EventKind),
         model=params.identifier(q.get("model"), "model"),
         start_us=params.time_us(q, "start", None),
         end_us=params.time_us(q, "end", None),
         limit=params.integer(q, "limit", 200, 1, MAX_LIMIT),
     )
     events = await in_thread(request, request.app[STORE].events, query)
-    return web.json_response({"events": [event_json(e) for e in events]})
+    return web.json_response(serde.EVENTS.body(events))
+
+
+def alert_query(query: Mapping[str, str]) -> AlertQuery:
+    """``/api/v1/alerts`` parameters as a store query: most urgent first, then newest first."""
+    state = params.choice(query, "state", ALERT_STATE_FILTERS)
+    return AlertQuery(
+        states=None if state is None else OPEN_STATES if state == OPEN else frozenset({AlertState(state)}),
+        priority=params.member(query, "priority", Priority),
+        device=params.identifier(query.get("device"), "device"),
+        by_priority=True,
+        limit=params.integer(query, "limit", 200, 1, MAX_LIMIT),
+    )
 
 
 async def list_alerts(request: web.Request) -> web.Response:
-    q = request.query
-    state = params.choice(q, "state", (*STATES, "open"))
-    priority = params.choice(q, "priority", PRIORITIES)
-    device = params.identifier(q.get("device"), "device")
-    limit = params.integer(q, "limit", 200, 1, MAX_LIMIT)
-    alerts = await in_thread(
-        request, request.app[STORE].alerts, None if state == "open" else state, device, MAX_LIMIT
-    )
-    if state == "open":
-        alerts = [a for a in alerts if a.state != "resolved"]
-    if priority is not None:
-        alerts = [a for a in alerts if a.event.priority == priority]
-    alerts.sort(key=lambda a: (_PRIORITY_ORDER.get(a.event.priority, 9), -a.event.t_us))
-    return web.json_response({"alerts": [a.to_json() for a in alerts[:limit]]})
+    query = alert_query(request.query)
+    return web.json_response(serde.ALERTS.body(await in_thread(request, request.app[STORE].alerts, query)))
 
 
-async def acknowledge_alert(request: web.Request) -> web.Response:
-    return await alert_action(request, "acknowledge")
+def alert_action_path(action: AlertAction) -> str:
+    return f"/api/v1/alerts/{{event_id}}/{action.value}"
 
 
-async def resolve_alert(request: web.Request) -> web.Response:
-    return await alert_action(request, "resolve")
+def alert_action_handler(action: AlertAction) -> Callable[[web.Request], Awaitable[web.Response]]:
+    async def handler(request: web.Request) -> web.Response:
+        return await alert_action(request, action)
+
+    handler.__name__ = f"{action.value}_alert"
+    return handler
 
 
-async def alert_action(request: web.Request, action: str) -> web.Response:
-    assert action in ALERT_ACTIONS
+async def alert_action(request: web.Request, action: AlertAction) -> web.Response:
     event_id = request.match_info["event_id"]
     if not params.identifier(event_id, "event_id"):
         raise BadRequest("event_id", "missing")
@@ -137,47 +126,43 @@ async def alert_action(request: web.Request, action: str) -> web.Response:
         raise web.HTTPNotFound(reason=f"no alert {event_id!r}") from None
     except AlertTransitionError as exc:
         raise web.HTTPConflict(reason=str(exc)) from None
-    request.app[METRICS].alert_actions.labels(action).inc()
+    request.app[METRICS].alert_actions.labels(action.value).inc()
     request.app[HUB].publish([alert_message(alert)])
-    return web.json_response(alert.to_json())
-
-
-def edges_with_models(store: Store) -> list[dict[str, Any]]:
-    edges: dict[str, dict[str, Any]] = {str(e["node"]): {**e, "models": []} for e in store.edges()}
-    for m in store.edge_models():
-        entry = edges.setdefault(
-            str(m["node"]), {"node": m["node"], "site": None, "status": "unknown", "updated_us": None, "models": []}
-        )
-        entry["models"].append({"model": m["model"], "version": m["version"], "last_seen_us": m["last_seen_us"]})
-    return sorted(edges.values(), key=lambda e: str(e["node"]))
+    return web.json_response(serde.alert_json(alert))
 
 
 async def list_edges(request: web.Request) -> web.Response:
-    return web.json_response({"edges": await in_thread(request, edges_with_models, request.app[STORE])})
+    return web.json_response(serde.EDGES.body(await in_thread(request, views.edges, request.app[STORE])))
 
 
 async def edge_models(request: web.Request) -> web.Response:
     node = params.identifier(request.match_info["node"], "node")
-    for edge in await in_thread(request, edges_with_models, request.app[STORE]):
-        if edge["node"] == node:
-            return web.json_response({"node": node, "models": edge["models"]})
-    raise web.HTTPNotFound(reason=f"no edge node {node!r}")
+    assert node is not None
+    found = await in_thread(request, views.node_models, request.app[STORE], node)
+    if found is None:
+        raise web.HTTPNotFound(reason=f"no edge node {node!r}")
+    return web.json_response(serde.to_json(found))
 
 
 async def list_models(request: web.Request) -> web.Response:
-    return web.json_response({"models": await in_thread(request, request.app[STORE].edge_models)})
+    return web.json_response(serde.MODELS.body(await in_thread(request, request.app[STORE].edge_models)))
+
+
+async def summary(request: web.Request) -> web.Response:
+    return web.json_response(serde.to_json(await in_thread(request, views.summary, request.app[STORE])))
 
 
 def add_routes(app: web.Application) -> None:
     r = app.router
+    r.add_get("/api/v1/summary", summary)
     r.add_get("/api/v1/patients", list_patients)
     r.add_get("/api/v1/devices", list_patients)  # the same records, by their other name
     r.add_get("/api/v1/patients/{device}", get_patient)
     r.add_get("/api/v1/patients/{device}/streams/{stream}", get_stream)
     r.add_get("/api/v1/events", list_events)
     r.add_get("/api/v1/alerts", list_alerts)
-    r.add_post("/api/v1/alerts/{event_id}/acknowledge", acknowledge_alert)
-    r.add_post("/api/v1/alerts/{event_id}/resolve", resolve_alert)
+    for action in AlertAction:
+        r.add_post(alert_action_path(action), alert_action_handler(action))
     r.add_get("/api/v1/edges", list_edges)
     r.add_get("/api/v1/edges/{node}/models", edge_models)
     r.add_get("/api/v1/models", list_models)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from gateway.config import GatewayConfig
-from gateway.store.base import Retention, Store
+from gateway.store.base import Store
+from gateway.store.records import Retention
 
 
 def open_store(config: GatewayConfig) -> Store:

@@ -2,7 +2,8 @@
 
 Waveforms are kept as the frames' sample blocks (one row per frame, a "chunk"), which is what makes
 ingest cheap; queries decode the blocks they touch. Each committed batch records the instant its
-commit returned, so storage latency is measured, not assumed.
+commit returned, so storage latency is measured, not assumed. Every write is one transaction: rows,
+per-stream counters (refused duplicates included), registry and alert changes commit together.
 """
 
 from __future__ import annotations
@@ -12,95 +13,45 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterable
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from gateway.store.base import (
-    COUNTABLE,
-    Alert,
-    AlertNotFound,
+from gateway import alerts
+from gateway.alerts import Alert, AlertAction, AlertNotFound, AlertUpdate
+from gateway.store import event_cells
+from gateway.store.records import (
+    AlertQuery,
+    DeviceInfo,
+    EdgeModel,
+    EdgeStatus,
     EventQuery,
     LatencyStats,
     Retention,
     Series,
     StreamStats,
+    Table,
     WriteBatch,
     WriteResult,
-    downsample,
-    frames_to_samples,
-    next_alert_state,
+)
+from gateway.store.series import series_of
+from gateway.store.sqlite_schema import (
+    ALERT_COLUMNS,
+    EVENT_COLUMNS,
+    INSERT_EVENT,
+    PRIORITY_RANK,
+    SAVE_ALERT,
+    SCHEMA,
+    SELECT_ALERTS,
+    alert_of,
+    event_of,
 )
 from iomt.wire.events import Event
 from iomt.wire.streams import is_reading_stream
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS batches (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    committed_us INTEGER
-);
-CREATE TABLE IF NOT EXISTS frames (
-    device TEXT NOT NULL, stream TEXT NOT NULL, seq INTEGER NOT NULL,
-    t0_us INTEGER NOT NULL, t_last_us INTEGER NOT NULL, sample_rate REAL NOT NULL,
-    channels INTEGER NOT NULL, n_samples INTEGER NOT NULL, scale REAL NOT NULL,
-    dtype TEXT NOT NULL, data BLOB NOT NULL, batch_id INTEGER NOT NULL,
-    PRIMARY KEY (device, stream, seq)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS frames_time ON frames(device, stream, t0_us);
-CREATE TABLE IF NOT EXISTS readings (
-    device TEXT NOT NULL, stream TEXT NOT NULL, seq INTEGER NOT NULL, t_us INTEGER NOT NULL,
-    "values" TEXT NOT NULL, batch_id INTEGER NOT NULL,
-    PRIMARY KEY (device, stream, seq)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS events (
-    event_id TEXT PRIMARY KEY, device TEXT NOT NULL, model TEXT NOT NULL, model_version TEXT NOT NULL,
-    kind TEXT NOT NULL, label TEXT NOT NULL, score REAL NOT NULL, value REAL, priority TEXT NOT NULL,
-    state TEXT, window_start_us INTEGER NOT NULL, window_end_us INTEGER NOT NULL, t_us INTEGER NOT NULL,
-    site TEXT NOT NULL, node TEXT NOT NULL, detail TEXT NOT NULL, batch_id INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS events_device ON events(device, model, t_us);
-CREATE INDEX IF NOT EXISTS events_time ON events(t_us);
-CREATE TABLE IF NOT EXISTS alerts (
-    event_id TEXT PRIMARY KEY, device TEXT NOT NULL, t_us INTEGER NOT NULL, state TEXT NOT NULL,
-    acknowledged_by TEXT, acknowledged_us INTEGER, resolved_by TEXT, resolved_us INTEGER
-);
-CREATE INDEX IF NOT EXISTS alerts_time ON alerts(t_us);
-CREATE TABLE IF NOT EXISTS devices (
-    device TEXT NOT NULL, stream TEXT NOT NULL, site TEXT, last_seen_us INTEGER NOT NULL,
-    PRIMARY KEY (device, stream)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS models (
-    node TEXT NOT NULL, model TEXT NOT NULL, version TEXT NOT NULL, last_seen_us INTEGER NOT NULL,
-    PRIMARY KEY (node, model)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS deadletters (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL, field TEXT NOT NULL, reason TEXT NOT NULL,
-    node TEXT NOT NULL, t_us INTEGER NOT NULL, payload_len INTEGER NOT NULL, payload_head_b64 TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS stream_counters (
-    device TEXT NOT NULL, stream TEXT NOT NULL, records INTEGER NOT NULL, first_seq INTEGER NOT NULL,
-    last_seq INTEGER NOT NULL, PRIMARY KEY (device, stream)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS edges (
-    node TEXT PRIMARY KEY, site TEXT NOT NULL, status TEXT NOT NULL, updated_us INTEGER NOT NULL
-);
-"""
-
-TABLES = (*COUNTABLE, "edges", "batches")
-_EVENT_COLUMNS = (
-    "event_id, device, model, model_version, kind, label, score, value, priority, state, "
-    "window_start_us, window_end_us, t_us, site, node, detail"
-)
 _DAY_US = 86_400_000_000
-
-
-def _event(r: tuple[Any, ...]) -> Event:
-    return Event(
-        device=r[1], model=r[2], model_version=r[3], kind=r[4], label=r[5], score=r[6], value=r[7],
-        priority=r[8], state=r[9], window_start_us=r[10], window_end_us=r[11], t_us=r[12], site=r[13],
-        node=r[14], detail=json.loads(r[15]), event_id=r[0],
-    )
 
 
 def _latest(pairs: Iterable[tuple[tuple[str, ...], int, Any]]) -> dict[tuple[str, ...], tuple[int, Any]]:
@@ -128,6 +79,7 @@ class SqliteStore:
         if not counted and self._db.execute("SELECT EXISTS (SELECT 1 FROM frames)").fetchone()[0]:
             self._rebuild_counters()
 
+    # -- samples -------------------------------------------------------------------------------------
     def write(self, batch: WriteBatch) -> WriteResult:
         seen = _latest(
             [((f.device, f.stream), f.t_last_us, None) for f in batch.frames]
@@ -153,15 +105,7 @@ class SqliteStore:
                     [(r.device, r.stream, r.seq, r.t_us, json.dumps(dict(r.values)), batch_id) for r in batch.readings],
                 )
                 before = db.total_changes
-                db.executemany(
-                    "INSERT OR IGNORE INTO events VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                    [
-                        (e.event_id, e.device, e.model, e.model_version, e.kind, e.label, e.score, e.value,
-                         e.priority, e.state, e.window_start_us, e.window_end_us, e.t_us, e.site, e.node,
-                         json.dumps(dict(e.detail)), batch_id)
-                        for e in batch.events
-                    ],
-                )
+                db.executemany(INSERT_EVENT, [(*event_cells.cells(e).values(), batch_id) for e in batch.events])
                 db.executemany(
                     "INSERT INTO deadletters(topic, field, reason, node, t_us, payload_len, payload_head_b64) "
                     "VALUES (?,?,?,?,?,?,?)",
@@ -169,18 +113,21 @@ class SqliteStore:
                      for d in batch.deadletters],
                 )
                 stored += db.total_changes - before
-                self._write_side_tables(batch, seen, models)
+                self._write_registry(seen, models)
+                changed = self._open_alerts(batch.events) + self._resolve_by_edges(batch.events)
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
             db.execute("COMMIT")
             db.execute("UPDATE batches SET committed_us = ? WHERE id = ?", (time.time_ns() // 1000, batch_id))
-        return WriteResult(stored=stored, duplicates=len(batch) - stored)
+        latest = {a.event.event_id: a for a in changed}  # raised and resolved in one batch: the resolved one
+        return WriteResult(stored=stored, duplicates=len(batch) - stored, alerts=tuple(latest.values()))
 
     def _insert_grouped(self, sql: str, rows: list[tuple[Any, ...]]) -> int:
         """Insert rows (device, stream, seq, ...) per stream, keeping that stream's counters; returns new rows.
 
-        The counters make ``stream_stats`` (polled by every dashboard) independent of the table size.
+        The counters make ``stream_stats`` (polled by every dashboard) independent of the table size; a
+        row the primary key refuses is a redelivery, counted in ``stream_duplicates``.
         """
         groups: dict[tuple[str, str], list[tuple[Any, ...]]] = {}
         for row in rows:
@@ -198,6 +145,12 @@ class SqliteStore:
                     "last_seq = MAX(last_seq, excluded.last_seq)",
                     (device, stream, new, min(seqs), max(seqs)),
                 )
+            if new < len(group):
+                db.execute(
+                    "INSERT INTO stream_duplicates VALUES (?,?,?) ON CONFLICT(device, stream) DO UPDATE SET "
+                    "refused = refused + excluded.refused",
+                    (device, stream, len(group) - new),
+                )
             inserted += new
         return inserted
 
@@ -210,18 +163,10 @@ class SqliteStore:
                 "GROUP BY device, stream"
             )
 
-    def _write_side_tables(
-        self,
-        batch: WriteBatch,
-        seen: dict[tuple[str, ...], tuple[int, Any]],
-        models: dict[tuple[str, ...], tuple[int, Any]],
+    def _write_registry(
+        self, seen: dict[tuple[str, ...], tuple[int, Any]], models: dict[tuple[str, ...], tuple[int, Any]],
     ) -> None:
         db = self._db
-        db.executemany(
-            "INSERT OR IGNORE INTO alerts(event_id, device, t_us, state) VALUES (?,?,?,?)",
-            [(e.event_id, e.device, e.t_us, e.state or "raised") for e in batch.events
-             if e.kind == "alert" and e.state != "resolved"],  # a resolution closes its alert (see app)
-        )
         db.executemany(
             "INSERT INTO devices VALUES (?,?,?,?) ON CONFLICT(device, stream) DO UPDATE SET "
             "site = COALESCE(excluded.site, site), last_seen_us = MAX(last_seen_us, excluded.last_seen_us)",
@@ -234,20 +179,40 @@ class SqliteStore:
             [(node, model, version, t) for (node, model), (t, version) in models.items()],
         )
 
-    def stream_stats(self) -> list[StreamStats]:
+    def query_stream(self, device: str, stream: str, start_us: int, end_us: int, max_points: int) -> Series:
         with self._lock:
             rows = self._db.execute(
-                "SELECT device, stream, records, first_seq, last_seq, 0 FROM stream_counters ORDER BY device, stream"
+                "SELECT t0_us, sample_rate, channels, scale, dtype, data FROM frames "
+                "WHERE device = ? AND stream = ? AND t0_us <= ? AND t_last_us >= ? ORDER BY t0_us",
+                (device, stream, end_us, start_us),
             ).fetchall()
-        return [StreamStats(*row) for row in rows]
+        blocks = [
+            (t0, rate, np.frombuffer(data, dtype=np.dtype(dtype)).reshape(-1, channels).astype(np.float32)
+             * np.float32(scale))
+            for t0, rate, channels, scale, dtype, data in rows
+        ]
+        return series_of(device, stream, blocks, start_us, end_us, max_points)
 
-    def stored_sequences(self, device: str, stream: str) -> list[int]:
-        table = "readings" if is_reading_stream(stream) else "frames"
+    def events(self, query: EventQuery) -> list[Event]:
+        where: list[str] = []
+        args: list[Any] = []
+        for column, value in (("device", query.device), ("kind", query.kind), ("model", query.model)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                args.append(str(value))
+        if query.start_us is not None:
+            where.append("t_us >= ?")
+            args.append(query.start_us)
+        if query.end_us is not None:
+            where.append("t_us <= ?")
+            args.append(query.end_us)
+        sql = f"SELECT {EVENT_COLUMNS} FROM events"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY t_us DESC, event_id LIMIT ?"
         with self._lock:
-            rows = self._db.execute(
-                f"SELECT seq FROM {table} WHERE device = ? AND stream = ? ORDER BY seq", (device, stream)
-            ).fetchall()
-        return [row[0] for row in rows]
+            rows = self._db.execute(sql, (*args, query.limit)).fetchall()
+        return [event_of(r) for r in rows]
 
     def latest_events(self, model: str) -> dict[str, Event]:
         """The newest event of ``model`` per device (one index probe per device, not a scan of the history)."""
@@ -255,12 +220,36 @@ class SqliteStore:
             devices = [r[0] for r in self._db.execute("SELECT DISTINCT device FROM devices")]
             rows = [
                 self._db.execute(
-                    f"SELECT {_EVENT_COLUMNS} FROM events WHERE device = ? AND model = ? ORDER BY t_us DESC LIMIT 1",
+                    f"SELECT {EVENT_COLUMNS} FROM events WHERE device = ? AND model = ? ORDER BY t_us DESC LIMIT 1",
                     (device, model),
                 ).fetchone()
                 for device in devices
             ]
-        return {r[1]: _event(r) for r in rows if r is not None}
+        return {e.device: e for e in (event_of(r) for r in rows if r is not None)}
+
+    def stored_sequences(self, device: str, stream: str) -> list[int]:
+        """Every stored sequence number of one stream, in order (an inspection helper for tests; no role)."""
+        table = "readings" if is_reading_stream(stream) else "frames"
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT seq FROM {table} WHERE device = ? AND stream = ? ORDER BY seq", (device, stream)
+            ).fetchall()
+        return [row[0] for row in rows]
+
+    # -- accounting ----------------------------------------------------------------------------------
+    def stream_stats(self) -> list[StreamStats]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT c.device, c.stream, c.records, c.first_seq, c.last_seq, COALESCE(d.refused, 0) "
+                "FROM stream_counters c LEFT JOIN stream_duplicates d USING (device, stream) "
+                "ORDER BY c.device, c.stream"
+            ).fetchall()
+        return [StreamStats(*row) for row in rows]
+
+    def count(self, table: Table) -> int:
+        name = Table(table).value  # raises ValueError for anything else, e.g. SQL
+        with self._lock:
+            return int(self._db.execute(f"SELECT COUNT(*) FROM {name}").fetchone()[0])
 
     def frame_latency(self) -> LatencyStats:
         """Device time of each frame's last sample to the commit of the batch that stored it."""
@@ -276,12 +265,7 @@ class SqliteStore:
             int(ms.size), float(np.percentile(ms, 50)), float(np.percentile(ms, 99)), float(ms.max())
         )
 
-    def count(self, table: str) -> int:
-        if table not in TABLES:
-            raise ValueError(f"unknown table {table!r}")
-        with self._lock:
-            return int(self._db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
-
+    # -- fleet ---------------------------------------------------------------------------------------
     def set_edge_status(self, node: str, site: str, status: str, t_us: int) -> None:
         with self._lock:
             self._db.execute(
@@ -290,101 +274,106 @@ class SqliteStore:
                 (node, site, status, t_us),
             )
 
-    def edges(self) -> list[dict[str, object]]:
+    def edges(self) -> list[EdgeStatus]:
         with self._lock:
             rows = self._db.execute("SELECT node, site, status, updated_us FROM edges ORDER BY node").fetchall()
-        return [{"node": r[0], "site": r[1], "status": r[2], "updated_us": r[3]} for r in rows]
+        return [EdgeStatus(*r) for r in rows]
 
-    def devices(self) -> list[dict[str, object]]:
-        with self._lock:
-            rows = self._db.execute("SELECT device, stream, site, last_seen_us FROM devices ORDER BY device").fetchall()
-        out: dict[str, dict[str, Any]] = {}
-        for device, stream, site, last in rows:
-            entry = out.setdefault(device, {"device": device, "site": None, "streams": [], "last_seen_us": 0})
-            if stream != "events":
-                entry["streams"].append(stream)
-            entry["site"] = entry["site"] or site
-            entry["last_seen_us"] = max(entry["last_seen_us"], last)
-        for entry in out.values():
-            entry["site"] = entry["site"] or "default"
-            entry["streams"].sort()
-        return list(out.values())
-
-    def edge_models(self) -> list[dict[str, object]]:
-        with self._lock:
-            rows = self._db.execute("SELECT node, model, version, last_seen_us FROM models ORDER BY node, model")
-            return [{"node": r[0], "model": r[1], "version": r[2], "last_seen_us": r[3]} for r in rows]
-
-    def query_stream(self, device: str, stream: str, start_us: int, end_us: int, max_points: int) -> Series:
+    def devices(self) -> list[DeviceInfo]:
         with self._lock:
             rows = self._db.execute(
-                "SELECT t0_us, sample_rate, channels, scale, dtype, data FROM frames "
-                "WHERE device = ? AND stream = ? AND t0_us <= ? AND t_last_us >= ? ORDER BY t0_us",
-                (device, stream, end_us, start_us),
+                "SELECT device, stream, site, last_seen_us FROM devices ORDER BY device, stream"
             ).fetchall()
-        blocks = [
-            (t0, rate, np.frombuffer(data, dtype=np.dtype(dtype)).reshape(-1, channels).astype(np.float32)
-             * np.float32(scale))
-            for t0, rate, channels, scale, dtype, data in rows
-        ]
-        t, v = frames_to_samples(blocks)
-        bt, bv = downsample(t, v, start_us, end_us, max_points)
-        return Series(device, stream, bt, bv, int(((t >= start_us) & (t <= end_us)).sum()))
+        out: dict[str, tuple[list[str], str | None, int]] = {}
+        for device, stream, site, last in rows:
+            streams, known_site, seen = out.get(device, ([], None, 0))
+            if stream != "events":
+                streams.append(stream)
+            out[device] = (streams, known_site or site, max(seen, last))
+        return [DeviceInfo(device, site or "default", tuple(streams), last)
+                for device, (streams, site, last) in out.items()]
 
-    def events(self, query: EventQuery) -> list[Event]:
+    def edge_models(self) -> list[EdgeModel]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT node, model, version, last_seen_us FROM models ORDER BY node, model"
+            ).fetchall()
+        return [EdgeModel(*r) for r in rows]
+
+    # -- alerts --------------------------------------------------------------------------------------
+    def alerts(self, query: AlertQuery) -> list[Alert]:
         where: list[str] = []
         args: list[Any] = []
-        for column, value in (("device", query.device), ("kind", query.kind), ("model", query.model)):
+        for column, value in (("a.device", query.device), ("e.priority", query.priority),
+                              ("a.event_id", query.event_id)):
             if value is not None:
                 where.append(f"{column} = ?")
-                args.append(value)
-        if query.start_us is not None:
-            where.append("t_us >= ?")
-            args.append(query.start_us)
-        if query.end_us is not None:
-            where.append("t_us <= ?")
-            args.append(query.end_us)
-        sql = f"SELECT {_EVENT_COLUMNS} FROM events"
+                args.append(str(value))
+        if query.states is not None:
+            states = sorted(query.states)
+            where.append(f"a.state IN ({', '.join('?' * len(states))})" if states else "0")
+            args.extend(str(s) for s in states)
+        sql = SELECT_ALERTS
         if where:
             sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY t_us DESC, event_id LIMIT ?"
+        sql += f" ORDER BY {PRIORITY_RANK + ', ' if query.by_priority else ''}a.t_us DESC, a.event_id LIMIT ?"
         with self._lock:
             rows = self._db.execute(sql, (*args, query.limit)).fetchall()
-        return [_event(r) for r in rows]
+        return [alert_of(r) for r in rows]
 
-    def alerts(self, state: str | None = None, device: str | None = None, limit: int = 500) -> list[Alert]:
-        where, args = [], []
-        for column, value in (("a.state", state), ("a.device", device)):
-            if value is not None:
-                where.append(f"{column} = ?")
-                args.append(value)
-        return self._alerts(where, args, limit)
-
-    def _alerts(self, where: list[str], args: list[Any], limit: int) -> list[Alert]:
-        sql = (
-            f"SELECT {', '.join('e.' + c.strip() for c in _EVENT_COLUMNS.split(','))}, a.state, a.acknowledged_by, "
-            "a.acknowledged_us, a.resolved_by, a.resolved_us FROM alerts a JOIN events e USING (event_id)"
-        )
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY a.t_us DESC, a.event_id LIMIT ?"
+    def update_alert(self, event_id: str, action: AlertAction, who: str, t_us: int) -> Alert:
+        update = AlertUpdate(event_id, action, who, t_us)
         with self._lock:
-            rows = self._db.execute(sql, (*args, limit)).fetchall()
-        return [Alert(_event(r[:16]), *r[16:]) for r in rows]
+            db = self._db
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                current = self._load_alert(event_id)
+                if current is None:
+                    raise AlertNotFound(event_id)
+                updated = alerts.apply(current, update)
+                self._save_alert(updated)
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+        return updated
 
-    def update_alert(self, event_id: str, action: str, who: str, t_us: int) -> Alert:
-        with self._lock:
-            row = self._db.execute("SELECT state FROM alerts WHERE event_id = ?", (event_id,)).fetchone()
-            if row is None:
-                raise AlertNotFound(event_id)
-            state = next_alert_state(row[0], action)
-            column = "acknowledged" if action == "acknowledge" else "resolved"
-            self._db.execute(
-                f"UPDATE alerts SET state = ?, {column}_by = ?, {column}_us = ? WHERE event_id = ?",
-                (state, who, t_us, event_id),
-            )
-        return self._alerts(["a.event_id = ?"], [event_id], 1)[0]
+    def _open_alerts(self, events: Iterable[Event]) -> list[Alert]:
+        """Alerts the batch's alert events raise (a redelivered one keeps what people did to it)."""
+        opened = []
+        for event in events:
+            alert = alerts.opened_by(event)
+            if alert is not None and self._db.execute(
+                "INSERT OR IGNORE INTO alerts(event_id, device, t_us, state) VALUES (?,?,?,?)",
+                (event.event_id, event.device, event.t_us, str(alert.state)),
+            ).rowcount:
+                opened.append(alert)
+        return opened
 
+    def _resolve_by_edges(self, events: Iterable[Event]) -> list[Alert]:
+        """Close the alerts the batch's resolution events name; one already closed (or unknown) stays as it is."""
+        changed = []
+        for update in alerts.edge_resolutions(events):
+            current = self._load_alert(update.event_id)
+            if current is None:
+                continue
+            try:
+                updated = alerts.apply(current, update)
+            except alerts.AlertTransitionError:
+                continue  # a redelivered resolution, or one a person already made
+            self._save_alert(updated)
+            changed.append(updated)
+        return changed
+
+    def _load_alert(self, event_id: str) -> Alert | None:
+        row = self._db.execute(SELECT_ALERTS + " WHERE a.event_id = ?", (event_id,)).fetchone()
+        return None if row is None else alert_of(row)
+
+    def _save_alert(self, alert: Alert) -> None:
+        values = [getattr(alert, c) for c in ALERT_COLUMNS]
+        self._db.execute(SAVE_ALERT, (*(v.value if isinstance(v, Enum) else v for v in values), alert.event.event_id))
+
+    # -- retention -----------------------------------------------------------------------------------
     def prune(self, now_us: int) -> int:
         removed = 0
         with self._lock:

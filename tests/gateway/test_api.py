@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
+import jsonschema
 import pytest
 
+from gateway.alerts import Alert
 from gateway.config import GatewayConfig
 from gateway.server import RunningGateway, running_gateway
-from gateway.store.base import WriteBatch
+from gateway.store.records import AlertQuery, WriteBatch
+from iomt.wire.events import AlertState, Event, EventKind, Priority, encode_event
 from iomt.wire.frames import encode_frame
 from iomt.wire.uplink import CONTENT_TYPE, RecordKind, UplinkRecord, encode_batch
 from tests.gateway.helpers import T0_US, acc_frame, ecg_frame, event, fall_alert, uplink_body, vitals
@@ -77,7 +82,7 @@ async def test_patients_list_loss_counters_heart_rate_and_one_patient(http, gw):
     assert set(patients) == {"p1", "p2"}
     assert patients["p1"]["heart_rate"] == 74.0
     assert patients["p1"]["streams"] == ["acc", "ecg", "vitals"]
-    assert patients["p1"]["loss"]["ecg"] == {"frames": 10, "missing": 0, "last_seq": 9}
+    assert patients["p1"]["loss"]["ecg"] == {"frames": 10, "missing": 0, "duplicates": 0, "last_seq": 9}
     assert patients["p2"]["loss"]["ecg"]["missing"] == 2
     status, one = await get(http, gw, "/api/v1/patients/p1")
     assert status == 200 and one["device"] == "p1"
@@ -150,7 +155,7 @@ async def test_alerts_by_priority_acknowledge_and_resolve_with_who_and_when(http
     async with http.post(f"{url}/acknowledge", json={"by": "nurse-ann"}) as r:
         acked = await r.json()
         assert r.status == 200 and acked["state"] == "acknowledged" and acked["acknowledged_by"] == "nurse-ann"
-    stored = gw.store.alerts(state="acknowledged")
+    stored = gw.store.alerts(AlertQuery(states={AlertState.ACKNOWLEDGED}))
     assert [a.event.event_id for a in stored] == [fall.event_id] and stored[0].acknowledged_us is not None
     async with http.post(f"{url}/acknowledge", json={"by": "nurse-bob"}) as r:
         assert r.status == 409 and "already acknowledged" in (await r.json())["error"]
@@ -184,7 +189,7 @@ async def test_alert_actions_malformed(http, gw):
         assert r.status == 404
     async with http.post(f"{gw.url}/api/v1/alerts/{fall.event_id}/delete", json={"by": "x"}) as r:
         assert r.status == 404 and "error" in await r.json()
-    assert gw.store.alerts()[0].state == "raised"
+    assert gw.store.alerts(AlertQuery())[0].state == "raised"
 
 
 async def test_edges_status_and_models_per_edge(http, gw):
@@ -225,6 +230,86 @@ async def test_openapi_documents_every_route(http, gw):
         if path and not path.startswith("/static"):
             routes.add(path)
     assert routes <= set(doc["paths"]), routes - set(doc["paths"])
+
+
+EVENT_FIELDS = [f.name for f in dataclasses.fields(Event)]
+ALERT_FIELDS = [f.name for f in dataclasses.fields(Alert) if f.name != "event"]
+
+
+def full_event(device: str, t_us: int, **changes: object) -> Event:
+    """An event with every field set to something other than its default."""
+    base = Event(device=device, model="ecg", model_version="3.1.4", kind=EventKind.INFERENCE, label="af", score=0.625,
+                 window_start_us=t_us - 8_000_000, window_end_us=t_us - 1, t_us=t_us, site="ward-9", node="edge-5",
+                 priority=Priority.LOW, value=0.25, detail={"beats": [1, 2], "source": {"lead": "II"}})
+    return dataclasses.replace(base, **changes)
+
+
+async def test_every_event_field_reaches_the_api(http, gw):
+    """A field of the Event record that the API dropped (as /events once dropped window_* and detail) fails here."""
+    inference = full_event("p1", T0_US)
+    alert = full_event("p2", T0_US + 1, kind=EventKind.ALERT, state=AlertState.RAISED, priority=Priority.HIGH,
+                       detail={"alert_id": "will-be-the-id"}, event_id="will-be-the-id")
+    assert (await post_uplink(http, gw, uplink_body(events=[inference, alert])))[0] == 200
+    status, body = await get(http, gw, "/api/v1/events")
+    assert status == 200
+    by_id = {e["event_id"]: e for e in body["events"]}
+    for sent in (inference, alert):
+        assert list(by_id[sent.event_id]) == EVENT_FIELDS
+        assert by_id[sent.event_id] == json.loads(encode_event(sent))  # the API and the wire agree on every value
+    status, body = await get(http, gw, "/api/v1/alerts")
+    [shown] = body["alerts"]
+    assert set(shown) == set(EVENT_FIELDS) | set(ALERT_FIELDS)
+    assert {k: v for k, v in shown.items() if k in EVENT_FIELDS} == json.loads(encode_event(alert))
+    async with http.post(f"{gw.url}/api/v1/alerts/{alert.event_id}/acknowledge", json={"by": "nurse-ann"}) as r:
+        acked = await r.json()
+    assert set(acked) == set(shown) and acked["detail"] == {"alert_id": "will-be-the-id"}
+    assert (acked["state"], acked["acknowledged_by"]) == ("acknowledged", "nurse-ann")
+
+
+async def test_every_answer_matches_the_openapi_document(http, gw):
+    await seed(http, gw)
+    await post_uplink(http, gw, uplink_body(events=[fall_alert("p1", T0_US)]))
+    gw.store.set_edge_status("edge-1", "ward-1", "online", T0_US)
+    status, doc = await get(http, gw, "/api/v1/openapi.json")
+    schemas = doc["components"]["schemas"]
+    assert list(schemas["Event"]["properties"]) == EVENT_FIELDS
+    assert set(schemas["Alert"]["properties"]) == set(EVENT_FIELDS) | set(ALERT_FIELDS)
+    assert schemas["EventKind"]["enum"] == [k.value for k in EventKind]
+    start, end = str(T0_US / 1e6), str((T0_US + 10_000_000) / 1e6)
+    answers = {
+        "/api/v1/summary": {}, "/api/v1/patients": {}, "/api/v1/devices": {}, "/api/v1/patients/{device}": {},
+        "/api/v1/patients/{device}/streams/{stream}": {"start": start, "end": end, "points": "50"},
+        "/api/v1/events": {}, "/api/v1/alerts": {}, "/api/v1/edges": {}, "/api/v1/edges/{node}/models": {},
+        "/api/v1/models": {}, "/healthz": {},
+    }
+    for template, query in answers.items():
+        path = template.format(device="p1", stream="ecg", node="edge-1")
+        status, body = await get(http, gw, path, **query)
+        assert status == 200, (path, body)
+        schema = doc["paths"][template]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+        jsonschema.validate(body, {**schema, "components": doc["components"]})
+        assert body, path
+    status, body = await get(http, gw, "/api/v1/patients/p1")
+    broken = {k: v for k, v in body.items() if k != "loss"}  # a dropped field would fail the validation
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(broken, {"$ref": "#/components/schemas/PatientView", "components": doc["components"]})
+
+
+async def test_redeliveries_are_counted_in_patients_summary_and_metrics_but_stored_once(http, gw):
+    body = uplink_body(frames=[ecg_frame("p1", s) for s in range(4)], readings=[vitals("p1", 0)])
+    assert await post_uplink(http, gw, body) == (200, {"stored": 5, "duplicates": 0, "rejected": 0})
+    assert await post_uplink(http, gw, body) == (200, {"stored": 0, "duplicates": 5, "rejected": 0})
+    status, patients = await get(http, gw, "/api/v1/patients")
+    [p1] = patients["patients"]
+    assert p1["loss"]["ecg"] == {"frames": 4, "missing": 0, "duplicates": 4, "last_seq": 3}
+    assert p1["loss"]["vitals"]["duplicates"] == 1
+    status, summary = await get(http, gw, "/api/v1/summary")
+    assert status == 200 and summary["totals"]["duplicates"] == 5 and summary["totals"]["frames"] == 4
+    assert summary["patients"] == patients["patients"]
+    assert gw.store.stored_sequences("p1", "ecg") == [0, 1, 2, 3]
+    async with http.get(f"{gw.url}/metrics") as r:
+        text = await r.text()
+    assert 'iomt_store_stream_duplicates{device="p1",stream="ecg"} 4.0' in text
 
 
 async def test_prometheus_metrics_cover_gateway_and_store(http, gw):

@@ -42,7 +42,7 @@ def test_gateway_config_selects_backend_and_rejects_bad_values(tmp_path: Path):
 
 
 def test_sqlite_retention_prunes_old_waveforms_and_events(tmp_path: Path):
-    from gateway.store.base import Retention, WriteBatch
+    from gateway.store.records import Retention, WriteBatch
     from gateway.store.sqlite import SqliteStore
     from tests.gateway.helpers import T0_US, ecg_frame, event
 
@@ -58,8 +58,8 @@ def test_sqlite_retention_prunes_old_waveforms_and_events(tmp_path: Path):
 
 
 def test_influx_retention_policies_follow_the_settings(influxd):
-    from gateway.store.base import Retention
     from gateway.store.influx import InfluxStore
+    from gateway.store.records import Retention
 
     store = InfluxStore(influxd.url, database="retention_test", retention=Retention(waveform_days=2))
     policies = {row[0]: row[1] for row in store._query('SHOW RETENTION POLICIES ON "retention_test"')[0][0]["values"]}

@@ -15,6 +15,7 @@ from selenium.webdriver.common.by import By
 
 from gateway.config import GatewayConfig
 from gateway.server import RunningGateway, running_gateway
+from gateway.store.records import AlertQuery
 from iomt.wire.frames import make_frame
 from iomt.wire.uplink import CONTENT_TYPE
 from tests.gateway.browser import chromium
@@ -109,7 +110,7 @@ async def test_live_patients_then_a_fall_alert_appears_and_is_acknowledged_from_
         await asyncio.to_thread(lambda: driver.find_element(By.CSS_SELECTOR, f"{selector} button.ack").click())
         await wait_js(driver, f"return document.querySelector(\"{selector}\").dataset.state === 'acknowledged'", 5,
                       "the acknowledged state on the page")
-        stored = await asyncio.to_thread(gw.store.alerts, None, "bed-04")
+        stored = await asyncio.to_thread(gw.store.alerts, AlertQuery(device="bed-04"))
         assert [(a.state, a.acknowledged_by) for a in stored] == [("acknowledged", "nurse-ann")]
         assert stored[0].acknowledged_us is not None and stored[0].acknowledged_us >= alert.t_us
         await asyncio.to_thread(driver.save_screenshot, str(tmp_path / "dashboard.png"))

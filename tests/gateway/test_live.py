@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import time
 from collections.abc import AsyncIterator
@@ -16,9 +17,10 @@ from gateway.config import GatewayConfig, LiveConfig
 from gateway.live import LiveHub, decimate_peaks, frame_for_display
 from gateway.server import RunningGateway, running_gateway
 from gateway.state import HUB
+from iomt.wire.events import AlertState, Event
 from iomt.wire.frames import make_frame
 from iomt.wire.uplink import CONTENT_TYPE
-from tests.gateway.helpers import T0_US, acc_frame, ecg_frame, event, fall_alert, uplink_body
+from tests.gateway.helpers import T0_US, acc_frame, ecg_frame, edge_alert, event, fall_alert, uplink_body
 
 
 def test_decimation_keeps_peaks_and_length():
@@ -34,9 +36,9 @@ def test_decimation_keeps_peaks_and_length():
 
 def test_frames_for_display_ecg_decimated_motion_as_magnitude():
     ecg = frame_for_display(ecg_frame("p1", 0), ecg_hz=125, motion_hz=25)
-    assert ecg is not None and len(ecg["v"]) == 125 and ecg["dt_us"] == 8000
+    assert ecg is not None and len(ecg.v) == 125 and ecg.dt_us == 8000
     acc = frame_for_display(acc_frame("p1", 0), ecg_hz=125, motion_hz=25)
-    assert acc is not None and len(acc["v"]) == 25 and acc["v"][0] == pytest.approx(1.0)
+    assert acc is not None and len(acc.v) == 25 and acc.v[0] == pytest.approx(1.0)
     eda = make_frame("p1", "eda", 0, T0_US, 4.0, np.ones(4, np.int16))
     assert frame_for_display(eda, 125, 25) is None
 
@@ -84,12 +86,30 @@ async def test_websocket_pushes_decimated_waves_events_and_alerts(gw):
             got[message["type"]] = message
         wave = got["wave"]["frames"][0]
         assert (wave["device"], wave["stream"], len(wave["v"])) == ("p1", "ecg", 125)
+        assert set(wave) == {"device", "stream", "seq", "t0_us", "dt_us", "v"}
         assert got["events"]["events"][0]["value"] == 72.0
+        assert list(got["events"]["events"][0]) == [f.name for f in dataclasses.fields(Event)]
         assert got["alert"]["alert"]["event_id"] == alert.event_id and got["alert"]["alert"]["state"] == "raised"
         async with http.post(f"{gw.url}/api/v1/alerts/{alert.event_id}/acknowledge", json={"by": "nurse"}) as r:
             assert r.status == 200
         message = json.loads((await ws.receive(timeout=5)).data)
         assert message["alert"]["state"] == "acknowledged" and message["alert"]["acknowledged_by"] == "nurse"
+
+
+async def test_an_edge_resolution_reaches_browsers_as_the_alert_it_closed(gw):
+    raised = edge_alert("p1", "run-9", AlertState.RAISED, T0_US, node="edge-4")
+    resolved = edge_alert("p1", "run-9", AlertState.RESOLVED, T0_US + 3, node="edge-4")
+    async with aiohttp.ClientSession() as http, http.ws_connect(f"{gw.url}/api/v1/live") as ws:
+        assert json.loads((await ws.receive(timeout=5)).data)["type"] == "hello"
+        await post(http, gw, uplink_body(events=[raised]))
+        first = json.loads((await ws.receive(timeout=5)).data)
+        assert (first["type"], first["alert"]["event_id"], first["alert"]["state"]) == ("alert", "run-9", "raised")
+        await post(http, gw, uplink_body(events=[resolved]))
+        closed = json.loads((await ws.receive(timeout=5)).data)["alert"]
+        assert (closed["event_id"], closed["state"], closed["resolved_by"]) == ("run-9", "resolved", "edge:edge-4")
+        await post(http, gw, uplink_body(events=[raised, resolved]))  # a redelivery: nothing to tell anyone
+        await post(http, gw, uplink_body(frames=[ecg_frame("p1", 0)]))
+        assert json.loads((await ws.receive(timeout=5)).data)["type"] == "wave"
 
 
 async def test_a_browser_that_stops_reading_does_not_grow_memory_and_a_gone_one_is_removed(gw):

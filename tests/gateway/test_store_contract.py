@@ -2,12 +2,30 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
-from gateway.store.base import AlertNotFound, AlertTransitionError, EventQuery, WriteBatch
+from edge.alerts import AlertContext, alert_event
+from gateway.alerts import OPEN_STATES, AlertAction, AlertNotFound, AlertTransitionError
+from gateway.store.records import AlertQuery, EventQuery, Table, WriteBatch
 from iomt.wire.deadletter import make_deadletter
-from tests.gateway.helpers import ECG_RATE, FRAME_SAMPLES, T0_US, acc_frame, ecg_frame, event, fall_alert, vitals
+from iomt.wire.events import AlertState, Event, EventKind, Priority
+from tests.gateway.helpers import (
+    ECG_RATE,
+    FRAME_SAMPLES,
+    T0_US,
+    acc_frame,
+    ecg_frame,
+    edge_alert,
+    event,
+    fall_alert,
+    vitals,
+)
+from tests.gateway.stored import stored_twice
+
+ALL = AlertQuery()
 
 
 def test_frames_are_stored_once_and_redeliveries_are_counted(store):
@@ -18,12 +36,37 @@ def test_frames_are_stored_once_and_redeliveries_are_counted(store):
     assert (again.stored, again.duplicates) == (0, 6)
     assert store.count("frames") == 6
     assert store.stored_sequences("p1", "ecg") == [0, 1, 2, 3, 4]
+    stats = {(s.device, s.stream): s for s in store.stream_stats()}
+    assert (stats[("p1", "ecg")].duplicates, stats[("p1", "acc")].duplicates) == (5, 1)
+    assert stats[("p1", "ecg")].missing == 0
+    assert stored_twice(store) == []
 
 
 def test_a_duplicate_inside_one_batch_is_stored_once(store):
     result = store.write(WriteBatch(frames=[ecg_frame("p1", 3), ecg_frame("p1", 3)]))
     assert (result.stored, result.duplicates) == (1, 1)
     assert store.stored_sequences("p1", "ecg") == [3]
+    [stats] = store.stream_stats()
+    assert (stats.frames, stats.duplicates, stats.missing) == (1, 1, 0)
+    assert stored_twice(store) == []
+
+
+def test_refused_redeliveries_are_counted_per_stream_and_keep_missing_right(store):
+    store.write(WriteBatch(frames=[ecg_frame("p1", s) for s in (0, 1, 2, 5, 6)], readings=[vitals("p1", 0)]))
+    store.write(WriteBatch(frames=[ecg_frame("p2", 0)]))
+    # an edge that lost the gateway's acknowledgement sends its batch again, and then once more in part
+    again = store.write(WriteBatch(frames=[ecg_frame("p1", s) for s in (0, 1, 2)] + [ecg_frame("p1", 7)],
+                                   readings=[vitals("p1", 0), vitals("p1", 1)]))
+    assert (again.stored, again.duplicates) == (2, 4)
+    assert store.write(WriteBatch(frames=[ecg_frame("p1", 2)])).duplicates == 1
+    stats = {(s.device, s.stream): s for s in store.stream_stats()}
+    ecg = stats[("p1", "ecg")]
+    assert (ecg.frames, ecg.first_seq, ecg.last_seq, ecg.duplicates, ecg.missing) == (6, 0, 7, 4, 2)
+    vit = stats[("p1", "vitals")]
+    assert (vit.frames, vit.duplicates, vit.missing) == (2, 1, 0)
+    assert stats[("p2", "ecg")].duplicates == 0
+    assert store.stored_sequences("p1", "ecg") == [0, 1, 2, 5, 6, 7]
+    assert stored_twice(store) == []  # refused means not stored: no (device, stream, seq) is held twice
 
 
 def test_stream_stats_count_gaps(store):
@@ -64,7 +107,7 @@ def test_events_deduplicate_on_id_and_filter_newest_first(store):
     got = store.events(EventQuery(device="p1"))
     assert [e.value for e in got] == [63.0, 62.0, 61.0, 60.0]
     assert got[0] == events[3]
-    assert [e.event_id for e in store.events(EventQuery(kind="quality"))] == [events[4].event_id]
+    assert [e.event_id for e in store.events(EventQuery(kind=EventKind.QUALITY))] == [events[4].event_id]
     window = store.events(EventQuery(start_us=T0_US + 1_000_000, end_us=T0_US + 2_000_000))
     assert sorted(e.value for e in window if e.value is not None) == [61.0, 62.0]
     assert len(store.events(EventQuery(limit=2))) == 2
@@ -73,11 +116,30 @@ def test_events_deduplicate_on_id_and_filter_newest_first(store):
     assert latest["p1"].value == 63.0
 
 
+def test_an_event_comes_back_with_every_field_and_its_enums(store):
+    """Every field of the record round-trips (a field added to Event that a backend drops fails here)."""
+    full = Event(
+        device="p1", model="ecg", model_version="2.0.1", kind=EventKind.ALERT, label="ventricular_run", score=0.75,
+        window_start_us=T0_US - 4_000_000, window_end_us=T0_US, t_us=T0_US, site="ward-7", node="edge-3",
+        priority=Priority.MEDIUM, state=AlertState.RAISED, value=3.5,
+        detail={"alert_id": "a1", "beats": [1, 2, 3], "nested": {"x": 0.5}}, event_id="a1",
+    )
+    bare = Event(device="p2", model="sqi", model_version="1", kind=EventKind.QUALITY, label="noisy", score=1.0,
+                 window_start_us=T0_US, window_end_us=T0_US, t_us=T0_US, node="")
+    store.write(WriteBatch(events=[full, bare]))
+    for sent in (full, bare):
+        [got] = store.events(EventQuery(device=sent.device))
+        assert {f.name: getattr(got, f.name) for f in dataclasses.fields(Event)} == dataclasses.asdict(sent)
+        assert type(got.kind) is EventKind and type(got.priority) is Priority
+    [alert] = store.alerts(ALL)
+    assert alert.event == full and type(alert.event.state) is AlertState and type(alert.state) is AlertState
+
+
 def test_alerts_are_acknowledged_then_resolved_with_who_and_when(store):
     old, new = fall_alert("p1", T0_US), fall_alert("p2", T0_US + 10)
     store.write(WriteBatch(events=[old, new, event("p1")]))
     assert store.count("alerts") == 2
-    alerts = store.alerts()
+    alerts = store.alerts(ALL)
     assert [a.event.event_id for a in alerts] == [new.event_id, old.event_id]
     assert {a.state for a in alerts} == {"raised"}
     acked = store.update_alert(old.event_id, "acknowledge", "nurse-ann", T0_US + 50)
@@ -90,25 +152,91 @@ def test_alerts_are_acknowledged_then_resolved_with_who_and_when(store):
         store.update_alert(old.event_id, "resolve", "dr-cho", T0_US + 80)
     with pytest.raises(AlertNotFound):
         store.update_alert("0" * 32, "acknowledge", "x", T0_US)
-    assert [a.event.event_id for a in store.alerts(state="raised")] == [new.event_id]
-    assert [a.event.device for a in store.alerts(device="p1")] == ["p1"]
-    stored = store.alerts(state="resolved")[0]
+    assert [a.event.event_id for a in store.alerts(AlertQuery(states={AlertState.RAISED}))] == [new.event_id]
+    assert [a.event.device for a in store.alerts(AlertQuery(device="p1"))] == ["p1"]
+    stored = store.alerts(AlertQuery(states={AlertState.RESOLVED}))[0]
     assert (stored.acknowledged_us, stored.resolved_us) == (T0_US + 50, T0_US + 70)
+    with pytest.raises(AlertTransitionError, match="unknown action"):
+        store.update_alert(new.event_id, "delete", "x", T0_US)
+    assert store.alerts(AlertQuery(event_id=new.event_id))[0].state == AlertState.RAISED
+
+
+def test_the_store_filters_open_alerts_and_orders_them_by_priority(store):
+    low_new = event("p1", T0_US + 30, kind="alert", model="sqi", label="lead_off", priority="low")
+    high_old = fall_alert("p2", T0_US)
+    medium = event("p3", T0_US + 20, kind="alert", model="ecg", label="af", priority="medium")
+    high_new = fall_alert("p4", T0_US + 10)
+    store.write(WriteBatch(events=[low_new, high_old, medium, high_new]))
+    store.update_alert(high_new.event_id, AlertAction.RESOLVE, "dr-cho", T0_US + 40)
+    store.update_alert(medium.event_id, AlertAction.ACKNOWLEDGE, "nurse-ann", T0_US + 41)
+    ids = {e.event_id: name for name, e in
+           (("low_new", low_new), ("high_old", high_old), ("medium", medium), ("high_new", high_new))}
+
+    def names(query: AlertQuery) -> list[str]:
+        return [ids[a.event.event_id] for a in store.alerts(query)]
+
+    assert names(ALL) == ["low_new", "medium", "high_new", "high_old"]
+    assert names(AlertQuery(by_priority=True)) == ["high_new", "high_old", "medium", "low_new"]
+    assert names(AlertQuery(states=OPEN_STATES, by_priority=True)) == ["high_old", "medium", "low_new"]
+    assert names(AlertQuery(states=OPEN_STATES, by_priority=True, limit=2)) == ["high_old", "medium"]
+    assert names(AlertQuery(priority=Priority.HIGH)) == ["high_new", "high_old"]
+    assert names(AlertQuery(states={AlertState.ACKNOWLEDGED})) == ["medium"]
+    assert names(AlertQuery(states=frozenset())) == []
+
+
+def test_an_edge_resolution_closes_its_alert_in_the_same_write_once(store):
+    ctx = AlertContext("ward", "edge-7")
+    raised = alert_event(ctx, "p1", "ecg", "1.0.0", "ventricular_run", Priority.HIGH, AlertState.RAISED, 4.0,
+                         (10, 20), "run-1")
+    opened = store.write(WriteBatch(events=[raised]))
+    assert [(a.event.event_id, a.state) for a in opened.alerts] == [("run-1", "raised")]
+    [alert] = store.alerts(AlertQuery(states={AlertState.RAISED}))
+    assert alert.event.event_id == "run-1"
+    resolved = alert_event(ctx, "p1", "ecg", "1.0.0", "ventricular_run", Priority.HIGH, AlertState.RESOLVED, 0.0,
+                           (30, 40), "run-1")
+    batch = WriteBatch(events=[resolved])
+    closed = store.write(batch)
+    assert [(a.event.event_id, a.state, a.resolved_by, a.resolved_us) for a in closed.alerts] == [
+        ("run-1", "resolved", "edge:edge-7", 40)
+    ]
+    again = store.write(batch)  # a redelivery changes nothing
+    assert (again.stored, again.duplicates, again.alerts) == (0, 1, ())
+    alerts = store.alerts(ALL)
+    assert [(a.event.event_id, a.state, a.resolved_by, a.resolved_us) for a in alerts] == [
+        ("run-1", "resolved", "edge:edge-7", 40)
+    ]
+    assert store.count(Table.ALERTS) == 1  # the resolution event closes an alert; it is none itself
+    assert store.count(Table.EVENTS) == 2
+
+
+def test_a_raise_and_its_resolution_in_one_batch_and_a_resolution_after_a_person(store):
+    raised = edge_alert("p1", "af-1", AlertState.RAISED, 2, node="edge-2")
+    closing = edge_alert("p1", "af-1", AlertState.RESOLVED, 4, node="edge-2")
+    result = store.write(WriteBatch(events=[raised, closing]))
+    assert [(a.event.event_id, a.state) for a in result.alerts] == [("af-1", "resolved")]
+    assert store.alerts(ALL)[0].resolved_by == "edge:edge-2"
+    store.write(WriteBatch(events=[edge_alert("p2", "af-2", AlertState.RAISED, 2)]))
+    store.update_alert("af-2", AlertAction.RESOLVE, "dr-cho", 5)
+    late = edge_alert("p2", "af-2", AlertState.RESOLVED, 7)
+    unknown = edge_alert("p3", "nope", AlertState.RESOLVED, 7)
+    assert store.write(WriteBatch(events=[late, unknown])).alerts == ()
+    [mine] = store.alerts(AlertQuery(device="p2"))
+    assert (mine.state, mine.resolved_by, mine.resolved_us) == ("resolved", "dr-cho", 5)
 
 
 def test_a_redelivered_alert_keeps_its_acknowledgement(store):
     alert = fall_alert("p1", T0_US)
     store.write(WriteBatch(events=[alert]))
     store.update_alert(alert.event_id, "acknowledge", "nurse-ann", T0_US + 5)
-    store.write(WriteBatch(events=[alert]))
-    assert [a.state for a in store.alerts()] == ["acknowledged"]
+    assert store.write(WriteBatch(events=[alert])).alerts == ()
+    assert [a.state for a in store.alerts(ALL)] == ["acknowledged"]
 
 
 def test_edges_keep_their_latest_status(store):
     store.set_edge_status("edge-1", "ward-1", "online", T0_US)
     store.set_edge_status("edge-2", "ward-1", "online", T0_US)
     store.set_edge_status("edge-1", "ward-1", "offline", T0_US + 1)
-    assert [(e["node"], e["status"]) for e in store.edges()] == [("edge-1", "offline"), ("edge-2", "online")]
+    assert [(e.node, e.status) for e in store.edges()] == [("edge-1", "offline"), ("edge-2", "online")]
 
 
 def test_devices_and_models_per_edge(store):
@@ -117,11 +245,12 @@ def test_devices_and_models_per_edge(store):
         events=[event("p1", T0_US, version="1.0.0"), event("p1", T0_US + 9, version="1.1.0"),
                 event("p2", T0_US, model="fall", node="edge-2", version="2.0.0")],
     ))
-    devices = {d["device"]: d for d in store.devices()}
-    assert devices["p1"]["streams"] == ["acc", "ecg"]
-    assert devices["p1"]["site"] == "ward-1"
-    assert devices["p2"]["streams"] == ["ecg"]
-    models = {(m["node"], m["model"]): m["version"] for m in store.edge_models()}
+    devices = {d.device: d for d in store.devices()}
+    assert devices["p1"].streams == ("acc", "ecg")
+    assert devices["p1"].site == "ward-1"
+    assert devices["p2"].streams == ("ecg",)
+    assert [d.device for d in store.devices()] == ["p1", "p2"]
+    models = {(m.node, m.model): m.version for m in store.edge_models()}
     assert models == {("edge-1", "heart_rate"): "1.1.0", ("edge-2", "fall"): "2.0.0"}
 
 
@@ -139,6 +268,7 @@ def test_query_stream_downsamples_server_side(store):
                                rtol=1e-4)
     middle = store.query_stream("p1", "ecg", T0_US + 2_500_000, T0_US + 3_499_999, 5000)
     assert middle.samples == 250 and middle.t_us[0] == T0_US + 2_500_000
+    assert (middle.start_us, middle.end_us) == (T0_US + 2_500_000, T0_US + 3_499_999)
     assert store.query_stream("p1", "ecg", T0_US + 10**9, T0_US + 2 * 10**9, 100).samples == 0
     acc = store.write(WriteBatch(frames=[acc_frame("p1", 0)]))
     assert acc.stored == 1
@@ -169,4 +299,8 @@ def test_data_survives_reopening(store_factory):
     second = store_factory()
     assert second.stored_sequences("p1", "ecg") == [0]
     assert second.write(WriteBatch(frames=[ecg_frame("p1", 0)])).duplicates == 1
-    assert second.alerts()[0].acknowledged_by == "nurse-ann"
+    assert second.alerts(ALL)[0].acknowledged_by == "nurse-ann"
+    second.close()
+    third = store_factory()  # the refused redelivery was counted where the next process finds it
+    assert [(s.stream, s.frames, s.duplicates) for s in third.stream_stats()] == [("ecg", 1, 1)]
+    assert stored_twice(third) == []

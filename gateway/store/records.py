@@ -1,0 +1,154 @@
+"""The records the stores accept and return: typed, frozen, the same for every backend."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+import numpy as np
+
+from gateway.alerts import Alert
+from iomt.wire.deadletter import DeadLetter
+from iomt.wire.events import AlertState, Event, EventKind, Priority
+from iomt.wire.frames import Frame, Reading
+
+
+class Table(StrEnum):
+    """What :meth:`StreamAccounting.count` counts."""
+
+    FRAMES = "frames"
+    READINGS = "readings"
+    EVENTS = "events"
+    DEADLETTERS = "deadletters"
+    ALERTS = "alerts"
+
+
+@dataclass(frozen=True, slots=True)
+class WriteBatch:
+    frames: Sequence[Frame] = ()
+    readings: Sequence[Reading] = ()
+    events: Sequence[Event] = ()
+    deadletters: Sequence[DeadLetter] = ()
+
+    def __len__(self) -> int:
+        return len(self.frames) + len(self.readings) + len(self.events) + len(self.deadletters)
+
+
+@dataclass(frozen=True, slots=True)
+class WriteResult:
+    """What a committed write did: new rows, redeliveries it recognised and refused, and the alerts it
+    raised or changed (an edge's resolution), as they now stand in the store."""
+
+    stored: int
+    duplicates: int
+    alerts: tuple[Alert, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class StreamStats:
+    """One stream's accounting: records stored, the sequence range they span, redeliveries refused."""
+
+    device: str
+    stream: str
+    frames: int
+    first_seq: int
+    last_seq: int
+    duplicates: int
+
+    @property
+    def missing(self) -> int:
+        """Sequence numbers between the first and last stored that are not in the store.
+
+        ``frames`` counts distinct stored sequence numbers (a duplicate is refused, never stored), so
+        the refused ``duplicates`` do not enter into it.
+        """
+        return (self.last_seq - self.first_seq + 1) - self.frames
+
+
+@dataclass(frozen=True, slots=True)
+class LatencyStats:
+    count: int
+    p50_ms: float | None
+    p99_ms: float | None
+    max_ms: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Series:
+    """A stream over ``[start_us, end_us]``: ``t_us`` (n,) int64 bucket starts, ``values`` (n, channels) float32.
+
+    ``samples`` is how many raw samples the range held before downsampling.
+    """
+
+    device: str
+    stream: str
+    start_us: int
+    end_us: int
+    t_us: np.ndarray
+    values: np.ndarray
+    samples: int
+
+
+@dataclass(frozen=True, slots=True)
+class EventQuery:
+    device: str | None = None
+    kind: EventKind | None = None
+    model: str | None = None
+    start_us: int | None = None
+    end_us: int | None = None
+    limit: int = 500
+
+
+@dataclass(frozen=True, slots=True)
+class AlertQuery:
+    """Which alerts, in which order: newest first, or by priority (most urgent first) and then newest first."""
+
+    states: frozenset[AlertState] | None = None
+    priority: Priority | None = None
+    device: str | None = None
+    event_id: str | None = None
+    by_priority: bool = False
+    limit: int = 500
+
+    def __post_init__(self) -> None:
+        if self.states is not None and not isinstance(self.states, frozenset):
+            object.__setattr__(self, "states", frozenset(AlertState(s) for s in self.states))
+
+
+@dataclass(frozen=True, slots=True)
+class EdgeStatus:
+    """An edge node's last availability message (``online``/``offline``) and when it came."""
+
+    node: str
+    site: str
+    status: str
+    updated_us: int
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceInfo:
+    """A device seen by the store: its site, data streams (sorted) and last record's device time."""
+
+    device: str
+    site: str
+    streams: tuple[str, ...]
+    last_seen_us: int
+
+
+@dataclass(frozen=True, slots=True)
+class EdgeModel:
+    """A model version an edge node used, and the device time of its newest event."""
+
+    node: str
+    model: str
+    version: str
+    last_seen_us: int
+
+
+@dataclass
+class Retention:
+    """How long raw data is kept (``None`` keeps it forever)."""
+
+    waveform_days: float | None = None
+    events_days: float | None = None
