@@ -97,7 +97,7 @@ def test_the_gateway_records_only_real_availability_states(tmp_path: Path) -> No
         listener = BrokerListener(bus=None, store=store)  # type: ignore[arg-type]  # start() is not called
         for node, payload in (("edge-1", b"online"), ("edge-2", b"offline"), ("edge-3", b"rebooting")):
             listener.on_availability(ReceivedMessage(topics.availability("ward-1", node), payload, 1, True))
-        assert [(e["node"], e["status"]) for e in store.edges()] == [("edge-1", "online"), ("edge-2", "offline")]
+        assert [(e.node, e.status) for e in store.edges()] == [("edge-1", "online"), ("edge-2", "offline")]
         assert listener.malformed == 1
     finally:
         store.close()
