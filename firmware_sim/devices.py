@@ -20,7 +20,7 @@ from firmware_sim import faults as flt
 from firmware_sim.ecg import EcgStream
 from firmware_sim.emotion import RATES as EMOTION_RATES
 from firmware_sim.emotion import EmotionStream
-from firmware_sim.imaging import mask_bbox, mask_rle, phantom
+from firmware_sim.imaging import draw_scanner, mask_bbox, mask_rle, render_phantom
 from firmware_sim.motion import MotionGenerator, MotionStream
 from firmware_sim.persona import Persona
 from firmware_sim.truth import TruthEvent
@@ -318,8 +318,10 @@ class StatusReporter(SimDevice):
 
 
 class ImagingDevice(SimDevice):
-    """Grayscale phantoms (ultrasound- or X-ray-like) with or without a lesion, chunked; the lesion mask
-    (run-length encoded) and its bounding box are the truth (kind ``lesion``)."""
+    """Grayscale phantoms (ultrasound- or X-ray-like, :mod:`firmware_sim.imaging`) with or without
+    lesions, chunked, with the device's pixel spacing in each image; the truth (kind ``lesion``) is the
+    union mask of the lesions (run-length encoded), its bounding box, each lesion's shape, appearance and
+    size, and the artefacts drawn. The device draws its scanner settings once."""
 
     kind = "imaging"
 
@@ -327,16 +329,18 @@ class ImagingDevice(SimDevice):
                  modality: str = "ultrasound", lesion_probability: float = 0.5, chunk_size: int = 4096,
                  faults: list[Any] | None = None) -> None:
         super().__init__(device_id, rng, faults)
+        self.scanner = draw_scanner(rng, modality)
 
         def render(seq: int, t0_us: int) -> list[bytes]:
             lesion = bool(rng.random() < lesion_probability)
-            pixels, mask = phantom(rng, size, modality, lesion)
+            p = render_phantom(rng, self.scanner, size, lesion)
             stamp = self.stamp(t0_us)
             t_s = (t0_us - self.start_us) / 1e6 - self.stagger_s
-            self.note("lesion", "lesion" if lesion else "none", t_s, t_s, {
-                "seq": seq, "modality": modality, "bbox": mask_bbox(mask), "shape": [size, size],
-                "mask_rle": mask_rle(mask)})
-            return split(encode_image(Image(seq, stamp, pixels)), seq, chunk_size)
+            self.note("lesion", "lesion" if p.has_lesion else "none", t_s, t_s, {
+                "seq": seq, "modality": modality, "bbox": mask_bbox(p.mask), "shape": [size, size],
+                "mask_rle": mask_rle(p.mask), "spacing_mm": list(p.spacing_mm),
+                "lesions": [info.as_dict() for info in p.lesions], "artefacts": list(p.artefacts)})
+            return split(encode_image(Image(seq, stamp, p.image, p.spacing_mm)), seq, chunk_size)
 
         self._source("image", 1.0 / interval_s, interval_s, render)
 
