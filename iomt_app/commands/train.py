@@ -34,6 +34,9 @@ def register(sub: Any) -> None:
     p = sub.add_parser("eval", parents=[common], help="float vs int8 report on the held-out subjects")
     p.add_argument("--report", type=Path, required=True, help="directory for metrics.json, report.md, PNGs")
     p.add_argument("--models-dir", type=Path, default=Path("models"))
+    p.add_argument("--real-images", type=Path, action="append", default=None, metavar="PATH",
+                   help="imaging: real DICOM/PNG/JPEG file or directory whose outputs the report shows (repeatable;"
+                        " default: pydicom's ultrasound test files and build/real/itk-pocus when fetched)")
     p.set_defaults(func=_eval)
 
 
@@ -57,6 +60,11 @@ def _export(args: argparse.Namespace, env: Mapping[str, str]) -> int:
 def _eval(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     from cloud.pipeline import evaluate_model
 
+    real: list[Path] = list(args.real_images or [])
+    if args.model == "imaging" and args.real_images is None:
+        from firmware_sim.image_files import real_ultrasound_sources
+
+        real = real_ultrasound_sources()
     evaluate_model(args.model, workdir=args.workdir, models_dir=args.models_dir, report=args.report,
-                   profile_kind=args.profile, rebuild_data=args.rebuild_data)
+                   profile_kind=args.profile, rebuild_data=args.rebuild_data, real_images=real)
     return 0
