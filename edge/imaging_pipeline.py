@@ -123,7 +123,7 @@ class ImagingPipeline:
             self.no_model += len(self.queue)
             self.queue.clear()
             return []
-        out = []
+        out: list[tuple[Event, int]] = []
         started = time.perf_counter()
         for _ in range(self.per_cycle):
             if not self.queue or (out and (time.perf_counter() - started) * 1000 >= self.budget_ms):
