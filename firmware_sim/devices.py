@@ -45,6 +45,9 @@ class StreamSource:
     render: Callable[[int, int], bytes | list[bytes]]
     seq: int = 0
     owner: SimDevice | None = None
+    #: the first frame is due this much earlier than ``frame_s`` after the start (0 <= lead_s < frame_s):
+    #: spreads sparse streams, e.g. an image per patient every 10 minutes, over their interval
+    lead_s: float = 0.0
 
     @property
     def samples_per_frame(self) -> int:
@@ -327,8 +330,12 @@ class ImagingDevice(SimDevice):
 
     def __init__(self, device_id: str, rng: np.random.Generator, interval_s: float = 10.0, size: int = 128,
                  modality: str = "ultrasound", lesion_probability: float = 0.5, chunk_size: int = 4096,
-                 faults: list[Any] | None = None) -> None:
+                 faults: list[Any] | None = None, first_image_s: float | None = None) -> None:
+        """``first_image_s``: when the first image is taken (0 < first_image_s <= interval_s; default
+        ``interval_s``), so many devices with long intervals need not all send at once."""
         super().__init__(device_id, rng, faults)
+        if first_image_s is not None and not 0 < first_image_s <= interval_s:
+            raise ValueError(f"first_image_s must be in (0, interval_s={interval_s}], got {first_image_s}")
         self.scanner = draw_scanner(rng, modality)
 
         def render(seq: int, t0_us: int) -> list[bytes]:
@@ -342,7 +349,8 @@ class ImagingDevice(SimDevice):
                 "lesions": [info.as_dict() for info in p.lesions], "artefacts": list(p.artefacts)})
             return split(encode_image(Image(seq, stamp, p.image, p.spacing_mm)), seq, chunk_size)
 
-        self._source("image", 1.0 / interval_s, interval_s, render)
+        source = self._source("image", 1.0 / interval_s, interval_s, render)
+        source.lead_s = interval_s - (first_image_s if first_image_s is not None else interval_s)
 
 
 @dataclass

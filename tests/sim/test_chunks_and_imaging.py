@@ -151,3 +151,14 @@ def test_rle_round_trip_and_bad_runs_are_refused() -> None:
     with pytest.raises(DecodeError) as info:
         decode_rle([6], (0, 6))
     assert info.value.field == "shape"
+
+
+def test_sparse_imaging_devices_spread_their_first_image_over_the_interval() -> None:
+    from firmware_sim.scenario import Scenario, build_devices
+
+    scenario = Scenario.model_validate({"imaging": [
+        {"id": f"us-{i}", "interval_s": 600, "first_image_s": 600 * (i + 1) / 4, "size": 32} for i in range(4)]})
+    leads = [d.sources[0].lead_s for d in build_devices(scenario)]
+    assert leads == [450.0, 300.0, 150.0, 0.0]
+    with pytest.raises(ValueError, match="must not exceed interval_s"):
+        Scenario.model_validate({"imaging": [{"id": "us-0", "interval_s": 10, "first_image_s": 11}]})

@@ -1,0 +1,92 @@
+"""The released imaging model: loads in LiteRT, matches its metadata, re-evaluates to the recorded result on
+its hold-out images, met its floors at export, and runs on the edge's code path (simulated phantoms of a
+device it never saw, and a real ultrasound image, whose output is only checked to be well-formed)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import numpy as np
+import pytest
+
+from edge.imaging_pipeline import ImagingPipeline
+from firmware_sim.imaging import draw_scanner, render_phantom
+from iomt.wire.chunks import Image, decode_image, encode_image
+from iomt.wire.masks import decode_rle
+from models.preprocessing import PREPROCESSING_VERSION
+from models.runtime import ModelRunner, released_paths, sha256_file
+from models.segmentation_metrics import score_image
+
+MAX_BYTES = 300 * 1024
+
+
+@pytest.fixture(scope="module")
+def runner() -> ModelRunner:
+    return ModelRunner.released("imaging")
+
+
+def test_released_imaging_model_matches_its_metadata_and_holdout(runner: ModelRunner) -> None:
+    tflite, meta_path = released_paths("imaging")
+    meta = json.loads(meta_path.read_text())
+    assert runner.input_spec.shape == (1, 96, 96, 1) and runner.output_spec.shape == (1, 96, 96, 2)
+    assert runner.input_spec.dtype == "int8" and runner.output_spec.dtype == "int8"
+    assert meta["preprocessing"] == {"module": "models.preprocessing.imaging", "version": PREPROCESSING_VERSION}
+    assert meta["sha256"] == sha256_file(tflite) and tflite.stat().st_size == meta["size_bytes"] <= MAX_BYTES
+    assert meta["parameters"] < 100_000 and meta["training_data"]["simulated"] is True
+    hold = meta["holdout"]
+    hold_path = tflite.with_name(hold["file"])
+    assert sha256_file(hold_path) == hold["sha256"]
+    with np.load(hold_path) as z:
+        xq, y = z["x_int8"], z["y"]
+    assert len(y) == hold["windows"] and y.shape[1:] == (96, 96)
+    pred = runner.predict(runner.input_spec.dequantize(xq)).argmax(axis=-1).astype(np.int64)
+    assert hashlib.sha256(pred.tobytes()).hexdigest() == hold["int8_predictions_sha256"]
+    assert float(np.mean(pred == y)) == pytest.approx(hold["int8_accuracy"], abs=1e-9)
+
+
+def test_released_imaging_model_met_its_floors_when_exported() -> None:
+    meta = json.loads(released_paths("imaging")[1].read_text())
+    failed = {k: v for k, v in meta["metrics"]["checks"].items() if not v["pass"]}
+    assert not failed, f"imaging {meta['version']} is below a floor: {failed}"
+    assert meta["metrics"]["int8"]["dice_with_lesion"] >= 0.85
+
+
+def test_the_edge_stage_segments_phantoms_of_an_unseen_device(runner: ModelRunner) -> None:
+    """A new device (seed never used for the data set), through the wire codec and the edge's stage."""
+    rng = np.random.default_rng(20_261_130)
+    stage = ImagingPipeline("site", "edge-t", per_cycle=100)
+    truth = {}
+    for seq in range(16):
+        scanner = draw_scanner(rng, ("ultrasound", "xray")[seq % 2])
+        p = render_phantom(rng, scanner, 128, lesion=seq % 4 != 0)
+        image = decode_image(encode_image(Image(seq, 1_000 + seq, p.image, p.spacing_mm)))
+        stage.submit(f"dev-{seq % 2}", image, arrival_ns=0)
+        truth[seq] = p
+    events = [e for e, _ in stage.cycle(runner)]
+    assert len(events) == 16 and {e.model_version for e in events} == {runner.version}
+    dice = []
+    for e in events:
+        p = truth[e.detail["image_seq"]]
+        mask = decode_rle(e.detail["mask_rle"], e.detail["shape"])
+        s = score_image(mask, p.mask, p.spacing_mm)
+        if p.has_lesion:
+            dice.append(s.dice)
+    # a loose check on 12 images (the floors are measured on 800 at export): the model is not broken
+    assert float(np.mean(dice)) > 0.6
+
+
+def test_a_real_ultrasound_image_gives_a_well_formed_event(runner: ModelRunner) -> None:
+    from pathlib import Path
+
+    from pydicom.data import get_testdata_file
+
+    from firmware_sim.image_files import load_images
+
+    (im,) = load_images(Path(get_testdata_file("examples_jpeg2k.dcm")))
+    stage = ImagingPipeline("site", "edge-t")
+    stage.submit("us-real", Image(0, 1, im.pixels, im.spacing_mm), arrival_ns=0)
+    ((event, _),) = stage.cycle(runner)
+    assert event.label in ("lesion", "no_lesion") and event.detail["shape"] == [480, 640]
+    mask = decode_rle(event.detail["mask_rle"], event.detail["shape"])
+    assert mask.sum() == event.detail["area_px"]
