@@ -1,0 +1,272 @@
+"""Offline evaluation of the fall detector (model + :mod:`models.fall_logic`) on recordings of daily
+activity: false alarms per hour with a 95 % Poisson (Garwood) interval, alarms by activity, the
+classic 2.5 g and 3.0 g + stillness rules in the same run on the same samples, each in the worn
+orientation and under a random 3-D rotation per recording; and sensitivity on simulated falls of
+every kind.
+
+The detector runs exactly as a device stream would feed it: samples pushed in 0.5 s chunks into a
+:class:`models.fall_logic.FallTracker`, impact windows scored by ``scorer`` (the int8 ``.tflite``
+through LiteRT in :func:`litert_scorer`), decisions collected. Pure Python (numpy, scipy; LiteRT for
+the scorer): phase 2 exposes :func:`evaluate_recordings` as ``iomt eval fall --recordings DIR``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cloud.real_motion import MotionRecording
+from models.fall_logic import DEVICE_REMOVED, FALL, FallDecision, FallLogicConfig, FallTracker, classic_rule
+
+#: ``(k, WINDOW, 6)`` model inputs -> ``(k,)`` fall probabilities
+Scorer = Callable[[np.ndarray], np.ndarray]
+CLASSIC_RULES_G = (2.5, 3.0)
+ORIENTATIONS = ("worn", "rotated")
+
+
+def litert_scorer(tflite: Path, metadata: Path | None = None) -> Scorer:
+    """The int8 model run by LiteRT (:class:`models.runtime.ModelRunner`); the fall class's probability."""
+    from models.runtime import ModelRunner
+
+    runner = ModelRunner(tflite, metadata)
+    fall = runner.classes.index("fall") if "fall" in runner.classes else 1
+
+    def score(x: np.ndarray) -> np.ndarray:
+        return np.asarray(runner.predict(np.asarray(x, dtype=np.float32)))[:, fall]
+
+    return score
+
+
+def run_detector(
+    acc: np.ndarray, gyro: np.ndarray | None, rate_hz: float, scorer: Scorer,
+    config: FallLogicConfig | None = None, chunk_s: float = 0.5,
+) -> list[FallDecision]:
+    """Every decision the detector takes over a recording, fed in ``chunk_s`` chunks (as a stream)."""
+    tracker = FallTracker(rate_hz, config or FallLogicConfig())
+    step = max(1, round(chunk_s * rate_hz))
+    out: list[FallDecision] = []
+    for lo in range(0, len(acc), step):
+        windows = tracker.push(acc[lo:lo + step], None if gyro is None else gyro[lo:lo + step])
+        if windows:
+            probs = scorer(np.stack([w.x for w in windows]))
+            for w, p in zip(windows, probs, strict=True):
+                tracker.score(w.impact_id, float(p))
+        out.extend(tracker.decisions())
+        removed = tracker.not_worn()
+        if removed is not None:
+            out.append(removed)
+    return out
+
+
+def impact_windows(
+    acc: np.ndarray, gyro: np.ndarray | None, rate_hz: float, config: FallLogicConfig | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(model inputs (k, WINDOW, 6), impact times s, peak g)`` of every impact the detector would
+    show the model in this recording (for building training data with the detector's own screen)."""
+    tracker = FallTracker(rate_hz, config or FallLogicConfig())
+    step = max(1, round(0.5 * rate_hz))
+    xs, ts, peaks = [], [], []
+    for lo in range(0, len(acc), step):
+        for w in tracker.push(acc[lo:lo + step], None if gyro is None else gyro[lo:lo + step]):
+            xs.append(w.x)
+            ts.append(w.t_s)
+            peaks.append(w.peak_g)
+            tracker.score(w.impact_id, 0.0)
+        tracker.decisions()
+    from models.preprocessing.motion import CHANNELS, WINDOW
+
+    x = np.stack(xs).astype(np.float32) if xs else np.zeros((0, WINDOW, CHANNELS), np.float32)
+    return x, np.asarray(ts, dtype=np.float64), np.asarray(peaks, dtype=np.float64)
+
+
+def garwood(k: int, exposure: float, level: float = 0.95) -> tuple[float, float]:
+    """Exact (Garwood) two-sided interval of a Poisson rate: ``k`` events over ``exposure``."""
+    from scipy.stats import chi2
+
+    a = 1.0 - level
+    lo = 0.0 if k == 0 else float(chi2.ppf(a / 2, 2 * k)) / 2
+    hi = float(chi2.ppf(1 - a / 2, 2 * k + 2)) / 2
+    return lo / exposure, hi / exposure
+
+
+def random_rotation(seed: int) -> np.ndarray:
+    from scipy.spatial.transform import Rotation
+
+    return np.asarray(Rotation.random(random_state=seed).as_matrix())
+
+
+def rotate(rec: MotionRecording, r: np.ndarray) -> MotionRecording:
+    """The same recording as a sensor mounted turned by ``r`` would have measured it."""
+    gyro = None if rec.gyro is None else rec.gyro @ r.T
+    return replace(rec, acc=rec.acc @ r.T, gyro=gyro)
+
+
+def _activity_at(rec: MotionRecording, t: float) -> str:
+    for a, b, label in rec.labels:
+        if a <= t < b:
+            return label
+    return "unlabelled" if rec.labels else "no labels"
+
+
+@dataclass
+class _Tally:
+    hours: float = 0.0
+    alarms: int = 0
+    removed: int = 0
+    by_activity: Counter[str] | None = None
+    alarm_list: list[dict[str, Any]] | None = None
+
+    def add(self, rec: MotionRecording, times: Iterable[float], removed: int = 0) -> None:
+        self.hours += rec.hours
+        self.removed += removed
+        if self.by_activity is None:
+            self.by_activity = Counter()
+            self.alarm_list = []
+        for t in times:
+            self.alarms += 1
+            label = _activity_at(rec, t)
+            self.by_activity[label] += 1
+            assert self.alarm_list is not None
+            self.alarm_list.append({"recording": rec.name, "t_s": round(float(t), 2), "activity": label})
+
+    def result(self) -> dict[str, Any]:
+        lo, hi = garwood(self.alarms, self.hours) if self.hours > 0 else (0.0, float("inf"))
+        return {
+            "alarms": self.alarms, "hours": round(self.hours, 4),
+            "per_hour": round(self.alarms / self.hours, 4) if self.hours > 0 else None,
+            "per_hour_95ci": [round(lo, 4), round(hi, 4)],
+            "by_activity": dict(self.by_activity or {}), "device_removed_events": self.removed,
+            "alarm_list": (self.alarm_list or [])[:200],
+        }
+
+
+def evaluate_recordings(
+    recordings: Sequence[MotionRecording], scorer: Scorer, config: FallLogicConfig | None = None,
+    *, group: Callable[[MotionRecording], str] = lambda r: r.source, seed: int = 11,
+    orientations: Sequence[str] = ORIENTATIONS,
+) -> dict[str, Any]:
+    """False alarms per hour of the detector and of the classic rules on recordings without falls,
+    per group (default: per source) and overall, in each orientation. ``rotated`` turns each
+    recording by its own random rotation (seeded by ``seed`` and its position)."""
+    cfg = config or FallLogicConfig()
+    methods = ("detector", *(f"classic_{g}g" for g in CLASSIC_RULES_G))
+    tallies: dict[tuple[str, str, str], _Tally] = {}
+    for i, base in enumerate(recordings):
+        for orientation in orientations:
+            rec = base if orientation == "worn" else rotate(base, random_rotation(seed * 100_003 + i))
+            decisions = run_detector(rec.acc, rec.gyro, rec.rate_hz, scorer, cfg)
+            falls = [d.t_s for d in decisions if d.kind == FALL]
+            removed = sum(d.kind == DEVICE_REMOVED for d in decisions)
+            for g in (group(base), "all"):
+                tallies.setdefault((g, orientation, "detector"), _Tally()).add(rec, falls, removed)
+                for thr in CLASSIC_RULES_G:
+                    alarms = classic_rule(rec.acc, rec.rate_hz, thr)
+                    tallies.setdefault((g, orientation, f"classic_{thr}g"), _Tally()).add(rec, alarms)
+    out: dict[str, Any] = {}
+    for (g, orientation, method), tally in sorted(tallies.items()):
+        out.setdefault(g, {}).setdefault(orientation, {})[method] = tally.result()
+    for per in out.values():
+        for res in per.values():
+            det, rule = res["detector"], res["classic_3.0g"]
+            res["beats_classic_3.0g"] = det["alarms"] < rule["alarms"] or det["alarms"] == rule["alarms"] == 0
+    return {"methods": list(methods), "groups": out}
+
+
+# -- simulated falls --------------------------------------------------------------------------------
+
+#: scripted activities that lead into each fall kind (from standing, or sitting for a chair fall)
+FALL_SCRIPTS: dict[str, list[str]] = {
+    "fall_forward": ["walking", "fall_forward"], "fall_backward": ["walking", "fall_backward"],
+    "fall_sideways": ["walking", "fall_sideways"], "collapse": ["standing", "collapse"],
+    "fall_from_chair": ["walking", "sit_down", "fall_from_chair"],
+}
+
+
+def simulated_falls(kind: str, n: int, seed: int, rate_hz: float = 50.0, placement: str = "waist") -> Iterator_:
+    """``n`` simulated recordings, each ending in one fall of ``kind`` (random mount per recording);
+    yields ``(acc, gyro, impact time s, fall onset s)``."""
+    from firmware_sim.motion import MotionGenerator, MotionStream, random_mount
+    from firmware_sim.persona import make_persona
+
+    for i in range(n):
+        rng = np.random.default_rng([seed, i, sum(map(ord, kind))])
+        persona = replace(make_persona(seed, i), placement=placement)
+        gen = MotionGenerator(persona, rate_hz, rng, mount=random_mount(rng))
+        stream = MotionStream(gen, schedule=[*FALL_SCRIPTS[kind], "lying"])
+        acc, gyro = stream.render(round(rate_hz * 4))
+        accs, gyros = [acc], [gyro]
+        while not any(e[3] == "fall" for e in stream.pending_events) or (
+                sum(len(a) for a in accs) / rate_hz < max(e[1] for e in stream.pending_events) + 12):
+            a, g = stream.render(round(rate_hz * 2))
+            accs.append(a)
+            gyros.append(g)
+        fall = next(e for e in stream.pending_events if e[3] == "fall")
+        impact = next(e[0] for e in stream.pending_events if e[3] == "impact" and e[0] >= fall[0])
+        yield np.concatenate(accs), np.concatenate(gyros), impact, fall[0]
+
+
+Iterator_ = Any  # the generator type above (kept loose so phase 2 can wrap it freely)
+
+
+def simulated_sensitivity(
+    scorer: Scorer, config: FallLogicConfig | None = None, *, per_kind: int = 40, seed: int = 5,
+    rotate_again: bool = False,
+) -> dict[str, Any]:
+    """Per fall kind: share of simulated falls that raised a ``fall`` decision for their impact
+    (peak within 1 s of the simulated one). ``rotate_again`` turns each recording by another random
+    rotation on top of its random mount (the 'rotated' column)."""
+    from firmware_sim.motion import FALLS
+
+    cfg = config or FallLogicConfig()
+    out: dict[str, Any] = {}
+    for kind in FALLS:
+        hits, reasons = 0, Counter[str]()
+        for j, (acc, gyro, impact, _) in enumerate(simulated_falls(kind, per_kind, seed)):
+            if rotate_again:
+                r = random_rotation(seed * 7919 + j)
+                acc, gyro = acc @ r.T, gyro @ r.T
+            decisions = run_detector(acc, gyro, 50.0, scorer, cfg)
+            near = [d for d in decisions if abs(d.t_s - impact) <= 1.0]
+            if any(d.kind == FALL for d in near):
+                hits += 1
+            else:
+                reasons[near[0].reason if near else "no impact above the screen"] += 1
+        out[kind] = {"falls": per_kind, "detected": hits, "sensitivity": hits / per_kind,
+                     "missed_because": dict(reasons)}
+    return out
+
+
+def simulated_daily_false_alarms(
+    scorer: Scorer, config: FallLogicConfig | None = None, *, subjects: int = 20, seconds: float = 1800.0,
+    seed: int = 21,
+) -> dict[str, Any]:
+    """False alarms per hour on simulated daily activity (falls excluded: an alarm within 10 s of a
+    simulated fall is not counted), by the activity at the alarm. Simulated, never to be mixed with
+    the real figures."""
+    from firmware_sim.dataset import generate
+
+    cfg = config or FallLogicConfig()
+    tally = Counter[str]()
+    alarms, hours, falls_seen, removed = 0, 0.0, 0, 0
+    for rec in generate("motion", subjects, seconds, seed, random_mount=True):
+        acc, gyro, fs = rec.signals["acc"].astype(np.float64), rec.signals["gyro"].astype(np.float64), rec.rates["acc"]
+        decisions = run_detector(acc, gyro, fs, scorer, cfg)
+        fall_times = [a.t_s for a in rec.truth if a.kind == "fall"]
+        falls_seen += len(fall_times)
+        hours += len(acc) / fs / 3600
+        removed += sum(d.kind == DEVICE_REMOVED for d in decisions)
+        for d in decisions:
+            if d.kind != FALL or any(-1.0 <= d.t_s - f <= 10.0 for f in fall_times):
+                continue
+            alarms += 1
+            act = [a.label for a in rec.truth if a.kind == "activity" and a.t_s <= d.t_s < a.t_end_s]
+            tally[act[0] if act else "?"] += 1
+    lo, hi = garwood(alarms, hours)
+    return {"simulated": True, "hours": round(hours, 3), "false_alarms": alarms,
+            "per_hour": round(alarms / hours, 4), "per_hour_95ci": [round(lo, 4), round(hi, 4)],
+            "by_activity": dict(tally), "device_removed_events": removed, "falls_in_recordings": falls_seen}
