@@ -13,7 +13,7 @@ the scorer): phase 2 exposes :func:`evaluate_recordings` as ``iomt eval fall --r
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -187,7 +187,9 @@ FALL_SCRIPTS: dict[str, list[str]] = {
 }
 
 
-def simulated_falls(kind: str, n: int, seed: int, rate_hz: float = 50.0, placement: str = "waist") -> Iterator_:
+def simulated_falls(
+    kind: str, n: int, seed: int, rate_hz: float = 50.0, placement: str = "waist"
+) -> Iterator[tuple[np.ndarray, np.ndarray, float, float]]:
     """``n`` simulated recordings, each ending in one fall of ``kind`` (random mount per recording);
     yields ``(acc, gyro, impact time s, fall onset s)``."""
     from firmware_sim.motion import MotionGenerator, MotionStream, random_mount
@@ -198,19 +200,21 @@ def simulated_falls(kind: str, n: int, seed: int, rate_hz: float = 50.0, placeme
         persona = replace(make_persona(seed, i), placement=placement)
         gen = MotionGenerator(persona, rate_hz, rng, mount=random_mount(rng))
         stream = MotionStream(gen, schedule=[*FALL_SCRIPTS[kind], "lying"])
-        acc, gyro = stream.render(round(rate_hz * 4))
-        accs, gyros = [acc], [gyro]
-        while not any(e[3] == "fall" for e in stream.pending_events) or (
-                sum(len(a) for a in accs) / rate_hz < max(e[1] for e in stream.pending_events) + 12):
+        accs, gyros = [], []
+        have = 0.0
+        fall: tuple[float, float, str, str] | None = None
+        while fall is None or have < fall[1] + 12.0:
             a, g = stream.render(round(rate_hz * 2))
             accs.append(a)
             gyros.append(g)
-        fall = next(e for e in stream.pending_events if e[3] == "fall")
+            have += len(a) / rate_hz
+            if fall is None:
+                fall = next((e for e in stream.pending_events if e[3] == "fall"), None)
+            if have > 600:
+                raise RuntimeError(f"no {kind} within 600 s of simulation")
         impact = next(e[0] for e in stream.pending_events if e[3] == "impact" and e[0] >= fall[0])
         yield np.concatenate(accs), np.concatenate(gyros), impact, fall[0]
 
-
-Iterator_ = Any  # the generator type above (kept loose so phase 2 can wrap it freely)
 
 
 def simulated_sensitivity(
