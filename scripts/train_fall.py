@@ -88,7 +88,7 @@ def evaluate(args: argparse.Namespace, model: Any, real: list[Any]) -> dict[str,
     int8 = litert_scorer(tflite, tflite.with_suffix(".json"))
 
     def float_scorer(x: np.ndarray) -> np.ndarray:
-        return np.asarray(model.predict(x, verbose=0))[:, 1]
+        return np.asarray(model(x, training=False))[:, 1]
 
     report: dict[str, Any] = {"model": str(tflite), "tflite_bytes": tflite.stat().st_size}
     for name, scorer in (("int8", int8), ("float", float_scorer)):
