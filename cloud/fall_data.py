@@ -8,7 +8,9 @@ windows it will be shown.
   3-D rotations (augmentation; the input is rotation-invariant, so the copies differ only by float
   rounding and resampling — kept so the claim is exercised, not assumed); split by subject, only
   sources whose ``use`` is ``train``; the held-out real recordings are never seen here;
-* every simulated window is also turned by a random rotation on top of its subject's random mount.
+* the real recordings held out from training (``use`` ``heldout``) join the *test* split as
+  negatives in their worn orientation, so the export's test metrics include real windows (the
+  false-alarm rates per hour come from :mod:`cloud.eval_fall` over the whole recordings).
 
 The result is a :class:`cloud.data.Dataset`, so :mod:`cloud.train` and :mod:`cloud.export` take it
 unchanged.
@@ -69,6 +71,14 @@ def build(
             ys[split] += yl
             ts[split] += tl
     real_used: dict[str, Any] = {}
+    heldout: dict[str, Any] = {}
+    for rec in (r for r in real if r.use != "train"):
+        x, _, _ = impact_windows(rec.acc, rec.gyro, rec.rate_hz, cfg)
+        xs["test"].append(x)
+        ys["test"].append(np.zeros(len(x), np.int64))
+        ts["test"].append(np.full(len(x), f"real:{rec.source}", dtype="<U24"))
+        heldout[rec.name] = {"split": "test", "subject": rec.subject, "placement": rec.placement,
+                             "hours": round(rec.hours, 4), "impact_windows": len(x)}
     for i, rec in enumerate(r for r in real if r.use == "train"):
         split = "val" if rec.subject in val_real_subjects else "train"
         n = 0
@@ -106,7 +116,8 @@ def build(
         "windows": {s: len(y_out[s]) for s in cdata.SPLITS},
         "class_counts": {s: {c: int((y_out[s] == i).sum()) for i, c in enumerate(classes)} for s in cdata.SPLITS},
         "ambiguous_windows_left_out": 0,
-        "real_data": {"used_for_training": real_used, "rotations_per_recording": REAL_ROTATIONS},
+        "real_data": {"used_for_training": real_used, "rotations_per_recording": REAL_ROTATIONS,
+                      "held_out_test_only": heldout},
         "fall_like_negative_windows": {
             s: {str(t): int(((t_out[s] == t) & (y_out[s] == 0)).sum()) for t in np.unique(t_out[s]) if t}
             for s in cdata.SPLITS
