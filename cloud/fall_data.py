@@ -34,11 +34,16 @@ from models.preprocessing import motion
 
 log = logging.getLogger(__name__)
 REAL_ROTATIONS = 3
+#: every n-th simulated subject wears an accelerometer without a gyroscope: without them the model
+#: learnt "no rotation channels = a real recording = no fall" (the acc-only real recordings were all
+#: negatives) and missed simulated falls spliced into real acc-only recordings
+ACC_ONLY_EVERY = 3
 FALL_MARGIN_S = 0.5
 
 
-def _sim_examples(rec: Any, cfg: FallLogicConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    acc, gyro, fs = rec.signals["acc"].astype(np.float64), rec.signals["gyro"].astype(np.float64), rec.rates["acc"]
+def _sim_examples(rec: Any, cfg: FallLogicConfig, with_gyro: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    acc, fs = rec.signals["acc"].astype(np.float64), rec.rates["acc"]
+    gyro = rec.signals["gyro"].astype(np.float64) if with_gyro else None
     x, t, _ = impact_windows(acc, gyro, fs, cfg)
     falls = [(a.t_s, a.t_end_s) for a in rec.truth if a.kind == "fall"]
     y = np.array([int(any(s - FALL_MARGIN_S <= ti <= e + FALL_MARGIN_S for s, e in falls)) for ti in t], np.int64)
@@ -57,8 +62,8 @@ def build(
 
     cfg = cfg or FallLogicConfig()
     per_subject: dict[str, tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]] = {}
-    for sim in generate("motion", profile.subjects, profile.seconds, profile.seed, random_mount=True):
-        x, y, tags = _sim_examples(sim, cfg)
+    for k, sim in enumerate(generate("motion", profile.subjects, profile.seconds, profile.seed, random_mount=True)):
+        x, y, tags = _sim_examples(sim, cfg, with_gyro=k % ACC_ONLY_EVERY != 0)
         per_subject[str(sim.subject)] = ([x], [y], [tags])
     splits = cdata.split_subjects(list(per_subject), profile.seed, profile.fractions)
     xs: dict[str, list[np.ndarray]] = {s: [] for s in cdata.SPLITS}

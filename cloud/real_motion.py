@@ -148,13 +148,23 @@ def _find_archive(pkgs: Path, src: Source) -> Path | None:
 
 
 def _unpack(archive: Path, patterns: tuple[str, ...], out: Path) -> None:
+    """Unpack the members matching ``patterns``; members already there with their size are kept (a
+    second fetch rewrites nothing that another process may be reading)."""
+
+    def missing(name: str, size: int) -> bool:
+        dest = out / name
+        return not (dest.is_file() and dest.stat().st_size == size)
+
     if archive.name.endswith(".tar.gz"):
         with tarfile.open(archive) as tar:
-            members = [m for m in tar.getmembers() if m.isfile() and any(fnmatch(m.name, p) for p in patterns)]
+            members = [m for m in tar.getmembers()
+                       if m.isfile() and any(fnmatch(m.name, p) for p in patterns) and missing(m.name, m.size)]
             tar.extractall(out, members=members, filter="data")
     else:
         with zipfile.ZipFile(archive) as z:
-            z.extractall(out, [n for n in z.namelist() if any(fnmatch(n, p) for p in patterns)])
+            names = [i.filename for i in z.infolist()
+                     if any(fnmatch(i.filename, p) for p in patterns) and missing(i.filename, i.file_size)]
+            z.extractall(out, names)
 
 
 # -- loading --------------------------------------------------------------------------------------

@@ -82,7 +82,13 @@ def main() -> int:
 
 
 def evaluate(args: argparse.Namespace, model: Any, real: list[Any]) -> dict[str, Any]:
-    from cloud.eval_fall import evaluate_recordings, litert_scorer, simulated_daily_false_alarms, simulated_sensitivity
+    from cloud.eval_fall import (
+        evaluate_recordings,
+        litert_scorer,
+        simulated_daily_false_alarms,
+        simulated_sensitivity,
+        spliced_sensitivity,
+    )
 
     tflite = args.workdir / "models" / "fall" / "fall.tflite"
     int8 = litert_scorer(tflite, tflite.with_suffix(".json"))
@@ -100,6 +106,8 @@ def evaluate(args: argparse.Namespace, model: Any, real: list[Any]) -> dict[str,
             "real_seen_in_training": evaluate_recordings(seen, scorer, group=lambda r: f"{r.source}:{r.placement}"),
             "simulated_falls_worn": simulated_sensitivity(scorer, per_kind=args.per_kind),
             "simulated_falls_rotated": simulated_sensitivity(scorer, per_kind=args.per_kind, rotate_again=True),
+            "simulated_falls_acc_only": simulated_sensitivity(scorer, per_kind=args.per_kind, with_gyro=False),
+            "spliced_into_real": spliced_sensitivity(real, scorer, per_kind=args.per_kind),
             "simulated_daily": simulated_daily_false_alarms(scorer),
         }
         log.info("%s evaluated in %.0f s", name, time.perf_counter() - t)
