@@ -295,15 +295,20 @@ def floors(
         res = real["groups"]["all"][orientation]
         det, rule = res["detector"]["alarms"], res["classic_3.0g"]["alarms"]
         out[f"real {orientation}: fewer alarms than classic 3.0 g"] = {
-            "pass": det < rule or det == rule == 0, "detector": det, "classic_3.0g": rule}
+            "pass": det < rule or det == rule == 0, "detector": det, "classic_3.0g": rule,
+            "hours": res["detector"]["hours"]}
     sets = [("random mount", worn), ("rotated", rotated)] + ([("accelerometer only", acc_only)] if acc_only else [])
     for label, sens in sets:
         worst = min(v["sensitivity"] for v in sens.values())
         out[f"simulated falls ({label}): sensitivity >= {SENSITIVITY_FLOOR} for every kind"] = {
             "pass": worst >= SENSITIVITY_FLOOR, "worst": worst}
-    per_hour = real["groups"]["all"]["worn"]["detector"]["per_hour"]
-    out["goal: <= 0.05 false alarms/h (worn)"] = {"pass": per_hour is not None and per_hour <= GOAL_PER_HOUR,
-                                                  "per_hour": per_hour, "goal_only": True}
+    worn_det = real["groups"]["all"]["worn"]["detector"]
+    per_hour, upper = worn_det["per_hour"], worn_det["per_hour_95ci"][1]
+    # met by the point estimate; "demonstrated" only when the 95 % upper bound is below it too (0 alarms
+    # need about 74 h of recordings for that)
+    out["goal: <= 0.05 false alarms/h (worn)"] = {
+        "pass": per_hour is not None and per_hour <= GOAL_PER_HOUR, "per_hour": per_hour, "upper_95": upper,
+        "demonstrated": upper <= GOAL_PER_HOUR, "hours": worn_det["hours"], "goal_only": True}
     return out
 
 
