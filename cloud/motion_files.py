@@ -30,10 +30,9 @@ from pathlib import Path
 
 import numpy as np
 
-from cloud.real_motion import G_MS2, MotionRecording
+from cloud.real_motion import MotionRecording
+from firmware_sim.replay import ACC_UNITS, GYRO_UNITS  # one table of motion units for replay and evaluation
 
-ACC_UNITS = {"g": 1.0, "mg": 1e-3, "m/s2": 1.0 / G_MS2, "m/s^2": 1.0 / G_MS2, "ms2": 1.0 / G_MS2}
-GYRO_UNITS = {"deg/s": 1.0, "dps": 1.0, "°/s": 1.0, "rad/s": float(np.degrees(1.0))}
 _COLUMN = re.compile(r"^\s*(?P<name>[A-Za-z_]+)\s*(\[(?P<unit>[^\]]+)\])?\s*$")
 _ACC_NAMES = {"acc_x": 0, "acc_y": 1, "acc_z": 2, "ax": 0, "ay": 1, "az": 2}
 _GYRO_NAMES = {"gyro_x": 0, "gyro_y": 1, "gyro_z": 2, "gyr_x": 0, "gyr_y": 1, "gyr_z": 2, "gx": 0, "gy": 1, "gz": 2}
