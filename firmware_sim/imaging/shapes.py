@@ -14,9 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 
 SHAPES = ("ellipse", "lobulated", "spiculated", "irregular")
-#: Equivalent radius of a lesion, as a fraction of the image size: from tiny (~3 px of a 128-px
+#: Equivalent radius of a lesion, as a fraction of the image size: from tiny (~4 px of a 128-px
 #: image) to large (~29 px).
-RADIUS_RANGE = (0.025, 0.23)
+RADIUS_RANGE = (0.032, 0.23)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,8 +43,9 @@ class Outline:
 
 
 def draw_radius(rng: np.random.Generator, low: float = RADIUS_RANGE[0], high: float = RADIUS_RANGE[1]) -> float:
-    """Log-uniform equivalent radius: as many tiny as large lesions per octave."""
-    return float(np.exp(rng.uniform(np.log(low), np.log(high))))
+    """Equivalent radius, uniform in the square root of the radius: between log-uniform (as many tiny as
+    large lesions per octave) and uniform, so tiny lesions are common without dominating."""
+    return float(rng.uniform(np.sqrt(low), np.sqrt(high)) ** 2)
 
 
 def draw_outline(rng: np.random.Generator, kind: str, cx: float, cy: float, radius: float) -> Outline:

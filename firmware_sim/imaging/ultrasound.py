@@ -84,7 +84,7 @@ def _lesion(rng: np.random.Generator, g: _Geometry, xx: np.ndarray, yy: np.ndarr
     appearance = str(rng.choice(US_APPEARANCES, p=[0.4, 0.15, 0.25, 0.2]))
     contrast = {
         "hypo": rng.uniform(0.15, 0.55), "anechoic": rng.uniform(0.03, 0.12), "hyper": rng.uniform(1.6, 2.6),
-        "subtle": rng.uniform(0.6, 0.75) if rng.random() < 0.5 else rng.uniform(1.3, 1.5),
+        "subtle": rng.uniform(0.5, 0.7) if rng.random() < 0.5 else rng.uniform(1.4, 1.7),
     }[appearance]
     w = soft_inside(d, rng.uniform(0.0, 0.3))
     if rng.random() < 0.5:  # heterogeneous inside

@@ -39,7 +39,7 @@ def _nodule(rng: np.random.Generator, lungs: np.ndarray, body: np.ndarray, xx: n
     for _ in range(20):
         at = int(rng.choice(candidates))
         cy, cx = (at // size + 0.5) / size, (at % size + 0.5) / size
-        outline = draw_outline(rng, str(rng.choice(SHAPES)), cx, cy, draw_radius(rng, 0.025, 0.13))
+        outline = draw_outline(rng, str(rng.choice(SHAPES)), cx, cy, draw_radius(rng, 0.032, 0.15))
         d = radial_field(outline, xx, yy)
         mask = (d <= 1.0) & (body > 0.5)
         if mask.sum() >= 12 and not (ndimage.binary_dilation(mask, iterations=2) & taken).any():
@@ -47,7 +47,7 @@ def _nodule(rng: np.random.Generator, lungs: np.ndarray, body: np.ndarray, xx: n
     else:
         return None
     appearance = str(rng.choice(XRAY_APPEARANCES, p=[0.6, 0.4]))
-    contrast = rng.uniform(0.2, 0.45) if appearance == "dense" else rng.uniform(0.1, 0.2)
+    contrast = rng.uniform(0.25, 0.5) if appearance == "dense" else rng.uniform(0.14, 0.25)
     edge = rng.uniform(0.05, 0.35)
     profile = soft_inside(d, edge) * (1.0 - 0.35 * np.clip(d, 0, 1) ** 2 * rng.uniform(0, 1))
     if rng.random() < 0.3:  # calcified or cavitating texture

@@ -3,7 +3,8 @@
 In: any grayscale (or colour, reduced to its luminance) image of any size is padded to a square
 (centred, black: ultrasound and X-ray backgrounds are black, and padding keeps the aspect ratio, so
 a round lesion stays round), resampled to ``INPUT_SIZE`` x ``INPUT_SIZE`` (bilinear, with a Gaussian
-anti-alias when shrinking) and scaled to 0..1.
+anti-alias when shrinking) and scaled to 0..1 by its own 99th percentile (at least ``MIN_WHITE``), so a
+scanner's gain does not change what the model sees.
 
 Out: the model's lesion probabilities go back to the image's own pixels by the inverse mapping.
 **The finding rule** (what the edge reports and what detection is scored on): pixels with
@@ -21,6 +22,8 @@ import numpy as np
 from scipy import ndimage
 
 INPUT_SIZE = 96
+#: The 99th-percentile pixel value an image is scaled by is at least this (a near-black image stays dark).
+MIN_WHITE = 64.0
 THRESHOLD = 0.5
 MIN_AREA_MODEL_PX = 8
 _SQUARE = ndimage.generate_binary_structure(2, 2)
@@ -86,7 +89,9 @@ def model_input(pixels: np.ndarray) -> tuple[np.ndarray, Letterbox]:
     box = Letterbox.of(*gray.shape)
     square = np.zeros((box.side, box.side), dtype=np.float32)
     square[box.top:box.top + box.height, box.left:box.left + box.width] = gray
-    x = np.clip(_resize(square, INPUT_SIZE) / 255.0, 0.0, 1.0)
+    small = _resize(square, INPUT_SIZE)
+    white = max(float(np.percentile(small, 99)), MIN_WHITE)
+    x = np.clip(small / white, 0.0, 1.0)
     return x[..., None].astype(np.float32), box
 
 
