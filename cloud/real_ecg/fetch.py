@@ -135,7 +135,8 @@ def fetch(dest: Path = DEFAULT_DEST, keys: tuple[str, ...] | None = None) -> dic
         if not all(target(dest, src, m).is_file() for m in src.members):
             _extract(_download(dest, src), src, dest)
         manifest[src.key] = [
-            {"file": str(target(dest, src, m).relative_to(ecg_dir(dest))), "from": f"{src.requirement} ({src.dist}) {m}",
+            {"file": str(target(dest, src, m).relative_to(ecg_dir(dest))),
+             "from": f"{src.requirement} ({src.dist}) {m}",
              "bytes": target(dest, src, m).stat().st_size,
              "sha256": hashlib.sha256(target(dest, src, m).read_bytes()).hexdigest()}
             for m in src.members
@@ -152,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     manifest = fetch(args.dest, tuple(args.only) if args.only else None)
     files = sum(len(v) for v in manifest.values())
-    print(f"{files} files from {len(manifest)} sources in {ecg_dir(args.dest)}")
+    sys.stdout.write(f"{files} files from {len(manifest)} sources in {ecg_dir(args.dest)}\n")
     return 0
 
 

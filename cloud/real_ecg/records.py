@@ -6,7 +6,8 @@ sensitivity in uV, ISHNE resolution in nV, BITalino's ECG transfer function for 
 a source states no unit or a unit its values contradict, the record says so in ``notes``.
 Annotations are mapped to AAMI classes with the replay's table (N, L, R, e, j -> N; A, a, J, S -> S;
 V, E -> V; F -> F; /, f, Q -> Q); non-beat annotations (rhythm, noise, artefact markers) are dropped
-from the classes but an annotated beat flagged as artefact still counts as an R-peak.
+from the classes, and an annotation flagged as artefact (class "") is neither a beat to find nor a
+place where a detection counts as extra.
 """
 
 from __future__ import annotations
@@ -143,7 +144,7 @@ def _ishne(root: Path) -> Iterator[RealRecord]:
     del var_size
     return iter([RealRecord("ishne/ECG_P28.01", "ishne", fs, "II", x, _use("ishne", ""), "sinus rhythm",
                             np.asarray(beats, dtype=np.int64), tuple(labels),
-                            "beats labelled X (artefact) count as R-peaks but have no class")])
+                            "annotations labelled X (artefact) have no class and are left out of R-peak scoring")])
 
 
 def _cpsc(root: Path) -> Iterator[RealRecord]:
