@@ -27,9 +27,10 @@ decides locally and in proportion to amplitude:
    * a bump: less than :data:`BUMP_RATIO` of the mean amplitude of the sharp beats on either side;
 
    and a sharp candidate is dropped when it is less than :data:`SHARP_BUMP_RATIO` of the sharp beat
-   before it (a spike of noise in a pause; only the beat before: the edge decides on the newest beat
-   before the next one exists), and any candidate below :data:`MIN_AMP_MV` peak to peak (noise on a
-   flat line).
+   before it, or less than :data:`EARLY_SPIKE_RATIO` of it and earlier than :data:`EARLY_SPIKE` of
+   the interval before (a spike of noise in a pause, a P wave; only beats before it count: the edge
+   decides on the newest beat before the next one exists), and any candidate below
+   :data:`MIN_AMP_MV` peak to peak (noise on a flat line).
 5. Each R-peak is placed on the largest deflection of the 5-20 Hz band within 80 ms.
 
 Everything works on many rows at once (the edge searches a batch of devices per call), and each row's
@@ -58,6 +59,8 @@ T_AMP_RATIO = 0.9
 T_EARLY = 0.45
 BUMP_RATIO = 0.5
 SHARP_BUMP_RATIO = 0.15
+EARLY_SPIKE = 0.7
+EARLY_SPIKE_RATIO = 0.35
 MIN_AMP_MV = 0.05
 #: Half-widths (s) of the windows the candidate features are measured over.
 HF_HALF_S, LF_HALF_S, AMP_HALF_S = 0.05, 0.10, 0.06
@@ -150,7 +153,10 @@ def _not_qrs(x: np.ndarray, filtered: np.ndarray, g: np.ndarray, rows: np.ndarra
         count = same_prev.astype(np.float64) + same_next
         total = np.where(same_prev, sharp_amp[b1], 0.0) + np.where(same_next, sharp_amp[nx], 0.0)
         bump = smooth & (count > 0) & (amp * np.maximum(count, 1) < BUMP_RATIO * total)
-        bump |= ~smooth & same_prev & (amp < SHARP_BUMP_RATIO * np.where(same_prev, sharp_amp[b1], 0.0))
+        prev_amp = np.where(same_prev, sharp_amp[b1], 0.0)
+        bump |= ~smooth & same_prev & (amp < SHARP_BUMP_RATIO * prev_amp)
+        premature = same_prev2 & (pos - sharp[b1] < EARLY_SPIKE * interval)
+        bump |= ~smooth & premature & (amp < EARLY_SPIKE_RATIO * prev_amp)
     else:
         early = np.zeros(rows.size, dtype=bool)
         bump = np.zeros(rows.size, dtype=bool)

@@ -87,6 +87,8 @@ def _reference_r_peaks(x: np.ndarray, fs: float) -> np.ndarray:
             drop |= bool(neighbours) and amp[i] * len(neighbours) < qrs.BUMP_RATIO * sum(neighbours)
         else:
             drop |= bool(before) and amp[i] < qrs.SHARP_BUMP_RATIO * before[-1][1]
+            premature = len(before) >= 2 and c - before[-1][0] < qrs.EARLY_SPIKE * (before[-1][0] - before[-2][0])
+            drop |= premature and amp[i] < qrs.EARLY_SPIKE_RATIO * before[-1][1]
         if not drop:
             half = max(1, int(0.08 * fs))
             lo = max(0, c - half)
