@@ -201,8 +201,8 @@ class BeatGenerator:
             [
                 (-p.pr_s, 0.022, p.p_amp if p_wave else 0.0),
                 (-0.028 * qw, 0.009 * qw, -0.10 * g),
-                (0.0, 0.011 * qw, 1.0 * g),
-                (0.028 * qw, 0.010 * qw, -0.25 * g),
+                (0.0, 0.011 * qw, p.r_amp * g),
+                (0.028 * qw, 0.010 * qw, -p.s_amp * g),
                 (t_off, 0.055, p.t_amp),
                 (-0.05, 0.004, 0.0),
             ]

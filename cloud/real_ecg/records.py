@@ -5,7 +5,8 @@ Units are converted explicitly from what each file states (WFDB gain and units, 
 sensitivity in uV, ISHNE resolution in nV, BITalino's ECG transfer function for raw ADC counts); where
 a source states no unit or a unit its values contradict, the record says so in ``notes``.
 Annotations are mapped to AAMI classes with the replay's table (N, L, R, e, j -> N; A, a, J, S -> S;
-V, E -> V; F -> F; /, f, Q -> Q); non-beat annotations (rhythm, noise, artefact markers) are dropped
+V, E -> V; F -> F; /, f -> Q) except that an unclassifiable beat (``Q``) gets no class (our Q is the
+paced beat; AAMI puts both in Q); non-beat annotations (rhythm, noise, artefact markers) are dropped
 from the classes, and an annotation flagged as artefact (class "") is neither a beat to find nor a
 place where a detection counts as extra.
 """
@@ -25,9 +26,9 @@ import numpy as np
 from cloud.real_ecg.fetch import DEFAULT_DEST, ecg_dir
 from cloud.real_ecg.sources import RESERVED, source
 
-#: WFDB beat symbols -> AAMI class (the same table ``iomt replay`` uses).
+#: WFDB beat symbols -> AAMI class (``iomt replay``'s table, but an unclassifiable beat has no class here).
 AAMI = {**dict.fromkeys("NLRej", "N"), **dict.fromkeys("AaJS", "S"), **dict.fromkeys("VE", "V"), "F": "F",
-        **dict.fromkeys("/fQ", "Q")}
+        **dict.fromkeys("/f", "Q"), "Q": ""}
 #: SNOMED CT codes of the CPSC-2018 records' diagnoses.
 SNOMED = {"426783006": "sinus rhythm", "59118001": "right bundle branch block", "164889003": "atrial fibrillation",
           "164884008": "ventricular ectopics", "429622005": "ST depression"}
@@ -86,8 +87,9 @@ def _use(key: str, record: str) -> str:
     return "eval"
 
 
-def _wfdb(root: Path, key: str, record: str, lead: str, *, annotations: bool, rhythm: str = "",
+def wfdb_lead(root: Path, key: str, record: str, lead: str, *, annotations: bool, rhythm: str = "",
           notes: str = "", scale: float = 1.0) -> RealRecord:
+    """One lead of a fetched WFDB record in mV (``scale`` for a header whose stated unit is wrong)."""
     import wfdb
 
     hea = _path(root, key, f"{record}.hea")
@@ -110,7 +112,7 @@ def _wfdb(root: Path, key: str, record: str, lead: str, *, annotations: bool, rh
 
 def _mitdb(root: Path) -> Iterator[RealRecord]:
     for record in ("100", "101"):
-        yield _wfdb(root, "mitdb", record, "MLII", annotations=True, rhythm="sinus rhythm, few ectopic beats")
+        yield wfdb_lead(root, "mitdb", record, "MLII", annotations=True, rhythm="sinus rhythm, few ectopic beats")
 
 
 def _ishne(root: Path) -> Iterator[RealRecord]:
@@ -154,7 +156,7 @@ def _cpsc(root: Path) -> Iterator[RealRecord]:
         dx = next((ln.split(":", 1)[1].strip() for ln in hea.splitlines() if ln.startswith("# Dx")), "")
         rhythm = ", ".join(SNOMED.get(c, c) for c in dx.split(","))
         for lead in ("II", "V1"):
-            rec = _wfdb(root, "cpsc2018", record, lead, annotations=False, rhythm=rhythm)
+            rec = wfdb_lead(root, "cpsc2018", record, lead, annotations=False, rhythm=rhythm)
             yield RealRecord(f"cpsc2018/{record}:{lead}", rec.source, rec.fs, lead, rec.signal_mv, rec.use, rhythm)
 
 
@@ -164,10 +166,10 @@ def _aladin(root: Path) -> Iterator[RealRecord]:
         rhythm = " -> ".join(f"{e['rhythm_name']} ({e['onset']}-{e['offset']})" for e in episodes)
         if record.startswith("STANFORD"):
             # The header states mV with gains that give R waves of hundreds of mV: the values are uV.
-            yield _wfdb(root, "aladin", record, "II", annotations=False, rhythm=rhythm, scale=1e-3,
+            yield wfdb_lead(root, "aladin", record, "II", annotations=False, rhythm=rhythm, scale=1e-3,
                         notes="header says mV but its values are uV-sized (R waves of ~500 'mV'): read as uV")
         else:
-            yield _wfdb(root, "aladin", record, "ECG", annotations=False, rhythm=rhythm)
+            yield wfdb_lead(root, "aladin", record, "ECG", annotations=False, rhythm=rhythm)
 
 
 def _csv_column(path: Path, column: int, skip: int = 0, delimiter: str = ",") -> np.ndarray:
@@ -229,7 +231,7 @@ def _others(root: Path) -> Iterator[RealRecord]:
     yield _simple("pecg", "signal", 200.0, "unknown", _csv_column(signal, 0), "Holter-like ECG, irregular rhythm",
                   "rate 200 Hz from the package's own run.txt; unit not stated (mV-sized)",
                   peaks=_csv_column(_path(root, "pecg", "peaks.txt"), 0).astype(np.int64))
-    yield _wfdb(root, "pecg", "A00001_ecg_epltd", "V5", annotations=False, rhythm="CinC-2017 A00001")
+    yield wfdb_lead(root, "pecg", "A00001_ecg_epltd", "V5", annotations=False, rhythm="CinC-2017 A00001")
     for key, name in (("pydicom", "waveform_ecg.dcm"), ("ecgprocess", "example-DICOM1.dcm"),
                       ("ecgprocess", "example-DICOM2.dcm")):
         x, fs = _dicom_lead(_path(root, key, name))

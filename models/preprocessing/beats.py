@@ -5,6 +5,14 @@ with :func:`models.preprocessing.ecg.detect_r_peaks`, then for every beat that h
 each side take :data:`BEFORE` samples before and :data:`AFTER` after the R-peak (baseline-subtracted,
 in mV) and append five rhythm features. Morphology alone cannot tell a premature supraventricular
 beat (S) from a normal one; the RR intervals can.
+
+Two input formats share that cut. **Input 1** (the released 1.0.0 model): the waveform in mV.
+**Input 2** (:func:`normalise_beats`, :data:`NORMALISED_INPUT`): the same vector with the waveform
+divided by the beat's own QRS amplitude, so that the model sees a shape, not a gain: real
+recordings come in amplitudes from 0.1 to several mV depending on lead, electrode and patient,
+which the 1.0.0 model read as morphology. Lead polarity is left to the model (it is trained on
+both); flipping every beat upright would erase the polarity difference between a ventricular beat
+and its neighbours.
 """
 
 from __future__ import annotations
@@ -26,6 +34,14 @@ LOCAL_BEATS = 8
 #: R-peaks a beat's vector depends on: the LOCAL_BEATS before it, its own and the next one.
 CONTEXT = LOCAL_BEATS + 2
 CLIP_MV = 6.0
+#: Input format of :func:`normalise_beats` (recorded with every model that reads it).
+NORMALISED_INPUT = "2"
+#: Samples either side of the R-peak (0.1 s) whose largest deflection is the beat's scale.
+QRS_HALF = 25
+#: Smallest scale (mV): flatter beats are noise, not shapes to blow up.
+MIN_SCALE_MV = 0.05
+#: Normalised waveform values are clipped to this many QRS amplitudes (a T wave may exceed the QRS).
+NORM_CLIP = 3.0
 
 
 def condition(ecg: np.ndarray, fs: float) -> np.ndarray:
@@ -100,3 +116,15 @@ def beat_vectors(ecg: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray]:
     peaks = detect_r_peaks(x, ECG_RATE_HZ)
     kept, vectors = beat_vectors_from_peaks(x, peaks)
     return kept / ECG_RATE_HZ, vectors
+
+
+def normalise_beats(vectors: np.ndarray) -> np.ndarray:
+    """Input 2 from input 1 vectors ``(k, VECTOR)``: each waveform divided by its largest deflection
+    within :data:`QRS_HALF` samples of the R-peak (at least :data:`MIN_SCALE_MV`), clipped to
+    :data:`NORM_CLIP`; the RR features unchanged. A pure function of each vector, so the edge's vectors
+    normalise to the training path's exactly as closely as their input 1 vectors agree."""
+    out = np.array(vectors, dtype=np.float32, copy=True).reshape(-1, VECTOR)
+    wave = out[:, :WAVE]
+    scale = np.max(np.abs(wave[:, BEFORE - QRS_HALF : BEFORE + QRS_HALF + 1]), axis=1)
+    out[:, :WAVE] = np.clip(wave / np.maximum(scale, MIN_SCALE_MV)[:, None], -NORM_CLIP, NORM_CLIP)
+    return out

@@ -137,8 +137,9 @@ def _not_qrs(x: np.ndarray, filtered: np.ndarray, g: np.ndarray, rows: np.ndarra
     smaller = np.r_[False, amp[1:] < T_AMP_RATIO * amp[:-1]]
     t_like = smooth & after & weaker
 
-    sharp = pos[~smooth]
-    sharp_amp = amp[~smooth]
+    is_sharp = ~smooth & (amp >= MIN_AMP_MV)  # the reference beats: sharp, and not noise on a flat line
+    sharp = pos[is_sharp]
+    sharp_amp = amp[is_sharp]
     before = np.searchsorted(sharp, pos) - 1  # the last sharp candidate before each candidate
     nxt = np.searchsorted(sharp, pos, side="right")  # the first sharp one after it
     b1 = np.clip(before, 0, None)

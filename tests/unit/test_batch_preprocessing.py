@@ -72,7 +72,7 @@ def _reference_r_peaks(x: np.ndarray, fs: float) -> np.ndarray:
     smooth = [np.sqrt(np.mean(window(band, c, qrs.HF_HALF_S) ** 2))
               < qrs.SMOOTH_RATIO * np.sqrt(np.mean(window(low, c, qrs.LF_HALF_S) ** 2)) for c in cands]
     amp = [float(np.ptp(window(x, c, qrs.AMP_HALF_S))) for c in cands]
-    sharp = [(int(c), a) for c, a, s in zip(cands, amp, smooth, strict=True) if not s]
+    sharp = [(int(c), a) for c, a, s in zip(cands, amp, smooth, strict=True) if not s and a >= qrs.MIN_AMP_MV]
     beats = []
     for i, c in enumerate(cands):
         drop = amp[i] < qrs.MIN_AMP_MV
