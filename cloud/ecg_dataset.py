@@ -38,7 +38,7 @@ from cloud.labels import BEAT_TOLERANCE_S
 from firmware_sim.persona import Persona
 from models.definitions import spec
 from models.preprocessing import PREPROCESSING_VERSION
-from models.preprocessing.beats import VECTOR, beat_vectors, normalise_beats
+from models.preprocessing.beats import INPUT2, beat_vectors, normalise_beats, previous_beats
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +90,8 @@ def vary_lead(persona: Persona, rng: np.random.Generator) -> Persona:
 
 def labelled_beats(signal_mv: np.ndarray, fs: float, beat_t: np.ndarray, beat_labels: Iterable[str],
                    classes: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
-    """``(input 2 vectors, class indices)`` of the beats the shared detector finds in ``signal_mv``;
+    """``(input 2 vectors, class indices)`` of the beats the shared detector finds in ``signal_mv`` (each
+    with the beat before it);
     a detected beat with no annotated beat within 100 ms, or one of a class the model does not
     have, gets -1 (left out by the caller)."""
     t_peaks, vectors = beat_vectors(signal_mv, fs)
@@ -108,7 +109,7 @@ def labelled_beats(signal_mv: np.ndarray, fs: float, beat_t: np.ndarray, beat_la
         close = np.abs(times[j] - t_peaks) <= BEAT_TOLERANCE_S
         y = np.asarray([lookup.get(ordered[k], -1) if ok else -1 for k, ok in zip(j.tolist(), close.tolist(),
                                                                                  strict=True)], dtype=np.int64)
-    return normalise_beats(vectors), y
+    return normalise_beats(vectors, previous_beats(vectors)), y
 
 
 Subjects = dict[str, tuple[np.ndarray, np.ndarray, dict[str, Any]]]
@@ -154,7 +155,7 @@ def real_training_beats(classes: tuple[str, ...], dest: Path | None = None) -> t
         ys.append(y[keep])
         names.append(f"{key}/{record}:{lead}")
     if not xs:
-        return np.zeros((0, VECTOR), np.float32), np.zeros(0, np.int64), []
+        return np.zeros((0, INPUT2), np.float32), np.zeros(0, np.int64), []
     return np.concatenate(xs), np.concatenate(ys), names
 
 
@@ -170,7 +171,7 @@ def build(profile: DataProfile, *, real: bool = True, dest: Path | None = None) 
         xs = [per_subject[k][0][per_subject[k][1] >= 0] for k in splits[s]]
         ys = [per_subject[k][1][per_subject[k][1] >= 0] for k in splits[s]]
         dropped += sum(int((per_subject[k][1] < 0).sum()) for k in splits[s])
-        x[s] = np.concatenate(xs).astype(np.float32) if xs else np.zeros((0, VECTOR), np.float32)
+        x[s] = np.concatenate(xs).astype(np.float32) if xs else np.zeros((0, INPUT2), np.float32)
         y[s] = np.concatenate(ys).astype(np.int64) if ys else np.zeros(0, np.int64)
     real_info: dict[str, Any] = {"used": False}
     if real:

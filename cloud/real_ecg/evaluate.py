@@ -28,7 +28,7 @@ import numpy as np
 
 from cloud.real_ecg.fetch import DEFAULT_DEST
 from cloud.real_ecg.records import RealRecord, load_all
-from models.preprocessing.beats import NORMALISED_INPUT, beat_vectors, normalise_beats
+from models.preprocessing.beats import NORMALISED_INPUT, beat_vectors, normalise_beats, previous_beats
 
 MATCH_S = 0.150
 V_FLOOR = 0.90
@@ -48,7 +48,7 @@ def record_vectors(rec: RealRecord, version: str) -> tuple[np.ndarray, np.ndarra
     """``(R-peak sample indices at the record's rate, model inputs)`` of every classifiable beat."""
     t, vectors = beat_vectors(rec.signal_mv, rec.fs)
     if version == NORMALISED_INPUT:
-        vectors = normalise_beats(vectors)
+        vectors = normalise_beats(vectors, previous_beats(vectors))
     return np.round(t * rec.fs).astype(np.int64), vectors
 
 

@@ -17,7 +17,7 @@ from cloud.real_ecg.records import RealRecord, RecordError
 from cloud.real_ecg.rpeaks import match
 from firmware_sim.ecg import EcgStream
 from firmware_sim.persona import make_persona
-from models.preprocessing.beats import BEFORE, VECTOR, WAVE, beat_vectors, normalise_beats
+from models.preprocessing.beats import BEFORE, INPUT2, VECTOR, WAVE, beat_vectors, normalise_beats, previous_beats
 
 
 def _ishne_header(n: int, fs: int, nleads: int, resolution_nv: int, var_block: int = 0) -> bytes:
@@ -136,16 +136,25 @@ def test_the_input_version_comes_from_the_metadata() -> None:
 def test_normalised_beats_do_not_depend_on_gain_and_keep_polarity_and_rr() -> None:
     stream = EcgStream(make_persona(5, 0, condition="pvc"), 250.0, np.random.default_rng(5))
     _, v = beat_vectors(stream.render(250 * 30), 250.0)
-    n = normalise_beats(v)
-    assert n.shape == v.shape == (len(v), VECTOR)
-    np.testing.assert_allclose(normalise_beats(v * np.r_[np.full(WAVE, 3.0), np.ones(VECTOR - WAVE)]), n, atol=1e-6)
-    np.testing.assert_allclose(normalise_beats(v * np.r_[np.full(WAVE, -1.0), np.ones(VECTOR - WAVE)])[:, :WAVE],
-                               -n[:, :WAVE], atol=1e-6)
-    np.testing.assert_array_equal(n[:, WAVE:], v[:, WAVE:])
+    prev = previous_beats(v)
+    n = normalise_beats(v, prev)
+    assert n.shape == (len(v), INPUT2) and INPUT2 == 2 * WAVE + VECTOR - WAVE
+    gain = np.r_[np.full(WAVE, 3.0), np.ones(VECTOR - WAVE)]
+    np.testing.assert_allclose(normalise_beats(v * gain, prev * gain), n, atol=1e-6)
+    flip = np.r_[np.full(WAVE, -1.0), np.ones(VECTOR - WAVE)]
+    np.testing.assert_allclose(normalise_beats(v * flip, prev * flip)[:, : 2 * WAVE], -n[:, : 2 * WAVE], atol=1e-6)
+    np.testing.assert_array_equal(n[:, 2 * WAVE :], v[:, WAVE:])
     assert np.allclose(np.max(np.abs(n[:, BEFORE - 25 : BEFORE + 26]), axis=1), 1.0)
+    # the predecessor channel holds the previous beat, scaled by this beat's amplitude
+    np.testing.assert_allclose(n[1:, WAVE : 2 * WAVE] * np.max(np.abs(v[1:, BEFORE - 25 : BEFORE + 26]), axis=1,
+                                                               keepdims=True),
+                               np.clip(v[:-1, :WAVE], -3 * 10, 3 * 10), atol=1e-5)
+    np.testing.assert_array_equal(normalise_beats(v[:1])[:, WAVE : 2 * WAVE], n[:1, :WAVE])  # the first: itself
 
 
-def test_a_flat_beat_is_not_blown_up() -> None:
+def test_a_flat_beat_is_not_blown_up_and_predecessors_must_match() -> None:
     v = np.zeros((1, VECTOR), dtype=np.float32)
     v[0, BEFORE] = 0.01  # 10 uV: noise
     assert normalise_beats(v)[0, BEFORE] == pytest.approx(0.2)
+    with pytest.raises(ValueError, match="previous"):
+        normalise_beats(np.zeros((3, VECTOR)), np.zeros((2, VECTOR)))
