@@ -11,8 +11,8 @@ their beats are cut, each subject drawn once:
   it; what stays is the signal-to-noise ratio, which real recordings spread as widely);
 * **baseline**: a slow wander of up to 0.6 mV (0.05-0.5 Hz) and a step, as electrode movement gives;
 * **lead morphology** (:func:`vary_lead`): the normal beat's R height and S depth (from a tall qR to
-  a V1-like rS) and the T wave's sign (inverted in a third of subjects), as different leads show
-  the same heart.
+  a V1-like rS), the T wave's sign (inverted in a third of subjects) and the ventricular beats'
+  height, as different leads and patients show them.
 
 Real annotated beats join the training split by record, never by beat: MIT-BIH record 101 (both
 leads: MLII and V1), see :data:`REAL_TRAIN`. Every other real record stays out of training and is
@@ -83,9 +83,11 @@ class Augmentation:
 
 def vary_lead(persona: Persona, rng: np.random.Generator) -> Persona:
     """The same heart seen from another lead: R height 0.15-1.2, S depth 0.1-1.5 (of the gain), T
-    inverted with probability 1/3."""
+    inverted with probability 1/3, ventricular ectopics 0.8-3 times the gain tall (the simulator's
+    fixed 1.4 made real PVCs twice a normal beat's height, and the beat after them, unfamiliar)."""
     t_amp = -persona.t_amp if rng.random() < T_INVERT_P else persona.t_amp
-    return replace(persona, r_amp=float(rng.uniform(0.15, 1.2)), s_amp=float(rng.uniform(0.1, 1.5)), t_amp=t_amp)
+    return replace(persona, r_amp=float(rng.uniform(0.15, 1.2)), s_amp=float(rng.uniform(0.1, 1.5)), t_amp=t_amp,
+                   v_amp=float(rng.uniform(0.8, 3.0)))
 
 
 def labelled_beats(signal_mv: np.ndarray, fs: float, beat_t: np.ndarray, beat_labels: Iterable[str],
@@ -184,7 +186,7 @@ def build(profile: DataProfile, *, real: bool = True, dest: Path | None = None) 
     params = {"profile": {"subjects": profile.subjects, "seconds": profile.seconds, "seed": profile.seed,
                           "fractions": list(profile.fractions)},
               "rates_hz": list(RATES_HZ), "flip_p": FLIP_P, "gain_range": list(GAIN_RANGE), "wander_mv": WANDER_MV,
-              "lead_morphology": "r_amp 0.15-1.2, s_amp 0.1-1.5, T inverted p=1/3",
+              "lead_morphology": "r_amp 0.15-1.2, s_amp 0.1-1.5, T inverted p=1/3, v_amp 0.8-3.0",
               "real": real_info, "preprocessing_version": PREPROCESSING_VERSION}
     digest = hashlib.sha256(json.dumps(params, sort_keys=True).encode())
     for s in SPLITS:

@@ -37,6 +37,6 @@ def test_augmentation_is_drawn_per_subject_and_reproducible() -> None:
 def test_lead_variation_changes_only_the_normal_beat_shape() -> None:
     base = make_persona(1, 2)
     varied = [vary_lead(base, np.random.default_rng(i)) for i in range(60)]
-    assert all(0.15 <= p.r_amp <= 1.2 and 0.1 <= p.s_amp <= 1.5 for p in varied)
+    assert all(0.15 <= p.r_amp <= 1.2 and 0.1 <= p.s_amp <= 1.5 and 0.8 <= p.v_amp <= 3.0 for p in varied)
     assert any(p.t_amp < 0 for p in varied) and any(p.t_amp > 0 for p in varied)
     assert all(p.resting_hr == base.resting_hr and p.p_v == base.p_v for p in varied)
