@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import zlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,11 +58,13 @@ def subject_rng(seed: int, kind: str, index: int) -> np.random.Generator:
 
 def generate(
     kind: str, subjects: int, seconds: float, seed: int, *, rate_hz: float | None = None,
-    random_mount: bool = False,
+    random_mount: bool = False, vary: Callable[[Persona, np.random.Generator], Persona] | None = None,
 ) -> Iterator[Recording]:
     """``subjects`` recordings of ``seconds`` each. ``rate_hz`` sets the ECG rate (ecg, emotion) or
     the motion sensors' rate (motion); ``random_mount`` turns each motion subject's sensor by its own
-    random 3-D rotation (recorded in the persona as ``mount``)."""
+    random 3-D rotation (recorded in the persona as ``mount``). ``vary`` (ECG only) changes each persona
+    before its signal is rendered, with a generator of its own (the subject's signal generator is left
+    untouched)."""
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
     if subjects < 1 or seconds <= 0:
@@ -71,7 +73,10 @@ def generate(
     for index in range(subjects):
         rng = subject_rng(seed, kind, index)
         if kind == "ecg":
-            yield _ecg(make_persona(seed, index), rng, seconds, rate)
+            persona = make_persona(seed, index)
+            if vary is not None:
+                persona = vary(persona, np.random.default_rng([seed, zlib.crc32(b"vary"), index]))
+            yield _ecg(persona, rng, seconds, rate)
         elif kind == "motion":
             yield _motion(make_persona(seed, index), rng, seconds, rate, random_mount)
         else:
