@@ -31,6 +31,29 @@ def connect_timeout(url: str, timeout: float, why: str | None) -> TransportError
     )
 
 
+def refused(url: str, reason: str) -> TransportError:
+    """The error of a client whose CONNECT the broker answered with a refusal (``reason``)."""
+    return TransportError(
+        f"the MQTT broker {url} refused the connection: {reason}; check mqtt.username and mqtt.password "
+        "(is this identity enrolled, and not revoked?)"
+    )
+
+
+def tls_failed(url: str, exc: BaseException) -> TransportError:
+    """The error of a client whose TLS handshake with ``url`` failed, naming why and what to check."""
+    reason = getattr(exc, "reason", None) or getattr(exc, "verify_message", None) or str(exc)
+    detail = getattr(exc, "verify_message", None)
+    text = f"{reason} ({detail})" if detail and detail != reason else str(reason)
+    lowered = text.lower()
+    if "alert" in lowered or "certificate required" in lowered:
+        hint = ("the broker refused our client certificate: is mqtt.tls.cert_file signed by the broker's CA, "
+                "unexpired and not revoked?")
+    else:
+        hint = ("is mqtt.tls.ca_file the CA that signed the broker's certificate, is that certificate still valid, "
+                "and does it name this host?")
+    return TransportError(f"TLS with the MQTT broker {url} failed: {text}; {hint}")
+
+
 def backpressure_timeout(topic: str, pending: int, url: str) -> TransportError:
     """The error of a publish that found no room among the messages waiting for the broker."""
     return TransportError(
