@@ -82,7 +82,8 @@ def filter_within(topic_filter: str, pattern: str) -> bool:
                 return False
         elif allowed not in ("+", part):
             return False
-    return len(f_parts) == len(p_parts)
+    # "a/#" also matches "a" itself
+    return len(f_parts) == len(p_parts) or (len(p_parts) == len(f_parts) + 1 and p_parts[-1] == "#")
 
 
 def permits(rules: tuple[Rule, ...], access: Access, topic: str) -> bool:

@@ -39,18 +39,18 @@ def refused(url: str, reason: str) -> TransportError:
     )
 
 
-def tls_failed(url: str, exc: BaseException) -> TransportError:
-    """The error of a client whose TLS handshake with ``url`` failed, naming why and what to check."""
-    reason = getattr(exc, "reason", None) or getattr(exc, "verify_message", None) or str(exc)
-    detail = getattr(exc, "verify_message", None)
-    text = f"{reason} ({detail})" if detail and detail != reason else str(reason)
-    lowered = text.lower()
-    if "alert" in lowered or "certificate required" in lowered:
-        hint = ("the broker refused our client certificate: is mqtt.tls.cert_file signed by the broker's CA, "
-                "unexpired and not revoked?")
-    else:
+def tls_failed(url: str, exc: BaseException | str) -> TransportError:
+    """The error of a client whose TLS session with ``url`` failed (``exc``: the SSL error, or its
+    text), naming why and what to check: our verification of the broker's certificate, or the broker
+    ending the handshake (which is how it refuses a client certificate, or the lack of one)."""
+    verify = getattr(exc, "verify_message", None)
+    text = f"certificate verify failed: {verify}" if verify else str(getattr(exc, "reason", None) or exc)
+    if verify or "CERTIFICATE_VERIFY_FAILED" in text:
         hint = ("is mqtt.tls.ca_file the CA that signed the broker's certificate, is that certificate still valid, "
                 "and does it name this host?")
+    else:
+        hint = ("the broker ended the TLS handshake: does it require a client certificate (mqtt.tls.cert_file) "
+                "signed by its CA, unexpired and not revoked?")
     return TransportError(f"TLS with the MQTT broker {url} failed: {text}; {hint}")
 
 

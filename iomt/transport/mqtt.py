@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import logging
+import socket
 import ssl
 import threading
 import time
@@ -99,30 +100,25 @@ class MqttBus:
         client.on_message = self._on_unmatched
         client.on_publish = self._on_publish
         client.on_subscribe = self._on_subscribe
+        if config.use_tls:
+            # until the first CONNACK: paho retries a failed TLS session silently, but logs why
+            client.on_log = self._on_paho_log
         self._client = client
 
     # -- lifecycle -----------------------------------------------------------------------------
     def start(self, wait: bool = True, timeout: float = 10.0) -> MqttBus:
         """Connect in the background; with ``wait``, block until connected or raise TransportError.
 
-        With ``wait``, the first attempt is made here, so a TLS failure (wrong CA, expired or
-        revoked certificate) and a refused CONNECT (bad credentials, revoked identity) raise at once
-        with the reason instead of being retried until ``timeout``; an unreachable broker is retried.
+        With ``wait``, a failed TLS handshake (wrong CA, expired certificate, wrong host) and a
+        refused CONNECT (bad credentials, revoked identity) raise at once, naming the reason,
+        instead of being retried until ``timeout``; an unreachable broker is retried.
         """
-        reachable = False
-        if wait:
-            try:
-                self._client.connect(self.config.host, self.config.port, keepalive=self.config.keepalive_s)
-                reachable = True
-            except ssl.SSLError as exc:
-                raise tls_failed(self.config.url, exc) from None
-            except (OSError, ValueError) as exc:
-                self._connect_error = str(exc)
-        if not reachable:
-            try:
-                self._client.connect_async(self.config.host, self.config.port, keepalive=self.config.keepalive_s)
-            except (OSError, ValueError) as exc:
-                raise TransportError(f"cannot start MQTT connection to {self.config.url}: {exc}") from exc
+        if wait and self.config.use_tls:
+            self._check_tls(timeout)
+        try:
+            self._client.connect_async(self.config.host, self.config.port, keepalive=self.config.keepalive_s)
+        except (OSError, ValueError) as exc:
+            raise TransportError(f"cannot start MQTT connection to {self.config.url}: {exc}") from exc
         self._client.loop_start()
         if wait and not self._wait_connected_or_refused(timeout):
             self._client.loop_stop()
@@ -130,6 +126,24 @@ class MqttBus:
                 raise self._refusal
             raise connect_timeout(self.config.url, timeout, self._connect_error)
         return self
+
+    def _check_tls(self, timeout: float) -> None:
+        """One TLS handshake with the broker, as paho will make it, to name a certificate problem
+        (paho retries a failed handshake silently). An unreachable broker is left to the retries."""
+        tls = self.config.tls
+        context = ssl.create_default_context(cafile=str(tls.ca_file) if tls.ca_file else None)
+        if tls.cert_file:
+            context.load_cert_chain(str(tls.cert_file), str(tls.key_file) if tls.key_file else None)
+        if tls.insecure:
+            context.check_hostname = False
+        try:
+            with socket.create_connection((self.config.host, self.config.port), timeout=min(timeout, 10.0)) as raw, \
+                    context.wrap_socket(raw, server_hostname=self.config.host):
+                pass
+        except ssl.SSLError as exc:
+            raise tls_failed(self.config.url, exc) from None
+        except OSError as exc:
+            self._connect_error = str(exc)
 
     def _wait_connected_or_refused(self, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
@@ -250,6 +264,10 @@ class MqttBus:
             if self._waiters:
                 self._delivery_cond.notify_all()
 
+    def _on_paho_log(self, _client: paho.Client, _userdata: Any, level: int, text: str) -> None:
+        if level == paho.MQTT_LOG_ERR and "SSL" in text and not self.connected:
+            self._refusal = tls_failed(self.config.url, text)
+
     def _subscribe(self, client: paho.Client, topic_filter: str, qos: int) -> None:
         _rc, mid = client.subscribe(topic_filter, qos)
         if mid is not None:
@@ -281,6 +299,7 @@ class MqttBus:
             return
         self._refusal = None
         self._connect_error = None
+        client.on_log = None  # formatting every packet's log line costs CPU on the hot path
         self.stats.connects += 1
         with self._lock:
             subscriptions = list(self._subscriptions.items())
