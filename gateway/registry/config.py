@@ -16,9 +16,9 @@ from iomt.config import MqttConfig, StrictModel
 
 class RegistryConfig(StrictModel):
     path: Path = Field(Path("var/registry.sqlite"), description="The registry's SQLite file.")
-    key_file: Path = Field(
-        Path("var/registry.key"), description="Master key wrapping device keys (created 0600 on first use; "
-        "keep it apart from backups of the registry file)."
+    key_file: Path | None = Field(
+        None, description="Master key wrapping device keys (created 0600 on first use; default: beside the "
+        "registry file, with the suffix .key; keep it apart from backups of the registry file)."
     )
     broker: Literal["embedded", "dynsec"] = Field(
         "embedded", description="How the broker learns of changes: 'embedded' (the embedded broker reads the "
@@ -38,4 +38,5 @@ def open_registry(config: RegistryConfig) -> DeviceRegistry:
             raise RegistryError("registry.broker = 'dynsec' needs registry.dynsec (the admin client's url, "
                                 "username and password)")
         driver = DynsecDriver(config.dynsec, config.timeout_s)
-    return DeviceRegistry(SqliteRegistry(config.path, config.key_file), driver)
+    key_file = config.key_file or config.path.with_suffix(".key")
+    return DeviceRegistry(SqliteRegistry(config.path, key_file), driver)
