@@ -54,7 +54,7 @@ def test_enrol_list_rotate_revoke(tmp_path: Path, capsys: pytest.CaptureFixture[
 
 
 def test_the_registry_config_names_what_is_missing(tmp_path: Path) -> None:
-    with pytest.raises(RegistryError, match="registry.dynsec"):
+    with pytest.raises(RegistryError, match=r"registry\.dynsec"):
         open_registry(RegistryConfig(path=tmp_path / "r.sqlite", broker="dynsec"))
 
 
