@@ -117,3 +117,20 @@ def test_the_embedded_broker_will_not_serve_anonymously_beyond_loopback() -> Non
     with pytest.raises(InsecureBrokerError, match="anonymous"):
         broker_config("0.0.0.0", 1883, BrokerSecurity(allow_anonymous=True))
     assert broker_config("127.0.0.1", 1883, BrokerSecurity(allow_anonymous=True))["plugins"]
+
+
+def test_device_credentials_files_are_checked_with_the_reason(tmp_path: Path) -> None:
+    from firmware_sim.device_links import CredentialsError, DeviceLinks, load_device_credentials
+    from iomt.config import MqttConfig
+
+    path = tmp_path / "devices.json"
+    for text, message in (("{", "not JSON"), ("[]", '"devices" object'),
+                          ('{"devices": {"d": {"username": "d"}}}', "'d' needs a string")):
+        path.write_text(text)
+        with pytest.raises(CredentialsError, match=message):
+            load_device_credentials(path)
+    with pytest.raises(CredentialsError, match="cannot read"):
+        load_device_credentials(tmp_path / "missing.json")
+    path.write_text('{"devices": {"a": {"username": "a", "password": "p"}}}')
+    with pytest.raises(CredentialsError, match=r"no credentials for device.*b, c"):
+        DeviceLinks(MqttConfig(), load_device_credentials(path), ["a", "b", "c"])
