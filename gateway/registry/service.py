@@ -38,8 +38,12 @@ from gateway.registry.store import TOKEN_SEPARATOR, SqliteRegistry
 
 log = logging.getLogger(__name__)
 
-#: Called after each change with ("enrol" | "rotate" | "revoke", the principal): the audit log's hook.
-ChangeListener = Callable[[str, Principal], None]
+#: Called after each change with ("device.enrol" | "device.rotate" | "device.revoke", the principal,
+#: the actor who asked): the audit log's hook, e.g.
+#: ``lambda action, p, actor: audit.append(actor, action, p.name, {"kind": p.kind, "site": p.site})``.
+ChangeListener = Callable[[str, Principal, str], None]
+#: The actor of a change made without one (the command line passes its user).
+SYSTEM = "system"
 
 
 class DeviceRegistry:
@@ -53,7 +57,7 @@ class DeviceRegistry:
         self.on_change = on_change
 
     # -- changes ---------------------------------------------------------------------------------
-    def enrol(self, name: str, kind: Kind | str, site: str, *, device_key: bool = True) -> Issued:
+    def enrol(self, name: str, kind: Kind | str, site: str, *, device_key: bool = True, actor: str = SYSTEM) -> Issued:
         """Enrol ``name`` as a ``kind`` of ``site``: an MQTT password, plus an uplink token for an edge
         and (unless ``device_key`` is false) an end-to-end key for a device. Returned once."""
         kind = Kind(kind)
@@ -78,10 +82,10 @@ class DeviceRegistry:
             self._undo_enrol(preview)
             raise
         log.info("enrolled %s %s (site %s)", kind, name, site)
-        self._changed("enrol", principal)
+        self._changed("device.enrol", principal, actor)
         return Issued(principal, password, self._token(name, token_secret), key)
 
-    def rotate(self, name: str, *, new_device_key: bool = False) -> Issued:
+    def rotate(self, name: str, *, new_device_key: bool = False, actor: str = SYSTEM) -> Issued:
         """New MQTT password (and uplink token, for an edge; and with ``new_device_key`` a new device
         key version — older versions stay readable). The old password stops working at once."""
         current = self.store.require(name)
@@ -98,14 +102,14 @@ class DeviceRegistry:
                 raise RegistryError(f"{name!r} is a {principal.kind}: only devices have keys")
             key = self.store.add_device_key(name, secrets.token_bytes(KEY_BYTES))
         log.info("rotated the credentials of %s %s", principal.kind, name)
-        self._changed("rotate", principal)
+        self._changed("device.rotate", principal, actor)
         return Issued(principal, password, self._token(name, token_secret), key)
 
-    def revoke(self, name: str) -> Principal:
+    def revoke(self, name: str, *, actor: str = SYSTEM) -> Principal:
         """Revoke ``name`` everywhere; a connected client is disconnected. Idempotent."""
         principal = self.store.revoke(name)
         log.info("revoked %s %s", principal.kind, name)
-        self._changed("revoke", principal)
+        self._changed("device.revoke", principal, actor)
         try:
             self.broker.revoke(principal)
         except BrokerSyncError as exc:
@@ -153,6 +157,6 @@ class DeviceRegistry:
             log.warning("could not remove %s from %s after a failed enrolment", preview.name, self.broker.description)
         self.store.delete(preview.name)
 
-    def _changed(self, action: str, principal: Principal) -> None:
+    def _changed(self, action: str, principal: Principal, actor: str) -> None:
         if self.on_change is not None:
-            self.on_change(action, principal)
+            self.on_change(action, principal, actor)

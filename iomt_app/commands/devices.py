@@ -98,18 +98,29 @@ def _show(issued: Any, out: Path | None, verb: str) -> int:
     return 0
 
 
+def _actor() -> str:
+    """Who made a change from the command line, for the audit hook."""
+    import getpass
+
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli"
+
+
 def _enrol(args: argparse.Namespace, env: Mapping[str, str]) -> int:
-    return _run(lambda: _show(_open(args, env).enrol(args.name, args.kind, args.site, device_key=not args.no_key),
-                              args.out, "enrolled"))
+    return _run(lambda: _show(_open(args, env).enrol(args.name, args.kind, args.site, device_key=not args.no_key,
+                                                     actor=_actor()), args.out, "enrolled"))
 
 
 def _rotate(args: argparse.Namespace, env: Mapping[str, str]) -> int:
-    return _run(lambda: _show(_open(args, env).rotate(args.name, new_device_key=args.new_key), args.out, "rotated"))
+    return _run(lambda: _show(_open(args, env).rotate(args.name, new_device_key=args.new_key, actor=_actor()),
+                              args.out, "rotated"))
 
 
 def _revoke(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     def action() -> int:
-        principal = _open(args, env).revoke(args.name)
+        principal = _open(args, env).revoke(args.name, actor=_actor())
         print(f"revoked {principal.kind} {principal.name} (site {principal.site})")  # noqa: T201
         return 0
 

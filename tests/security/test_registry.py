@@ -254,3 +254,14 @@ def test_a_gateway_of_every_site_and_a_revoked_identity() -> None:
     assert permits(every, Access.SUBSCRIBE, "iomt/v1/s9/_edge/+/availability")
     assert rules_for(principal(Kind.EDGE, status=Status.REVOKED)) == ()
     assert not permits((Rule(Access.SUBSCRIBE, "a/#"),), Access.PUBLISH, "a/b")
+
+
+def test_every_change_reaches_the_audit_hook_with_its_actor(tmp_path: Path) -> None:
+    seen: list[tuple[str, str, str]] = []
+    registry = DeviceRegistry(SqliteRegistry(tmp_path / "r.sqlite", tmp_path / "r.key"),
+                              on_change=lambda action, p, actor: seen.append((action, p.name, actor)))
+    registry.enrol("dev-1", "device", "s", actor="admin")
+    registry.rotate("dev-1")
+    registry.revoke("dev-1", actor="cli:root")
+    assert seen == [("device.enrol", "dev-1", "admin"), ("device.rotate", "dev-1", "system"),
+                    ("device.revoke", "dev-1", "cli:root")]
