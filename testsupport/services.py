@@ -165,9 +165,10 @@ DYNSEC_PLUGIN_PATHS = (
     "/usr/local/lib/mosquitto_dynamic_security.so",
 )
 
-#: Crash-safe save policy: the in-memory database is written (to a new file, then renamed) every
-#: second, so a SIGKILL loses at most the last second of what was queued for offline clients, and a
-#: persistent session's subscriptions survive a crash a second after they were made. Counting changes
+#: Crash-safe save policy: the in-memory database is written (to a new file, then renamed) whenever
+#: more than one whole second has passed since the last save — every 2 s, as mosquitto compares whole
+#: seconds — so a SIGKILL loses at most the last ~2 s of what was queued for offline clients, and a
+#: persistent session's subscriptions survive a crash ~2 s after they were made. Counting changes
 #: instead (``autosave_on_changes``) writes the whole database per message: quadratic while an edge is
 #: away (20,000 queued messages did not finish in 300 s with ``autosave_interval 1`` on changes).
 PERSISTENCE_CONFIG = """\
