@@ -26,7 +26,6 @@ import numpy as np
 from iomt.wire.chunks import Image
 from iomt.wire.events import Event, EventKind, Priority
 from iomt.wire.masks import encode_rle
-from models.preprocessing import PREPROCESSING_VERSION
 from models.preprocessing import imaging as prep
 from models.runtime import ModelRunner
 
@@ -77,7 +76,7 @@ def lesion_event(site: str, node: str, device: str, image: Image, runner_version
         "area_mm2": None if area_mm2 is None else round(area_mm2, 3),
         "rule": {"threshold": prep.THRESHOLD, "min_area_model_px": prep.MIN_AREA_MODEL_PX,
                  "input_size": prep.INPUT_SIZE},
-        "preprocessing": PREPROCESSING_VERSION,
+        "preprocessing": prep.INPUT_VERSION,
         "inference_ms": round(inference_ms, 3),
     }
     score = max(f.confidence for f in found) if found else float(prob.max())

@@ -16,7 +16,6 @@ from typing import Any
 
 import numpy as np
 
-from models.preprocessing import PREPROCESSING_VERSION
 from models.preprocessing import imaging as prep
 
 SPLITS = ("train", "val", "test")
@@ -107,7 +106,7 @@ def build(profile: ImagingProfile) -> ImagingDataset:
 
 
 def _hash(out: dict[str, dict[str, Any]], profile: ImagingProfile) -> str:
-    h = hashlib.sha256(json.dumps({"profile": asdict(profile), "preprocessing": PREPROCESSING_VERSION},
+    h = hashlib.sha256(json.dumps({"profile": asdict(profile), "preprocessing": prep.INPUT_VERSION},
                                   sort_keys=True).encode())
     for s in SPLITS:
         for key in ("images", "masks", "spacing"):
@@ -128,7 +127,7 @@ def _card(profile: ImagingProfile, splits: dict[str, list[str]], out: dict[str, 
         "dataset": "imaging (simulated phantoms)",
         "source": SOURCE,
         "generation": asdict(profile) | {"fractions": list(profile.fractions)},
-        "preprocessing": {"module": "models.preprocessing.imaging", "version": PREPROCESSING_VERSION},
+        "preprocessing": {"module": "models.preprocessing.imaging", "version": prep.INPUT_VERSION},
         "classes": ["background", "lesion"],
         "class_counts_meaning": "images without a lesion (background) and with at least one (lesion)",
         "split_by": "device (scanner settings)",

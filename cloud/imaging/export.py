@@ -18,7 +18,6 @@ from cloud.imaging.evaluation import check_floors, score_split, summarize
 from cloud.train import model_path
 from models.definitions import spec
 from models.metadata import SCHEMA_VERSION, ModelMetadata
-from models.preprocessing import PREPROCESSING_VERSION
 from models.runtime import ModelRunner, read_tensor_specs, released_paths, sha256_file
 
 log = logging.getLogger(__name__)
@@ -79,7 +78,7 @@ def export(ds: ImagingDataset, workdir: Path, out_dir: Path, *, version: str = "
         "float32_size_bytes": len(f32), "size_ratio_int8_to_float32": round(len(i8) / len(f32), 4),
         "parameters": int(model.count_params()), "classes": list(s.classes),
         "input": in_spec.to_dict(), "output": {**out_spec.to_dict(), "meaning": OUTPUT_MEANING},
-        "preprocessing": {"module": s.preprocessing, "version": PREPROCESSING_VERSION},
+        "preprocessing": {"module": s.preprocessing, "version": s.preprocessing_version},
         "training_data": {
             "sha256": ds.sha256, "source": ds.card["source"], "generation": ds.card["generation"],
             "windows": ds.card["windows"], "class_counts": ds.card["class_counts"], "simulated": True,

@@ -22,6 +22,7 @@ SPEC = ModelSpec(
     classes=("background", "lesion"),
     input_shape=(imaging.INPUT_SIZE, imaging.INPUT_SIZE, 1),
     preprocessing="models.preprocessing.imaging",
+    preprocessing_version=imaging.INPUT_VERSION,
     description="per-pixel lesion probability of a 96x96 grayscale ultrasound or X-ray image (letterboxed, 0..1)",
     has_lstm=False,
 )

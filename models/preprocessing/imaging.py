@@ -22,6 +22,10 @@ import numpy as np
 from scipy import ndimage
 
 INPUT_SIZE = 96
+#: Version of the input this module makes (semantic, recorded with each model: a new major is a new
+#: input format) and the majors it still makes.
+INPUT_VERSION = "1.0.0"
+RUNS_MAJORS = ("1",)
 #: The 99th-percentile pixel value an image is scaled by is at least this (a near-black image stays dark).
 MIN_WHITE = 64.0
 THRESHOLD = 0.5

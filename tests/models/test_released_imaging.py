@@ -14,7 +14,7 @@ from edge.imaging_pipeline import ImagingPipeline
 from firmware_sim.imaging import draw_scanner, render_phantom
 from iomt.wire.chunks import Image, decode_image, encode_image
 from iomt.wire.masks import decode_rle
-from models.preprocessing import PREPROCESSING_VERSION
+from models.preprocessing import imaging as prep
 from models.runtime import ModelRunner, released_paths, sha256_file
 from models.segmentation_metrics import score_image
 
@@ -31,7 +31,7 @@ def test_released_imaging_model_matches_its_metadata_and_holdout(runner: ModelRu
     meta = json.loads(meta_path.read_text())
     assert runner.input_spec.shape == (1, 96, 96, 1) and runner.output_spec.shape == (1, 96, 96, 2)
     assert runner.input_spec.dtype == "int8" and runner.output_spec.dtype == "int8"
-    assert meta["preprocessing"] == {"module": "models.preprocessing.imaging", "version": PREPROCESSING_VERSION}
+    assert meta["preprocessing"] == {"module": "models.preprocessing.imaging", "version": prep.INPUT_VERSION}
     assert meta["sha256"] == sha256_file(tflite) and tflite.stat().st_size == meta["size_bytes"] <= MAX_BYTES
     assert meta["parameters"] < 100_000 and meta["training_data"]["simulated"] is True
     hold = meta["holdout"]
