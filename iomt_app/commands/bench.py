@@ -22,6 +22,7 @@ BENCH_MODULES = {
     "train": ("benchmarks.train",),
     "mqtt": ("benchmarks.mqtt",),
     "broker-restart": ("benchmarks.broker_restart",),
+    "imaging": ("benchmarks.imaging",),
 }
 
 
