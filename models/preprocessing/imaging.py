@@ -45,8 +45,15 @@ class Letterbox:
 
     @classmethod
     def of(cls, height: int, width: int) -> Letterbox:
-        side = max(height, width)
+        """The square is the longer side, rounded up to a whole number of :meth:`block` pixels."""
+        block = max(1, max(height, width) // (2 * INPUT_SIZE))
+        side = -(-max(height, width) // block) * block
         return cls(height, width, side, (side - height) // 2, (side - width) // 2)
+
+    @property
+    def block(self) -> int:
+        """Large images are first averaged over ``block`` x ``block`` pixels (cheap, exact in geometry)."""
+        return max(1, self.side // (2 * INPUT_SIZE))
 
     @property
     def model_px_per_image_px(self) -> float:
@@ -87,13 +94,22 @@ def _resize(a: np.ndarray, out: int) -> np.ndarray:
     return np.asarray(ndimage.zoom(a, factor, order=1, grid_mode=True, mode="nearest"), dtype=np.float32)
 
 
+def _square(a: np.ndarray, box: Letterbox) -> np.ndarray:
+    """``a`` placed in the letterbox square and block-averaged (see :attr:`Letterbox.block`)."""
+    square = np.zeros((box.side, box.side), dtype=np.float32)
+    square[box.top:box.top + box.height, box.left:box.left + box.width] = a
+    k = box.block
+    if k > 1:
+        n = box.side // k
+        square = square.reshape(n, k, n, k).mean(axis=(1, 3))
+    return square
+
+
 def model_input(pixels: np.ndarray) -> tuple[np.ndarray, Letterbox]:
     """``(x, letterbox)``: ``x`` float32 ``(INPUT_SIZE, INPUT_SIZE, 1)`` in 0..1 from an image of any size."""
     gray = to_gray(pixels)
     box = Letterbox.of(*gray.shape)
-    square = np.zeros((box.side, box.side), dtype=np.float32)
-    square[box.top:box.top + box.height, box.left:box.left + box.width] = gray
-    small = _resize(square, INPUT_SIZE)
+    small = _resize(_square(gray, box), INPUT_SIZE)
     white = max(float(np.percentile(small, 99)), MIN_WHITE)
     x = np.clip(small / white, 0.0, 1.0)
     return x[..., None].astype(np.float32), box
@@ -103,9 +119,7 @@ def model_target(mask: np.ndarray) -> np.ndarray:
     """A reference mask in the model's grid (uint8 0/1, ``(INPUT_SIZE, INPUT_SIZE)``), for training."""
     m = np.asarray(mask, dtype=bool)
     box = Letterbox.of(*m.shape)
-    square = np.zeros((box.side, box.side), dtype=np.float32)
-    square[box.top:box.top + box.height, box.left:box.left + box.width] = m
-    return (_resize(square, INPUT_SIZE) >= 0.5).astype(np.uint8)
+    return (_resize(_square(m, box), INPUT_SIZE) >= 0.5).astype(np.uint8)
 
 
 def to_image(prob: np.ndarray, box: Letterbox) -> np.ndarray:
@@ -117,25 +131,55 @@ def to_image(prob: np.ndarray, box: Letterbox) -> np.ndarray:
     return np.asarray(square[box.top:box.top + box.height, box.left:box.left + box.width])
 
 
+def _sample(prob: np.ndarray, box: Letterbox, rows: slice, cols: slice) -> np.ndarray:
+    """``prob`` (model grid) bilinearly sampled at the image pixels ``rows`` x ``cols`` (pixel centres
+    mapped through the letterbox, edges aligned as in :func:`_resize`)."""
+    scale = INPUT_SIZE / box.side
+    r = (np.arange(rows.start, rows.stop) + box.top + 0.5) * scale - 0.5
+    c = (np.arange(cols.start, cols.stop) + box.left + 0.5) * scale - 0.5
+    rr, cc = np.meshgrid(r, c, indexing="ij")
+    return np.asarray(ndimage.map_coordinates(prob, [rr, cc], order=1, mode="nearest"), dtype=np.float32)
+
+
 def lesions(prob: np.ndarray, box: Letterbox, spacing_mm: tuple[float, float] | None = None
             ) -> tuple[np.ndarray, list[Lesion]]:
-    """``(union mask, lesions)`` in the image's pixels by the finding rule (module docstring)."""
-    p = to_image(prob, box)
+    """``(union mask, lesions)`` in the image's pixels by the finding rule (module docstring).
+
+    Components are found on the model's grid; each is then sampled back onto the image's pixels only
+    within its own bounding box, so the cost follows the lesions' size, not the image's.
+    """
+    p = np.asarray(prob, dtype=np.float32)
+    if p.shape != (INPUT_SIZE, INPUT_SIZE):
+        raise ValueError(f"probabilities must be ({INPUT_SIZE}, {INPUT_SIZE}), got {p.shape}")
     labels, n = ndimage.label(p >= THRESHOLD, structure=_SQUARE)
-    union = np.zeros(p.shape, dtype=bool)
+    union = np.zeros((box.height, box.width), dtype=bool)
     if n == 0:
         return union, []
-    min_area = MIN_AREA_MODEL_PX / box.model_px_per_image_px ** 2
     areas = np.bincount(labels.ravel(), minlength=n + 1)
-    sums = np.bincount(labels.ravel(), weights=p.ravel(), minlength=n + 1)
+    per_image_px = box.side / INPUT_SIZE
     found: list[Lesion] = []
     for k, sl in enumerate(ndimage.find_objects(labels), start=1):
-        if sl is None or areas[k] < min_area:
+        if sl is None or areas[k] < MIN_AREA_MODEL_PX:
             continue
-        mask = labels == k
+        # this component's probabilities; other components' above-threshold pixels do not bleed in
+        own = np.where((labels == k) | (labels == 0), p, 0.0).astype(np.float32)
+        r0 = max(0, int(np.floor((sl[0].start - 1) * per_image_px)) - box.top)
+        r1 = min(box.height, int(np.ceil((sl[0].stop + 1) * per_image_px)) - box.top)
+        c0 = max(0, int(np.floor((sl[1].start - 1) * per_image_px)) - box.left)
+        c1 = min(box.width, int(np.ceil((sl[1].stop + 1) * per_image_px)) - box.left)
+        if r1 <= r0 or c1 <= c0:
+            continue  # entirely in the padding
+        patch = _sample(own, box, slice(r0, r1), slice(c0, c1))
+        inside = patch >= THRESHOLD
+        area = int(inside.sum())
+        if area == 0:
+            continue
+        mask = np.zeros_like(union)
+        mask[r0:r1, c0:c1] = inside
         union |= mask
-        area_mm2 = float(areas[k] * spacing_mm[0] * spacing_mm[1]) if spacing_mm else None
-        bbox = (sl[1].start, sl[0].start, sl[1].stop - 1, sl[0].stop - 1)
-        found.append(Lesion(mask, int(areas[k]), area_mm2, float(sums[k] / areas[k]), bbox))
+        rows, cols = np.nonzero(inside)
+        bbox = (c0 + int(cols.min()), r0 + int(rows.min()), c0 + int(cols.max()), r0 + int(rows.max()))
+        area_mm2 = float(area * spacing_mm[0] * spacing_mm[1]) if spacing_mm else None
+        found.append(Lesion(mask, area, area_mm2, float(patch[inside].mean()), bbox))
     found.sort(key=lambda lesion: -lesion.area_px)
     return union, found

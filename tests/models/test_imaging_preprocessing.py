@@ -20,7 +20,8 @@ def test_model_input_is_the_fixed_grid_in_0_1_whatever_the_image(shape: tuple[in
     x, box = prep.model_input(pixels)
     assert x.shape == (prep.INPUT_SIZE, prep.INPUT_SIZE, 1) and x.dtype == np.float32
     assert x.min() >= 0.0 and x.max() <= 1.0
-    assert (box.height, box.width) == shape[:2] and box.side == max(shape[:2])
+    assert (box.height, box.width) == shape[:2] and box.side % box.block == 0
+    assert max(shape[:2]) <= box.side < max(shape[:2]) + box.block  # rounded up to whole blocks
 
 
 def test_letterbox_keeps_the_aspect_ratio_and_pads_black() -> None:
