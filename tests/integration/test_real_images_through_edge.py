@@ -62,7 +62,7 @@ def test_real_ultrasound_replayed_through_mosquitto_and_the_edge_imaging_stage(t
     finally:
         listener.stop()
     assert len(images) == len(expected)
-    stage = ImagingPipeline("real-us", "edge-it", per_cycle=len(images))
+    stage = ImagingPipeline("real-us", "edge-it", per_cycle=len(images), budget_ms=1e9)
     for image in images:
         stage.submit("us-real", image, arrival_ns=0)
     events = [event for event, _ in stage.cycle(ModelRunner.released("imaging"))]

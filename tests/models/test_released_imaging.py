@@ -65,7 +65,7 @@ def test_released_imaging_model_met_its_floors_when_exported() -> None:
 def test_the_edge_stage_segments_phantoms_of_an_unseen_device(runner: ModelRunner) -> None:
     """A new device (seed never used for the data set), through the wire codec and the edge's stage."""
     rng = np.random.default_rng(20_261_130)
-    stage = ImagingPipeline("site", "edge-t", per_cycle=100)
+    stage = ImagingPipeline("site", "edge-t", per_cycle=100, budget_ms=1e9)
     truth = {}
     for seq in range(16):
         scanner = draw_scanner(rng, ("ultrasound", "xray")[seq % 2])
