@@ -43,9 +43,15 @@ def train_model(
     rebuild_data: bool = False,
     device: str = "auto",
     epochs: int | None = None,
+    resume: bool = False,
 ) -> list[dict[str, Any]]:
     """Train ``model`` in each of ``variants`` on ``device`` (auto, cpu, gpu) with the profile's data and
-    epoch budget (``epochs`` overrides it); returns each variant's training summary."""
+    epoch budget (``epochs`` overrides it); returns each variant's training summary. ``resume``
+    (imaging only) continues from the saved model."""
+    if resume and model != "imaging":
+        from cloud.device import DeviceError
+
+        raise DeviceError(f"--resume is implemented for the imaging model only, not {model}")
     from cloud.device import configure
 
     placement = configure(device)
@@ -54,7 +60,7 @@ def train_model(
         from cloud.imaging import pipeline as imaging
 
         return imaging.train(variants, workdir=workdir, profile_kind=profile_kind, rebuild_data=rebuild_data,
-                             epochs=epochs)
+                             epochs=epochs, resume=resume)
     from dataclasses import replace
 
     from cloud.profiles import profile
