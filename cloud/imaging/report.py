@@ -72,7 +72,10 @@ def evaluate(ds: ImagingDataset, workdir: Path, models_dir: Path, report_dir: Pa
         f = workdir / "imaging" / f"imaging_{variant}_train.json"
         if f.is_file():
             t = json.loads(f.read_text())
-            logs[variant] = {k: t.get(k) for k in ("backend", "parameters", "epochs_run", "seconds", "samples_per_s")}
+            keys = ("backend", "parameters", "epochs_run", "seconds", "samples_per_s", "resumed")
+            logs[variant] = {k: t.get(k) for k in keys}
+            if t.get("previous_runs"):
+                logs[variant]["previous_runs"] = [{k: r.get(k) for k in keys} for r in t["previous_runs"]]
     metrics["training"] = logs
     real = real_outputs(runner, real_images)
     metrics["real_images"] = [{k: v for k, v in r.items() if not k.startswith("_")} for r in real]
