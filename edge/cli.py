@@ -32,6 +32,7 @@ def register(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from edge.config import EdgeConfig
     from edge.node import EdgeNode
+    from edge.stats import node_stats
     from iomt.cli import environment
     from iomt.config import load_config
 
@@ -57,39 +58,3 @@ def run(args: argparse.Namespace) -> int:
     if args.stats is not None:
         args.stats.write_text(json.dumps(node_stats(node, time.monotonic() - started), indent=2))
     return 0
-
-
-def node_stats(node: Any, wall_s: float) -> dict[str, Any]:
-    """Counters, latency percentiles and resource use of a node that ran for ``wall_s`` seconds."""
-    import resource
-    from dataclasses import asdict
-
-    import numpy as np
-
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-
-    def percentiles(values: list[float]) -> dict[str, Any]:
-        arr = np.asarray(values, dtype=np.float64)
-        if not arr.size:
-            return {"count": 0, "p50": None, "p90": None, "p99": None, "p99.9": None, "max": None}
-        p50, p90, p99, p999 = (float(v) for v in np.percentile(arr, [50, 90, 99, 99.9]))
-        return {"count": int(arr.size), "p50": p50, "p90": p90, "p99": p99, "p99.9": p999, "max": float(arr.max())}
-
-    every = [v for values in node.latencies_ms.values() for v in values]
-    return {
-        "wall_s": wall_s,
-        "cpu_s": usage.ru_utime + usage.ru_stime,
-        "peak_rss_mb": usage.ru_maxrss / 1024.0,
-        "counters": asdict(node.processor.counters),
-        "sequence": node.processor.sequences.totals(),
-        "models": {name: asdict(s) for name, s in node.processor.engine.stats.items()},
-        "model_versions": node.processor.registry.versions(),
-        "latency_ms": percentiles(every),
-        "latency_ms_by_model": {model: percentiles(values) for model, values in node.latencies_ms.items()},
-        "outbox": {"pending": node.outbox.pending, "shed": node.outbox.shed_total},
-        "uplink": asdict(node.uplink.stats),
-        "gc": node.gc.summary(),
-        "latency_ms_before_cycle": percentiles(list(node.waits_ms)),
-        "cycles": {"ms": percentiles([c[0] for c in node.cycles]),
-                   "messages": percentiles([float(c[1]) for c in node.cycles])},
-    }
