@@ -11,7 +11,7 @@ from typing import Any
 #: target name -> module with ``register(subparsers)``; missing modules are skipped.
 BENCH_MODULES = {
     "sim": "firmware_sim.bench",
-    "edge": "edge.bench",
+    "edge": "benchmarks.edge",
     "store": "gateway.bench",
     "train": "cloud.bench",
     "mqtt": "iomt.transport.bench",
