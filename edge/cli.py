@@ -3,15 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
-import logging
 import signal
 import threading
-import time
 from pathlib import Path
 from typing import Any
-
-log = logging.getLogger(__name__)
 
 
 def register(sub: Any) -> None:
@@ -30,9 +25,8 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from edge import service
     from edge.config import EdgeConfig
-    from edge.node import EdgeNode
-    from edge.stats import node_stats
     from iomt.cli import environment
     from iomt.config import load_config
 
@@ -47,14 +41,5 @@ def run(args: argparse.Namespace) -> int:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    started = time.monotonic()
-    node = EdgeNode(config).start()
-    stop.wait()
-    log.info("stopping edge node %s", config.node_id)
-    node.stop()
-    c = node.processor.counters
-    log.info("edge processed %d messages, %d frames, %d events, %d rejected", c.messages, c.frames, c.events,
-             c.dead_letter)
-    if args.stats is not None:
-        args.stats.write_text(json.dumps(node_stats(node, time.monotonic() - started), indent=2))
+    service.run(config, stop, args.stats)
     return 0

@@ -34,12 +34,12 @@ def bucket_quantile(q: float, bounds: Sequence[float], cumulative: Sequence[floa
     below = 0.0
     for i, (bound, count) in enumerate(zip(bounds, cumulative, strict=True)):
         if count >= rank and count > below:
-            if math.isinf(bound):
-                return bounds[i - 1] if i > 0 else 0.0
             lower = bounds[i - 1] if i > 0 else 0.0
+            if math.isinf(bound):
+                return lower
             return lower + (bound - lower) * (rank - below) / (count - below)
         below = count
-    return bounds[-2] if len(bounds) > 1 else None
+    return None  # unreachable for 0 < q <= 1: the last count is the total
 
 
 def summary(bounds: Sequence[float], cumulative: Sequence[float], largest: float | None,
