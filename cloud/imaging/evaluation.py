@@ -84,7 +84,7 @@ def check_floors(float_h: dict[str, float], int8_h: dict[str, float]) -> dict[st
         checks[f"{key} >= {floor}"] = {"value": int8_h[key], "pass": int8_h[key] >= floor}
     diff = int8_h["dice_with_lesion"] - float_h["dice_with_lesion"]
     checks[f"int8 dice_with_lesion within {INT8_DICE_TOLERANCE} of float"] = {
-        "value": diff, "pass": diff >= -INT8_DICE_TOLERANCE}
+        "value": diff, "pass": abs(diff) <= INT8_DICE_TOLERANCE}
     return checks
 
 

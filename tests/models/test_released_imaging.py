@@ -1,6 +1,7 @@
 """The released imaging model: loads in LiteRT, matches its metadata, re-evaluates to the recorded result on
-its hold-out images, met its floors at export, and runs on the edge's code path (simulated phantoms of a
-device it never saw, and a real ultrasound image, whose output is only checked to be well-formed)."""
+its hold-out images, records its floor checks truthfully and reports each floor it misses, and runs on the
+edge's code path (simulated phantoms of a device it never saw, and a real ultrasound image, whose output is
+only checked to be well-formed)."""
 
 from __future__ import annotations
 
@@ -52,14 +53,38 @@ def test_released_imaging_model_kept_its_float_dice_in_int8() -> None:
     assert meta["metrics"]["checks"][key]["pass"]
 
 
-@pytest.mark.xfail(strict=True, reason="imaging 1.0.0 is below the issue's Dice, sensitivity and specificity floors"
-                   " on held-out simulated devices (Dice 0.49, sensitivity 72 %, specificity 89 %; see"
-                   " models/imaging/report/report.md): trained for minutes on a shared 2-core CPU. Strict: passes"
-                   " loudly once a release meets them.")
-def test_released_imaging_model_met_its_floors_when_exported() -> None:
-    meta = json.loads(released_paths("imaging")[1].read_text())
-    failed = {k: v for k, v in meta["metrics"]["checks"].items() if not v["pass"]}
-    assert not failed, f"imaging {meta['version']} is below a floor: {failed}"
+#: The issue's floors on held-out simulated images, written here independently of cloud.imaging.evaluation so
+#: that a release cannot pass its own checks by lowering them.
+ISSUE_FLOORS = {"dice_with_lesion": 0.85, "sensitivity": 0.95, "specificity": 0.95}
+INT8_DICE_TOLERANCE = 0.02
+
+
+def test_the_release_records_its_floors_truthfully_and_reports_each_one_it_misses() -> None:
+    """A floor the release misses is neither asserted-and-xfailed nor counted as passing: its check must
+    say ``pass: false`` (recomputed here from the recorded int8 and float figures), the model's report must
+    show it as missed (``**NO**``), and the README must say the release is below the issue's floors.
+    Imaging 1.0.0 misses the Dice, sensitivity and specificity floors (simulated held-out devices)."""
+    tflite, meta_path = released_paths("imaging")
+    meta = json.loads(meta_path.read_text())
+    metrics = meta["metrics"]
+    checks, int8, flt = metrics["checks"], metrics["int8"], metrics["float"]
+    expected = {f"{key} >= {floor}": {"value": int8[key], "pass": int8[key] >= floor}
+                for key, floor in ISSUE_FLOORS.items()}
+    diff = int8["dice_with_lesion"] - flt["dice_with_lesion"]
+    expected[f"int8 dice_with_lesion within {INT8_DICE_TOLERANCE} of float"] = {
+        "value": pytest.approx(diff, abs=1e-12), "pass": abs(diff) <= INT8_DICE_TOLERANCE}
+    assert checks == expected
+
+    report = (tflite.parent / "report" / "report.md").read_text()
+    assert report.startswith(f"# imaging {meta['version']}:") and "**simulated**" in report
+    for name, check in checks.items():
+        assert f"| {name} | {check['value']:.4f} | {'yes' if check['pass'] else '**NO**'} |" in report
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    (paragraph,) = [p for p in readme.split("\n\n") if p.startswith(f"Imaging {meta['version']} (")]
+    missed = [name for name, check in checks.items() if not check["pass"]]
+    assert ("**below the issue's floors**" in paragraph) == bool(missed), paragraph
+    assert "simulated" in paragraph
 
 
 def test_the_edge_stage_segments_phantoms_of_an_unseen_device(runner: ModelRunner) -> None:
