@@ -32,9 +32,6 @@ class ImagingProfile:
     lesion_share: float = 0.6
     seed: int = 7
     fractions: tuple[float, float, float] = (0.6, 0.2, 0.2)
-    #: more simulated devices for training only (``img-t0000``...; their own seeds): the validation and
-    #: test devices stay those of the ``devices`` split, so figures stay comparable across releases
-    extra_train_devices: int = 0
 
 
 @dataclass
@@ -80,13 +77,9 @@ def build(profile: ImagingProfile) -> ImagingDataset:
 
     names = [f"img-{i:04d}" for i in range(profile.devices)]
     splits = split_devices(names, profile.seed, profile.fractions)
-    extra = [f"img-t{i:04d}" for i in range(profile.extra_train_devices)]
-    splits = {**splits, "train": [*splits["train"], *extra]}
-    seeds = [[profile.seed, i, 0x1A6E] for i in range(profile.devices)]
-    seeds += [[profile.seed, i, 0x7EA1] for i in range(profile.extra_train_devices)]
     per_device: dict[str, list[Any]] = {}
-    for i, (name, seed) in enumerate(zip([*names, *extra], seeds, strict=True)):
-        rng = np.random.default_rng(seed)
+    for i, name in enumerate(names):
+        rng = np.random.default_rng([profile.seed, i, 0x1A6E])
         scanner = draw_scanner(rng, MODALITIES[i % len(MODALITIES)])
         phantoms = []
         for _ in range(profile.images_per_device):

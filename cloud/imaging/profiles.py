@@ -10,7 +10,7 @@ PROFILES: dict[str, tuple[ImagingProfile, TrainSettings]] = {
     # images generalised poorly to unseen scanners: Dice 0.73 on training vs 0.38 on held-out devices);
     # ~45-90 s an epoch for the edge variant on the shared 2-core CPU.
     "release": (
-        ImagingProfile(devices=400, images_per_device=8, extra_train_devices=320),
+        ImagingProfile(devices=400, images_per_device=8),
         TrainSettings(epochs=30, batch_size=32, patience=6, learning_rate=3e-3, full_lr_scale=0.5, verbose=2),
     ),
     "smoke": (
