@@ -87,10 +87,15 @@ def render(m: dict[str, Any], caveat: str, floors: dict[str, float], f: Fmt) -> 
                 f" specificity {f(fh['specificity'], pct=True)}, lesion-level sensitivity"
                 f" {f(fh['lesion_sensitivity'], pct=True)}.\n")
     size = m["size"]
+    missed = [k for k, v in m["checks"].items() if not v["pass"]]
+    verdict = (f"**Below the issue's floors** (simulated held-out devices): {', '.join(missed)} not met."
+               if missed else "All of the issue's floors are met (simulated held-out devices).")
     return "\n".join([
         f"# imaging {m['version']}: lesion segmentation report",
         "",
         caveat,
+        "",
+        verdict,
         "",
         f"Test split: {m['test_images']} images from {m['test_devices']} held-out simulated devices (ultrasound and"
         f" X-ray); dataset sha256 `{m['dataset_sha256'][:16]}…`. Floors: {floors}, int8 Dice within 0.02 of float.",
