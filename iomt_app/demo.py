@@ -2,6 +2,11 @@
 
 At the end it drains the pipeline and writes a summary whose loss and duplicate counts come from the
 sequence numbers in the store, compared with what the simulator reports it published.
+
+The API is authenticated from the first run: the demo creates the ``admin`` user (its generated
+password printed once, on the terminal only) and the edge's uplink token (in
+``<workdir>/credentials``, readable by its owner only, handed to the edge through its environment as
+a file name — never on a command line).
 """
 
 from __future__ import annotations
@@ -9,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import signal
 import sys
 import tempfile
@@ -18,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway import views
+from gateway.auth import EdgeTokens, ensure_admin
 from gateway.config import GatewayConfig
 from gateway.server import running_gateway
 from gateway.store.base import Store
@@ -64,12 +71,41 @@ def summarize(store: Store, sim_report: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-async def _spawn(name: str, *args: str, log_level: str) -> asyncio.subprocess.Process:
+async def _spawn(name: str, *args: str, log_level: str, env: dict[str, str] | None = None
+                 ) -> asyncio.subprocess.Process:
     cmd = [sys.executable, "-m", "iomt_app", "--log-level", log_level, *args]
     log.debug("starting %s: %s", name, " ".join(cmd))
     # A session of its own: Ctrl-C reaches only the demo, which then stops the children in order
     # (simulator first, then drain, then the edge) so nothing in flight is cut off.
-    return await asyncio.create_subprocess_exec(*cmd, start_new_session=True)
+    return await asyncio.create_subprocess_exec(*cmd, start_new_session=True,
+                                                env=None if env is None else {**os.environ, **env})
+
+
+#: The demo's edge node (the edge's default node id).
+DEMO_EDGE = "edge-1"
+
+
+def _credentials(config: GatewayConfig, workdir: Path) -> Path:
+    """First run: the admin user (password printed once) and the edge's uplink token file; later runs
+    keep the users and issue the edge a fresh token (its old one stops working)."""
+    password = ensure_admin(config.state_file())
+    if password is not None:
+        print(  # noqa: T201 - shown once on the terminal, deliberately not through logging
+            f"\n  sign in to the dashboard as admin with the password (shown once, stored only as a hash): "
+            f"{password}\n", flush=True,
+        )
+    tokens = EdgeTokens(config.state_file())
+    try:
+        token = tokens.issue(DEMO_EDGE)
+    finally:
+        tokens.close()
+    path = workdir / "credentials" / f"{DEMO_EDGE}.uplink-token"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.chmod(0o700)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(token + "\n")
+    return path
 
 
 async def _stop(proc: asyncio.subprocess.Process | None, grace_s: float = 30.0) -> None:
@@ -122,11 +158,13 @@ async def run_demo(options: DemoOptions) -> int:
         gateway_config = GatewayConfig(
             port=options.port, db_path=workdir / "gateway.sqlite", mqtt=MqttConfig(url=broker_url)
         )
+        token_file = await loop.run_in_executor(None, _credentials, gateway_config, workdir)
         async with running_gateway(gateway_config) as gateway:
             log.info("dashboard: %s   (store: %s, broker: %s)", gateway.url, gateway_config.db_path, broker_url)
             edge = await _spawn(
-                "edge", "edge", "--broker", broker_url, "--gateway", gateway.url,
+                "edge", "edge", "--broker", broker_url, "--gateway", gateway.url, "--node-id", DEMO_EDGE,
                 "--outbox", str(workdir / "edge-outbox.sqlite"), log_level=child_level,
+                env={"IOMT_EDGE__UPLINK_TOKEN_FILE": str(token_file)},
             )
             if not await _wait_edge_online(gateway.store, edge, 30.0):
                 log.error("the edge node did not come online")

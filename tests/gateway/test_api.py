@@ -18,7 +18,7 @@ from gateway.server import RunningGateway, running_gateway
 from gateway.store.records import AlertQuery, WriteBatch
 from iomt.wire.events import AlertState, Event, EventKind, Priority, encode_event
 from iomt.wire.frames import encode_frame
-from iomt.wire.uplink import CONTENT_TYPE, RecordKind, UplinkRecord, encode_batch
+from iomt.wire.uplink import RecordKind, UplinkRecord, encode_batch
 from tests.gateway.auth_helpers import Keys
 from tests.gateway.helpers import T0_US, acc_frame, ecg_frame, event, fall_alert, uplink_body, vitals
 
