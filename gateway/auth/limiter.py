@@ -63,12 +63,12 @@ class LoginLimiter:
         state = self._names.setdefault(name, _Name())
         self._names.move_to_end(name)
         state.failures += 1
+        self._trim()
         if state.failures < self.max_failures:
             return False
         state.lockouts += 1
         state.failures = 0
-        state.locked_until = now + min(MAX_LOCKOUT_S, self.lockout_s * 2 ** (state.lockouts - 1))
-        self._trim()
+        state.locked_until = now + min(MAX_LOCKOUT_S, self.lockout_s * 2 ** min(state.lockouts - 1, 32))
         return True
 
     def succeeded(self, name: str) -> None:

@@ -7,7 +7,8 @@ In order, each refusal a JSON error ``{"error", "status"}``:
    cannot act with a signed-in browser's cookie, nor read the live feed.
 2. **Authentication** — the route's declaration (:mod:`gateway.auth.access`) says who may call it:
    people by their session cookie or ``Authorization: Bearer`` API token, edges by their uplink
-   token, the scraper by its token. None valid: 401 (an HTML page redirects to ``/login``).
+   token, the scraper by its token. None valid: 401 (an HTML page redirects a browser, one without an
+   ``Authorization`` header, to ``/login``).
 3. **Role** — a person whose role is below the route's: 403. An edge whose ``X-Iomt-Node`` header
    names another node than its credential: 403.
 4. **Content type** — a state-changing request (POST, PUT, PATCH, DELETE) must be
@@ -114,7 +115,7 @@ def make_middleware(config: AuthConfig) -> Middleware:
             else:
                 who = await identify_user(request, access)
                 if who is None:
-                    if access.page and request.method in ("GET", "HEAD"):
+                    if access.page and request.method in ("GET", "HEAD") and bearer(request) is None:
                         raise web.HTTPSeeOther(location=f"{LOGIN_PATH}?next={quote(request.path_qs, safe='')}")
                     return refuse(401, "sign in first: a session cookie (POST /api/v1/login) or "
                                        "Authorization: Bearer <API token> (POST /api/v1/tokens)",

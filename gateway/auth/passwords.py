@@ -61,10 +61,11 @@ def verify_password(password: str, encoded: str) -> bool:
     """Whether ``password`` matches ``encoded``; a malformed hash matches nothing."""
     try:
         scheme, log2_n, r, p, salt, digest = encoded.split("$")
-        if scheme != "scrypt":
-            return False
+        n_exp, block, parallel = int(log2_n), int(r), int(p)
+        if scheme != "scrypt" or not (10 <= n_exp <= 20 and 1 <= block <= 32 and 1 <= parallel <= 4):
+            return False  # parameters no hash of ours has (and that could exhaust memory)
         expected = base64.b64decode(digest)
-        actual = _scrypt(password[:MAX_LENGTH], base64.b64decode(salt), int(log2_n), int(r), int(p))
+        actual = _scrypt(password[:MAX_LENGTH], base64.b64decode(salt), n_exp, block, parallel)
     except (ValueError, TypeError):
         return False
     return hmac.compare_digest(actual, expected)
@@ -80,4 +81,5 @@ def needs_rehash(encoded: str) -> bool:
 
 
 #: A hash that is verified when the user name is unknown, so that the answer takes as long either way.
-DUMMY_HASH = "scrypt$15$8$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+DUMMY_HASH = (f"scrypt${LOG2_N}${R}${P}${base64.b64encode(bytes(SALT_BYTES)).decode()}"
+              f"${base64.b64encode(bytes(HASH_BYTES)).decode()}")
