@@ -81,8 +81,12 @@ async def test_the_gateway_serves_https_and_its_session_cookie_is_secure(tmp_pat
         trusted = ssl.create_default_context(cafile=ca_file)
         async with aiohttp.ClientSession() as http:
             async with http.get(f"{gw.url}/healthz", ssl=trusted) as r:
-                assert r.status == 200 and r.connection is not None
-                assert r.connection.transport.get_extra_info("ssl_object").version() in ("TLSv1.2", "TLSv1.3")
+                assert r.status == 200
+            _reader, writer = await asyncio.open_connection("127.0.0.1", gw.port, ssl=trusted)
+            assert writer.get_extra_info("ssl_object").version() in ("TLSv1.2", "TLSv1.3")
+            assert writer.get_extra_info("peercert")["subject"] == ((("commonName", "iomt gateway"),),)
+            writer.close()
+            await writer.wait_closed()
             async with http.post(f"{gw.url}/api/v1/login", json={"username": "ann", "password": PASSWORD},
                                  ssl=trusted) as r:
                 assert r.status == 200
