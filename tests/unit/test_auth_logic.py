@@ -69,11 +69,12 @@ def test_repeated_failures_lock_a_name_and_each_lockout_doubles():
     for _ in range(2):
         limiter.failed("ann")
     assert limiter.retry_after("ann", "10.0.0.1") == 0  # a success cleared the count
-    for n in range(40):
-        for _ in range(3):
+    for _lockout in range(40):
+        for _failure in range(3):
             limiter.failed("eve")
         clock.t += MAX_LOCKOUT_S
-    limiter.failed("eve"), limiter.failed("eve"), limiter.failed("eve")
+    for _failure in range(3):
+        limiter.failed("eve")
     assert limiter.retry_after("eve", "x") == pytest.approx(MAX_LOCKOUT_S)  # capped
 
 
@@ -181,7 +182,7 @@ def test_edge_tokens_name_their_node_and_a_new_one_replaces_the_old(tmp_path: Pa
     second = edges.issue("edge-1")
     assert edges.edge_for_token(first) is None and edges.edge_for_token(second) == "edge-1"
     other = edges.issue("edge-2")
-    node, _, secret = other.partition(".")
+    _node, _, secret = other.partition(".")
     assert edges.edge_for_token(f"edge-1.{secret}") is None  # another node's secret under this name
     for bad in ("", "edge-1", ".", "edge-1.", f"edge-9.{secret}", "edge-1.x.y"):
         assert edges.edge_for_token(bad) is None
