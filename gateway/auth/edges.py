@@ -54,6 +54,7 @@ class EdgeTokens:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.executescript(SCHEMA)
         self._lock = threading.Lock()
+        self.path.chmod(0o600)  # digests only, but nobody else needs to read them
 
     def close(self) -> None:
         with self._lock:
