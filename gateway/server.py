@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from gateway.app import STORE, create_app
+from gateway.auth.edges import EdgeAuthority
 from gateway.config import GatewayConfig
 from gateway.listener import BrokerListener
 from gateway.store.base import Store
@@ -40,10 +41,13 @@ class GatewayStartError(RuntimeError):
 
 
 @asynccontextmanager
-async def running_gateway(config: GatewayConfig, store: Store | None = None) -> AsyncIterator[RunningGateway]:
-    """Serve the gateway for the duration of the ``async with`` block."""
+async def running_gateway(
+    config: GatewayConfig, store: Store | None = None, edges: EdgeAuthority | None = None
+) -> AsyncIterator[RunningGateway]:
+    """Serve the gateway for the duration of the ``async with`` block; edges authenticate against
+    ``edges`` (default: the edge tokens in the state file)."""
     ssl_context = server_context(config.tls) if config.tls is not None else None
-    app = create_app(config, store)
+    app = create_app(config, store, edges)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, config.host, config.port, ssl_context=ssl_context)

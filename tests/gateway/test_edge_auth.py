@@ -111,3 +111,19 @@ async def test_an_edge_switching_model_versions_is_audited(gw):
     changes = [(e.actor, e.target, e.detail) for e in gw.app[AUDIT].entries() if e.action == "model.version"]
     assert changes == [("edge:edge-1", "edge-1/ecg", {"previous": None, "version": "1.0.0"}),
                        ("edge:edge-1", "edge-1/ecg", {"previous": "1.0.0", "version": "1.1.0"})]
+
+
+async def test_another_edge_authority_plugs_in_in_place_of_the_state_file(tmp_path):
+    """The device registry takes this place at merge: anything with ``edge_for_token``."""
+    from gateway.auth import EdgeTokens
+
+    registry = EdgeTokens(tmp_path / "elsewhere.sqlite")
+    token = registry.issue("edge-r")
+    config = GatewayConfig(port=0, db_path=tmp_path / "gw.sqlite")
+    async with running_gateway(config, edges=registry) as gw:
+        assert gw.app[EDGE_AUTHORITY] is registry
+        body = uplink_body(frames=[ecg_frame("p1", 0)])
+        assert (await post(gw, body, {"Content-Type": CONTENT_TYPE, **bearer(token)}))[0] == 200
+        own = EdgeTokens(config.state_file()).issue("edge-s")  # the state file is not consulted now
+        assert (await post(gw, body, {"Content-Type": CONTENT_TYPE, **bearer(own)}))[0] == 401
+    registry.close()
