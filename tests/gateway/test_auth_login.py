@@ -197,3 +197,34 @@ async def test_people_act_on_alerts_under_their_own_name_and_it_is_audited(http,
         ("user:ann", "alert.acknowledge", alert.event_id), ("user:cho", "alert.resolve", alert.event_id)]
     assert entries[1].detail == {"device": "p1", "model": "fall", "label": "fall", "state": "resolved"}
     assert gw.app[AUDIT].verify().ok
+
+
+async def test_every_auth_and_audit_answer_matches_the_openapi_document(http, gw):
+    import jsonschema
+
+    keys = Keys(gw)
+    admin = keys.user("root", Role.ADMIN)
+    async with http.get(f"{gw.url}/api/v1/openapi.json") as r:
+        doc = await r.json()
+
+    def check(path: str, method: str, status: int, body: object) -> None:
+        schema = doc["paths"][path][method]["responses"][str(status)]["content"]["application/json"]["schema"]
+        jsonschema.validate(body, {**schema, "components": doc["components"]})
+
+    calls = [
+        ("/api/v1/login", "post", {"json": {"username": "root", "password": PASSWORD}}, 200),
+        ("/api/v1/tokens", "post", {"json": {"username": "root", "password": PASSWORD}}, 201),
+        ("/api/v1/me", "get", {"headers": admin}, 200),
+        ("/api/v1/users", "get", {"headers": admin}, 200),
+        ("/api/v1/users", "post", {"headers": admin, "json": {"name": "dee", "role": "viewer"}}, 201),
+        ("/api/v1/users/{name}", "patch", {"headers": admin, "json": {"role": "clinician"}}, 200),
+        ("/api/v1/audit", "get", {"headers": admin}, 200),
+        ("/api/v1/audit/verify", "get", {"headers": admin}, 200),
+    ]
+    for path, method, kwargs, status in calls:
+        async with http.request(method.upper(), f"{gw.url}{path.format(name='dee')}", **kwargs) as r:
+            body = await r.json()
+            assert r.status == status, (path, body)
+            check(path, method, status, body)
+    with pytest.raises(jsonschema.ValidationError):  # the schemas are strict enough to notice a dropped field
+        check("/api/v1/me", "get", 200, {"user": "root", "role": "admin"})
