@@ -160,3 +160,19 @@ async def test_the_openapi_document_states_each_operations_access(gw):
         if access != "public":
             assert "401" in operation["responses"] and "403" in operation["responses"]
     assert set(doc["components"]["securitySchemes"]) == {"session", "bearer"}
+
+
+async def test_a_route_that_declares_no_access_stops_the_gateway_from_starting(tmp_path):
+    from aiohttp import web
+
+    from gateway.app import create_app
+
+    async def forgotten(_request: web.Request) -> web.Response:
+        return web.json_response({"patients": "all of them"})
+
+    app = create_app(GatewayConfig(port=0, db_path=tmp_path / "gw.sqlite"))
+    app.router.add_get("/api/v1/forgotten", forgotten)
+    runner = web.AppRunner(app)
+    with pytest.raises(RuntimeError, match=r"routes without an access declaration .*GET /api/v1/forgotten"):
+        await runner.setup()
+    await runner.cleanup()
