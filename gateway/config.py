@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import Field, SecretStr
 
+from gateway.registry.config import RegistryConfig
 from iomt.config import MqttConfig, StrictModel
 
 
@@ -111,6 +112,10 @@ class GatewayConfig(StrictModel):
         None, description="SQLite file of the hash-chained audit log (default: audit.sqlite beside db_path)."
     )
     auth: AuthConfig = Field(default_factory=AuthConfig, description="Authentication of people and edges.")
+    registry: RegistryConfig | None = Field(
+        None, description="Device registry whose enrolled edges' uplink tokens the uplink accepts (and which "
+        "it audits); none: the edge tokens in the state file (`iomt edge-tokens`)."
+    )
     tls: HttpsConfig | None = Field(None, description="Serve HTTPS with this certificate; none serves HTTP.")
     limits: LimitsConfig = Field(default_factory=LimitsConfig, description="Request body limits.")
 

@@ -18,17 +18,19 @@ from iomt_app.commands import (
     bench,
     broker,
     demo,
+    devices,
     edge,
     edge_tokens,
     gateway,
     replay,
+    security,
     sim,
     train,
     users,
 )
 
 #: Modules with ``register(subparsers)``; order is the order in ``iomt --help``.
-COMMAND_MODULES = (demo, sim, replay, edge, gateway, users, edge_tokens, audit, train, bench, broker)
+COMMAND_MODULES = (demo, sim, replay, edge, gateway, users, edge_tokens, audit, train, bench, broker, devices, security)
 
 
 def environment() -> dict[str, str]:

@@ -3,10 +3,16 @@
 At the end it drains the pipeline and writes a summary whose loss and duplicate counts come from the
 sequence numbers in the store, compared with what the simulator reports it published.
 
-The API is authenticated from the first run: the demo creates the ``admin`` user (its generated
-password printed once, on the terminal only) and the edge's uplink token (in
-``<workdir>/credentials``, readable by its owner only, handed to the edge through its environment as
-a file name — never on a command line).
+Secure by default. On the embedded broker, the first run provisions ``<workdir>/security`` (a local
+CA, the broker's TLS certificate, the gateway's HTTPS certificate, an identity with credentials for
+every simulated device, the edge and the gateway in the device registry, the admin user of the
+page and API; :mod:`iomt_app.provision`), the broker listens with TLS on 127.0.0.1 and accepts only
+enrolled identities within their topic grants, the edge authenticates at the uplink with the token
+the registry issued it, and each process gets its credentials in a config file (``--config``), never
+on its command line. With ``--broker URL`` (a broker run elsewhere) the demo enrols nothing there,
+but the API is still authenticated: the admin user in the gateway's state file and an uplink token
+for the edge in ``<workdir>/credentials``. Either way the admin's generated password is printed
+once, on the terminal only.
 """
 
 from __future__ import annotations
@@ -23,13 +29,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pydantic import SecretStr
+
 from gateway import views
 from gateway.auth import EdgeTokens, ensure_admin
 from gateway.config import GatewayConfig
+from gateway.registry.config import RegistryConfig
 from gateway.server import running_gateway
 from gateway.store.base import Store
 from gateway.store.records import Table
-from iomt.config import MqttConfig
+from iomt.config import MqttConfig, TlsConfig
+from iomt_app.provision import Provisioned, SecurityPlan, provision
 from testsupport.net import free_port, wait_for_port
 
 log = logging.getLogger(__name__)
@@ -81,25 +91,22 @@ async def _spawn(name: str, *args: str, log_level: str, env: dict[str, str] | No
                                                 env=None if env is None else {**os.environ, **env})
 
 
-#: The demo's edge node (the edge's default node id).
-DEMO_EDGE = "edge-1"
-
-
 def _credentials(config: GatewayConfig, workdir: Path) -> Path:
     """First run: the admin user (password printed once) and the edge's uplink token file; later runs
     keep the users and issue the edge a fresh token (its old one stops working)."""
     password = ensure_admin(config.state_file())
     if password is not None:
         print(  # noqa: T201 - shown once on the terminal, deliberately not through logging
-            f"\n  sign in to the dashboard as admin with the password (shown once, stored only as a hash): "
+            f"\n  admin password (shown once, stored only as a hash in {config.state_file()}; sign in to the "
+            f"dashboard as 'admin'): "
             f"{password}\n", flush=True,
         )
     tokens = EdgeTokens(config.state_file())
     try:
-        token = tokens.issue(DEMO_EDGE)
+        token = tokens.issue(EDGE)
     finally:
         tokens.close()
-    path = workdir / "credentials" / f"{DEMO_EDGE}.uplink-token"
+    path = workdir / "credentials" / f"{EDGE}.uplink-token"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.parent.chmod(0o700)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -148,29 +155,48 @@ async def run_demo(options: DemoOptions) -> int:
         loop.add_signal_handler(sig, stop.set)
     try:
         broker_url = options.broker_url
+        gateway_mqtt = MqttConfig(url=broker_url) if broker_url else None
+        edge_config: list[str] = []
+        sim_config: list[str] = []
+        edge_env: dict[str, str] = {}
         if broker_url is None:
+            security = await loop.run_in_executor(None, _secure, workdir, options.patients)
             port = free_port()
-            broker = await _spawn("broker", "broker", "--port", str(port), log_level=child_level)
+            broker = await _spawn("broker", "broker", "--port", str(port), "--registry", str(security.registry),
+                                  "--tls-cert", str(security.broker_cert), "--tls-key", str(security.broker_key),
+                                  log_level=child_level)
             if not await loop.run_in_executor(None, wait_for_port, "127.0.0.1", port, 20.0):
                 log.error("the embedded broker did not start")
                 return 1
-            broker_url = f"mqtt://127.0.0.1:{port}"
-        gateway_config = GatewayConfig(
-            port=options.port, db_path=workdir / "gateway.sqlite", mqtt=MqttConfig(url=broker_url)
-        )
-        token_file = await loop.run_in_executor(None, _credentials, gateway_config, workdir)
+            broker_url = f"mqtts://127.0.0.1:{port}"
+            username, password = security.mqtt_credentials(GATEWAY)
+            gateway_mqtt = MqttConfig(url=broker_url, username=username, password=SecretStr(password),
+                                      tls=TlsConfig(ca_file=security.ca_cert))
+            edge_config = ["--config", str(security.edge_config(EDGE))]
+            sim_config = ["--config", str(security.sim_config)]
+            gateway_config = GatewayConfig(
+                port=options.port, db_path=workdir / "gateway.sqlite", mqtt=gateway_mqtt,
+                state_path=security.user_state, registry=RegistryConfig(path=security.registry,
+                                                                        key_file=security.registry_key),
+            )
+        else:
+            log.warning("using the broker at %s as it is: the demo enrols nothing there", broker_url)
+            gateway_config = GatewayConfig(port=options.port, db_path=workdir / "gateway.sqlite", mqtt=gateway_mqtt)
+            token_file = await loop.run_in_executor(None, _credentials, gateway_config, workdir)
+            edge_config = ["--node-id", EDGE]
+            edge_env = {"IOMT_EDGE__UPLINK_TOKEN_FILE": str(token_file)}
         async with running_gateway(gateway_config) as gateway:
             log.info("dashboard: %s   (store: %s, broker: %s)", gateway.url, gateway_config.db_path, broker_url)
             edge = await _spawn(
-                "edge", "edge", "--broker", broker_url, "--gateway", gateway.url, "--node-id", DEMO_EDGE,
+                "edge", "edge", *edge_config, "--broker", broker_url, "--gateway", gateway.url,
                 "--outbox", str(workdir / "edge-outbox.sqlite"), log_level=child_level,
-                env={"IOMT_EDGE__UPLINK_TOKEN_FILE": str(token_file)},
+                env=edge_env,
             )
             if not await _wait_edge_online(gateway.store, edge, 30.0):
                 log.error("the edge node did not come online")
                 return 1
             report_path = workdir / "sim-report.json"
-            sim_args = ["sim", "--broker", broker_url, "--patients", str(options.patients),
+            sim_args = ["sim", *sim_config, "--broker", broker_url, "--patients", str(options.patients),
                         "--report", str(report_path)]
             if options.duration_s is not None:
                 sim_args += ["--duration", str(options.duration_s)]
@@ -205,6 +231,31 @@ async def run_demo(options: DemoOptions) -> int:
         await _stop(sim)
         await _stop(edge)
         await _stop(broker, grace_s=10)
+
+
+#: The demo's edge node and gateway identities (the edge's and the simulator's default site).
+EDGE = "edge-1"
+GATEWAY = "gateway"
+SITE = "default"
+
+
+def _secure(workdir: Path, patients: int) -> Provisioned:
+    """Provision ``workdir/security`` for ``patients`` simulated patients; print the admin password
+    the first time (to the terminal only: it is stored nowhere, and never logged)."""
+    from firmware_sim.scenario import default_scenario, device_ids
+
+    plan = SecurityPlan(site=SITE, edges=(EDGE,), devices=device_ids(default_scenario(patients, site=SITE)),
+                        gateway=GATEWAY)
+    security = provision(workdir / "security", plan)
+    log.info("security: %s (CA %s; %d identities enrolled this run)", security.root, security.ca_cert,
+             len(security.enrolled))
+    if security.admin_password is not None:
+        print(  # noqa: T201 - shown once on the terminal, deliberately not through logging
+            f"\n  admin password (shown once, stored only as a hash in {security.user_state}; sign in to the "
+            f"dashboard as 'admin'): "
+            f"{security.admin_password}\n", flush=True,
+        )
+    return security
 
 
 async def _wait_edge_online(store: Store, edge: asyncio.subprocess.Process, timeout_s: float) -> bool:

@@ -41,7 +41,8 @@ async def _security_headers(request: web.Request, response: web.StreamResponse) 
 
 def install(app: web.Application, config: GatewayConfig, edges: EdgeAuthority | None = None) -> None:
     """Add the auth and body-limit middlewares (after those already there), open the user store, the
-    edge tokens (unless ``edges`` is given, e.g. the device registry) and the audit log with the app,
+    edge authority (``edges`` if given, else ``config.registry``'s enrolled edges, else the state
+    file's edge tokens) and the audit log with the app,
     and refuse to start while a route declares no access."""
     large = bodies.LargeBodies(config.limits.concurrent_large_bodies, config.limits.large_body_wait_s,
                                on_refused=lambda: app[METRICS].large_bodies_refused.inc())
@@ -60,11 +61,18 @@ def install(app: web.Application, config: GatewayConfig, edges: EdgeAuthority | 
         loop = asyncio.get_running_loop()
         users = await loop.run_in_executor(None, lambda: UserStore(
             config.state_file(), session_idle_s=config.auth.session_idle_s, session_max_s=config.auth.session_max_s))
-        own_edges = EdgeTokens(config.state_file()) if edges is None else None
-        authority: EdgeAuthority = own_edges if own_edges is not None else edges  # type: ignore[assignment]
+        audit = await loop.run_in_executor(None, AuditLog, config.audit_file())
+        own_edges = EdgeTokens(config.state_file()) if edges is None and config.registry is None else None
+        authority: EdgeAuthority
+        if edges is not None:
+            authority = edges
+        elif own_edges is not None:
+            authority = own_edges
+        else:
+            authority = _registry_edges(config, audit)
         app[USERS] = users
         app[EDGE_AUTHORITY] = authority
-        app[AUDIT] = await loop.run_in_executor(None, AuditLog, config.audit_file())
+        app[AUDIT] = audit
         pruner = asyncio.ensure_future(_prune_forever(users))
         yield
         pruner.cancel()
@@ -75,6 +83,22 @@ def install(app: web.Application, config: GatewayConfig, edges: EdgeAuthority | 
         app[AUDIT].close()
 
     app.cleanup_ctx.append(resources)
+
+
+def _registry_edges(config: GatewayConfig, audit: AuditLog) -> EdgeAuthority:
+    """The configured device registry as the edge authority; its changes made through the gateway are audited."""
+    from gateway.auth.registry_edges import RegistryEdges
+    from gateway.registry.config import open_registry
+    from gateway.registry.records import Principal
+
+    assert config.registry is not None
+    registry = open_registry(config.registry)
+
+    def audited(action: str, principal: Principal, actor: str) -> None:
+        audit.append(actor, action, principal.name, {"kind": str(principal.kind), "site": principal.site})
+
+    registry.on_change = audited
+    return RegistryEdges(registry)
 
 
 async def _prune_forever(users: UserStore) -> None:
