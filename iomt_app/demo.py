@@ -176,8 +176,8 @@ async def run_demo(options: DemoOptions) -> int:
             sim_config = ["--config", str(security.sim_config)]
             gateway_config = GatewayConfig(
                 port=options.port, db_path=workdir / "gateway.sqlite", mqtt=gateway_mqtt,
-                state_path=security.user_state, registry=RegistryConfig(path=security.registry,
-                                                                        key_file=security.registry_key),
+                state_path=security.user_state, audit_path=security.audit_log,
+                registry=RegistryConfig(path=security.registry, key_file=security.registry_key),
             )
         else:
             log.warning("using the broker at %s as it is: the demo enrols nothing there", broker_url)

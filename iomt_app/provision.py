@@ -19,6 +19,8 @@ what exists (enrolling only parties that are new). Layout (see also the README's
                                           state file, the registry (edges' uplink tokens), HTTPS
 ``credentials/sim.toml``, ``devices.json`` ``[sim]`` config and each device's username, password, key
 ``credentials/issued.json``               every secret issued here (a second run reuses them)
+``audit/audit.sqlite``                     the audit log (gateway.audit): enrolments here and by ``iomt
+                                          devices``, and the gateway's (its ``audit_path``)
 ``users/state.sqlite``                     the gateway's users (``admin`` first; password *hash* only),
                                           sessions and API tokens (its ``state_path``)
 ========================================  =========================================================
@@ -36,8 +38,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gateway.audit import AuditLog
 from gateway.auth import ensure_admin
 from gateway.registry import pki
+from gateway.registry.config import audit_changes
 from gateway.registry.dynsec import dynsec_document
 from gateway.registry.hashing import hash_secret, new_secret
 from gateway.registry.keys import write_private
@@ -143,6 +147,11 @@ class Provisioned:
         return self.credentials / "issued.json"
 
     @property
+    def audit_log(self) -> Path:
+        """The audit log the gateway, the registry commands and provisioning append to."""
+        return self.root / "audit" / "audit.sqlite"
+
+    @property
     def user_state(self) -> Path:
         """The gateway's user store (:class:`gateway.auth.UserStore`; the gateway's ``state_path``)."""
         return self.root / "users" / "state.sqlite"
@@ -161,7 +170,11 @@ def provision(root: Path, plan: SecurityPlan) -> Provisioned:
     os.chmod(root, 0o700)
     out = Provisioned(root)
     _certificates(out, plan)
-    registry = DeviceRegistry(SqliteRegistry(out.registry, out.registry_key))
+    out.audit_log.parent.mkdir(exist_ok=True)
+    os.chmod(out.audit_log.parent, 0o700)
+    audit = AuditLog(out.audit_log)
+    os.chmod(out.audit_log, 0o600)
+    registry = DeviceRegistry(SqliteRegistry(out.registry, out.registry_key), on_change=audit_changes(audit))
     secrets_: dict[str, dict[str, Any]] = _read_json(out.issued)
     wanted: list[tuple[str, Kind, str]] = [(plan.gateway, Kind.GATEWAY, plan.gateway_site)]
     wanted += [(node, Kind.EDGE, plan.site) for node in plan.edges]
@@ -182,6 +195,9 @@ def provision(root: Path, plan: SecurityPlan) -> Provisioned:
         enrolled.append(name)
     _write_json_private(out.issued, secrets_)
     admin_password = _admin(out)
+    if admin_password is not None:
+        audit.append("system", "user.add", "user:admin", {"role": "admin"})
+    audit.close()
     dynsec_admin_password = _dynsec_admin(out, plan, changed=bool(enrolled))
     _credential_files(out, plan, secrets_, dynsec_admin_password)
     if plan.broker_owner is not None:
@@ -257,7 +273,8 @@ def _credential_files(
                 "gateway_ca_file": str(out.ca_cert), "mqtt": mqtt(node)}
         _write_toml(out.edge_config(node), {"edge": edge}, {"edge.mqtt.tls": tls})
         write_private(out.edge_token(node), (secrets_[node]["uplink_token"] + "\n").encode())
-    gateway = {"site": plan.gateway_site, "state_path": str(out.user_state), "mqtt": mqtt(plan.gateway),
+    gateway = {"site": plan.gateway_site, "state_path": str(out.user_state), "audit_path": str(out.audit_log),
+               "mqtt": mqtt(plan.gateway),
                "registry": {"path": str(out.registry), "key_file": str(out.registry_key)},
                "tls": {"cert_file": str(out.gateway_cert), "key_file": str(out.gateway_key)}}
     _write_toml(out.gateway_config, {"gateway": gateway}, {"gateway.mqtt.tls": tls})
@@ -268,7 +285,8 @@ def _credential_files(
     devices = {d: {"username": d, "password": secrets_[d]["password"], "key_id": secrets_[d].get("key_id"),
                    "key": secrets_[d].get("key")} for d in plan.devices}
     _write_json_private(out.devices_file, {"devices": devices})
-    registry: dict[str, Any] = {"path": str(out.registry), "key_file": str(out.registry_key)}
+    registry: dict[str, Any] = {"path": str(out.registry), "key_file": str(out.registry_key),
+                                "audit_path": str(out.audit_log)}
     if dynsec_password is not None:
         registry["broker"] = "dynsec"
         registry["dynsec"] = {"username": DYNSEC_ADMIN, "password": dynsec_password}

@@ -86,18 +86,15 @@ def install(app: web.Application, config: GatewayConfig, edges: EdgeAuthority | 
 
 
 def _registry_edges(config: GatewayConfig, audit: AuditLog) -> EdgeAuthority:
-    """The configured device registry as the edge authority; its changes made through the gateway are audited."""
+    """The configured device registry as the edge authority (its changes audited in the gateway's log
+    unless the registry names its own)."""
     from gateway.auth.registry_edges import RegistryEdges
-    from gateway.registry.config import open_registry
-    from gateway.registry.records import Principal
+    from gateway.registry.config import audit_changes, open_registry
 
     assert config.registry is not None
     registry = open_registry(config.registry)
-
-    def audited(action: str, principal: Principal, actor: str) -> None:
-        audit.append(actor, action, principal.name, {"kind": str(principal.kind), "site": principal.site})
-
-    registry.on_change = audited
+    if registry.on_change is None:
+        registry.on_change = audit_changes(audit)
     return RegistryEdges(registry)
 
 

@@ -12,9 +12,9 @@ import pytest
 from edge.config import EdgeConfig
 from firmware_sim.config import SimConfig
 from firmware_sim.scenario import build_devices, default_scenario, device_ids
+from gateway.auth import Role, UserStore
 from gateway.config import GatewayConfig
 from gateway.registry.config import RegistryConfig, open_registry
-from gateway.auth import Role, UserStore
 from gateway.registry.records import RegistryError
 from gateway.registry.store import SqliteRegistry
 from iomt.config import load_config
@@ -109,6 +109,33 @@ def test_provisioned_config_files_load_as_each_tiers_config(tmp_path: Path) -> N
     assert edges.edge_for_token(token) == "edge-1"
     assert edges.edge_for_token(token + "x") is None
     assert edges.edge_for_token(f"patient-0001.{token.partition('.')[2]}") is None
+
+
+def test_enrolments_by_provisioning_and_by_the_command_are_in_the_audit_log(tmp_path: Path) -> None:
+    from gateway.audit import AuditLog
+
+    done = provision(tmp_path / "s", SecurityPlan(site="ward", edges=("edge-1",), devices=("patient-0001",)))
+    config = ["--config", str(done.registry_config)]
+    out = ["--out", str(tmp_path / "p2.json")]
+    assert main(["devices", "enrol", "patient-0002", "--site", "ward", *out, *config]) == 0
+    assert main(["devices", "revoke", "patient-0001", *config]) == 0
+    audit = AuditLog(done.audit_log)
+    try:
+        entries = [(e.actor, e.action, e.target) for e in audit.entries()]
+        assert audit.verify().ok
+    finally:
+        audit.close()
+    assert ("system", "device.enrol", "edge-1") in entries and ("system", "user.add", "user:admin") in entries
+    assert (_cli_actor(), "device.enrol", "patient-0002") in entries
+    assert entries[-1][1:] == ("device.revoke", "patient-0001")
+    secrets_ = json.loads((tmp_path / "p2.json").read_text())
+    assert secrets_["mqtt_password"] not in done.audit_log.read_bytes().decode(errors="replace")
+
+
+def _cli_actor() -> str:
+    from iomt_app.commands.devices import _actor
+
+    return _actor()
 
 
 def test_a_revoked_identity_is_not_reinstated_by_provisioning(tmp_path: Path) -> None:
