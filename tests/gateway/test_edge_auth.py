@@ -127,3 +127,31 @@ async def test_another_edge_authority_plugs_in_in_place_of_the_state_file(tmp_pa
         own = EdgeTokens(config.state_file()).issue("edge-s")  # the state file is not consulted now
         assert (await post(gw, body, {"Content-Type": CONTENT_TYPE, **bearer(own)}))[0] == 401
     registry.close()
+
+
+async def test_with_a_registry_the_uplink_takes_the_tokens_it_issued_and_refuses_a_revoked_edge_at_once(tmp_path):
+    from gateway.registry.config import RegistryConfig, open_registry
+    from gateway.registry.records import Kind
+
+    registry_config = RegistryConfig(path=tmp_path / "registry.sqlite")
+    registry = open_registry(registry_config)
+    edge = registry.enrol("edge-1", Kind.EDGE, "ward")
+    other = registry.enrol("edge-2", Kind.EDGE, "ward")
+    device = registry.enrol("patient-1", Kind.DEVICE, "ward")
+    assert edge.uplink_token is not None and other.uplink_token is not None
+    config = GatewayConfig(port=0, db_path=tmp_path / "gw.sqlite", registry=registry_config)
+    async with running_gateway(config) as gw:
+        headers = {"Content-Type": CONTENT_TYPE, "X-Iomt-Node": "edge-1"}
+        assert (await post(gw, uplink_body(frames=[ecg_frame("p1", 0)]), {**headers, **bearer(edge.uplink_token)}))[
+            0] == 200
+        refused = [
+            bearer(other.uplink_token),  # edge-2 claiming edge-1
+            bearer(f"patient-1.{device.password}"),  # a device's MQTT password is no uplink token
+            bearer(edge.uplink_token + "x"),
+        ]
+        assert [(await post(gw, uplink_body(frames=[ecg_frame("p1", 9)]), {**headers, **h}))[0] for h in refused] == [
+            403, 401, 401]
+        registry.revoke("edge-1", actor="user:admin")
+        assert (await post(gw, uplink_body(frames=[ecg_frame("p1", 1)]), {**headers, **bearer(edge.uplink_token)}))[
+            0] == 401
+        assert gw.store.count("frames") == 1
