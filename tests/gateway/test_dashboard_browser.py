@@ -21,6 +21,7 @@ from gateway.store.records import AlertQuery
 from iomt.wire.frames import make_frame
 from tests.gateway.auth_helpers import PASSWORD, Keys
 from tests.gateway.browser import chromium
+from tests.gateway.browser import sign_in as browser_sign_in
 from tests.gateway.helpers import event, fall_alert, uplink_body
 
 pytestmark = pytest.mark.slow
@@ -153,7 +154,8 @@ async def test_two_hundred_patients_all_shown_and_drawn_when_scrolled_into_view(
         feeder = asyncio.ensure_future(feed(http, keys, patients, stop))
         try:
             with chromium() as driver:
-                await sign_in(driver, keys, "viewer-vic", Role.VIEWER)
+                keys.user("viewer-vic", Role.VIEWER)
+                await asyncio.to_thread(browser_sign_in, driver, gw.url, "viewer-vic", PASSWORD)
                 await wait_js(driver, "return document.querySelectorAll('#grid .card').length === 200", 20,
                               "200 patient cards")
                 names = await asyncio.to_thread(driver.execute_script,
