@@ -148,6 +148,35 @@ def make_frame(
     return Frame(device, stream, seq, t0_us, float(sample_rate), arr, float(scale))
 
 
+#: Largest int16 count a scaled block may use: the whole range, since the block's peak is known.
+INT16_LIMIT = 32767
+
+
+def int16_samples(values: np.ndarray, resolution: float) -> tuple[np.ndarray, float]:
+    """``(counts, scale)`` to send ``values`` (physical units, any shape) as int16 without clipping.
+
+    The scale is the stream's ``resolution`` (its finest step, e.g. 1 uV for ECG) when every value
+    fits int16 at it, else ``resolution`` times the smallest power of two that makes the block's
+    peak fit. A stream in arbitrary units (a PPG in ADC counts, thousands of units tall) thus keeps
+    about 15 bits of precision relative to its own peak instead of saturating at
+    ``32767 * resolution``; powers of two keep consecutive frames on one of a few scales.
+    Non-finite values are refused (``ValueError``): a frame can carry none.
+    """
+    if not resolution > 0 or not math.isfinite(resolution):
+        raise ValueError(f"resolution must be a finite positive number, got {resolution}")
+    x = np.asarray(values, dtype=np.float64)
+    peak = float(np.max(np.abs(x))) if x.size else 0.0
+    if not math.isfinite(peak):
+        raise ValueError("values contain NaN or infinity; a frame cannot carry them")
+    scale = float(resolution)
+    if peak / scale > INT16_LIMIT:
+        scale = math.ldexp(scale, math.ceil(math.log2(peak / (INT16_LIMIT * scale))))
+        while peak / scale > INT16_LIMIT:  # log2 rounding at an exact power of two
+            scale *= 2.0
+    counts = np.rint(x * (1.0 / scale))
+    return np.clip(counts, -INT16_LIMIT - 1, INT16_LIMIT).astype(np.int16), scale
+
+
 def encode_reading(reading: Reading) -> bytes:
     """Encode a reading to compact JSON."""
     body = {
