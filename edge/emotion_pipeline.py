@@ -12,7 +12,7 @@ from edge.buffers import RingBuffer
 from edge.pipeline import Window, class_index
 from iomt.wire.events import Event, EventKind, Priority
 from iomt.wire.frames import Frame
-from models.preprocessing.emotion import HOP_S, WINDOW_S, window_features_many
+from models.preprocessing.emotion import HOP_S, WINDOW_S, SubjectBaseline, window_features_many
 from models.runtime import ModelRunner
 
 MODEL = "emotion"
@@ -25,6 +25,8 @@ class _Device:
     arrivals: dict[str, ArrivalLog] = field(default_factory=dict)
     next_end_us: int = 0
     stress: StressState = field(default_factory=StressState)
+    #: the wearer's running baseline the features are relative to (survives gaps: same person)
+    baseline: SubjectBaseline = field(default_factory=SubjectBaseline)
 
 
 class EmotionPipeline:
@@ -86,7 +88,8 @@ class EmotionPipeline:
         for key, members in groups.items():
             (ecg_hz, _), (eda_hz, _), (ppg_hz, _) = key
             ecg, eda, ppg = (np.stack([signals[i] for _, signals in members]) for i in range(len(NEEDED)))
-            features = window_features_many(ecg, ecg_hz, eda, eda_hz, ppg, ppg_hz)
+            baselines = [self._devices[device].baseline for device, _ in members]
+            features = window_features_many(ecg, ecg_hz, eda, eda_hz, ppg, ppg_hz, baselines)
             for (device, _), x in zip(members, features, strict=True):
                 dev = self._devices[device]
                 end_us = min(dev.buffers[s].t_last_us for s in NEEDED)
