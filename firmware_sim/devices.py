@@ -27,12 +27,11 @@ from firmware_sim.truth import TruthEvent
 from iomt.wire.chunks import Image, encode_image, split
 from iomt.wire.frames import Reading, encode_frame, encode_reading, int16_samples, make_frame
 
-#: stream -> finest int16 scale (physical unit per count): ECG 1 uV, acc 1/2048 g, gyro 0.1 deg/s,
-#: EDA 1 nS, PPG/resp 0.001 of their unit. A block whose values do not fit int16 at it is sent with a
-#: power-of-two multiple (:func:`iomt.wire.frames.int16_samples`): nothing clips on the wire, whatever
-#: the units (a replayed PPG in ADC counts); a device's own front-end limits are faults (saturation).
-SCALES = {"ecg": 0.001, "acc": 1 / 2048, "gyro": 0.1, "eda": 0.001, "ppg": 0.001, "resp": 0.001}
-
+#: Samples go out as int16 at a power-of-two scale chosen per block from the data
+#: (:func:`iomt.wire.frames.int16_samples`): nothing clips on the wire and nothing is left a handful
+#: of steps, whatever the units (a replayed PPG in ADC counts, an EDA in siemens). The 1.0.0 devices
+#: used one fixed scale per stream (0.001 for ECG/EDA/PPG/resp), which clipped a PPG in counts at
+#: +-32.767. A device's own front-end limits are faults (saturation).
 #: int16 counts and the scale they were taken at.
 Quantized = tuple[np.ndarray, float]
 
@@ -115,7 +114,7 @@ class SimDevice:
     def _frame(self, stream: str, seq: int, t0_us: int, fs: float, samples: np.ndarray | Quantized) -> bytes:
         """Encode one frame; ``samples`` are physical values, or already int16 counts with their scale."""
         if isinstance(samples, np.ndarray):
-            samples = quantize(stream, self._signal(stream, t0_us, fs, samples))
+            samples = quantize(self._signal(stream, t0_us, fs, samples))
         counts, scale = samples
         return encode_frame(make_frame(self.device_id, stream, seq, self.stamp(t0_us), fs, counts, scale=scale))
 
@@ -143,9 +142,9 @@ class SimDevice:
         return render
 
 
-def quantize(stream: str, values: np.ndarray) -> Quantized:
-    """Physical values -> int16 counts at the stream's scale, or a coarser one where they would clip."""
-    return int16_samples(values, SCALES[stream])
+def quantize(values: np.ndarray) -> Quantized:
+    """Physical values -> int16 counts at a scale chosen from them."""
+    return int16_samples(values)
 
 
 class _Blocks:
@@ -177,7 +176,7 @@ class _Blocks:
         seconds = self._first * self.frame_s if self._first else self.block_s
         self._first = 0
         for s, values in self.make(seconds).items():
-            self._pending[s].append(quantize(s, values) if self.quantized else (values, None))
+            self._pending[s].append(quantize(values) if self.quantized else (values, None))
 
     def take(self, stream: str) -> np.ndarray | Quantized:
         """The next frame of ``stream``: int16 counts with their block's scale, or physical values."""
