@@ -260,7 +260,7 @@ def window_measures_many(
     for i, j in zip(*np.nonzero(complete), strict=True):
         beats = find_peaks(ppg_steps[i, j], distance=int(0.3 * PPG_FS), prominence=0.3 * amp[i, j] + 1e-300)[0]
         if beats.size >= 2 and amp[i, j] > 0:
-            rate[i, j] = 60.0 * PPG_FS / float(np.mean(np.diff(beats)))
+            rate[i, j] = 60.0 * PPG_FS / float(np.median(np.diff(beats)))
     out = []
     for i in range(k):
         hr, rmssd, sdnn = _rr_steps(r_peaks[i] / ECG_FS)

@@ -60,7 +60,7 @@ def reference_measures(
             amp[k] = p95 - p5
             beats = find_peaks(ps, distance=int(0.3 * emotion.PPG_FS), prominence=0.3 * amp[k] + 1e-300)[0]
             if beats.size >= 2 and amp[k] > 0:
-                rate[k] = 60.0 * emotion.PPG_FS / float(np.mean(np.diff(beats)))
+                rate[k] = 60.0 * emotion.PPG_FS / float(np.median(np.diff(beats)))
     p95, p5 = np.percentile(d, [95, 5])
     return emotion.Measures(hr, rmssd, sdnn, level, slope, phasic_sd, amp, rate, float(p95 - p5), phasic)
 
