@@ -7,6 +7,11 @@ a channel cancels in them, so what is left to teach the model is what *comes wit
   x0.01-100), shifted (up to ten times its own span, as a raw ADC channel sits far from zero) and
   rounded to the step of an 8-, 10-, 12- or 16-bit converter spanning 1.5 times the recording (or
   left unrounded). An 8-bit PPG (0-255, like systole's) has visible stairs that a gain never makes;
+* **pulse amplitude that drifts for no emotional reason**: a real PPG's pulse height follows contact
+  pressure, posture and skin temperature as much as vasoconstriction (heartpy's data3 loses half of it
+  over ten quiet minutes), so each PPG is multiplied by a slow random gain (a sum of sinusoids with
+  periods of 2-15 minutes, log-amplitude sd :data:`PPG_DRIFT_SD`): the model may not call stress from
+  a narrowing pulse alone, only with what heart rate and EDA say;
 * **where the baseline starts**: half of the recordings lose a random first stretch (up to half the
   recording), so the subject's running baseline starts inside stress or amusement as often as it
   does on a real device switched on at any moment, not always in the protocol's calm opening.
@@ -28,12 +33,16 @@ GAINS = {"ecg": (0.05, 20.0), "eda": (0.01, 100.0), "ppg": (0.01, 100.0)}
 OFFSET_SPANS = 10.0
 #: Converter resolutions drawn from (None: not rounded).
 ADC_BITS: tuple[int | None, ...] = (8, 10, 12, 16, None)
+#: Standard deviation of the PPG's slow log-gain drift, and the periods (s) it is made of.
+PPG_DRIFT_SD = 0.3
+PPG_DRIFT_PERIODS_S = (120.0, 900.0)
 #: Share of recordings whose first stretch is cut, and the longest cut (share of the recording).
 CUT_SHARE = 0.5
 MAX_CUT = 0.5
 
 SETTINGS = {"gains": {k: list(v) for k, v in GAINS.items()}, "offset_spans": OFFSET_SPANS,
-            "adc_bits": [b or "none" for b in ADC_BITS], "cut_share": CUT_SHARE, "max_cut": MAX_CUT}
+            "adc_bits": [b or "none" for b in ADC_BITS], "ppg_drift_sd": PPG_DRIFT_SD,
+            "ppg_drift_periods_s": list(PPG_DRIFT_PERIODS_S), "cut_share": CUT_SHARE, "max_cut": MAX_CUT}
 
 
 @dataclass
@@ -68,6 +77,16 @@ def channel(x: np.ndarray, rng: np.random.Generator, gain_range: tuple[float, fl
     return y
 
 
+def drift(n: int, fs: float, rng: np.random.Generator) -> np.ndarray:
+    """A slow random gain ``exp(g)`` for ``n`` samples at ``fs``: ``g`` a sum of four sinusoids of random
+    periods in :data:`PPG_DRIFT_PERIODS_S` and phases, scaled to sd :data:`PPG_DRIFT_SD`."""
+    t = np.arange(n) / fs
+    shortest, longest = np.log(PPG_DRIFT_PERIODS_S)
+    periods = np.exp(rng.uniform(shortest, longest, size=4))
+    g = np.sum([np.sin(2 * np.pi * t / p + rng.uniform(0, 2 * np.pi)) for p in periods], axis=0)
+    return np.asarray(np.exp(PPG_DRIFT_SD * g / np.sqrt(2.0)))  # four unit sinusoids: sd sqrt(2)
+
+
 def augment(rec: Any) -> Augmented:
     """``rec`` (an emotion recording) with its channels and start augmented; truth shifted with the cut."""
     rng = np.random.default_rng([zlib.crc32(f"emotion-augment/{rec.subject}".encode())])
@@ -76,7 +95,9 @@ def augment(rec: Any) -> Augmented:
     signals = {}
     for stream, x in rec.signals.items():
         start = round(cut * rec.rates[stream])
-        kept = np.asarray(x)[start:]
+        kept = np.asarray(x, dtype=np.float64)[start:]
+        if stream == "ppg":
+            kept = kept * drift(len(kept), rec.rates[stream], rng).reshape(-1, *([1] * (kept.ndim - 1)))
         signals[stream] = (channel(kept, rng, GAINS[stream]).astype(np.float32) if stream in GAINS
                            else kept.astype(np.float32))
     truth = tuple(_Shifted(max(a.t_s - cut, 0.0), a.t_end_s - cut, a.label, a.kind) for a in rec.truth

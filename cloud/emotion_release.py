@@ -88,7 +88,7 @@ def markdown(report: dict[str, Any]) -> str:
              "channels of different real recordings side by side (the band sends ECG, EDA and PPG together; no "
              "real source has all three): real signals throughout, but no verdict about a person.", "",
              "| recording | composite | windows | not analysed | baseline / stress / amusement (share) | top p "
-             "median / max | at rail | invariance flips |", "| --- " * 8 + "|"]
+             "median / max | at rail | invariance flips (clear) |", "| --- " * 8 + "|"]
     for r in report["real"]["recordings"]:
         skipped = "; ".join(f"{k} x{v}" for k, v in r["not_analysed"].items()) or "-"
         if "outputs" not in r:
@@ -98,13 +98,17 @@ def markdown(report: dict[str, Any]) -> str:
         shares = " / ".join(f"{v:.2f}" for v in o["class_share"].values())
         top = o["top_probability"]
         flips = sum(c["flips"] for c in r["invariance"])
+        clear = sum(c["clear_flips"] for c in r["invariance"])
         checks = sum(c["windows"] for c in r["invariance"])
         lines.append(f"| {r['recording']} | {'yes' if r['composite'] else 'no'} | {o['windows']} | {skipped} | "
                      f"{shares} | {top['median']:.3f} / {top['max']:.3f} | {_pct(top['share_at_rail'])} | "
-                     f"{flips} of {checks} |")
+                     f"{flips} of {checks} ({clear} clear) |")
+    inv = report["real"]["invariance"]
     lines += ["", "Invariance: each analysed recording re-run with its PPG, its EDA, and both, scaled x0.01, x0.1, x10 "
               "and x100 with an offset of three times the scaled span, through the wire's int16 frames; a flip is "
-              "a window whose class changed.", "", "## Floors", "", "| floor | value | floor | pass |",
+              "a window whose class changed, *clear* where its top two classes were more than 0.1 apart. "
+              f"Largest change of any class probability: {inv['max_probability_change']}; flips at near-ties: "
+              f"{inv['flips_at_near_ties']}.", "", "## Floors", "", "| floor | value | floor | pass |",
               "| --- | --- | --- | --- |"]
     for name, f in report["floors"].items():
         value = "n/a" if f["value"] is None else f"{f['value']:.4g}"
@@ -141,10 +145,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--version", default=VERSION)
     parser.add_argument("--epochs", type=int)
     parser.add_argument("--rebuild-data", action="store_true")
+    parser.add_argument("--cache", type=Path, help="real recordings (scripts/fetch_real_emotion.sh; build/real_data)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     report = run(args.profile, args.workdir, args.out, version=args.version, epochs=args.epochs,
-                 rebuild=args.rebuild_data)
+                 rebuild=args.rebuild_data, cache=args.cache)
     sys.stdout.write(markdown(report))
     return 0 if report["floors_pass"] else 1
 

@@ -3,8 +3,11 @@
 No real recording anywhere has stress or emotion labels, so on real recordings this measures:
 
 * **invariance**: every real PPG and EDA scaled by x0.01 .. x100 (:data:`GAINS`), with an offset of
-  thousands of units, and sent through the wire as a band sends it (int16 frames of one second at a
-  scale chosen from the data): the class of a window must not change (floor: no flip at all);
+  three times its span, and sent through the wire as a band sends it (int16 frames of one second at a
+  scale chosen from the data): no class probability may move by more than :data:`MAX_PROBABILITY_CHANGE`
+  and no window whose top two classes are more than :data:`MARGIN` apart may change class. (A window
+  at a near-tie can: the wire's rounding moves a borderline pulse peak, and the output by an int8
+  step or two; such flips are counted and reported, not hidden);
 * **saturation**: the share of windows whose top probability is at int8's rail (>= :data:`RAIL`);
   the 1.0.0 model sat at 0.996 on every real window (floor: at most :data:`MAX_SATURATED`);
 * **distribution only**: the classes and mean probabilities the model gives real recordings. No
@@ -43,6 +46,9 @@ RAIL = 0.99
 #: Floors.
 MAX_SATURATED = 0.05
 MAX_FLIPS = 0
+MAX_PROBABILITY_CHANGE = 0.05
+#: A decision with its top two probabilities closer than this is a near-tie (its flips are not floored).
+MARGIN = 0.1
 SIMULATED_ACCURACY = 0.90
 SIMULATED_STRESS_VS_NOT = 0.95
 CHANNELS = ("ecg", "eda", "ppg")
@@ -127,6 +133,8 @@ def evaluate_recording(runner: ModelRunner, rec: RealRecording) -> dict[str, Any
         return out
     probs = runner.predict(x)
     pred = probs.argmax(axis=1)
+    ranked = np.sort(probs, axis=1)
+    clear = ranked[:, -1] - ranked[:, -2] > MARGIN
     out["outputs"] = _distribution(probs, runner.classes)
     plain, _, _ = analysed_windows(band_signals(rec, wire=False))
     p_plain = runner.predict(plain) if len(plain) == len(x) else None
@@ -136,12 +144,14 @@ def evaluate_recording(runner: ModelRunner, rec: RealRecording) -> dict[str, Any
         for gain in GAINS:
             xs, _, _ = analysed_windows(band_signals(_scaled(rec, gain, channels), wire=True))
             if len(xs) != len(x):
-                checks.append({"channels": list(channels), "gain": gain, "flips": len(x), "windows": len(x),
+                checks.append({"channels": list(channels), "gain": gain, "windows": len(x), "flips": len(x),
+                               "clear_flips": len(x), "max_probability_change": 1.0,
                                "note": f"{len(xs)} windows analysed instead of {len(x)}"})
                 continue
             ps = runner.predict(xs)
-            checks.append({"channels": list(channels), "gain": gain, "windows": len(x),
-                           "flips": int(np.sum(ps.argmax(axis=1) != pred)),
+            flipped = ps.argmax(axis=1) != pred
+            checks.append({"channels": list(channels), "gain": gain, "windows": len(x), "flips": int(flipped.sum()),
+                           "clear_flips": int((flipped & clear).sum()),
                            "max_probability_change": float(np.abs(ps - probs).max())})
     out["invariance"] = checks
     return out
@@ -173,18 +183,25 @@ def evaluate_emotion(
     real = [evaluate_recording(runner, rec) for rec in recordings]
     analysed = [r for r in real if "outputs" in r]
     windows = sum(r["outputs"]["windows"] for r in analysed)
-    flips = sum(c["flips"] for r in analysed for c in r["invariance"])
+    checks = [c for r in analysed for c in r["invariance"]]
+    flips = sum(c["flips"] for c in checks)
+    clear_flips = sum(c["clear_flips"] for c in checks)
+    moved = max((c["max_probability_change"] for c in checks), default=None)
     wire_flips = sum(r["wire_vs_float_flips"] or 0 for r in analysed)
     at_rail = sum(r["outputs"]["top_probability"]["share_at_rail"] * r["outputs"]["windows"] for r in analysed)
     hold = simulated_holdout(runner, tflite)
+    measured = windows > 0
     floors: dict[str, dict[str, Any]] = {
-        "real: no class flip under PPG/EDA gain x0.01..x100 with offsets, through the wire": {
-            "value": flips, "floor": MAX_FLIPS, "pass": flips <= MAX_FLIPS if windows else None},
+        "real: largest class-probability change under PPG/EDA gain x0.01..x100 with offsets, through the wire": {
+            "value": moved, "floor": MAX_PROBABILITY_CHANGE,
+            "pass": moved <= MAX_PROBABILITY_CHANGE if measured and moved is not None else None},
+        f"real: class flips under those gains where the top two classes are > {MARGIN} apart": {
+            "value": clear_flips, "floor": MAX_FLIPS, "pass": clear_flips <= MAX_FLIPS if measured else None},
         "real: no class flip between the wire's int16 frames and float samples": {
-            "value": wire_flips, "floor": MAX_FLIPS, "pass": wire_flips <= MAX_FLIPS if windows else None},
+            "value": wire_flips, "floor": MAX_FLIPS, "pass": wire_flips <= MAX_FLIPS if measured else None},
         f"real: share of windows with top probability >= {RAIL}": {
-            "value": at_rail / windows if windows else None, "floor": MAX_SATURATED,
-            "pass": at_rail / windows <= MAX_SATURATED if windows else None},
+            "value": at_rail / windows if measured else None, "floor": MAX_SATURATED,
+            "pass": at_rail / windows <= MAX_SATURATED if measured else None},
     }
     if hold is not None:
         floors["simulated hold-out: accuracy"] = {"value": hold["accuracy"], "floor": SIMULATED_ACCURACY,
@@ -196,7 +213,9 @@ def evaluate_emotion(
         "model": {"name": runner.name, "version": runner.version, "file": str(tflite),
                   "input": f"{runner.metadata.preprocessing.module} {runner.metadata.preprocessing.version}"},
         "real": {"labels": "none exist for any real source: distribution, saturation and invariance only",
-                 "recordings": real, "windows_analysed": windows},
+                 "recordings": real, "windows_analysed": windows,
+                 "invariance": {"checks": sum(c["windows"] for c in checks), "flips": flips,
+                                "flips_at_near_ties": flips - clear_flips, "max_probability_change": moved}},
         "simulated": {"holdout": hold, **({"test_split": simulated} if simulated else {})},
         "floors": floors,
         # a floor that could not be measured (no real recording fetched) is reported as None, not failed
