@@ -152,6 +152,24 @@ def load_all(cache: Path = DEFAULT_CACHE) -> list[RealRecording]:
     return out
 
 
+def from_files(paths: list[Path]) -> list[RealRecording]:
+    """Recordings a user points at (``iomt eval emotion --recordings DIR``): CSV files or WFDB records read
+    by :func:`firmware_sim.replay.load` (channels named ``ecg``, ``eda``/``gsr``, ``ppg``/``bvp``/``pleth``),
+    in whatever units they are in (the features do not depend on them). A ``.hea`` stands for its record;
+    a file replay cannot read raises :class:`firmware_sim.replay.ReplayError` naming it."""
+    from firmware_sim.replay import load
+
+    out = []
+    for path in sorted(paths):
+        if path.suffix.lower() not in (".csv", ".hea"):
+            continue
+        rec = load(path, "emotion")
+        signals = {s: np.asarray(x, dtype=np.float64)[:, 0] for s, x in rec.signals.items() if s in CHANNELS}
+        out.append(RealRecording(str(path), signals, {s: rec.rates[s] for s in signals}, "as recorded",
+                                 (path.name,)))
+    return out
+
+
 def combined(*parts: tuple[RealRecording, str]) -> RealRecording:
     """One input from channels of different recordings (``(recording, channel)`` each), cut to the
     shortest; marked ``composite``."""

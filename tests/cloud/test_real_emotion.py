@@ -76,6 +76,25 @@ def test_loaders_read_each_format_in_its_own_units(tmp_path: Path) -> None:
     assert all(m.composite and set(m.signals) == {"ecg", "eda", "ppg"} for m in mixed)
 
 
+def test_recordings_a_user_points_at_load_from_csv_and_wfdb(tmp_path: Path) -> None:
+    import wfdb
+
+    band = _band(70.0)
+    ppg = resample(band["ppg"][:, None], RATES["ppg"], 250.0)[:, 0] * 400 + 2048
+    eda = resample(band["eda"][:, None], RATES["eda"], 250.0)[:, 0]
+    rows = zip(np.arange(len(ppg)) / 250.0, band["ecg"][: len(ppg)], eda[: len(ppg)], ppg, strict=False)
+    (tmp_path / "band.csv").write_text("t,ECG,GSR,BVP\n" + "\n".join(",".join(f"{v:.6f}" for v in r) for r in rows))
+    signals = np.stack([band["ecg"][: len(ppg)], ppg], axis=1)
+    wfdb.wrsamp("band2", fs=250.0, units=["mV", "adu"], sig_name=["ECG", "PPG"], p_signal=signals,
+                fmt=["16", "16"], write_dir=str(tmp_path))
+    (tmp_path / "notes.txt").write_text("not a recording")
+    recs = recordings.from_files(sorted(tmp_path.iterdir()))
+    assert [Path(r.name).name for r in recs] == ["band.csv", "band2.hea"]
+    assert set(recs[0].signals) == {"ecg", "eda", "ppg"} and recs[0].rates["ppg"] == pytest.approx(250.0)
+    assert set(recs[1].signals) == {"ecg", "ppg"} and recs[1].seconds == pytest.approx(70.0, abs=0.01)
+    np.testing.assert_allclose(recs[0].signals["ppg"], ppg, atol=1e-5)
+
+
 def test_a_pickle_that_would_run_code_is_refused(tmp_path: Path) -> None:
     root = fake_cache(tmp_path)
     (root / "x" / "pysiology" / "data" / "convertedEDA.pkl").write_bytes(pickle.dumps([datetime(2020, 1, 1)]))
