@@ -1,4 +1,10 @@
-"""Emotion/stress: minute-long windows of ECG + EDA + PPG summarised by the shared feature code."""
+"""Emotion/stress: minute-long windows of ECG + EDA + PPG summarised by the shared feature code.
+
+Every :data:`HOP_S` a band is judged (:mod:`edge.emotion_gate`): a band that lacks a channel, or whose
+window has a flat or clipped one, is not run through the model and says so once, as a ``quality``
+event of model ``emotion`` ("emotion not analysed: no PPG"); the others' windows are measured against
+each wearer's own running baseline (:class:`~models.preprocessing.emotion.SubjectBaseline`).
+"""
 
 from __future__ import annotations
 
@@ -9,10 +15,12 @@ import numpy as np
 from edge.alerts import AlertContext, StressState, alert_event
 from edge.arrivals import ArrivalLog
 from edge.buffers import RingBuffer
+from edge.emotion_gate import WINDOW_US, Verdicts, complete, missing_channel, window_problem
 from edge.pipeline import Window, class_index
 from iomt.wire.events import Event, EventKind, Priority
 from iomt.wire.frames import Frame
-from models.preprocessing.emotion import HOP_S, WINDOW_S, SubjectBaseline, window_features_many
+from models.preprocessing.emotion import HOP_S, RELATIVE_VERSION, WINDOW_S, SubjectBaseline, window_features_many
+from models.preprocessing.emotion_quality import NotAnalysed
 from models.runtime import ModelRunner
 
 MODEL = "emotion"
@@ -27,6 +35,9 @@ class _Device:
     stress: StressState = field(default_factory=StressState)
     #: the wearer's running baseline the features are relative to (survives gaps: same person)
     baseline: SubjectBaseline = field(default_factory=SubjectBaseline)
+    verdicts: Verdicts = field(default_factory=Verdicts)
+    #: the newest sample time of the band's full streams when its judgement fell due
+    due_us: int = 0
 
 
 class EmotionPipeline:
@@ -58,13 +69,19 @@ class EmotionPipeline:
         if log is None:
             log = dev.arrivals[stream] = ArrivalLog()
         log.add(t_last, arrival_ns)
-        ecg, eda, ppg = buffers.get("ecg"), buffers.get("eda"), buffers.get("ppg")
-        if (ecg is not None and eda is not None and ppg is not None and ecg.filled == ecg.capacity
-                and eda.filled == eda.capacity and ppg.filled == ppg.capacity):
-            end = min(ecg.t_last_us, eda.t_last_us, ppg.t_last_us)
-            if end >= dev.next_end_us:
-                dev.next_end_us = end + round(HOP_S * 1e6)
-                self._due[device] = None
+        # Due every hop once any stream holds a window. The band's time is where all three streams have
+        # got to; a band short of a channel (never sent, or stopped a window ago) is judged at its newest
+        # full stream's time all the same, so a missing or stalled stream cannot silence it.
+        full = [b.t_last_us for s in NEEDED if (b := buffers.get(s)) is not None and b.filled == b.capacity]
+        if not full:
+            return []
+        newest = max(full)
+        present = [buffers[s].t_last_us for s in NEEDED if s in buffers]
+        end = min(present) if len(present) == len(NEEDED) and min(present) > newest - WINDOW_US else newest
+        if end >= dev.next_end_us:
+            dev.next_end_us = end + round(HOP_S * 1e6)
+            dev.due_us = end
+            self._due[device] = None
         return []
 
     def on_gap(self, device: str, stream: str) -> None:
@@ -73,16 +90,30 @@ class EmotionPipeline:
             dev.buffers[stream].clear()
 
     def ready(self) -> tuple[list[Window], list[Event]]:
-        """Windows of every due device; features of windows with the same rates and lengths are
-        computed together (:func:`window_features_many`)."""
+        """Windows of every due band that can be analysed, and the "not analysed" verdicts that changed;
+        features of windows with the same rates and lengths are computed together
+        (:func:`window_features_many`)."""
         if not self._due:
             return [], []
         groups: dict[tuple[tuple[float, int], ...], list[tuple[str, list[np.ndarray]]]] = {}
+        events: list[Event] = []
         for device in self._due:
-            b = self._devices[device].buffers
-            signals = [b[s].latest(b[s].capacity)[:, 0] for s in NEEDED]
-            key = tuple((b[s].rate_hz, len(x)) for s, x in zip(NEEDED, signals, strict=True))
-            groups.setdefault(key, []).append((device, signals))
+            dev = self._devices[device]
+            b = dev.buffers
+            verdict = missing_channel(b, dev.due_us)
+            signals: list[np.ndarray] = []
+            if verdict is None:
+                if not complete(b):
+                    dev.next_end_us = dev.due_us  # a stream still filling (start, gap): judge with its next frame
+                    continue
+                signals = [b[s].latest(b[s].capacity)[:, 0] for s in NEEDED]
+                verdict = window_problem(dict(zip(NEEDED, signals, strict=True)))
+            report, said = dev.verdicts.update(verdict)
+            if report:
+                events.append(self._verdict_event(device, said, (dev.due_us - WINDOW_US, dev.due_us)))
+            if verdict is None:
+                key = tuple((b[s].rate_hz, len(x)) for s, x in zip(NEEDED, signals, strict=True))
+                groups.setdefault(key, []).append((device, signals))
         self._due = {}
         windows = []
         for key, members in groups.items():
@@ -96,7 +127,20 @@ class EmotionPipeline:
                 arrival = max(dev.arrivals[s].arrival_of(end_us) for s in NEEDED)  # the last stream to cover it
                 windows.append(Window(device, end_us - round(WINDOW_S * 1e6), end_us, x, arrival))
         self.windows += len(windows)
-        return windows, []
+        return windows, events
+
+    def _verdict_event(self, device: str, verdict: NotAnalysed | None, window: tuple[int, int]) -> Event:
+        """``emotion`` quality event: not analysed and why, or analysed again."""
+        if verdict is None:
+            label, detail, priority = "analysed", {"message": "emotion analysed again"}, Priority.INFO
+        else:
+            label, priority = verdict.label, Priority.MEDIUM
+            detail = {"message": verdict.message, "channel": verdict.channel, "problem": verdict.problem}
+        return Event(
+            device=device, model=MODEL, model_version=RELATIVE_VERSION, kind=EventKind.QUALITY, label=label,
+            score=0.0 if verdict is None else 1.0, window_start_us=window[0], window_end_us=window[1],
+            t_us=window[1], site=self.ctx.site, node=self.ctx.node, priority=priority, detail=detail,
+        )
 
     def on_outputs(self, windows: list[Window], outputs: np.ndarray | None, runner: ModelRunner | None) -> list[Event]:
         if outputs is None or runner is None:
