@@ -12,19 +12,27 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from edge.alerts import AlertContext, StressState, alert_event
+from edge.alerts import AlertLabel, StressState
 from edge.arrivals import ArrivalLog
 from edge.buffers import RingBuffer
+from edge.config import ModelName
+from edge.dsp.emotion import EmotionSamples, model_inputs
 from edge.emotion_gate import WINDOW_US, Verdicts, complete, missing_channel, window_problem
+from edge.events import EventFactory
 from edge.pipeline import Window, class_index
-from iomt.wire.events import Event, EventKind, Priority
+from iomt.wire.events import Event, Priority
 from iomt.wire.frames import Frame
-from models.preprocessing.emotion import HOP_S, RELATIVE_VERSION, WINDOW_S, SubjectBaseline, window_features_many
+from models.preprocessing.emotion import HOP_S, RELATIVE_VERSION, WINDOW_S, SubjectBaseline
 from models.preprocessing.emotion_quality import NotAnalysed
 from models.runtime import ModelRunner
 
-MODEL = "emotion"
+MODEL = ModelName.EMOTION
 NEEDED = ("ecg", "eda", "ppg")
+#: Label of the quality event that says a band is analysed again after a "not analysed" one.
+ANALYSED = "analysed"
+
+#: An emotion window carries nothing beyond its features.
+EmotionWindow = Window[None]
 
 
 @dataclass
@@ -44,8 +52,8 @@ class EmotionPipeline:
     model = MODEL
     streams = frozenset(NEEDED)
 
-    def __init__(self, ctx: AlertContext) -> None:
-        self.ctx = ctx
+    def __init__(self, events: EventFactory) -> None:
+        self.events = events
         self._devices: dict[str, _Device] = {}
         #: devices with a window due (a dict: ordered, unique)
         self._due: dict[str, None] = {}
@@ -89,77 +97,69 @@ class EmotionPipeline:
         if dev is not None and stream in dev.buffers:
             dev.buffers[stream].clear()
 
-    def ready(self) -> tuple[list[Window], list[Event]]:
-        """Windows of every due band that can be analysed, and the "not analysed" verdicts that changed;
-        features of windows with the same rates and lengths are computed together
-        (:func:`window_features_many`)."""
+    def ready(self) -> tuple[list[EmotionWindow], list[Event]]:
+        """Windows of every due band that can be analysed (their inputs computed together, each against
+        its wearer's baseline: :func:`edge.dsp.emotion.model_inputs`), and the "not analysed" verdicts
+        that changed (:mod:`edge.emotion_gate`)."""
         if not self._due:
             return [], []
-        groups: dict[tuple[tuple[float, int], ...], list[tuple[str, list[np.ndarray]]]] = {}
         events: list[Event] = []
+        analysed: list[tuple[str, _Device]] = []
+        samples: list[EmotionSamples] = []
         for device in self._due:
             dev = self._devices[device]
             b = dev.buffers
             verdict = missing_channel(b, dev.due_us)
-            signals: list[np.ndarray] = []
             if verdict is None:
                 if not complete(b):
                     dev.next_end_us = dev.due_us  # a stream still filling (start, gap): judge with its next frame
                     continue
-                signals = [b[s].latest(b[s].capacity)[:, 0] for s in NEEDED]
-                verdict = window_problem(dict(zip(NEEDED, signals, strict=True)))
+                ecg, eda, ppg = (b[s].latest(b[s].capacity)[:, 0] for s in NEEDED)
+                verdict = window_problem({"ecg": ecg, "eda": eda, "ppg": ppg})
             report, said = dev.verdicts.update(verdict)
             if report:
                 events.append(self._verdict_event(device, said, (dev.due_us - WINDOW_US, dev.due_us)))
             if verdict is None:
-                key = tuple((b[s].rate_hz, len(x)) for s, x in zip(NEEDED, signals, strict=True))
-                groups.setdefault(key, []).append((device, signals))
+                analysed.append((device, dev))
+                samples.append((ecg, b["ecg"].rate_hz, eda, b["eda"].rate_hz, ppg, b["ppg"].rate_hz))
         self._due = {}
-        windows = []
-        for key, members in groups.items():
-            (ecg_hz, _), (eda_hz, _), (ppg_hz, _) = key
-            ecg, eda, ppg = (np.stack([signals[i] for _, signals in members]) for i in range(len(NEEDED)))
-            baselines = [self._devices[device].baseline for device, _ in members]
-            features = window_features_many(ecg, ecg_hz, eda, eda_hz, ppg, ppg_hz, baselines)
-            for (device, _), x in zip(members, features, strict=True):
-                dev = self._devices[device]
-                end_us = min(dev.buffers[s].t_last_us for s in NEEDED)
-                arrival = max(dev.arrivals[s].arrival_of(end_us) for s in NEEDED)  # the last stream to cover it
-                windows.append(Window(device, end_us - round(WINDOW_S * 1e6), end_us, x, arrival))
+        windows: list[EmotionWindow] = []
+        inputs = model_inputs(samples, [dev.baseline for _, dev in analysed])
+        for (device, dev), x in zip(analysed, inputs, strict=True):
+            end_us = min(dev.buffers[s].t_last_us for s in NEEDED)
+            arrival = max(dev.arrivals[s].arrival_of(end_us) for s in NEEDED)  # the last stream to cover it
+            windows.append(Window(device, end_us - round(WINDOW_S * 1e6), end_us, x, arrival, None))
         self.windows += len(windows)
         return windows, events
 
     def _verdict_event(self, device: str, verdict: NotAnalysed | None, window: tuple[int, int]) -> Event:
         """``emotion`` quality event: not analysed and why, or analysed again."""
         if verdict is None:
-            label, detail, priority = "analysed", {"message": "emotion analysed again"}, Priority.INFO
-        else:
-            label, priority = verdict.label, Priority.MEDIUM
-            detail = {"message": verdict.message, "channel": verdict.channel, "problem": verdict.problem}
-        return Event(
-            device=device, model=MODEL, model_version=RELATIVE_VERSION, kind=EventKind.QUALITY, label=label,
-            score=0.0 if verdict is None else 1.0, window_start_us=window[0], window_end_us=window[1],
-            t_us=window[1], site=self.ctx.site, node=self.ctx.node, priority=priority, detail=detail,
-        )
+            return self.events.model_quality(
+                device, MODEL, RELATIVE_VERSION, ANALYSED, False, window, {"message": "emotion analysed again"})
+        detail = {"message": verdict.message, "channel": verdict.channel, "problem": verdict.problem}
+        return self.events.model_quality(device, MODEL, RELATIVE_VERSION, verdict.label, True, window, detail)
 
-    def on_outputs(self, windows: list[Window], outputs: np.ndarray | None, runner: ModelRunner | None) -> list[Event]:
+    def on_outputs(
+        self, windows: list[EmotionWindow], outputs: np.ndarray | None, runner: ModelRunner | None
+    ) -> list[Event]:
         if outputs is None or runner is None:
             return []
         stress = class_index(runner, "stress")
         events = []
         for w, probs in zip(windows, outputs, strict=True):
             best = int(probs.argmax())
-            events.append(Event(
-                device=w.device, model=MODEL, model_version=runner.version, kind=EventKind.INFERENCE,
-                label=runner.classes[best], score=float(probs[best]), window_start_us=w.start_us,
-                window_end_us=w.end_us, t_us=w.end_us, site=self.ctx.site, node=self.ctx.node,
-                detail={"probabilities": {c: round(float(p), 3) for c, p in zip(runner.classes, probs, strict=True)}},
+            window = (w.start_us, w.end_us)
+            events.append(self.events.inference(
+                w.device, MODEL, runner.version, runner.classes[best], float(probs[best]), window,
+                {"probabilities": {c: round(float(p), 3) for c, p in zip(runner.classes, probs, strict=True)}},
             ))
             if stress is None:
                 continue
-            change = self._devices[w.device].stress.on_window(float(probs[stress]))
+            change = self._devices[w.device].stress.on_window(float(probs[stress]), w.end_us)
             if change is not None:
-                state, mean, alert_id = change
-                events.append(alert_event(self.ctx, w.device, MODEL, runner.version, "stress", Priority.LOW, state,
-                                          mean, (w.start_us, w.end_us), alert_id))
+                state, mean, raised_by = change
+                events.append(self.events.alert(
+                    w.device, MODEL, runner.version, AlertLabel.STRESS, Priority.LOW, state, mean, window, raised_by,
+                ))
         return events

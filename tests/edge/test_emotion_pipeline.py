@@ -10,8 +10,8 @@ from collections.abc import Callable, Iterator
 import numpy as np
 import pytest
 
-from edge.alerts import AlertContext
 from edge.emotion_pipeline import EmotionPipeline
+from edge.events import EventFactory
 from edge.pipeline import Window
 from firmware_sim.devices import EmotionBand
 from firmware_sim.persona import make_persona
@@ -38,7 +38,7 @@ def band_frames(seconds: int, seed: int = 3) -> Iterator[tuple[int, Frame]]:
 
 
 def run(seconds: int, edit: Edit | None = None) -> tuple[list[Window], list[Event], dict[str, list[np.ndarray]]]:
-    pipeline = EmotionPipeline(AlertContext("s", "n"))
+    pipeline = EmotionPipeline(EventFactory("s", "n"))
     windows: list[Window] = []
     events: list[Event] = []
     fed: dict[str, list[np.ndarray]] = {s: [] for s in STREAMS}
@@ -113,7 +113,7 @@ def test_a_sequence_gap_is_not_a_missing_channel() -> None:
     """Frames lost on the way clear a stream's buffer; it refills, and the band is not 'missing' it."""
     from edge.emotion_gate import Verdicts
 
-    pipeline = EmotionPipeline(AlertContext("s", "n"))
+    pipeline = EmotionPipeline(EventFactory("s", "n"))
     events: list[Event] = []
     ends: list[float] = []
     for k, frame in band_frames(200):
