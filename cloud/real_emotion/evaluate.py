@@ -23,6 +23,7 @@ asked, on freshly simulated subjects), so the whole evaluation needs nothing but
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -30,7 +31,10 @@ from typing import Any
 
 import numpy as np
 
-from cloud.real_emotion.recordings import RealRecording
+from cloud.real_emotion.recordings import RealRecording, default_recordings, from_folder
+from cloud.real_emotion.report import markdown
+from cloud.real_emotion.sources import DEFAULT_CACHE
+from cloud.real_eval import RealEvalResult
 from firmware_sim.replay import DEVICE_RATES, resample
 from iomt.wire.frames import int16_samples
 from models.preprocessing import emotion
@@ -221,3 +225,37 @@ def evaluate_emotion(
         # a floor that could not be measured (no real recording fetched) is reported as None, not failed
         "floors_pass": all(f["pass"] is not False for f in floors.values()),
     }
+
+
+#: The floor that a run on real recordings measured something at all.
+ANALYSED_FLOOR = "real: at least one 60 s window of ECG, EDA and PPG analysed"
+
+
+def evaluate_real_emotion(
+    tflite: Path, recordings: Path | None, report: Path, *, cache: Path = DEFAULT_CACHE
+) -> RealEvalResult:
+    """``iomt eval emotion [--recordings DIR]`` (:data:`cloud.real_eval.REAL_EVALUATORS`): :func:`evaluate_emotion`
+    of the released ``tflite`` (and the hold-out set shipped beside it) on the CSV/WFDB recordings in
+    ``recordings`` (:func:`~cloud.real_emotion.recordings.from_folder`), or, without a folder, on every
+    recording fetched into ``cache`` (``scripts/fetch_real_emotion.sh``) and the composites they make.
+    Writes ``real_eval.json`` and ``real_eval.md`` into ``report``.
+
+    Its floors are those :func:`evaluate_emotion` could measure, and :data:`ANALYSED_FLOOR`: recordings
+    none of whose windows could be analysed (no PPG, a clipped channel...) fail the run rather than pass
+    it on nothing. Without a folder and with nothing fetched it raises :class:`ValueError` saying how to
+    get recordings.
+    """
+    if recordings is not None:
+        recs = from_folder(recordings)
+    else:
+        recs = default_recordings(cache)
+        if not recs:
+            raise ValueError(f"no real recording fetched into {cache}: run scripts/fetch_real_emotion.sh, "
+                             "or name a folder of CSV/WFDB recordings")
+    figures = evaluate_emotion(tflite, recs)
+    report.mkdir(parents=True, exist_ok=True)
+    (report / "real_eval.json").write_text(json.dumps(figures, indent=2) + "\n")
+    (report / "real_eval.md").write_text(markdown(figures))
+    floors = {name: bool(f["pass"]) for name, f in figures["floors"].items() if f["pass"] is not None}
+    floors[ANALYSED_FLOOR] = figures["real"]["windows_analysed"] > 0
+    return RealEvalResult("emotion", figures, floors)

@@ -170,6 +170,26 @@ def from_files(paths: list[Path]) -> list[RealRecording]:
     return out
 
 
+def from_folder(folder: Path) -> list[RealRecording]:
+    """:func:`from_files` of every CSV/WFDB recording in ``folder`` and its subfolders; a folder that is
+    not there, or holds none, is refused with what to put in it."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ValueError(f"recordings folder {folder} does not exist: name a folder of CSV or WFDB recordings")
+    recs = from_files([p for p in folder.rglob("*") if p.is_file()])
+    if not recs:
+        raise ValueError(f"no recording in {folder}: put CSV files (columns ecg, eda/gsr, ppg/bvp/pleth and a "
+                         "time column) or WFDB records (.hea + .dat) there")
+    return recs
+
+
+def default_recordings(cache: Path = DEFAULT_CACHE) -> list[RealRecording]:
+    """Every recording fetched into ``cache`` (:func:`load_all`), plus the ECG+EDA+PPG composites they
+    make (:func:`composites`)."""
+    recs = load_all(cache)
+    return [*recs, *composites(recs)]
+
+
 def combined(*parts: tuple[RealRecording, str]) -> RealRecording:
     """One input from channels of different recordings (``(recording, channel)`` each), cut to the
     shortest; marked ``composite``."""
