@@ -259,3 +259,32 @@ def evaluate_real_emotion(
     floors = {name: bool(f["pass"]) for name, f in figures["floors"].items() if f["pass"] is not None}
     floors[ANALYSED_FLOOR] = figures["real"]["windows_analysed"] > 0
     return RealEvalResult("emotion", figures, floors)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m cloud.real_emotion.evaluate [--model FILE] [--recordings DIR] [--report DIR]``: the same
+    evaluation as ``iomt eval emotion`` (through :func:`cloud.real_eval.evaluate_real`); exit 0 when every
+    floor held, 1 when one failed, 2 when there was nothing to evaluate."""
+    import argparse
+    import sys
+
+    from cloud.real_eval import evaluate_real
+    from models.runtime import released_paths
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--model", type=Path, default=released_paths("emotion")[0], help="released .tflite")
+    parser.add_argument("--recordings", type=Path, help="folder of CSV/WFDB recordings (default: the fetched cache)")
+    parser.add_argument("--report", type=Path, default=Path("build/emotion_real_eval"))
+    args = parser.parse_args(argv)
+    try:
+        result = evaluate_real("emotion", args.model, args.recordings, args.report)
+    except ValueError as exc:
+        sys.stderr.write(f"{exc}\n")
+        return 2
+    sys.stdout.write(markdown(dict(result.figures)))
+    sys.stdout.write("".join(f"FAILED floor: {name}\n" for name in result.failed_floors))
+    return 0 if result.passed else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cloud.real_emotion.evaluate import ANALYSED_FLOOR
+from cloud.real_emotion.evaluate import ANALYSED_FLOOR, main
 from cloud.real_eval import REAL_EVALUATORS, evaluate_real
 from firmware_sim.emotion import RATES
 from firmware_sim.replay import resample
@@ -55,13 +55,22 @@ def test_emotion_is_registered_and_evaluates_a_folder_with_the_released_model_al
     assert "(real data, no labels" in (tmp_path / "report" / "real_eval.md").read_text()
 
 
-def test_a_folder_with_nothing_analysable_fails_and_says_why(tmp_path: Path) -> None:
-    write_band_csv(tmp_path / "no_ppg.csv", 70.0, ppg=False)
+def test_a_folder_with_nothing_analysable_fails_and_says_why(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "recordings"
+    folder.mkdir()
+    write_band_csv(folder / "no_ppg.csv", 70.0, ppg=False)
     tflite, _ = released_paths("emotion")
-    result = evaluate_real("emotion", tflite, tmp_path, tmp_path / "report")
+    result = evaluate_real("emotion", tflite, folder, tmp_path / "report")
     assert result.figures["real"]["recordings"][0]["not_analysed"] == {"emotion not analysed: no PPG": 1}
     assert result.floors[ANALYSED_FLOOR] is False and not result.passed
     assert ANALYSED_FLOOR in result.failed_floors
+    # the module command: 1 for a failed floor (named), 2 for nothing to evaluate (said why)
+    assert main(["--recordings", str(folder), "--report", str(tmp_path / "report")]) == 1
+    assert f"FAILED floor: {ANALYSED_FLOOR}" in capsys.readouterr().out
+    assert main(["--recordings", str(tmp_path / "nowhere"), "--report", str(tmp_path / "report")]) == 2
+    assert "does not exist" in capsys.readouterr().err
 
 
 def test_a_missing_or_empty_folder_and_an_empty_cache_are_refused_with_what_to_do(tmp_path: Path) -> None:
