@@ -126,3 +126,26 @@ def test_a_sequence_gap_is_not_a_missing_channel() -> None:
     assert verdicts(events) == []
     assert ends == pytest.approx([59.75, 74.75, 89.75, 159.75, 174.75, 189.75], abs=1.0)  # a window after the refill
     assert Verdicts().update(None) == (False, None)  # nothing was wrong: nothing to take back
+
+
+def test_a_node_running_emotion_publishes_not_analysed_as_the_wire_carries_it() -> None:
+    """Through the node's processor (config ``models = ["emotion"]``): the band's frames as bytes in, the
+    verdict out among the batch's events, encoded for the outbox and MQTT, and decoded as it was built."""
+    from edge.config import EdgeConfig
+    from edge.processor import EdgeProcessor
+    from iomt.wire import topics
+    from iomt.wire.events import Priority, decode_event
+
+    processor = EdgeProcessor(EdgeConfig(models=("emotion",), node_id="edge-7"))  # type: ignore[arg-type]
+    published = []
+    for k, frame in band_frames(90):
+        if frame.stream == "ppg":
+            continue
+        result = processor.handle_batch([(topics.data("default", frame.device, frame.stream), encode_frame(frame), k)])
+        published += [decode_event(p) for p in result.event_payloads]
+    [event] = [e for e in published if e.model == "emotion"]
+    assert (event.kind, event.label, event.priority) == (EventKind.QUALITY, "no_ppg", Priority.MEDIUM)
+    assert (event.site, event.node, event.device) == ("default", "edge-7", "band-1")
+    assert event.detail["message"] == "emotion not analysed: no PPG" and event.model_version == emotion.RELATIVE_VERSION
+    [pipeline] = processor.pipelines
+    assert pipeline.windows == 0 and "emotion" not in processor.engine.stats  # nothing was run through the model
