@@ -19,7 +19,7 @@ def markdown(report: dict[str, Any]) -> str:
              "| recording | composite | windows | not analysed | baseline / stress / amusement (share) | top p "
              "median / max | at rail | invariance flips (clear) |", "| --- " * 8 + "|"]
     for r in report["real"]["recordings"]:
-        skipped = "; ".join(f"{k} x{v}" for k, v in r["not_analysed"].items()) or "-"
+        skipped = "; ".join(f"{k} x{v}" for k, v in r["not_analysed"].items()) or r.get("note", "-")
         if "outputs" not in r:
             lines.append(f"| {r['recording']} | {'yes' if r['composite'] else 'no'} | 0 | {skipped} | - | - | - | - |")
             continue
