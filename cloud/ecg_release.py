@@ -40,7 +40,7 @@ PROFILES: dict[str, tuple[DataProfile, TrainSettings]] = {
                 TrainSettings(epochs=40, batch_size=128, patience=6, class_weight_power=0.5)),
     "smoke": (DataProfile(subjects=8, seconds=60.0), TrainSettings(epochs=2, batch_size=64, patience=1, verbose=0)),
 }
-VERSION = "1.1.0-rc1"
+VERSION = "1.1.0"
 
 
 def dataset(profile: DataProfile, workdir: Path, rebuild: bool) -> Dataset:

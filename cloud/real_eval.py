@@ -50,3 +50,12 @@ def evaluate_real(model: str, tflite: Path, recordings: Path | None, report: Pat
         known = ", ".join(sorted(REAL_EVALUATORS)) or "none yet"
         raise ValueError(f"no real-recording evaluation for model {model!r}; models with one: {known}") from None
     return evaluator(tflite, recordings, report)
+
+
+def _ecg(tflite: Path, recordings: Path | None, report: Path) -> RealEvalResult:
+    from cloud.real_ecg.release_eval import evaluate_release
+
+    return evaluate_release(tflite, recordings, report)
+
+
+REAL_EVALUATORS["ecg"] = _ecg
