@@ -167,8 +167,8 @@ class BeatGenerator:
             return self._commit(t, "N", self._normal(t - prev, p_wave=False))
         u = rng.random()
         if u < p.p_s:
-            t = prev + rr * float(rng.uniform(0.55, 0.8))
-            self._next_sinus = t + rr * float(rng.uniform(1.0, 1.1))
+            t = prev + rr * float(rng.uniform(0.55, p.s_coupling_max))
+            self._next_sinus = t + rr * float(rng.uniform(1.0, p.s_pause_max))
             return self._commit(t, "S", self._supraventricular(t - prev))
         u -= p.p_s
         if u < p.p_v:
