@@ -114,3 +114,30 @@ def evaluate_release(tflite: Path, recordings: Path | None, report: Path) -> Rea
     out = {"model": "ecg", "floors": floors, "passed": all(floors.values()), **figures}
     (report / "real_eval.json").write_text(json.dumps(out, indent=2, default=float) + "\n")
     return RealEvalResult("ecg", figures, floors)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m cloud.real_ecg.release_eval [--tflite F] [--recordings DIR] [--report DIR]``: what ``iomt eval
+    ecg`` runs; prints each floor and exits 1 when one fails."""
+    import argparse
+    import sys
+
+    from cloud.real_eval import evaluate_real
+    from models.runtime import released_paths
+
+    parser = argparse.ArgumentParser(description="the released ECG model on real recordings")
+    parser.add_argument("--tflite", type=Path, default=released_paths("ecg")[0])
+    parser.add_argument("--recordings", type=Path, help="a folder of WFDB records (default: the fetched cache)")
+    parser.add_argument("--report", type=Path, default=Path("build/ecg_real_eval"))
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    result = evaluate_real("ecg", args.tflite, args.recordings, args.report)
+    for name, ok in result.floors.items():
+        sys.stdout.write(f"{'ok   ' if ok else 'BELOW'} {name}\n")
+    sys.stdout.write(f"{sum(result.floors.values())} of {len(result.floors)} floors held; "
+                     f"report: {args.report / 'real_eval.json'}\n")
+    return 0 if result.passed else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -69,9 +69,9 @@ def _reference_r_peaks(x: np.ndarray, fs: float) -> np.ndarray:
         return a[np.clip(np.arange(c - half, c + half + 1), 0, x.size - 1)]
 
     low = x - band
-    ratio = [np.sqrt(np.mean(window(band, c, qrs.HF_HALF_S) ** 2)) / np.sqrt(np.mean(window(low, c, qrs.LF_HALF_S) ** 2))
-             for c in cands]
-    smooth = [r < qrs.SMOOTH_RATIO for r in ratio]
+    hf = [np.sqrt(np.mean(window(band, c, qrs.HF_HALF_S) ** 2)) for c in cands]
+    lf = [np.sqrt(np.mean(window(low, c, qrs.LF_HALF_S) ** 2)) for c in cands]
+    smooth = [h < qrs.SMOOTH_RATIO * w for h, w in zip(hf, lf, strict=True)]
     amp = [float(np.ptp(window(x, c, qrs.AMP_HALF_S))) for c in cands]
     sharp = [(int(c), a) for c, a, s in zip(cands, amp, smooth, strict=True) if not s and a >= qrs.MIN_AMP_MV]
     beats = []
@@ -83,7 +83,7 @@ def _reference_r_peaks(x: np.ndarray, fs: float) -> np.ndarray:
         if smooth[i] and t_like:
             early = len(before) >= 2 and c - before[-1][0] < qrs.T_EARLY * (before[-1][0] - before[-2][0])
             drop |= amp[i] < qrs.T_AMP_RATIO * amp[i - 1] or early
-        if len(before) >= 2 and ratio[i] < qrs.NEAR_SMOOTH_RATIO:  # a wave in the ST segment
+        if len(before) >= 2 and hf[i] < qrs.NEAR_SMOOTH_RATIO * lf[i]:  # a wave in the ST segment
             behind = c - before[-1][0]
             drop |= behind < qrs.ST_T_EARLY * (before[-1][0] - before[-2][0]) and behind < qrs.ST_T_S * fs
         neighbours = [a for _, a in before[-1:] + after[:1]]
