@@ -74,6 +74,7 @@ class Persona:
     # (a PAC resets the sinus node); the training data widens both to what real records show
     s_coupling_max: float = 0.8
     s_pause_max: float = 1.1
+    s_sinus_p: float = 0.0  # share of supraventricular ectopics whose P wave looks like the sinus one
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)

@@ -113,7 +113,36 @@ def evaluate_release(tflite: Path, recordings: Path | None, report: Path) -> Rea
     report.mkdir(parents=True, exist_ok=True)
     out = {"model": "ecg", "floors": floors, "passed": all(floors.values()), **figures}
     (report / "real_eval.json").write_text(json.dumps(out, indent=2, default=float) + "\n")
+    (report / "real_eval.md").write_text(markdown(out))
     return RealEvalResult("ecg", figures, floors)
+
+
+def markdown(out: dict[str, Any]) -> str:
+    """The per-record tables of :func:`evaluate_release`'s report (every figure from real recordings)."""
+    rp, cl = out["rpeaks"], out["beat_classes"]
+    lines = ["# ECG on real recordings (real data only)", "",
+             f"Recordings: {out['recordings']}. R-peaks: {rp['detector']}, preprocessing {rp['preprocessing_version']},"
+             f" EC57 matching within {rp['matching']['window_s'] * 1000:.0f} ms. Floor {rp['floor']:.1%} sensitivity"
+             " and PPV per record.", "",
+             "| record | rate (Hz) | reference | beats | sensitivity | PPV | floor |", "| --- " * 7 + "|"]
+    for r in rp["records"]:
+        lines.append(f"| {r['record']} | {r['fs']:.0f} | {r['truth'].split(' (')[0]} | {r['beats']} | "
+                     f"{r['sensitivity']:.4f} | {r['ppv']:.4f} | {'held' if r['pass'] else '**below**'} |")
+    held = sum(r["pass"] for r in rp["records"])
+    lines += ["", f"{held} of {len(rp['records'])} records at or above the floor.", "",
+              "## Beat classes of the int8 model", "",
+              f"Left out (trained on): {', '.join(out['trained_on_left_out_of_classes']) or 'none'}.", "",
+              "| record | beats | N | S | V | F | Q | annotated class -> predicted |", "| --- " * 8 + "|"]
+    for r in cl["records"]:
+        shares = " | ".join(f"{r['predicted_share'].get(c, 0.0):.3f}" for c in "NSVFQ")
+        confusion = "; ".join(f"{t}: " + ", ".join(f"{p} {n}" for p, n in row.items() if n)
+                              for t, row in r.get("confusion", {}).items())
+        lines.append(f"| {r['record']} | {r['beats_classified']} | {shares} | {confusion or 'no beat labels'} |")
+    lines += ["", f"Annotated N beats and beats of normal-sinus records called N: {cl['normal_called_n']} of "
+              f"{cl['normal_beats']}. Annotated V beats called V: {cl['v_sensitivity']} of {cl['v_beats']}.", "",
+              "## Floors", ""]
+    lines += [f"- {'held' if ok else '**below**'}: {name}" for name, ok in out["floors"].items()]
+    return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:

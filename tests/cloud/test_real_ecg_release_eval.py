@@ -65,6 +65,8 @@ def test_a_wfdb_folder_is_evaluated_with_the_released_tflite_alone(tmp_path: Pat
     assert sum(name.startswith("R-peak") for name in result.floors) == 2
     written = json.loads((report / "real_eval.json").read_text())
     assert written["floors"] == dict(result.floors) and written["passed"] == result.passed
+    table = (report / "real_eval.md").read_text()
+    assert "real data only" in table and "| recs/pvc1 | 360 | annotations |" in table
 
 
 @pytest.mark.slow
