@@ -153,4 +153,4 @@ def test_the_released_model_gives_the_same_class_for_edge_and_training_beats(com
     matched = compared["distance"] <= 2
     train = runner.predict(compared["train_input"][matched]).argmax(axis=1)
     edge = runner.predict(compared["edge_input"][matched]).argmax(axis=1)
-    assert np.mean(train == edge) >= 0.99  # measured: 99.6 %; the previous edge path: 98.8 %
+    assert np.mean(train == edge) >= 0.99  # measured: 99.8 % (1.1.0, input 2); 1.0.0: 99.6 %
