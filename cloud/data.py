@@ -21,7 +21,7 @@ from models.definitions import spec
 from models.preprocessing import PREPROCESSING_VERSION
 
 #: model -> the simulator's recording kind.
-RECORDING_KIND = {"fall": "motion", "ecg": "ecg", "emotion": "emotion"}
+RECORDING_KIND = {"fall": "motion", "ecg": "ecg", "emotion": "emotion", "vitals": "vitals"}
 SPLITS = ("train", "val", "test")
 Generator = Callable[..., Iterable[Any]]
 
@@ -71,6 +71,9 @@ def split_subjects(subjects: list[str], seed: int, fractions: tuple[float, float
 def _examples(name: str, rec: Any, classes: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     if name == "fall":
         return labels.fall_examples(rec)
+    if name == "vitals":
+        x, y = labels.vitals_examples(rec, classes)
+        return x, y, np.full(len(y), "", dtype="<U16")
     x, y = labels.ecg_examples(rec, classes) if name == "ecg" else labels.emotion_examples(rec, classes)
     return x, y, np.full(len(y), "", dtype="<U16")
 

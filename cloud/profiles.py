@@ -13,6 +13,9 @@ PROFILES: dict[str, dict[str, tuple[DataProfile, TrainSettings]]] = {
         ),
         "ecg": (DataProfile(subjects=100, seconds=900.0), TrainSettings(epochs=40, batch_size=128, patience=6)),
         "emotion": (DataProfile(subjects=80, seconds=1800.0), TrainSettings(epochs=80, batch_size=32, patience=10)),
+        # unbalanced: plain agreement with NEWS2 is the target (class weights made "medium" over-called)
+        "vitals": (DataProfile(subjects=400, seconds=4 * 3600.0),
+                   TrainSettings(epochs=60, batch_size=128, patience=8, balanced=False)),
     },
     "smoke": {
         "fall": (DataProfile(subjects=4, seconds=60.0), TrainSettings(epochs=2, batch_size=32, patience=1, verbose=0)),
@@ -20,6 +23,10 @@ PROFILES: dict[str, dict[str, tuple[DataProfile, TrainSettings]]] = {
         "emotion": (
             DataProfile(subjects=4, seconds=240.0),
             TrainSettings(epochs=2, batch_size=8, patience=1, verbose=0),
+        ),
+        "vitals": (
+            DataProfile(subjects=6, seconds=2 * 3600.0),
+            TrainSettings(epochs=2, batch_size=32, patience=1, verbose=0, balanced=False),
         ),
     },
 }

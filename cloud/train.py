@@ -31,6 +31,8 @@ class TrainSettings:
     clipnorm: float | None = None
     seed: int = 7
     verbose: int = 1  # 1: Keras progress bar per epoch
+    #: weight classes by inverse frequency (rare events); off where plain agreement is the target
+    balanced: bool = True
 
 
 def class_weights(y: np.ndarray, n_classes: int) -> dict[int, float]:
@@ -77,7 +79,7 @@ def train(name: str, variant: str, ds: Dataset, workdir: Path, settings: TrainSe
         validation_data=(ds.x["val"], ds.y["val"]) if has_val else None,
         epochs=settings.epochs,
         batch_size=settings.batch_size,
-        class_weight=class_weights(ds.y["train"], len(ds.classes)),
+        class_weight=class_weights(ds.y["train"], len(ds.classes)) if settings.balanced else None,
         callbacks=callbacks,
         shuffle=True,
         verbose=settings.verbose,

@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from firmware_sim.rates import RatesName
 from iomt.config import MqttConfig, StrictModel
 
 
@@ -19,3 +20,6 @@ class SimConfig(StrictModel):
     qos: int = Field(1, ge=0, le=1, description="MQTT QoS of data frames (1: at-least-once).")
     publish_truth: bool = Field(True, description="Publish ground truth on the truth topics.")
     frame_s: float = Field(0.5, ge=0.05, le=10, description="Seconds of signal per ECG/motion frame.")
+    rates: RatesName = Field("realistic", description=(
+        "Random falls, arrhythmia episodes and deteriorations: realistic (clinically plausible, the default), "
+        "demo (raised so that something happens within minutes; not clinical) or enriched (training data)."))

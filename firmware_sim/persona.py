@@ -66,6 +66,11 @@ class Persona:
     eda_scl: float  # tonic skin conductance at rest (uS)
     scr_amp: float  # typical skin-conductance response amplitude (uS)
     stress_reactivity: float  # scales stress effects (HR, SCR rate, respiration)
+    # Set by an event-rate profile for live devices (firmware_sim.rates), never drawn here. 0: AF
+    # episodes follow af_burden in short episodes (the enriched training recordings' way).
+    af_episodes_per_hour: float = 0.0
+    af_episode_min_s: float = 20.0  # length range of an AF episode
+    af_episode_max_s: float = 120.0
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)

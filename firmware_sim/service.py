@@ -27,15 +27,19 @@ log = logging.getLogger(__name__)
 def scenario_for(
     config: SimConfig, path: Path | None = None, *, seed: int | None = None, site: str | None = None
 ) -> Scenario:
-    """The scenario to run: the file at ``path`` (its QoS the config's unless the file sets one; ``seed``
-    and ``site`` replaced where given), or the config's default mix. A bad file raises ``ScenarioError``."""
+    """The scenario to run: the file at ``path`` (its QoS and event-rate profile the config's unless the
+    file sets them; ``seed`` and ``site`` replaced where given), or the config's default mix. A bad file
+    raises ``ScenarioError``."""
     from firmware_sim.scenario import default_scenario, load_scenario
 
     if path is None:
-        scenario = default_scenario(config.patients, config.seed, config.site, config.ecg_hz, config.acc_hz)
+        scenario = default_scenario(config.patients, config.seed, config.site, config.ecg_hz, config.acc_hz,
+                                    config.rates)
         return scenario.model_copy(update={"qos": config.qos, "frame_s": config.frame_s})
     scenario = load_scenario(path)
     updates: dict[str, Any] = {"qos": config.qos} if "qos" not in scenario.model_fields_set else {}
+    if "rates" not in scenario.model_fields_set:
+        updates["rates"] = config.rates
     if seed is not None:
         updates["seed"] = seed
     if site is not None:
@@ -62,7 +66,10 @@ def run_fleet(
     truth = TruthSink(bus if config.publish_truth else None, scenario.site, truth_path)
     fleet = Fleet(bus, scenario.site, streams, qos=scenario.qos, truth=truth, faults=list(scenario.faults),
                   seed=scenario.seed)
-    log.info("simulating %d devices (%d streams) on %s", len(devices), len(streams), config.mqtt.url)
+    from firmware_sim.rates import rates
+
+    log.info("simulating %d devices (%d streams) on %s; event rates: %s", len(devices), len(streams),
+             config.mqtt.url, rates(scenario.rates).label)
     with _stop_on_signals(fleet):
         report = fleet.run(duration if duration is not None else float("inf"))
     truth.close()
@@ -115,13 +122,14 @@ def run_replay(
     return report
 
 
-def make_dataset(kind: str, subjects: int, seconds: float, seed: int, out: Path, rate_hz: float | None = None) -> Path:
+def make_dataset(kind: str, subjects: int, seconds: float, seed: int, out: Path, rate_hz: float | None = None,
+                 rates: str = "enriched") -> Path:
     """Write ``subjects`` labelled recordings of ``seconds`` each to ``out`` (no MQTT, faster than real
-    time); returns the index file."""
+    time), with events at the ``rates`` profile (training data: ``enriched``); returns the index file."""
     from firmware_sim.dataset import generate, write_dataset
 
     start = time.perf_counter()
-    index = write_dataset(out, generate(kind, subjects, seconds, seed, rate_hz=rate_hz))
+    index = write_dataset(out, generate(kind, subjects, seconds, seed, rate_hz=rate_hz, rates=rates))
     wall = time.perf_counter() - start
     log.info("wrote %d %s recordings of %g s to %s in %.1f s (%.0fx real time)", subjects, kind, seconds, index,
              wall, subjects * seconds / max(wall, 1e-9))

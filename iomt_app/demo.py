@@ -38,6 +38,8 @@ class DemoOptions:
     workdir: Path | None = None
     drain_timeout_s: float = 60.0
     log_level: str = "INFO"
+    #: event-rate profile of the simulated ward (firmware_sim.rates); the demo's own is raised, labelled
+    rates: str = "demo"
 
 
 def summarize(store: Store, sim_report: dict[str, Any]) -> dict[str, Any]:
@@ -133,7 +135,10 @@ async def run_demo(options: DemoOptions) -> int:
                 return 1
             report_path = workdir / "sim-report.json"
             sim_args = ["sim", "--broker", broker_url, "--patients", str(options.patients),
-                        "--report", str(report_path)]
+                        "--report", str(report_path), "--rates", options.rates]
+            if options.rates == "demo":
+                log.info("event rates: DEMO profile, raised so that falls, arrhythmias and deteriorations happen "
+                         "within minutes (not clinical; --rates realistic for a ward's rates)")
             if options.duration_s is not None:
                 sim_args += ["--duration", str(options.duration_s)]
             sim = await _spawn("sim", *sim_args, log_level=child_level)
