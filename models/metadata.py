@@ -38,7 +38,7 @@ from pydantic import (
 from pydantic.dataclasses import dataclass
 
 from models.errors import ModelError
-from models.preprocessing import PREPROCESSING_VERSION
+from models.preprocessing import PREPROCESSING_VERSION, compatible
 
 #: The version of the metadata layout this release writes and reads.
 SCHEMA_VERSION = 1
@@ -294,12 +294,13 @@ class ModelMetadata(_Strict):
     def check_compatible(self, preprocessing_version: str = PREPROCESSING_VERSION) -> None:
         """Refuse a model whose preprocessing this install does not run (raise :class:`MetadataError`).
 
-        ``preprocessing_version`` is the running :mod:`models.preprocessing`'s version; windows made by
-        another version are different numbers from the ones the model was trained on.
+        ``preprocessing_version`` is the running :mod:`models.preprocessing`'s version. Versions are
+        semantic (see :data:`models.preprocessing.PREPROCESSING_VERSION`): another major version makes
+        different inputs from the ones the model was trained on and is refused; a minor one keeps them.
         """
         ref = self.preprocessing
         who = f"model {self.name} {self.version}"
-        if ref.version != preprocessing_version:
+        if not compatible(ref.version, preprocessing_version):
             reason = (f"{who} was built for {ref.module} {ref.version} but this edge runs models.preprocessing"
                       f" {preprocessing_version}: re-export the model with this release (iomt export {self.name})"
                       f" or install the edge release whose preprocessing is {ref.version}")
