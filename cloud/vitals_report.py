@@ -71,6 +71,7 @@ def _news2_on_measured(recs: list[Any]) -> tuple[np.ndarray, np.ndarray, np.ndar
         rows = measured[last].copy()
         rows[:, 1] = np.minimum(rows[:, 1], 100.0)
         steps = np.stack([prep.step_values(t, measured, float(e))[-1] for e in ends])
+        steps[:, -1] = np.floor(steps[:, -1] + 0.5)  # a median between two ACVPU codes: the worse one
         truth.append(y)
         single.append(risk_labels(np.round(rows, 1), RISK_CLASSES))
         median.append(risk_labels(steps, RISK_CLASSES))

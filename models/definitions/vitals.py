@@ -6,8 +6,9 @@ the same way: every feature of every step first goes through its own small encod
 grouped convolutions, one group per feature: axis-aligned thresholds are what a score chart is),
 a temporal convolution looks across the steps, and the newest step's encodings join the flattened
 result directly (NEWS2 scores the current values; the steps before mostly help against noise).
-On the same data this additive first stage agreed with NEWS2 on 93-94 % of held-out windows where a
-plain pointwise layer reached 91 %.
+On the same data and with class weights, this additive first stage agreed with NEWS2 on 93.1 % of the
+validation windows where a plain pointwise layer reached 90.8 % (the release trains without class
+weights: 94 %).
 """
 
 from __future__ import annotations
