@@ -39,9 +39,11 @@ Predict = Callable[[np.ndarray], np.ndarray]
 
 
 def input_version(metadata: dict[str, Any]) -> str:
-    """``"2"`` when the model reads :func:`normalise_beats` vectors (its metadata names it), else ``"1"``."""
-    module = str(metadata.get("preprocessing", {}).get("module", ""))
-    return NORMALISED_INPUT if "normalise_beats" in module else "1"
+    """``"2"`` when the model reads :func:`normalise_beats` vectors (input major 2 of
+    :mod:`models.preprocessing.beats`, as its metadata says), else ``"1"``."""
+    ref = metadata.get("preprocessing", {})
+    major = str(ref.get("version", "1")).split(".")[0]
+    return NORMALISED_INPUT if ref.get("module") == "models.preprocessing.beats" and major == "2" else "1"
 
 
 def record_vectors(rec: RealRecord, version: str) -> tuple[np.ndarray, np.ndarray]:

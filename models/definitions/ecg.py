@@ -20,7 +20,8 @@ SPEC = ModelSpec(
     name="ecg",
     classes=("N", "S", "V", "F", "Q"),
     input_shape=(beats.INPUT2,),
-    preprocessing="models.preprocessing.beats.normalise_beats",
+    preprocessing="models.preprocessing.beats",
+    preprocessing_version=beats.NORMALISED_VERSION,
     description="AAMI beat class from a 0.64 s beat-centred ECG window and the same window of the beat before"
     " (250 Hz, divided by the beat's QRS amplitude: input 2) plus 5 RR features",
     has_lstm=False,

@@ -23,6 +23,7 @@ SPEC = ModelSpec(
     classes=("no_fall", "fall"),
     input_shape=(motion.WINDOW, motion.CHANNELS),
     preprocessing="models.preprocessing.motion",
+    preprocessing_version=motion.INVARIANT_VERSION,
     description=(
         "fall / no fall at an impact: 2 s window (impact at 1.4 s) of orientation-invariant motion channels "
         f"{', '.join(motion.INVARIANT_CHANNELS)} at 50 Hz (input version {motion.INVARIANT_VERSION})"

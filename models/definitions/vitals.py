@@ -20,13 +20,14 @@ from keras import layers
 
 from models.clinical.risk import RISK_CLASSES
 from models.definitions import ModelSpec
-from models.preprocessing import vitals
+from models.preprocessing import PREPROCESSING_VERSION, vitals
 
 SPEC = ModelSpec(
     name="vitals",
     classes=RISK_CLASSES,
     input_shape=(vitals.STEPS, vitals.FEATURES),
     preprocessing="models.preprocessing.vitals",
+    preprocessing_version=PREPROCESSING_VERSION,
     description=(
         "NEWS2-aligned risk class (none, low, low_medium, medium, high) from the last 5 min of HR, SpO2, BP, "
         "respiration, temperature, oxygen and consciousness as 10 steps of 30 s"

@@ -45,6 +45,11 @@ MIN_SCALE_MV = 0.05
 NORM_CLIP = 3.0
 #: Length of an input 2 vector: the beat's waveform, its predecessor's, the RR features.
 INPUT2 = 2 * WAVE + RR_FEATURES
+#: Input format versions (semantic, recorded with each model): major 1 is the beat vector of
+#: :func:`beat_vectors` as it is; major 2 is :func:`normalise_beats` of it with the previous beat.
+NORMALISED_VERSION = "2.0.0"
+#: Majors of input this module still makes, so models of either major run.
+RUNS_MAJORS = ("1", "2")
 
 
 def condition(ecg: np.ndarray, fs: float) -> np.ndarray:

@@ -51,6 +51,8 @@ CLIP = 8.0
 #: Output version of the orientation-invariant input (:func:`invariant_channels`); recorded with
 #: every model that reads it. Version 1 is the raw-axes input of :func:`motion_channels`.
 INVARIANT_VERSION = "2.0.0"
+#: Majors of input this module still makes (raw axes, orientation-invariant), so models of either run.
+RUNS_MAJORS = ("1", "2")
 #: Time constant of the gravity low-pass (s): long enough to ride over a step or an impact,
 #: short enough to follow a fall's 90-degree turn within about a second.
 GRAVITY_TAU_S = 0.3

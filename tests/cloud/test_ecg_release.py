@@ -31,7 +31,7 @@ def test_the_smoke_run_exports_an_int8_model_and_a_labelled_report(tmp_path: Pat
     runner = ModelRunner(tflite)
     assert runner.window_shape == (INPUT2,) and runner.input_spec.dtype == "int8"
     meta = json.loads(tflite.with_suffix(".json").read_text())
-    assert meta["preprocessing"]["module"] == "models.preprocessing.beats.normalise_beats"
+    assert meta["preprocessing"] == {"module": "models.preprocessing.beats", "version": "2.0.0"}
     report = json.loads((out / "ecg" / "report" / "ecg_eval.json").read_text())
     assert report["simulated_test"]["data"] == "simulated held-out subjects"
     assert report["real_held_out"]["int8"]["data"] == "real recordings"

@@ -129,7 +129,8 @@ def test_an_unlabelled_normal_sinus_record_counts_towards_normal_called_n_only_i
 
 
 def test_the_input_version_comes_from_the_metadata() -> None:
-    assert input_version({"preprocessing": {"module": "models.preprocessing.beats.normalise_beats"}}) == "2"
+    assert input_version({"preprocessing": {"module": "models.preprocessing.beats", "version": "2.0.0"}}) == "2"
+    assert input_version({"preprocessing": {"module": "models.preprocessing.beats", "version": "1.0.0"}}) == "1"
     assert input_version({"preprocessing": {"module": "models.preprocessing.beats"}}) == "1"
 
 
