@@ -13,32 +13,38 @@ import re
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from firmware_sim.config import SimConfig
 from firmware_sim.fleet import Fleet, FleetReport
-from firmware_sim.scenario import Scenario
+from firmware_sim.scenario import DeteriorationSpec, Scenario
 from iomt.transport import MessageBus
 
 log = logging.getLogger(__name__)
 
 
 def scenario_for(
-    config: SimConfig, path: Path | None = None, *, seed: int | None = None, site: str | None = None
+    config: SimConfig, path: Path | None = None, *, seed: int | None = None, site: str | None = None,
+    deteriorations: Sequence[str] = (),
 ) -> Scenario:
     """The scenario to run: the file at ``path`` (its QoS and event-rate profile the config's unless the
-    file sets them; ``seed`` and ``site`` replaced where given), or the config's default mix. A bad file
-    raises ``ScenarioError``."""
+    file sets them; ``seed`` and ``site`` replaced where given), or the config's default mix; plus the
+    courses ``deteriorations`` force (``COURSE:PATIENT:START_S:DURATION_S`` each, see
+    :func:`parse_deterioration`). A bad file or course raises ``ScenarioError``."""
     from firmware_sim.scenario import default_scenario, load_scenario
 
+    forced = [parse_deterioration(text) for text in deteriorations]
     if path is None:
         scenario = default_scenario(config.patients, config.seed, config.site, config.ecg_hz, config.acc_hz,
                                     config.rates)
-        return scenario.model_copy(update={"qos": config.qos, "frame_s": config.frame_s})
+        return scenario.model_copy(update={"qos": config.qos, "frame_s": config.frame_s,
+                                           "deteriorations": forced})
     scenario = load_scenario(path)
     updates: dict[str, Any] = {"qos": config.qos} if "qos" not in scenario.model_fields_set else {}
+    if forced:
+        updates["deteriorations"] = [*scenario.deteriorations, *forced]
     if "rates" not in scenario.model_fields_set:
         updates["rates"] = config.rates
     if seed is not None:
@@ -46,6 +52,26 @@ def scenario_for(
     if site is not None:
         updates["site"] = site
     return scenario.model_copy(update=updates)
+
+
+def parse_deterioration(text: str) -> DeteriorationSpec:
+    """``COURSE:PATIENT:START_S:DURATION_S`` (e.g. ``sepsis:patient-0002:60:600``) as a forced course;
+    ``ScenarioError`` says what is wrong."""
+    from pydantic import ValidationError
+
+    from firmware_sim.scenario import DeteriorationSpec, ScenarioError
+
+    parts = text.split(":")
+    if len(parts) != 4:
+        raise ScenarioError(f"deterioration {text!r}: expected COURSE:PATIENT:START_S:DURATION_S, "
+                            "e.g. sepsis:patient-0002:60:600")
+    course, patient, start, duration = parts
+    try:
+        return DeteriorationSpec.model_validate({"course": course, "devices": [patient], "start_s": start,
+                                                 "duration_s": duration})
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise ScenarioError(f"deterioration {text!r}: {problems}") from None
 
 
 def run_fleet(

@@ -27,6 +27,9 @@ def register(sub: Any) -> None:
     p.add_argument("--rates", choices=RATE_NAMES, help=(
         "random falls, arrhythmia episodes and deteriorations: realistic (default; clinically plausible), "
         "demo (raised so that something happens within minutes, not clinical), enriched (training data)"))
+    p.add_argument("--deterioration", action="append", default=[], metavar="COURSE:PATIENT:START_S:DURATION_S",
+                   help="force a deterioration course (sepsis, respiratory, haemorrhage) on a patient, e.g. "
+                   "sepsis:patient-0002:60:600 (onset at 60 s, worst at 660 s); repeatable")
     p.set_defaults(func=run)
     modes = p.add_subparsers(dest="sim_mode", metavar="MODE")
     d = modes.add_parser("dataset", help="write labelled recordings to disk (no MQTT), faster than real time")
@@ -54,7 +57,8 @@ def run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
                    "rates": args.rates},
     )
     try:
-        scenario = scenario_for(config, args.scenario, seed=args.seed, site=args.site)
+        scenario = scenario_for(config, args.scenario, seed=args.seed, site=args.site,
+                                deteriorations=args.deterioration)
         report = run_fleet(config, scenario, duration_s=args.duration, truth_path=args.truth)
     except ScenarioError as exc:
         print(f"iomt sim: {exc}", file=sys.stderr)  # noqa: T201 - user-facing error
