@@ -1,0 +1,166 @@
+"""Vital signs: the vitals risk model over each patient's last five minutes of readings, once a minute.
+
+The vitals monitor's readings (``vitals`` stream, ~1 Hz, JSON) are not frames: the processor hands
+them over in order through :meth:`VitalsPipeline.on_reading`. Each patient gets a window every
+:data:`~models.preprocessing.vitals.HOP_S` seconds of device time, counted from their first reading,
+ending at the reading that completes it — the same ends the training windows have
+(:func:`cloud.labels.vitals_windows`); the model input is :func:`models.preprocessing.vitals.window`'s,
+the function training used. A window in which a measured vital (HR, SpO2, BP, temperature,
+respiration) has no reading at all is not scored (counted in ``unscored``): the model was never shown
+a patient without, say, a cuff.
+
+Each scored window gives an inference event (class, its probability, all five probabilities); the
+class drives :class:`edge.alerts.RiskState`, which raises ``vitals_risk_*`` alerts from
+``alert_from`` up, escalating and de-escalating like the RCP bands. NEWS2 itself (with the patient's
+SpO2 scale and charted consciousness) is the gateway's: this is the model's second opinion, from the
+edge, and it can be told to report only (``alert_from=None``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from edge.alerts import RISK_LEVEL, RiskState
+from edge.config import ModelName
+from edge.events import EventFactory
+from edge.pipeline import Window
+from iomt.wire.errors import DecodeError
+from iomt.wire.events import Event
+from iomt.wire.frames import Frame, Reading
+from iomt.wire.vitals import FIELDS, parse_vitals
+from models.preprocessing.vitals import HOP_S, WINDOW_S, window
+from models.runtime import ModelRunner
+
+MODEL = ModelName.VITALS
+STREAM = "vitals"
+#: Most readings kept per patient: five minutes at up to ~13 readings a second; beyond, the oldest go.
+MAX_READINGS = 4096
+_HOP_US = round(HOP_S * 1e6)
+_WINDOW_US = round(WINDOW_S * 1e6)
+
+#: A vitals window's ``extra``: the number of readings it was cut from.
+VitalsWindow = Window[int]
+
+
+@dataclass(slots=True)
+class _Patient:
+    #: device time of the first reading (the origin of the window schedule and of the model's seconds)
+    origin_us: int
+    next_end_us: int
+    times: deque[int] = field(default_factory=lambda: deque(maxlen=MAX_READINGS))
+    rows: deque[list[float]] = field(default_factory=lambda: deque(maxlen=MAX_READINGS))
+    #: ``(end_us, arrival_ns)`` of windows due, in order
+    due: list[tuple[int, int]] = field(default_factory=list)
+    risk: RiskState = field(default_factory=RiskState)
+
+
+class VitalsPipeline:
+    model = MODEL
+    streams: frozenset[str] = frozenset()  # no waveform frames
+    reading_streams = frozenset({STREAM})
+
+    def __init__(self, events: EventFactory, alert_from: str | None = "medium") -> None:
+        if alert_from is not None and RISK_LEVEL.get(alert_from, 0) == 0:
+            alerting = [name for name, level in RISK_LEVEL.items() if level]
+            raise ValueError(f"alert_from {alert_from!r}: must be one of {', '.join(alerting)} or None")
+        self.events = events
+        #: lowest alerting level; above every level when alerts are off
+        self._min_level = RISK_LEVEL[alert_from] if alert_from is not None else max(RISK_LEVEL.values()) + 1
+        self._patients: dict[str, _Patient] = {}
+        #: patients with a window due (a dict: ordered, unique)
+        self._due: dict[str, None] = {}
+        self.windows = 0
+        #: windows not scored: a measured vital had no reading in them
+        self.unscored = 0
+        #: readings whose values cannot be what their names say (forwarded all the same; not scored)
+        self.rejected = 0
+        #: patients whose device clock went back: their buffer restarted
+        self.restarts = 0
+
+    def on_reading(self, reading: Reading, arrival_ns: int) -> list[Event]:
+        try:
+            parse_vitals(reading.values)
+        except DecodeError:
+            self.rejected += 1
+            return []
+        t_us = reading.t_us
+        patient = self._patients.get(reading.device)
+        if patient is not None and patient.times and t_us <= patient.times[-1]:
+            # a device clock that stepped back: windows of spliced times would mean nothing
+            self.restarts += 1
+            patient.times.clear()
+            patient.rows.clear()
+            patient.due.clear()
+            patient.origin_us, patient.next_end_us = t_us, t_us + _HOP_US
+        elif patient is None:
+            patient = self._patients[reading.device] = _Patient(t_us, t_us + _HOP_US, risk=RiskState(self._min_level))
+        values = reading.values
+        patient.times.append(t_us)
+        patient.rows.append([float(v) if (v := values.get(name)) is not None else math.nan for name in FIELDS])
+        if t_us >= patient.next_end_us:
+            patient.due.append((t_us, arrival_ns))
+            patient.next_end_us = t_us + _HOP_US
+            self._due[reading.device] = None
+        return []
+
+    def on_frame(self, frame: Frame, arrival_ns: int) -> list[Event]:
+        return []  # reads no frames (``streams`` is empty)
+
+    def on_gap(self, device: str, stream: str) -> None:
+        """Lost readings leave a gap the window's steps fill from their neighbours, as training's do."""
+
+    def ready(self) -> tuple[list[VitalsWindow], list[Event]]:
+        windows: list[VitalsWindow] = []
+        for device in self._due:
+            patient = self._patients[device]
+            if not patient.due:
+                continue  # its clock stepped back after the window fell due
+            times = np.fromiter(patient.times, dtype=np.int64, count=len(patient.times))
+            rows = np.array(patient.rows, dtype=np.float64).reshape(len(times), len(FIELDS))
+            t_s = (times - patient.origin_us) / 1e6
+            for end_us, arrival_ns in patient.due:
+                x = window(t_s, rows, (end_us - patient.origin_us) / 1e6)
+                if x is None:
+                    self.unscored += 1
+                    continue
+                n = int(np.count_nonzero((times > end_us - _WINDOW_US) & (times <= end_us)))
+                windows.append(Window(device, end_us - _WINDOW_US, end_us, x, arrival_ns, n))
+            # the next window starts after the last one's end minus a window: older readings are done with
+            last_end = patient.due[-1][0]
+            while patient.times and patient.times[0] <= last_end - _WINDOW_US:
+                patient.times.popleft()
+                patient.rows.popleft()
+            patient.due.clear()
+        self._due = {}
+        self.windows += len(windows)
+        return windows, []
+
+    def on_outputs(
+        self, windows: list[VitalsWindow], outputs: np.ndarray | None, runner: ModelRunner | None
+    ) -> list[Event]:
+        if outputs is None or runner is None:
+            return []
+        events = []
+        for w, probs in zip(windows, outputs, strict=True):
+            best = int(probs.argmax())
+            risk_class = runner.classes[best]
+            window_span = (w.start_us, w.end_us)
+            events.append(self.events.inference(
+                w.device, MODEL, runner.version, risk_class, float(probs[best]), window_span,
+                {"probabilities": {c: round(float(p), 3) for c, p in zip(runner.classes, probs, strict=True)},
+                 "readings": w.extra},
+            ))
+            if risk_class not in RISK_LEVEL:
+                continue  # a model of other classes: it reports, its classes raise nothing
+            for label, state, priority, score, raised_by in self._patients[w.device].risk.on_window(
+                risk_class, float(probs[best]), w.end_us
+            ):
+                events.append(self.events.alert(
+                    w.device, MODEL, runner.version, label, priority, state, score, window_span, raised_by,
+                    risk=risk_class,
+                ))
+        return events
