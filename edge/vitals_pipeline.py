@@ -18,7 +18,6 @@ edge, and it can be told to report only (``alert_from=None``).
 
 from __future__ import annotations
 
-import math
 from collections import deque
 from dataclasses import dataclass, field
 
@@ -31,7 +30,7 @@ from edge.pipeline import Window
 from iomt.wire.errors import DecodeError
 from iomt.wire.events import Event
 from iomt.wire.frames import Frame, Reading
-from iomt.wire.vitals import FIELDS, parse_vitals
+from iomt.wire.vitals import FIELDS, vitals_row
 from models.preprocessing.vitals import HOP_S, WINDOW_S, window
 from models.runtime import ModelRunner
 
@@ -83,7 +82,7 @@ class VitalsPipeline:
 
     def on_reading(self, reading: Reading, arrival_ns: int) -> list[Event]:
         try:
-            parse_vitals(reading.values)
+            row = vitals_row(reading.values)
         except DecodeError:
             self.rejected += 1
             return []
@@ -98,9 +97,8 @@ class VitalsPipeline:
             patient.origin_us, patient.next_end_us = t_us, t_us + _HOP_US
         elif patient is None:
             patient = self._patients[reading.device] = _Patient(t_us, t_us + _HOP_US, risk=RiskState(self._min_level))
-        values = reading.values
         patient.times.append(t_us)
-        patient.rows.append([float(v) if (v := values.get(name)) is not None else math.nan for name in FIELDS])
+        patient.rows.append(row)
         if t_us >= patient.next_end_us:
             patient.due.append((t_us, arrival_ns))
             patient.next_end_us = t_us + _HOP_US

@@ -20,12 +20,14 @@ value          unit       meaning
 =============  =========  ===============================================================
 
 Every value is optional on the wire (a monitor without a cuff sends no ``bp_*``). :func:`parse_vitals`
-turns a reading's values into a typed :class:`VitalSigns` and refuses a value that cannot be what its
-name says (a negative flow, an ACVPU code that is not 0-4), naming it.
+turns a reading's values into a typed :class:`VitalSigns`, :func:`vitals_row` into the row of numbers
+models read; both refuse a value that cannot be what its name says (a negative flow, an ACVPU code
+that is not 0-4), naming it.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -75,21 +77,33 @@ class VitalSigns:
         return None if self.o2_l_min is None else self.o2_l_min > 0
 
 
+def vitals_row(values: Mapping[str, float]) -> list[float]:
+    """A reading's values in :data:`FIELDS` order (``acvpu`` as its code), NaN where the reading lacks
+    one: what models read. Unknown names are ignored.
+
+    Raises :class:`DecodeError` (field ``values``) naming a value outside its range or a bad code."""
+    row: list[float] = []
+    for name in FIELDS:
+        value = values.get(name)
+        if value is None:
+            row.append(math.nan)
+            continue
+        if name == "acvpu":
+            if not math.isfinite(value) or value != int(value) or not 0 <= value < len(ACVPU):
+                raise DecodeError(
+                    "values", f"'acvpu' = {value!r} is not a code 0-{len(ACVPU) - 1} ({', '.join(ACVPU)})"
+                )
+        else:
+            lo, hi = RANGES[name]
+            if not lo <= value <= hi:
+                raise DecodeError("values", f"{name!r} = {value!r} is outside {lo:g}..{hi:g} {UNITS[name]}")
+        row.append(float(value))
+    return row
+
+
 def parse_vitals(values: Mapping[str, float]) -> VitalSigns:
     """The typed values of a vitals reading; unknown names are ignored (a monitor may send more).
 
     Raises :class:`DecodeError` (field ``values``) naming a value outside its range or a bad code."""
-    out: dict[str, float | str | None] = {}
-    for name, (lo, hi) in RANGES.items():
-        value = values.get(name)
-        if value is None:
-            continue
-        if not lo <= value <= hi:
-            raise DecodeError("values", f"{name!r} = {value!r} is outside {lo:g}..{hi:g} {UNITS[name]}")
-        out["o2_l_min" if name == "o2" else name] = float(value)
-    code = values.get("acvpu")
-    if code is not None:
-        if code != int(code) or not 0 <= code < len(ACVPU):
-            raise DecodeError("values", f"'acvpu' = {code!r} is not a code 0-{len(ACVPU) - 1} ({', '.join(ACVPU)})")
-        out["acvpu"] = ACVPU[int(code)]
-    return VitalSigns(**out)  # type: ignore[arg-type]
+    hr, spo2, bp_sys, bp_dia, temp_c, resp_rate, o2, code = (None if math.isnan(v) else v for v in vitals_row(values))
+    return VitalSigns(hr, spo2, bp_sys, bp_dia, temp_c, resp_rate, o2, None if code is None else ACVPU[int(code)])

@@ -3,13 +3,15 @@ classes: literal arrays and the NEWS2 chart's boundaries."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from iomt.wire.errors import DecodeError
-from iomt.wire.vitals import ACVPU, FIELDS, VitalSigns, parse_vitals
+from iomt.wire.vitals import ACVPU, FIELDS, VitalSigns, parse_vitals, vitals_row
 from models.clinical import news2
 from models.clinical.risk import RISK_CLASSES, Risk, observation, risk_of
 from models.preprocessing import vitals as prep
@@ -92,6 +94,15 @@ def test_parse_vitals_types_the_values_and_names_a_bad_one() -> None:
         parse_vitals({"acvpu": 5.0})
     with pytest.raises(DecodeError, match=r"'o2' = -1\.0 is outside"):
         parse_vitals({"o2": -1.0})
+
+
+def test_vitals_row_is_the_reading_in_field_order_checked_like_parse_vitals() -> None:
+    row = vitals_row({"acvpu": 2.0, "resp_rate": 19.0, "hr": 70.0, "battery": 3.0})
+    assert row[:1] == [70.0] and row[5:6] == [19.0] and row[7] == 2.0
+    assert [math.isnan(v) for v in row] == [False, True, True, True, True, False, True, False]
+    for bad in ({"acvpu": float("nan")}, {"acvpu": 1.5}, {"spo2": 101.0}, {"temp_c": float("inf")}):
+        with pytest.raises(DecodeError, match=f"'{next(iter(bad))}' = "):
+            vitals_row(bad)
 
 
 def _obs(**changes: float | str) -> news2.Observation | None:
