@@ -18,7 +18,6 @@ edge, and it can be told to report only (``alert_from=None``).
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -45,16 +44,56 @@ _WINDOW_US = round(WINDOW_S * 1e6)
 VitalsWindow = Window[int]
 
 
+class _Readings:
+    """One patient's recent readings: device times (µs) and rows of :data:`FIELDS`, oldest first, in
+    arrays that grow by a quarter when full (a minute past the window at 1 Hz: ~380 rows, 27 KB) up to
+    :data:`MAX_READINGS`, beyond which the oldest go."""
+
+    __slots__ = ("n", "rows", "times")
+
+    def __init__(self, capacity: int = 64) -> None:
+        self.times = np.zeros(capacity, np.int64)
+        self.rows = np.zeros((capacity, len(FIELDS)), np.float64)
+        self.n = 0
+
+    def append(self, t_us: int, row: list[float]) -> None:
+        if self.n == len(self.times):
+            if self.n >= MAX_READINGS:
+                self.drop_before(int(self.times[1]))
+            else:
+                grown = min(MAX_READINGS, self.n + max(16, self.n // 4))
+                self.times = np.resize(self.times, grown)
+                self.rows = np.resize(self.rows, (grown, len(FIELDS)))
+        self.times[self.n] = t_us
+        self.rows[self.n] = row
+        self.n += 1
+
+    def drop_before(self, t_us: int) -> None:
+        """Forget the readings taken before ``t_us``."""
+        k = int(np.searchsorted(self.times[: self.n], t_us, side="left"))
+        if k:
+            kept = self.n - k
+            self.times[:kept] = self.times[k : self.n]
+            self.rows[:kept] = self.rows[k : self.n]
+            self.n = kept
+
+    def clear(self) -> None:
+        self.n = 0
+
+    @property
+    def last_us(self) -> int | None:
+        return int(self.times[self.n - 1]) if self.n else None
+
+
 @dataclass(slots=True)
 class _Patient:
     #: device time of the first reading (the origin of the window schedule and of the model's seconds)
     origin_us: int
     next_end_us: int
-    times: deque[int] = field(default_factory=lambda: deque(maxlen=MAX_READINGS))
-    rows: deque[list[float]] = field(default_factory=lambda: deque(maxlen=MAX_READINGS))
+    risk: RiskState
+    readings: _Readings = field(default_factory=_Readings)
     #: ``(end_us, arrival_ns)`` of windows due, in order
     due: list[tuple[int, int]] = field(default_factory=list)
-    risk: RiskState = field(default_factory=RiskState)
 
 
 class VitalsPipeline:
@@ -88,17 +127,16 @@ class VitalsPipeline:
             return []
         t_us = reading.t_us
         patient = self._patients.get(reading.device)
-        if patient is not None and patient.times and t_us <= patient.times[-1]:
+        last_us = patient.readings.last_us if patient is not None else None
+        if patient is not None and last_us is not None and t_us <= last_us:
             # a device clock that stepped back: windows of spliced times would mean nothing
             self.restarts += 1
-            patient.times.clear()
-            patient.rows.clear()
+            patient.readings.clear()
             patient.due.clear()
             patient.origin_us, patient.next_end_us = t_us, t_us + _HOP_US
         elif patient is None:
             patient = self._patients[reading.device] = _Patient(t_us, t_us + _HOP_US, risk=RiskState(self._min_level))
-        patient.times.append(t_us)
-        patient.rows.append(row)
+        patient.readings.append(t_us, row)
         if t_us >= patient.next_end_us:
             patient.due.append((t_us, arrival_ns))
             patient.next_end_us = t_us + _HOP_US
@@ -117,8 +155,9 @@ class VitalsPipeline:
             patient = self._patients[device]
             if not patient.due:
                 continue  # its clock stepped back after the window fell due
-            times = np.fromiter(patient.times, dtype=np.int64, count=len(patient.times))
-            rows = np.array(patient.rows, dtype=np.float64).reshape(len(times), len(FIELDS))
+            readings = patient.readings
+            times = readings.times[: readings.n]
+            rows = readings.rows[: readings.n]
             t_s = (times - patient.origin_us) / 1e6
             for end_us, arrival_ns in patient.due:
                 x = window(t_s, rows, (end_us - patient.origin_us) / 1e6)
@@ -128,10 +167,7 @@ class VitalsPipeline:
                 n = int(np.count_nonzero((times > end_us - _WINDOW_US) & (times <= end_us)))
                 windows.append(Window(device, end_us - _WINDOW_US, end_us, x, arrival_ns, n))
             # the next window starts after the last one's end minus a window: older readings are done with
-            last_end = patient.due[-1][0]
-            while patient.times and patient.times[0] <= last_end - _WINDOW_US:
-                patient.times.popleft()
-                patient.rows.popleft()
+            readings.drop_before(patient.due[-1][0] - _WINDOW_US + 1)
             patient.due.clear()
         self._due = {}
         self.windows += len(windows)

@@ -38,18 +38,28 @@ _O2 = FIELDS.index("o2")
 _ACVPU = FIELDS.index("acvpu")
 
 
-def _column_medians(block: np.ndarray) -> np.ndarray:
-    """Per-column median over the rows that are not NaN (NaN for a column with none), without the
-    warnings ``np.nanmedian`` raises on empty columns."""
-    valid = ~np.isnan(block)
-    count = valid.sum(axis=0)
-    ordered = np.sort(np.where(valid, block, np.inf), axis=0)
-    cols = np.arange(block.shape[1])
-    lo = np.maximum((count - 1) // 2, 0)
-    hi = np.maximum(count // 2, 0)
-    if len(block) == 0:
-        return np.full(block.shape[1], np.nan)
-    med = 0.5 * (ordered[lo, cols] + ordered[hi, cols])
+def _step_medians(block: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """``(STEPS, columns)`` per-step, per-column medians of the rows of ``block`` that are not NaN
+    (NaN where a step has none in a column); ``counts[k]`` consecutive rows belong to step ``k``.
+
+    All steps at once: each step's rows go into a slab padded with +inf (as NaN entries are), one sort
+    orders every step's column, and each median is the mean of the two middle valid entries — the
+    same two numbers a per-step sort picks, so the same value to the bit."""
+    columns = block.shape[1]
+    widest = int(counts.max()) if len(counts) else 0
+    if widest == 0:
+        return np.full((len(counts), columns), np.nan)
+    step = np.repeat(np.arange(len(counts)), counts)
+    position = np.arange(len(block)) - np.repeat(np.cumsum(counts) - counts, counts)
+    slab = np.full((len(counts), widest, columns), np.inf)
+    slab[step, position] = np.where(np.isnan(block), np.inf, block)
+    slab.sort(axis=1)
+    valid = np.zeros((len(counts), widest, columns), bool)
+    valid[step, position] = ~np.isnan(block)
+    count = valid.sum(axis=1)
+    lo = np.maximum((count - 1) // 2, 0)[:, None, :]
+    hi = np.maximum(count // 2, 0)[:, None, :]
+    med = 0.5 * (np.take_along_axis(slab, lo, axis=1)[:, 0] + np.take_along_axis(slab, hi, axis=1)[:, 0])
     return np.where(count > 0, med, np.nan)
 
 
@@ -59,14 +69,16 @@ def step_values(t_s: np.ndarray, values: np.ndarray, t_end: float) -> np.ndarray
     values = np.asarray(values, dtype=np.float64).reshape(len(t_s), len(FIELDS))
     edges = t_end - WINDOW_S + STEP_S * np.arange(STEPS + 1)
     bounds = np.searchsorted(t_s, edges, side="right")
-    steps = np.stack([_column_medians(values[bounds[k]:bounds[k + 1]]) for k in range(STEPS)])
-    for k in range(1, STEPS):  # forward fill
-        gap = np.isnan(steps[k])
-        steps[k, gap] = steps[k - 1, gap]
-    for k in range(STEPS - 2, -1, -1):  # leading gaps of the measured vitals from the first filled step
-        gap = np.isnan(steps[k, :MEASURED])
-        steps[k, :MEASURED][gap] = steps[k + 1, :MEASURED][gap]
-    return steps
+    steps = _step_medians(values[bounds[0]:bounds[-1]], np.diff(bounds))
+    filled = ~np.isnan(steps)
+    cols = np.arange(steps.shape[1])
+    # forward fill: each step from the last filled step at or before it (NaN before the first)
+    steps = steps[np.maximum.accumulate(np.where(filled, np.arange(STEPS)[:, None], 0), axis=0), cols]
+    # leading gaps of the measured vitals from the first filled step
+    first = steps[filled.argmax(axis=0), cols]
+    lead = np.isnan(steps)
+    lead[:, MEASURED:] = False
+    return np.where(lead, first, steps)
 
 
 def features(steps: np.ndarray) -> np.ndarray | None:
@@ -76,8 +88,8 @@ def features(steps: np.ndarray) -> np.ndarray | None:
         return None
     out = np.empty((STEPS, FEATURES), dtype=np.float64)
     out[:, :MEASURED] = np.clip((steps[:, :MEASURED] - CENTER) / SCALE, -CLIP, CLIP)
-    out[:, MEASURED] = np.nan_to_num(steps[:, _O2], nan=0.0) > 0
-    out[:, MEASURED + 1] = np.nan_to_num(steps[:, _ACVPU], nan=0.0) >= 0.5
+    out[:, MEASURED] = steps[:, _O2] > 0  # NaN (never charted): air
+    out[:, MEASURED + 1] = steps[:, _ACVPU] >= 0.5  # NaN (never assessed): alert
     return out.astype(np.float32)
 
 

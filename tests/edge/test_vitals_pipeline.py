@@ -190,3 +190,17 @@ def test_risk_state_debounces_escalates_and_de_escalates() -> None:
 def test_an_alerting_class_below_one_is_refused_with_the_choices() -> None:
     with pytest.raises(ValueError, match="low_medium, medium, high or None"):
         VitalsPipeline(EventFactory("default", "edge-1"), "low")
+
+
+def test_a_patients_reading_buffer_grows_forgets_by_time_and_keeps_the_newest_when_full() -> None:
+    from edge.vitals_pipeline import MAX_READINGS, _Readings
+
+    buf = _Readings(capacity=4)
+    for k in range(MAX_READINGS + 10):
+        buf.append(k * 1000, [float(k)] * len(FIELDS))
+    assert buf.n == MAX_READINGS and buf.last_us == (MAX_READINGS + 9) * 1000
+    assert buf.times[0] == 10_000 and buf.rows[0, 0] == 10.0 and buf.rows[buf.n - 1, 7] == MAX_READINGS + 9
+    buf.drop_before(MAX_READINGS * 1000)
+    assert buf.n == 10 and buf.rows[: buf.n, 0].tolist() == [float(k) for k in range(MAX_READINGS, MAX_READINGS + 10)]
+    buf.clear()
+    assert buf.n == 0 and buf.last_us is None

@@ -31,6 +31,46 @@ def test_constant_readings_give_their_scaled_values_in_every_step() -> None:
     assert np.allclose(w[:, :6], expected, atol=1e-6) and (w[:, 6:] == 0).all()
 
 
+def _reference_step_values(t_s: np.ndarray, values: np.ndarray, t_end: float) -> np.ndarray:
+    """Step values one step at a time (the first implementation, kept as the reference)."""
+    edges = t_end - prep.WINDOW_S + prep.STEP_S * np.arange(prep.STEPS + 1)
+    bounds = np.searchsorted(t_s, edges, side="right")
+    rows = []
+    for k in range(prep.STEPS):
+        block = values[bounds[k] : bounds[k + 1]]
+        valid = ~np.isnan(block)
+        count = valid.sum(axis=0)
+        if len(block) == 0:
+            rows.append(np.full(block.shape[1], np.nan))
+            continue
+        ordered = np.sort(np.where(valid, block, np.inf), axis=0)
+        cols = np.arange(block.shape[1])
+        med = 0.5 * (ordered[np.maximum((count - 1) // 2, 0), cols] + ordered[np.maximum(count // 2, 0), cols])
+        rows.append(np.where(count > 0, med, np.nan))
+    steps = np.stack(rows)
+    for k in range(1, prep.STEPS):
+        gap = np.isnan(steps[k])
+        steps[k, gap] = steps[k - 1, gap]
+    for k in range(prep.STEPS - 2, -1, -1):
+        gap = np.isnan(steps[k, :6])
+        steps[k, :6][gap] = steps[k + 1, :6][gap]
+    return steps
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), rate=st.sampled_from([0.2, 1.0, 1 / 30, 3.0]),
+       missing=st.floats(0.0, 0.9), cut=st.integers(0, 400))
+def test_all_steps_at_once_give_the_reference_values_to_the_bit(seed: int, rate: float, missing: float,
+                                                                  cut: int) -> None:
+    rng = np.random.default_rng(seed)
+    t = np.sort(rng.uniform(0, 400, int(400 * rate)))
+    t = t[(t < cut) | (t > cut + 60)]  # a gap of a minute (or none, past the end)
+    v = rng.normal(80, 20, (len(t), len(FIELDS))).round(1)
+    v[rng.random(v.shape) < missing] = np.nan
+    for t_end in (0.0, 45.0, 299.0, float(t[-1]) if len(t) else 10.0, 400.0):
+        np.testing.assert_array_equal(prep.step_values(t, v, t_end), _reference_step_values(t, v, t_end))
+
+
 def test_steps_are_medians_so_one_artefact_does_not_move_them() -> None:
     t, v = readings(300)
     v[295, 0] = 190.0  # one heart rate read off a run of ectopic beats
