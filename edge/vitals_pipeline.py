@@ -7,7 +7,9 @@ ending at the reading that completes it — the same ends the training windows h
 (:func:`cloud.labels.vitals_windows`); the model input is :func:`models.preprocessing.vitals.window`'s,
 the function training used. A window in which a measured vital (HR, SpO2, BP, temperature,
 respiration) has no reading at all is not scored (counted in ``unscored``): the model was never shown
-a patient without, say, a cuff.
+a patient without, say, a cuff. The node says so once, as a ``quality`` event of model ``vitals``
+(label ``no_bp_sys`` ..., ``detail.message`` "vitals risk not analysed: no systolic BP"), and once
+more (``analysed``) when the patient's windows are scored again.
 
 Each scored window gives an inference event (class, its probability, all five probabilities); the
 class drives :class:`edge.alerts.RiskState`, which raises ``vitals_risk_*`` alerts from
@@ -30,6 +32,7 @@ from iomt.wire.errors import DecodeError
 from iomt.wire.events import Event
 from iomt.wire.frames import Frame, Reading
 from iomt.wire.vitals import FIELDS, vitals_row
+from models.preprocessing import PREPROCESSING_VERSION
 from models.preprocessing.vitals import HOP_S, WINDOW_S, window
 from models.runtime import ModelRunner
 
@@ -39,6 +42,12 @@ STREAM = "vitals"
 MAX_READINGS = 4096
 _HOP_US = round(HOP_S * 1e6)
 _WINDOW_US = round(WINDOW_S * 1e6)
+
+#: Label of the quality event that says a patient's windows are scored again.
+ANALYSED = "analysed"
+#: How a "not analysed" message names each measured vital.
+VITAL_NAMES = {"hr": "pulse", "spo2": "SpO2", "bp_sys": "systolic BP", "bp_dia": "diastolic BP",
+               "temp_c": "temperature", "resp_rate": "respiration rate"}
 
 #: A vitals window's ``extra``: the number of readings it was cut from.
 VitalsWindow = Window[int]
@@ -94,6 +103,10 @@ class _Patient:
     readings: _Readings = field(default_factory=_Readings)
     #: ``(end_us, arrival_ns)`` of windows due, in order
     due: list[tuple[int, int]] = field(default_factory=list)
+    #: the vitals missing from the last window, when it could not be scored
+    missing: tuple[str, ...] = ()
+    #: a "not analysed" verdict has been reported (its end is then worth saying)
+    reported: bool = False
 
 
 class VitalsPipeline:
@@ -151,6 +164,7 @@ class VitalsPipeline:
 
     def ready(self) -> tuple[list[VitalsWindow], list[Event]]:
         windows: list[VitalsWindow] = []
+        events: list[Event] = []
         for device in self._due:
             patient = self._patients[device]
             if not patient.due:
@@ -161,17 +175,39 @@ class VitalsPipeline:
             t_s = (times - patient.origin_us) / 1e6
             for end_us, arrival_ns in patient.due:
                 x = window(t_s, rows, (end_us - patient.origin_us) / 1e6)
+                inside = (times > end_us - _WINDOW_US) & (times <= end_us)
+                span = (end_us - _WINDOW_US, end_us)
                 if x is None:
                     self.unscored += 1
+                    lacking = np.asarray(np.isnan(rows[inside, : len(VITAL_NAMES)]).all(axis=0)).tolist()
+                    missing = tuple(name for name, gone in zip(VITAL_NAMES, lacking, strict=True) if gone)
+                    events.extend(self._verdict(device, patient, missing, span))
                     continue
-                n = int(np.count_nonzero((times > end_us - _WINDOW_US) & (times <= end_us)))
-                windows.append(Window(device, end_us - _WINDOW_US, end_us, x, arrival_ns, n))
+                events.extend(self._verdict(device, patient, (), span))
+                windows.append(Window(device, span[0], end_us, x, arrival_ns, int(np.count_nonzero(inside))))
             # the next window starts after the last one's end minus a window: older readings are done with
             readings.drop_before(patient.due[-1][0] - _WINDOW_US + 1)
             patient.due.clear()
         self._due = {}
         self.windows += len(windows)
-        return windows, []
+        return windows, events
+
+    def _verdict(self, device: str, patient: _Patient, missing: tuple[str, ...], span: tuple[int, int]) -> list[Event]:
+        """The quality event of a change of verdict: not analysed (``missing`` vitals) or analysed again."""
+        if missing == patient.missing:
+            return []
+        patient.missing = missing
+        if not missing:
+            if not patient.reported:
+                return []
+            return [self.events.model_quality(device, MODEL, PREPROCESSING_VERSION, ANALYSED, False, span,
+                                              {"message": "vitals risk analysed again"})]
+        patient.reported = True
+        names = ", ".join(VITAL_NAMES[name] for name in missing)
+        return [self.events.model_quality(
+            device, MODEL, PREPROCESSING_VERSION, f"no_{missing[0]}", True, span,
+            {"message": f"vitals risk not analysed: no {names}", "missing": list(missing)},
+        )]
 
     def on_outputs(
         self, windows: list[VitalsWindow], outputs: np.ndarray | None, runner: ModelRunner | None

@@ -148,12 +148,21 @@ def test_bad_readings_late_ones_and_missing_vitals_score_nothing_and_lose_nothin
             records += processor.handle_batch([message("p1", 39, *stream[39])]).records
     assert pipeline.rejected == 1 and len([r for r in records if r.kind is RecordKind.READING]) == 201
     assert pipeline.windows == 3  # at 60, 120 and 180 s
-    # a monitor without a cuff: its windows cannot be scored
-    no_cuff = [(t, {k: x for k, x in v.items() if not k.startswith("bp_")}) for t, v in stream]
+    # a monitor without a cuff: its windows cannot be scored, and the node says so once; then a cuff
+    stream = readings(None, 400.0)
+    no_cuff = [(t, {k: x for k, x in v.items() if not k.startswith("bp_")} if t < 200 else v) for t, v in stream]
     processor, events, inputs = run(registry, no_cuff, device="p2")
     pipeline = processor.pipelines[0]
     assert isinstance(pipeline, VitalsPipeline)
-    assert inputs == [] and events == [] and pipeline.unscored == 3
+    assert pipeline.unscored == 3 and len(inputs) == 3  # 60, 120, 180 s not scored; 240, 300, 360 s scored
+    quality = [e for e in events if e.kind is EventKind.QUALITY]
+    assert [(e.model, e.label, e.priority, (e.t_us - T0) / 1e6) for e in quality] == [
+        ("vitals", "no_bp_sys", Priority.MEDIUM, 60.0), ("vitals", "analysed", Priority.INFO, 240.0)]
+    assert quality[0].detail == {"message": "vitals risk not analysed: no systolic BP, diastolic BP",
+                                 "missing": ["bp_sys", "bp_dia"]}
+    # a patient scored from the start never hears "analysed"
+    _, events, _ = run(registry, stream, device="p3")
+    assert [e for e in events if e.kind is EventKind.QUALITY] == []
 
 
 def test_a_device_clock_that_steps_back_restarts_the_schedule(registry: ModelRegistry) -> None:
