@@ -5,11 +5,13 @@ them over in order through :meth:`VitalsPipeline.on_reading`. Each patient gets 
 :data:`~models.preprocessing.vitals.HOP_S` seconds of device time, counted from their first reading,
 ending at the reading that completes it — the same ends the training windows have
 (:func:`cloud.labels.vitals_windows`); the model input is :func:`models.preprocessing.vitals.window`'s,
-the function training used. A window in which a measured vital (HR, SpO2, BP, temperature,
-respiration) has no reading at all is not scored (counted in ``unscored``): the model was never shown
-a patient without, say, a cuff. The node says so once, as a ``quality`` event of model ``vitals``
-(label ``no_bp_sys`` ..., ``detail.message`` "vitals risk not analysed: no systolic BP"), and once
-more (``analysed``) when the patient's windows are scored again.
+the function training used. For a monitor that measures blood pressure or temperature (or is charted
+a consciousness level) only now and then, the last value stands in for windows without one, for a
+while (:mod:`edge.vitals_readings`; the inference event says so in ``detail.carried``). A window in which a measured vital still has no value is not scored
+(counted in ``unscored``): the model was never shown a patient without, say, a cuff. The node says
+so once, as a ``quality`` event of model ``vitals`` (label ``no_bp_sys`` ..., ``detail.message``
+"vitals risk not analysed: no systolic BP"), and once more (``analysed``) when the patient's windows
+are scored again.
 
 Each scored window gives an inference event (class, its probability, all five probabilities); the
 class drives :class:`edge.alerts.RiskState`, which raises ``vitals_risk_*`` alerts from
@@ -28,18 +30,17 @@ from edge.alerts import RISK_LEVEL, RiskState
 from edge.config import ModelName
 from edge.events import EventFactory
 from edge.pipeline import Window
+from edge.vitals_readings import PatientReadings
 from iomt.wire.errors import DecodeError
 from iomt.wire.events import Event
 from iomt.wire.frames import Frame, Reading
-from iomt.wire.vitals import FIELDS, vitals_row
+from iomt.wire.vitals import vitals_row
 from models.preprocessing import PREPROCESSING_VERSION
 from models.preprocessing.vitals import HOP_S, WINDOW_S, window
 from models.runtime import ModelRunner
 
 MODEL = ModelName.VITALS
 STREAM = "vitals"
-#: Most readings kept per patient: five minutes at up to ~13 readings a second; beyond, the oldest go.
-MAX_READINGS = 4096
 _HOP_US = round(HOP_S * 1e6)
 _WINDOW_US = round(WINDOW_S * 1e6)
 
@@ -49,49 +50,9 @@ ANALYSED = "analysed"
 VITAL_NAMES = {"hr": "pulse", "spo2": "SpO2", "bp_sys": "systolic BP", "bp_dia": "diastolic BP",
                "temp_c": "temperature", "resp_rate": "respiration rate"}
 
-#: A vitals window's ``extra``: the number of readings it was cut from.
-VitalsWindow = Window[int]
-
-
-class _Readings:
-    """One patient's recent readings: device times (µs) and rows of :data:`FIELDS`, oldest first, in
-    arrays that grow by a quarter when full (a minute past the window at 1 Hz: ~380 rows, 27 KB) up to
-    :data:`MAX_READINGS`, beyond which the oldest go."""
-
-    __slots__ = ("n", "rows", "times")
-
-    def __init__(self, capacity: int = 64) -> None:
-        self.times = np.zeros(capacity, np.int64)
-        self.rows = np.zeros((capacity, len(FIELDS)), np.float64)
-        self.n = 0
-
-    def append(self, t_us: int, row: list[float]) -> None:
-        if self.n == len(self.times):
-            if self.n >= MAX_READINGS:
-                self.drop_before(int(self.times[1]))
-            else:
-                grown = min(MAX_READINGS, self.n + max(16, self.n // 4))
-                self.times = np.resize(self.times, grown)
-                self.rows = np.resize(self.rows, (grown, len(FIELDS)))
-        self.times[self.n] = t_us
-        self.rows[self.n] = row
-        self.n += 1
-
-    def drop_before(self, t_us: int) -> None:
-        """Forget the readings taken before ``t_us``."""
-        k = int(np.searchsorted(self.times[: self.n], t_us, side="left"))
-        if k:
-            kept = self.n - k
-            self.times[:kept] = self.times[k : self.n]
-            self.rows[:kept] = self.rows[k : self.n]
-            self.n = kept
-
-    def clear(self) -> None:
-        self.n = 0
-
-    @property
-    def last_us(self) -> int | None:
-        return int(self.times[self.n - 1]) if self.n else None
+#: A vitals window's ``extra``: the number of readings it was cut from, and the vitals whose last value
+#: from before the window stood in (:mod:`edge.vitals_readings`).
+VitalsWindow = Window[tuple[int, tuple[str, ...]]]
 
 
 @dataclass(slots=True)
@@ -100,7 +61,7 @@ class _Patient:
     origin_us: int
     next_end_us: int
     risk: RiskState
-    readings: _Readings = field(default_factory=_Readings)
+    readings: PatientReadings = field(default_factory=PatientReadings)
     #: ``(end_us, arrival_ns)`` of windows due, in order
     due: list[tuple[int, int]] = field(default_factory=list)
     #: the vitals missing from the last window, when it could not be scored
@@ -170,21 +131,19 @@ class VitalsPipeline:
             if not patient.due:
                 continue  # its clock stepped back after the window fell due
             readings = patient.readings
-            times = readings.times[: readings.n]
-            rows = readings.rows[: readings.n]
-            t_s = (times - patient.origin_us) / 1e6
             for end_us, arrival_ns in patient.due:
-                x = window(t_s, rows, (end_us - patient.origin_us) / 1e6)
-                inside = (times > end_us - _WINDOW_US) & (times <= end_us)
                 span = (end_us - _WINDOW_US, end_us)
+                times, rows, n, carried = readings.for_window(*span)
+                x = window((times - patient.origin_us) / 1e6, rows, (end_us - patient.origin_us) / 1e6)
                 if x is None:
                     self.unscored += 1
+                    inside = (times > span[0]) & (times <= end_us)
                     lacking = np.asarray(np.isnan(rows[inside, : len(VITAL_NAMES)]).all(axis=0)).tolist()
                     missing = tuple(name for name, gone in zip(VITAL_NAMES, lacking, strict=True) if gone)
                     events.extend(self._verdict(device, patient, missing, span))
                     continue
                 events.extend(self._verdict(device, patient, (), span))
-                windows.append(Window(device, span[0], end_us, x, arrival_ns, int(np.count_nonzero(inside))))
+                windows.append(Window(device, span[0], end_us, x, arrival_ns, (n, carried)))
             # the next window starts after the last one's end minus a window: older readings are done with
             readings.drop_before(patient.due[-1][0] - _WINDOW_US + 1)
             patient.due.clear()
@@ -222,7 +181,7 @@ class VitalsPipeline:
             events.append(self.events.inference(
                 w.device, MODEL, runner.version, risk_class, float(probs[best]), window_span,
                 {"probabilities": {c: round(float(p), 3) for c, p in zip(runner.classes, probs, strict=True)},
-                 "readings": w.extra},
+                 "readings": w.extra[0], **({"carried": list(w.extra[1])} if w.extra[1] else {})},
             ))
             if risk_class not in RISK_LEVEL:
                 continue  # a model of other classes: it reports, its classes raise nothing

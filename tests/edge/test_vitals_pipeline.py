@@ -15,6 +15,7 @@ from edge.events import EventFactory, alert_id
 from edge.processor import EdgeProcessor
 from edge.registry import ModelRegistry
 from edge.vitals_pipeline import VitalsPipeline
+from edge.vitals_readings import MAX_READINGS, PatientReadings
 from firmware_sim.deterioration import Course, CoursePlan
 from firmware_sim.persona import make_persona
 from firmware_sim.rates import REALISTIC
@@ -202,9 +203,7 @@ def test_an_alerting_class_below_one_is_refused_with_the_choices() -> None:
 
 
 def test_a_patients_reading_buffer_grows_forgets_by_time_and_keeps_the_newest_when_full() -> None:
-    from edge.vitals_pipeline import MAX_READINGS, _Readings
-
-    buf = _Readings(capacity=4)
+    buf = PatientReadings(capacity=4)
     for k in range(MAX_READINGS + 10):
         buf.append(k * 1000, [float(k)] * len(FIELDS))
     assert buf.n == MAX_READINGS and buf.last_us == (MAX_READINGS + 9) * 1000
@@ -213,3 +212,53 @@ def test_a_patients_reading_buffer_grows_forgets_by_time_and_keeps_the_newest_wh
     assert buf.n == 10 and buf.rows[: buf.n, 0].tolist() == [float(k) for k in range(MAX_READINGS, MAX_READINGS + 10)]
     buf.clear()
     assert buf.n == 0 and buf.last_us is None
+
+
+def test_a_cuff_every_15_minutes_and_an_hourly_temperature_are_carried_and_scored_like_continuous_ones(
+    registry: ModelRegistry,
+) -> None:
+    stream = readings(None, 3720.0, seed=2)
+    ward = [(t, {k: x for k, x in v.items()
+                 if not (k.startswith("bp_") and t % 900) and not (k == "temp_c" and t % 3600)}) for t, v in stream]
+    processor, events, inputs = run(registry, ward)
+    pipeline = processor.pipelines[0]
+    assert isinstance(pipeline, VitalsPipeline) and pipeline.unscored == 0 and len(inputs) == 61
+    scored = [e for e in events if e.kind is EventKind.INFERENCE]
+    carried = [e.detail.get("carried") for e in scored]
+    assert carried[0] is None  # the first window holds the readings at 0 s
+    assert carried[4] == ["bp_sys", "bp_dia", "temp_c"]  # 300 s: the 0 s readings are left behind
+    assert carried[15] == ["temp_c"]  # 960 s: the 900 s cuff reading is inside
+    _, events, _ = run(registry, stream)  # the same patient measured every second
+    continuous = [e.label for e in events if e.kind is EventKind.INFERENCE]
+    agree = np.mean([a == b for a, b in zip([e.label for e in scored], continuous, strict=True)])
+    assert agree >= 0.9 and {e.label for e in scored} <= {"none", "low"}
+
+
+def test_a_cuff_reading_stands_for_an_hour_then_the_patient_is_not_analysed(registry: ModelRegistry) -> None:
+    stream = [(t, v if t == 0 else {k: x for k, x in v.items() if not k.startswith("bp_")})
+              for t, v in readings(None, 3720.0, seed=2)]
+    processor, events, inputs = run(registry, stream)
+    pipeline = processor.pipelines[0]
+    assert isinstance(pipeline, VitalsPipeline) and len(inputs) == 60 and pipeline.unscored == 1  # at 3660 s
+    (quality,) = [e for e in events if e.kind is EventKind.QUALITY]
+    assert quality.label == "no_bp_sys" and (quality.t_us - T0) / 1e6 == 3660.0
+
+
+def test_patient_readings_remember_a_vitals_last_value_after_letting_its_reading_go() -> None:
+    buf = PatientReadings()
+    nan = float("nan")
+    buf.append(0, [70.0, 97.0, 120.0, 80.0, 36.9, 15.0, 0.0, 1.0])
+    for k in range(1, 400):
+        buf.append(k * 1_000_000, [70.0, 97.0, nan, nan, nan, 15.0, 0.0, nan])
+    buf.drop_before(100_000_000)
+    assert buf.n == 300 and buf.carried[2] == 120.0 and buf.carried_us[2] == 0
+    times, rows, n, carried = buf.for_window(99_000_000, 399_000_000)
+    assert n == 300 and carried == ("bp_sys", "bp_dia", "temp_c", "acvpu")
+    assert len(times) == buf.n + 1 and times[0] == 99_000_001 and rows[0, 2:5].tolist() == [120.0, 80.0, 36.9]
+    assert np.isnan(rows[0, [0, 1, 5, 6]]).all() and rows[0, 7] == 1.0 and times[1] == 100_000_000
+    # a window starting later: the readings before it are still held, and none has a blood pressure
+    times, rows, n, carried = buf.for_window(200_000_000, 399_000_000)
+    assert n == 199 and carried == ("bp_sys", "bp_dia", "temp_c", "acvpu") and times[101] == 200_000_001
+    # an hour on, the cuff reading no longer stands; the temperature (four hours) still does
+    times, rows, n, carried = buf.for_window(3_400_000_000, 3_700_000_000)
+    assert carried == ("temp_c",) and n == 0
