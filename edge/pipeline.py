@@ -73,6 +73,13 @@ class ReadingPipeline(Pipeline[P], Protocol[P]):
         ...
 
 
+@runtime_checkable
+class Counted(Protocol):
+    """A pipeline with counters of its own for the node's stats (``iomt edge --stats``)."""
+
+    def counters(self) -> dict[str, int]: ...
+
+
 def class_index(runner: ModelRunner, label: str) -> int | None:
     try:
         return runner.classes.index(label)

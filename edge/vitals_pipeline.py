@@ -7,11 +7,11 @@ ending at the reading that completes it — the same ends the training windows h
 (:func:`cloud.labels.vitals_windows`); the model input is :func:`models.preprocessing.vitals.window`'s,
 the function training used. For a monitor that measures blood pressure or temperature (or is charted
 a consciousness level) only now and then, the last value stands in for windows without one, for a
-while (:mod:`edge.vitals_readings`; the inference event says so in ``detail.carried``). A window in which a measured vital still has no value is not scored
-(counted in ``unscored``): the model was never shown a patient without, say, a cuff. The node says
-so once, as a ``quality`` event of model ``vitals`` (label ``no_bp_sys`` ..., ``detail.message``
-"vitals risk not analysed: no systolic BP"), and once more (``analysed``) when the patient's windows
-are scored again.
+while (:mod:`edge.vitals_readings`; the inference event says so in ``detail.carried``). A window in
+which a measured vital still has no value is not scored (counted in ``unscored``): the model was
+never shown a patient without, say, a cuff. The node says so once, as a ``quality`` event of model
+``vitals`` (label ``no_bp_sys`` ..., ``detail.message`` "vitals risk not analysed: no systolic BP"),
+and once more (``analysed``) when the patient's windows are scored again.
 
 Each scored window gives an inference event (class, its probability, all five probabilities); the
 class drives :class:`edge.alerts.RiskState`, which raises ``vitals_risk_*`` alerts from
@@ -92,6 +92,10 @@ class VitalsPipeline:
         self.rejected = 0
         #: patients whose device clock went back: their buffer restarted
         self.restarts = 0
+
+    def counters(self) -> dict[str, int]:
+        return {"patients": len(self._patients), "windows": self.windows, "unscored": self.unscored,
+                "rejected_readings": self.rejected, "clock_restarts": self.restarts}
 
     def on_reading(self, reading: Reading, arrival_ns: int) -> list[Event]:
         try:

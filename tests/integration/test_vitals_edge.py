@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edge.stats import node_stats
 from firmware_sim.deterioration import Course, CoursePlan
 from firmware_sim.persona import make_persona
 from firmware_sim.rates import REALISTIC
@@ -51,13 +52,16 @@ async def test_a_compressed_sepsis_course_reaches_the_gateway_as_a_vitals_risk_a
 
             await wait_until(high_alert, 30, "the vitals risk alert at the gateway")
             await wait_until(lambda: node.outbox.depth() == 0, 15, "the outbox to drain")
+            windows = int(t[-1] // 60)
+            assert node_stats(node, 1.0)["pipelines"]["vitals"] == {
+                "patients": 1, "windows": windows, "unscored": 0, "rejected_readings": 0, "clock_restarts": 0}
         finally:
             await asyncio.to_thread(publisher.stop)
             await asyncio.to_thread(node.stop, 1.0)
         store = gateway.store
         assert store.count(Table.READINGS) == len(t)  # every reading forwarded
         scored = store.events(EventQuery(device="bed-7", kind=EventKind.INFERENCE, model="vitals", limit=1000))
-        assert len(scored) == int(t[-1] // 60)  # one a minute of device time
+        assert len(scored) == windows  # one a minute of device time
         assert {e.label for e in scored if e.t_us < T0_US + course.start_s * 1e6} <= {"none", "low"}
         (alert,) = [a for a in store.alerts(AlertQuery(device="bed-7")) if a.event.label == "vitals_risk_high"]
         assert alert.event.node == f"edge-{site}" and alert.event.model_version == "1.0.0"
