@@ -24,7 +24,7 @@ from iomt.transport.mqtt import MqttBus
 from iomt.wire import topics
 from iomt.wire.events import EventKind, Priority
 from iomt.wire.frames import Reading, encode_reading
-from tests.integration.helpers import T0_US, edge_config, start_edge, wait_until
+from tests.integration.helpers import T0_US, edge_config, enrol, start_edge, wait_until
 
 
 async def test_a_compressed_sepsis_course_reaches_the_gateway_as_a_vitals_risk_alert(
@@ -38,7 +38,10 @@ async def test_a_compressed_sepsis_course_reaches_the_gateway_as_a_vitals_risk_a
     t = np.arange(0.0, course.peak_end_s)
     measured = generator.render(t).measured
     async with running_gateway(GatewayConfig(port=0, db_path=tmp_path / "gateway.sqlite")) as gateway:
-        node = await start_edge(edge_config(tmp_path, mqtt_config, gateway.url, site, models=("vitals",)))
+        token = enrol(gateway, f"edge-{site}")
+        node = await start_edge(
+            edge_config(tmp_path, mqtt_config, gateway.url, site, models=("vitals",), uplink_token=token)
+        )
         publisher = await asyncio.to_thread(lambda: MqttBus(mqtt_config, f"pub-{site}").start())
         try:
             for seq, (ts, row) in enumerate(zip(t, measured, strict=True)):  # faster than real time: device times
