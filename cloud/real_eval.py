@@ -38,8 +38,23 @@ class RealEvalResult:
 #: (released .tflite, recordings folder or None for the default cache, report folder) -> result.
 RealEvaluator = Callable[[Path, Path | None, Path], RealEvalResult]
 
+def _ecg(tflite: Path, recordings: Path | None, report: Path) -> RealEvalResult:
+    from cloud.real_ecg.release_eval import evaluate_release
+
+    return evaluate_release(tflite, recordings, report)
+
+
+def _emotion(tflite: Path, recordings: Path | None, report: Path) -> RealEvalResult:
+    from cloud.real_emotion.evaluate import evaluate_real_emotion
+
+    return evaluate_real_emotion(tflite, recordings, report)
+
+
 #: Model name -> its evaluator; each model's owner adds one wrapper and one entry.
-REAL_EVALUATORS: dict[str, RealEvaluator] = {}
+REAL_EVALUATORS: dict[str, RealEvaluator] = {
+    "ecg": _ecg,
+    "emotion": _emotion,
+}
 
 
 def evaluate_real(model: str, tflite: Path, recordings: Path | None, report: Path) -> RealEvalResult:
@@ -50,12 +65,3 @@ def evaluate_real(model: str, tflite: Path, recordings: Path | None, report: Pat
         known = ", ".join(sorted(REAL_EVALUATORS)) or "none yet"
         raise ValueError(f"no real-recording evaluation for model {model!r}; models with one: {known}") from None
     return evaluator(tflite, recordings, report)
-
-
-def _ecg(tflite: Path, recordings: Path | None, report: Path) -> RealEvalResult:
-    from cloud.real_ecg.release_eval import evaluate_release
-
-    return evaluate_release(tflite, recordings, report)
-
-
-REAL_EVALUATORS["ecg"] = _ecg

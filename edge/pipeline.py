@@ -9,7 +9,7 @@ import numpy as np
 
 from edge.config import ModelName
 from iomt.wire.events import Event
-from iomt.wire.frames import Frame
+from iomt.wire.frames import Frame, Reading
 from models.runtime import ModelRunner
 
 P = TypeVar("P")
@@ -70,6 +70,24 @@ class ShapesInputs(Protocol):
     def model_inputs(self, windows: list[Window[Any]], runner: ModelRunner) -> np.ndarray:
         """The batch ``runner`` reads for ``windows``."""
         ...
+
+
+@runtime_checkable
+class ReadingPipeline(Pipeline[P], Protocol[P]):
+    """A pipeline that also reads low-rate readings (vital signs) of ``reading_streams``."""
+
+    reading_streams: frozenset[str]
+
+    def on_reading(self, reading: Reading, arrival_ns: int) -> list[Event]:
+        """Buffer a reading (in order: late and duplicate ones never reach it); may return events."""
+        ...
+
+
+@runtime_checkable
+class Counted(Protocol):
+    """A pipeline with counters of its own for the node's stats (``iomt edge --stats``)."""
+
+    def counters(self) -> dict[str, int]: ...
 
 
 def class_index(runner: ModelRunner, label: str) -> int | None:

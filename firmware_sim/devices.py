@@ -17,19 +17,30 @@ from typing import Any
 import numpy as np
 
 from firmware_sim import faults as flt
+from firmware_sim.cardiac import BeatGenerator, Episode
+from firmware_sim.deterioration import CoursePlan
 from firmware_sim.ecg import EcgStream
 from firmware_sim.emotion import RATES as EMOTION_RATES
 from firmware_sim.emotion import EmotionStream
 from firmware_sim.imaging import mask_bbox, mask_rle, phantom
 from firmware_sim.motion import MotionGenerator, MotionStream
 from firmware_sim.persona import Persona
+from firmware_sim.rates import REALISTIC
 from firmware_sim.truth import TruthEvent
+from firmware_sim.vitals import VitalsGenerator
 from iomt.wire.chunks import Image, encode_image, split
-from iomt.wire.frames import Reading, encode_frame, encode_reading, make_frame
+from iomt.wire.frames import Reading, encode_frame, encode_reading, int16_samples, make_frame
+from iomt.wire.vitals import FIELDS, parse_vitals
+from models.clinical import news2
+from models.clinical.risk import observation, risk_of
 
-#: stream -> int16 scale (physical unit per count): ECG/PPG/resp 1 uV, acc 1/2048 g (+-16 g),
-#: gyro 0.1 deg/s (+-3276 deg/s), EDA 1 nS.
-SCALES = {"ecg": 0.001, "acc": 1 / 2048, "gyro": 0.1, "eda": 0.001, "ppg": 0.001, "resp": 0.001}
+#: Samples go out as int16 at a power-of-two scale chosen per block from the data
+#: (:func:`iomt.wire.frames.int16_samples`): nothing clips on the wire and nothing is left a handful
+#: of steps, whatever the units (a replayed PPG in ADC counts, an EDA in siemens). The 1.0.0 devices
+#: used one fixed scale per stream (0.001 for ECG/EDA/PPG/resp), which clipped a PPG in counts at
+#: +-32.767. A device's own front-end limits are faults (saturation).
+#: int16 counts and the scale they were taken at.
+Quantized = tuple[np.ndarray, float]
 
 Render = Callable[[int, int], "bytes | list[bytes]"]
 
@@ -107,12 +118,12 @@ class SimDevice:
         t = (t0_us - self.start_us) / 1e6 + np.arange(len(samples)) / fs
         return flt.apply_signal_faults(self.faults, self.device_id, stream, t, samples, self.rng)
 
-    def _frame(self, stream: str, seq: int, t0_us: int, fs: float, samples: np.ndarray) -> bytes:
-        """Encode one frame; ``samples`` are physical values, or already int16 counts."""
-        if samples.dtype != np.int16:
-            samples = quantize(stream, self._signal(stream, t0_us, fs, samples))
-        return encode_frame(make_frame(self.device_id, stream, seq, self.stamp(t0_us), fs, samples,
-                                       scale=SCALES[stream]))
+    def _frame(self, stream: str, seq: int, t0_us: int, fs: float, samples: np.ndarray | Quantized) -> bytes:
+        """Encode one frame; ``samples`` are physical values, or already int16 counts with their scale."""
+        if isinstance(samples, np.ndarray):
+            samples = quantize(self._signal(stream, t0_us, fs, samples))
+        counts, scale = samples
+        return encode_frame(make_frame(self.device_id, stream, seq, self.stamp(t0_us), fs, counts, scale=scale))
 
     def _source(self, stream: str, rate: float, frame_s: float, render: Callable[[int, int], bytes | list[bytes]]
                 ) -> StreamSource:
@@ -138,9 +149,9 @@ class SimDevice:
         return render
 
 
-def quantize(stream: str, values: np.ndarray) -> np.ndarray:
-    """Physical values -> int16 counts of the stream's scale (saturating, like an ADC)."""
-    return np.clip(np.rint(np.asarray(values) * (1.0 / SCALES[stream])), -32768, 32767).astype(np.int16)
+def quantize(values: np.ndarray) -> Quantized:
+    """Physical values -> int16 counts at a scale chosen from them."""
+    return int16_samples(values)
 
 
 class _Blocks:
@@ -158,8 +169,10 @@ class _Blocks:
         self.n = {s: round(fs * frame_s) for s, fs in rates.items()}
         self.quantized = quantized
         self._buf: dict[str, np.ndarray] = {}
+        self._scale: dict[str, float | None] = {}
         self._pos: dict[str, int] = dict.fromkeys(rates, 0)
-        self._pending: dict[str, list[np.ndarray]] = {s: [] for s in rates}
+        #: rendered blocks per stream: int16 counts with the block's scale, or physical values (None)
+        self._pending: dict[str, list[tuple[np.ndarray, float | None]]] = {s: [] for s in rates}
 
     def prime(self) -> None:
         """Render the first block now (before a run's clock starts) instead of on the first frame."""
@@ -170,20 +183,22 @@ class _Blocks:
         seconds = self._first * self.frame_s if self._first else self.block_s
         self._first = 0
         for s, values in self.make(seconds).items():
-            self._pending[s].append(quantize(s, values) if self.quantized else values)
+            self._pending[s].append(quantize(values) if self.quantized else (values, None))
 
-    def take(self, stream: str) -> np.ndarray:
+    def take(self, stream: str) -> np.ndarray | Quantized:
+        """The next frame of ``stream``: int16 counts with their block's scale, or physical values."""
         n = self.n[stream]
         buf = self._buf.get(stream)
         pos = self._pos[stream]
         if buf is None or pos + n > len(buf):
             if not self._pending[stream]:
                 self._render_next()
-            buf = self._pending[stream].pop(0)
+            buf, self._scale[stream] = self._pending[stream].pop(0)
             self._buf[stream] = buf
             pos = 0
         self._pos[stream] = pos + n
-        return buf[pos:pos + n]
+        scale = self._scale[stream]
+        return buf[pos:pos + n] if scale is None else (buf[pos:pos + n], scale)
 
 
 class EcgPatch(SimDevice):
@@ -192,9 +207,14 @@ class EcgPatch(SimDevice):
     kind = "ecg_patch"
 
     def __init__(self, device_id: str, persona: Persona, rng: np.random.Generator, fs: float = 250.0,
-                 frame_s: float = 0.5, faults: list[Any] | None = None, block_s: float = 10.0) -> None:
+                 frame_s: float = 0.5, faults: list[Any] | None = None, block_s: float = 10.0,
+                 hr_offset: Callable[[float], float] | None = None, forced: list[Episode] | None = None) -> None:
         super().__init__(device_id, rng, faults)
-        self.ecg = EcgStream(persona, fs, rng)
+        generator = None
+        if hr_offset is not None or forced:
+            control = (lambda t: persona.resting_hr + hr_offset(t)) if hr_offset is not None else None
+            generator = BeatGenerator(persona, rng, hr_bpm=control, forced=list(forced or []))
+        self.ecg = EcgStream(persona, fs, rng, generator)
         self.fs = fs
 
         def make(seconds: float) -> dict[str, np.ndarray]:
@@ -227,9 +247,10 @@ class MotionWearable(SimDevice):
 
     def __init__(self, device_id: str, persona: Persona, rng: np.random.Generator, fs: float = 50.0,
                  frame_s: float = 0.5, faults: list[Any] | None = None, block_s: float = 10.0,
-                 schedule: list[str] | None = None) -> None:
+                 schedule: list[str] | None = None, fall_rate_per_h: float | None = None) -> None:
         super().__init__(device_id, rng, faults)
-        self.motion = MotionStream(MotionGenerator(persona, fs, rng), schedule=list(schedule or []))
+        generator = MotionGenerator(persona, fs, rng, fall_rate_per_h=fall_rate_per_h)
+        self.motion = MotionStream(generator, schedule=list(schedule or []))
 
         def make(seconds: float) -> dict[str, np.ndarray]:
             acc, gyro = self.motion.render(round(fs * seconds))
@@ -248,9 +269,9 @@ class EmotionBand(SimDevice):
 
     def __init__(self, device_id: str, persona: Persona, rng: np.random.Generator, ecg_hz: float = 250.0,
                  frame_s: float = 1.0, cycle_s: float = 600.0, faults: list[Any] | None = None,
-                 block_s: float = 10.0) -> None:
+                 block_s: float = 10.0, hr_offset: Callable[[float], float] | None = None) -> None:
         super().__init__(device_id, rng, faults)
-        self.band = EmotionStream(persona, rng, cycle_s=cycle_s, ecg_hz=ecg_hz)
+        self.band = EmotionStream(persona, rng, cycle_s=cycle_s, ecg_hz=ecg_hz, hr_offset=hr_offset)
         self._reported = 0
 
         def make(seconds: float) -> dict[str, np.ndarray]:
@@ -268,39 +289,57 @@ class EmotionBand(SimDevice):
 
 
 class VitalsMonitor(SimDevice):
-    """Heart rate, SpO2, blood pressure, temperature and respiration rate at ~1 Hz as JSON readings."""
+    """Heart rate, SpO2, blood pressure, temperature and respiration rate at ~1 Hz as JSON readings,
+    with the oxygen flow (``o2``, L/min, 0 on air) and, once a course scripts it, the consciousness
+    code (``acvpu``); see :mod:`iomt.wire.vitals`. Values come from
+    :class:`firmware_sim.vitals.VitalsGenerator`, rendered :data:`BLOCK` readings at a time.
+
+    Truth: kind ``vitals`` for every reading (label: the course under way or ``stable``; ``seq``,
+    ``phase``, the ``news2`` total, ``band`` and five-class ``risk`` the true values score, and the
+    true ``values``), and kind ``deterioration`` when a course starts (label: the course; ``t_end``
+    when it has resolved; ``duration_s`` onset to worst, ``severity``, ``forced``).
+    """
 
     kind = "vitals"
+    BLOCK = 64
 
     def __init__(self, device_id: str, persona: Persona, rng: np.random.Generator, period_s: float = 1.0,
-                 heart_rate: Callable[[], float | None] | None = None, faults: list[Any] | None = None) -> None:
+                 heart_rate: Callable[[], float | None] | None = None, faults: list[Any] | None = None,
+                 plan: CoursePlan | None = None) -> None:
         super().__init__(device_id, rng, faults)
-        sys_bp = 110 + 0.5 * max(0, persona.age - 30) + rng.normal(0, 8)
-        # Mean and measurement noise of hr, spo2, bp_sys, bp_dia, temp_c, resp_rate; noise is drawn 64
-        # readings at a time (one numpy call instead of six per reading).
-        mean = np.array([persona.resting_hr, 97.5 - 0.03 * max(0, persona.age - 60), sys_bp, sys_bp * 0.62, 36.8,
-                         persona.resp_rate])
-        sd = np.array([1.5, 0.7, 2.0, 1.5, 0.1, 0.8])
-        batch: list[list[float]] = []
+        self.plan = plan if plan is not None else CoursePlan(REALISTIC, np.random.default_rng(rng.integers(2**63)))
+        self.generator = VitalsGenerator(persona, rng, self.plan, hr_from_ecg=heart_rate is not None,
+                                         period_s=period_s)
+        block: list[tuple[float, np.ndarray, np.ndarray]] = []  # (t, measured row, true row), last first
+        announced: set[int] = set()
 
         def render(seq: int, t0_us: int) -> bytes:
-            if not batch:
-                draws = mean + sd * rng.standard_normal((64, 6))
-                draws[:, 1] = np.clip(draws[:, 1], 85, 100)
-                batch.extend(draws[::-1].tolist())
-            hr_n, spo2, bp_sys, bp_dia, temp, resp = batch.pop()
+            if not block:
+                t = (seq + np.arange(self.BLOCK)) * period_s
+                rendered = self.generator.render(t)
+                block.extend(zip(t.tolist(), rendered.measured, rendered.truth, strict=True))
+                block.reverse()
+            t_s, measured, truth = block.pop()
             hr = heart_rate() if heart_rate else None
-            values = {
-                "hr": round(hr if hr is not None else hr_n, 1),
-                "spo2": round(spo2, 1),
-                "bp_sys": round(bp_sys),
-                "bp_dia": round(bp_dia),
-                "temp_c": round(temp, 2),
-                "resp_rate": round(resp, 1),
-            }
+            values = self.generator.reading_values(measured, t_s, hr)
+            self._note_truth(seq, t_s, truth, announced)
             return encode_reading(Reading(device_id, "vitals", seq, self.stamp(t0_us), values))
 
         self._source("vitals", 1.0 / period_s, period_s, render)
+
+    def _note_truth(self, seq: int, t: float, truth: np.ndarray, announced: set[int]) -> None:
+        course = self.plan.active(t)
+        if course is not None and id(course) not in announced:
+            announced.add(id(course))
+            self.note("deterioration", course.kind, course.start_s, course.end_s, {
+                "duration_s": course.duration_s, "severity": round(course.severity, 3), "forced": course.forced})
+        values = dict(zip(FIELDS, (round(float(v), 2) for v in truth), strict=True))
+        obs = observation(parse_vitals(values))
+        assert obs is not None
+        scored = news2.score(obs)
+        self.note("vitals", course.kind if course is not None else "stable", t, t, {
+            "seq": seq, "phase": course.phase(t) if course is not None else "stable", "news2": scored.total,
+            "band": scored.band.value, "risk": risk_of(scored).value, "values": values})
 
 
 class StatusReporter(SimDevice):
