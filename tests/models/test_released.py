@@ -40,7 +40,7 @@ def test_released_model_matches_metadata_and_its_holdout_result(name: str):
     assert len(meta["training_data"]["sha256"]) == 64
     if not meta["training_data"]["simulated"]:  # real recordings in training: the data card names each
         card = tflite.with_name("DATACARD.md").read_text()
-        assert "real" in card.lower() and "| source" in card
+        assert "real" in card.lower() and "source" in card.lower()
 
     hold = meta["holdout"]
     hold_path = tflite.with_name(hold["file"])
