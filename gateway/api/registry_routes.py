@@ -64,11 +64,11 @@ async def _call(fn: Callable[[], T], what: str, unchanged: bool) -> T:
         return await asyncio.get_running_loop().run_in_executor(None, fn)
     except BrokerSyncError as exc:
         log.warning("registry: %s: %s", what, exc)
-        outcome = "nothing was changed; retry once the broker is back" if unchanged else (
+        outcome = "nothing was changed; retry once the broker is reachable" if unchanged else (
             "it is revoked in the registry (the gateway refuses it already); run `iomt devices sync` once the broker "
             "is back")
         raise web.HTTPServiceUnavailable(
-            reason=f"the broker did not take the change ({what}): {outcome}; details are in the gateway's log"
+            reason=f"the broker did not take the change ({what}): {outcome}; its answer is in the gateway's log"
         ) from None
     except RegistryError as exc:
         raise web.HTTPConflict(reason=str(exc)) from None
