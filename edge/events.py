@@ -68,6 +68,17 @@ class EventFactory:
             priority=Priority.MEDIUM if problem else Priority.INFO, detail={"stream": stream},
         )
 
+    def technical(
+        self, device: str, model: str, version: str, label: str, window: tuple[int, int], **detail: object
+    ) -> Event:
+        """A technical finding about the device, not the patient (e.g. ``device_removed``: taken off or
+        put down): a quality event of ``model``, medium priority, so staff can put the sensor back on."""
+        return Event(
+            device=device, model=model, model_version=version, kind=EventKind.QUALITY, label=label, score=1.0,
+            window_start_us=window[0], window_end_us=window[1], t_us=window[1], site=self.site, node=self.node,
+            priority=Priority.MEDIUM, detail=detail,
+        )
+
     def alert(
         self, device: str, model: str, version: str, label: AlertLabel, priority: Priority, state: AlertState,
         score: float, window: tuple[int, int], raised_by_us: int, **detail: object,

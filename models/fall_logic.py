@@ -162,6 +162,11 @@ class FallTracker:
         """Samples pushed so far."""
         return self._offset + len(self._acc)
 
+    @property
+    def dead_still(self) -> bool:
+        """Whether the latest 0.5 s blocks show no body motion at all (a device lying somewhere)."""
+        return self._still_since is not None
+
     def push(self, acc: np.ndarray, gyro: np.ndarray | None = None) -> list[ImpactWindow]:
         """Append samples (``(n, 3)`` g and optionally ``(n, 3)`` deg/s); returns the impacts whose
         model input is now complete. A device either always or never sends a gyroscope."""
