@@ -21,13 +21,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from cloud import data as cdata
-from pathlib import Path
-
 from cloud import real_motion
 from cloud.eval_fall import impact_windows, random_rotation, rotate
 from cloud.real_motion import MotionRecording

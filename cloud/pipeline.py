@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -97,6 +97,25 @@ def export_model(
     meta = export(model, ds, workdir, out, version=version, variant=variant)
     log.info("metrics: %s", json.dumps(meta["metrics"]["int8"]))
     return meta
+
+
+def evaluate_released(
+    model: str, *, models_dir: Path, recordings: Path | None, report: Path,
+    options: Mapping[str, Any] | None = None,
+) -> Any:
+    """The released ``models_dir/<model>/<model>.tflite`` (nothing else: no trained float model, no
+    dataset) on real recordings, through :func:`cloud.real_eval.evaluate_real`; returns its
+    :class:`~cloud.real_eval.RealEvalResult`."""
+    from cloud.real_eval import evaluate_real
+    from models.runtime import released_paths
+
+    tflite, _ = released_paths(model, models_dir)
+    if not tflite.is_file():
+        raise FileNotFoundError(f"{tflite} not found: no released {model} model in {models_dir}")
+    result = evaluate_real(model, tflite, recordings, report, options)
+    for name, held in result.floors.items():
+        log.info("%-70s %s", name, "ok" if held else "BELOW FLOOR")
+    return result
 
 
 def evaluate_model(

@@ -95,7 +95,7 @@ async def test_a_model_update_mid_stream_swaps_versions_without_losing_a_window(
     for record in received:
         if record.model == "fall" and record.kind == "inference":
             versions_by_device.setdefault(record.device, []).append((record.window_end_us, record.model_version))
-    for device, rows in versions_by_device.items():
+    for rows in versions_by_device.values():
         rows.sort()
         seen = [v for _, v in rows]
         assert seen[0] == old and seen[-1] == "2.0.0", seen

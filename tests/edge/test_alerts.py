@@ -9,7 +9,6 @@ from edge.alerts import (
 )
 
 
-
 def test_three_v_beats_in_a_row_raise_one_run_alert_and_it_resolves() -> None:
     state = ArrhythmiaState()
     out = []
