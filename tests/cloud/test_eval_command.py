@@ -61,7 +61,7 @@ def daily_activity_csv(path: Path, seconds: float = 600.0, fs: float = 50.0) -> 
     acc[walking, 2] += 0.25 * np.sin(2 * np.pi * 1.8 * t[walking])
     gyro[walking, 1] += 0.5 * np.sin(2 * np.pi * 0.9 * t[walking])
     labels[walking] = "walking"
-    for k, jump in enumerate(np.arange(70.0, seconds - 20, 120.0)):
+    for jump in np.arange(70.0, seconds - 20, 120.0):
         i = int(jump * fs)
         acc[i:i + 5, 2] += 2.4 * np.hanning(5)
         labels[i - int(fs):i + int(4 * fs)] = "jumping"

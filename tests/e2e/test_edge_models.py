@@ -74,7 +74,7 @@ async def test_a_model_update_mid_stream_swaps_versions_without_losing_a_window(
     config = edge_config(tmp_path, mqtt_config, url, site, models_dir=models, models=("fall",), model_poll_s=0.2,
                          fall_screen_g=1.0)
     node = await start_edge(config)
-    devices = [scripted_motion(f"walker-{i}", ["standing", "walking"], 12.0, seed=30 + i) for i in range(3)]
+    devices = [scripted_motion(f"walker-{i}", ["walking"], 12.0, seed=30 + i) for i in range(3)]
     bus = MqttBus(mqtt_config, f"pub-{site}")
     await asyncio.to_thread(bus.start)
     try:
