@@ -78,7 +78,7 @@ class _Device:
     #: device time (µs) of the tracker's first sample: tracker time t_s is ``t0_us + t_s * 1e6``
     t0_us: int = 0
     gyro: RingBuffer | None = None
-    quality: RingBuffer | None = None
+    #: tracker sample count at which the next signal-quality check is due
     next_quality: int = 0
     #: model version and window of each impact scored, until decided
     scored: dict[int, tuple[str, tuple[int, int]]] = field(default_factory=dict)
@@ -106,7 +106,8 @@ class FallPipeline:
         self.logic = base
         self._devices: dict[str, _Device] = {}
         self._windows: list[MotionWindow] = []
-        self._quality_due: dict[str, None] = {}
+        #: devices due a signal-quality check: the device time of their newest sample and their rate
+        self._quality_due: dict[str, tuple[int, float]] = {}
         self.windows = 0
         self.decisions: dict[str, int] = {}
 
@@ -148,7 +149,6 @@ class FallPipeline:
         dev.queue.clear()
         dev.tracker = None
         dev.first_us = None
-        dev.quality = None
         dev.scored.clear()
 
     def _flush(self, device: str, dev: _Device, force: bool = False) -> list[Event]:
@@ -182,20 +182,16 @@ class FallPipeline:
             dev.tracker_gyro = gyro is not None
             dev.t0_us = t_last - round((len(acc) - 1) * 1e6 / dev.rate_hz)
             dev.scored.clear()
-            dev.quality = RingBuffer(max(2, round(QUALITY_S * dev.rate_hz)), 3, dev.rate_hz)
-            dev.next_quality = dev.quality.capacity
+            dev.next_quality = round(QUALITY_S * dev.rate_hz)
         tracker = dev.tracker
         for w in tracker.push(acc, gyro):
             impact_us = dev.t0_us + round(w.t_s * 1e6)
             start = impact_us - round(IMPACT_AT_S * 1e6)
             self._windows.append(Window(device, start, start + round(WINDOW_S * 1e6), w.x, arrival,
                                         Impact(w.impact_id, impact_us, w.peak_g, tracker)))
-        q = dev.quality
-        if q is not None:
-            q.extend(acc.astype(np.float32), t_last)
-            if q.total >= dev.next_quality:
-                dev.next_quality = q.total + q.capacity
-                self._quality_due[device] = None
+        if tracker.total >= dev.next_quality:
+            dev.next_quality = tracker.total + round(QUALITY_S * dev.rate_hz)
+            self._quality_due[device] = (t_last, dev.rate_hz)
         return self._decided(device, dev)
 
     def _decided(self, device: str, dev: _Device) -> list[Event]:
@@ -247,19 +243,21 @@ class FallPipeline:
         return windows, events
 
     def _check_quality(self) -> list[Event]:
-        """One signal-quality verdict per device per :data:`QUALITY_S` of accelerometer, all devices
-        due in one numpy pass (windows of one length together)."""
+        """One signal-quality verdict per device per :data:`QUALITY_S` of accelerometer (the newest
+        samples its tracker holds), all devices due in one numpy pass (windows of one length together)."""
         due, self._quality_due = self._quality_due, {}
-        by_length: dict[int, list[tuple[str, RingBuffer]]] = {}
-        for device in due:
-            q = self._devices[device].quality
-            if q is not None and q.filled == q.capacity:
-                by_length.setdefault(q.capacity, []).append((device, q))
+        by_length: dict[int, list[tuple[str, np.ndarray, int, float]]] = {}
+        for device, (t_last, rate) in due.items():
+            tracker = self._devices[device].tracker
+            n = round(QUALITY_S * rate)
+            if tracker is not None and tracker.total >= n:
+                by_length.setdefault(n, []).append((device, tracker.latest(n), t_last, rate))
         out: list[Event] = []
-        for group in by_length.values():
-            problems = motion_quality_many(np.stack([q.latest(q.capacity) for _, q in group]))
-            for (device, q), problem in zip(group, problems, strict=True):
-                change = self.quality.update(device, "acc", problem, (q.time_of(q.capacity - 1), q.t_last_us))
+        for n, group in by_length.items():
+            problems = motion_quality_many(np.stack([samples for _, samples, _, _ in group]))
+            for (device, _, t_last, rate), problem in zip(group, problems, strict=True):
+                window = (t_last - round((n - 1) * 1e6 / rate), t_last)
+                change = self.quality.update(device, "acc", problem, window)
                 if change is not None:
                     out.append(change)
         return out
@@ -303,16 +301,16 @@ class FallPipeline:
 
 def _gyro_at(g: RingBuffer, t_last_us: int, n: int, rate_hz: float) -> np.ndarray:
     """The gyroscope (deg/s) at the sample times of ``n`` accelerometer samples at ``rate_hz`` ending at
-    ``t_last_us``: linear interpolation between the gyroscope's own samples, its ends held."""
-    span_us = (n - 1) * 1e6 / rate_hz
-    need = min(g.filled, round(span_us * g.rate_hz / 1e6) + 3 + max(0, round((g.t_last_us - t_last_us)
-                                                                          * g.rate_hz / 1e6)))
-    samples = g.latest(need).astype(np.float64)
-    g_times = g.t_last_us - (np.arange(len(samples) - 1, -1, -1) * 1e6 / g.rate_hz)
-    if g.rate_hz == rate_hz and len(samples) >= n:
+    ``t_last_us``: its own samples when they were taken at those times (the usual case: one clock, one
+    rate), else linear interpolation between them, its ends held."""
+    if g.rate_hz == rate_hz:
         offset = (g.t_last_us - t_last_us) * rate_hz / 1e6
         k = round(offset)
-        if abs(offset - k) < 1e-3 and k >= 0 and k + n <= len(samples):
-            return samples[len(samples) - k - n:len(samples) - k]  # the same sample times: no interpolation
+        if abs(offset - k) < 1e-3 and k >= 0 and k + n <= g.filled:
+            return g.latest(n, k)
+    span_us = (n - 1) * 1e6 / rate_hz
+    ahead = max(0, round((g.t_last_us - t_last_us) * g.rate_hz / 1e6))
+    samples = g.latest(min(g.filled, round(span_us * g.rate_hz / 1e6) + 3 + ahead)).astype(np.float64)
+    g_times = g.t_last_us - (np.arange(len(samples) - 1, -1, -1) * 1e6 / g.rate_hz)
     a_times = t_last_us - (np.arange(n - 1, -1, -1) * 1e6 / rate_hz)
     return np.column_stack([np.interp(a_times, g_times, samples[:, c]) for c in range(3)])
