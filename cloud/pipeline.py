@@ -27,7 +27,9 @@ def dataset_for(name: str, profile_kind: str, workdir: Path, rebuild: bool) -> A
     builder = _FALL_BUILDER if name == "fall" else None
     if not rebuild and (directory / "data.npz").is_file():
         ds = data.load(name, directory)
-        if ds.card.get("generation") == data._profile_dict(data_profile) and ds.card.get("builder") == builder:
+        built_with = (ds.card.get("preprocessing") or {}).get("version")
+        if (ds.card.get("generation") == data._profile_dict(data_profile) and built_with == data.input_version(name)
+                and ds.card.get("builder") == builder):
             return ds
     log.info("building the %s dataset (%s profile)", name, profile_kind)
     if name == "fall":

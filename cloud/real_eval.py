@@ -47,9 +47,16 @@ def _fall(tflite: Path, recordings: Path | None, report: Path, **options: Any) -
     return evaluate(tflite, recordings, report, **options)
 
 
+def _emotion(tflite: Path, recordings: Path | None, report: Path) -> RealEvalResult:
+    from cloud.real_emotion.evaluate import evaluate_real_emotion
+
+    return evaluate_real_emotion(tflite, recordings, report)
+
+
 #: Model name -> its evaluator; each model's owner adds one wrapper and one entry.
 REAL_EVALUATORS: dict[str, RealEvaluator] = {
     "fall": _fall,
+    "emotion": _emotion,
 }
 
 

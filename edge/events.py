@@ -68,15 +68,17 @@ class EventFactory:
             priority=Priority.MEDIUM if problem else Priority.INFO, detail={"stream": stream},
         )
 
-    def technical(
-        self, device: str, model: str, version: str, label: str, window: tuple[int, int], **detail: object
+    def model_quality(
+        self, device: str, model: str, version: str, label: str, problem: bool, window: tuple[int, int],
+        detail: Mapping[str, Any],
     ) -> Event:
-        """A technical finding about the device, not the patient (e.g. ``device_removed``: taken off or
-        put down): a quality event of ``model``, medium priority, so staff can put the sensor back on."""
+        """A model's input for ``device`` in ``window`` could not be analysed (``problem``; ``label`` says
+        why, e.g. the emotion model's ``no_ppg``), or can be again: a ``quality`` event of the model itself,
+        unlike :meth:`quality`, which is about one stream's signal."""
         return Event(
-            device=device, model=model, model_version=version, kind=EventKind.QUALITY, label=label, score=1.0,
-            window_start_us=window[0], window_end_us=window[1], t_us=window[1], site=self.site, node=self.node,
-            priority=Priority.MEDIUM, detail=detail,
+            device=device, model=model, model_version=version, kind=EventKind.QUALITY, label=label,
+            score=1.0 if problem else 0.0, window_start_us=window[0], window_end_us=window[1], t_us=window[1],
+            site=self.site, node=self.node, priority=Priority.MEDIUM if problem else Priority.INFO, detail=detail,
         )
 
     def alert(

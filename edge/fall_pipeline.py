@@ -229,9 +229,9 @@ class FallPipeline:
     def _removed(self, device: str, dev: _Device, d: FallDecision, version: str) -> Event:
         since_us = dev.t0_us + round(d.t_s * 1e6)
         decided_us = dev.t0_us + round(d.decided_t_s * 1e6)
-        return self.events.technical(
-            device, MODEL, version, DEVICE_REMOVED_LABEL, (since_us, decided_us), stream="acc", reason=d.reason,
-            after_impact=d.impact_id >= 0,
+        return self.events.model_quality(
+            device, MODEL, version, DEVICE_REMOVED_LABEL, True, (since_us, decided_us),
+            {"stream": "acc", "reason": d.reason, "after_impact": d.impact_id >= 0},
         )
 
     # -- inference cycle ------------------------------------------------------------------------------
