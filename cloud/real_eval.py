@@ -47,6 +47,12 @@ def _fall(tflite: Path, recordings: Path | None, report: Path, **options: Any) -
     return evaluate(tflite, recordings, report, **options)
 
 
+def _ecg(tflite: Path, recordings: Path | None, report: Path) -> RealEvalResult:
+    from cloud.real_ecg.release_eval import evaluate_release
+
+    return evaluate_release(tflite, recordings, report)
+
+
 def _emotion(tflite: Path, recordings: Path | None, report: Path) -> RealEvalResult:
     from cloud.real_emotion.evaluate import evaluate_real_emotion
 
@@ -56,6 +62,7 @@ def _emotion(tflite: Path, recordings: Path | None, report: Path) -> RealEvalRes
 #: Model name -> its evaluator; each model's owner adds one wrapper and one entry.
 REAL_EVALUATORS: dict[str, RealEvaluator] = {
     "fall": _fall,
+    "ecg": _ecg,
     "emotion": _emotion,
 }
 
