@@ -41,6 +41,9 @@ TRANSITIONS: Mapping[tuple[AlertState, AlertAction], AlertState] = {
 OPEN_STATES = frozenset(state for state, _action in TRANSITIONS)
 #: The query value that stands for :data:`OPEN_STATES`.
 OPEN = "open"
+#: Who resolved an alert when the resolving event has no node: the gateway itself (its own alarms,
+#: :mod:`gateway.vitals.alarms`; the uplink stamps every edge's event with the edge's node).
+GATEWAY_ACTOR = "gateway"
 
 
 class AlertNotFound(LookupError):
@@ -112,5 +115,6 @@ def edge_resolutions(events: Iterable[Event]) -> list[AlertUpdate]:
             continue
         alert_id = event.detail.get("alert_id")
         if isinstance(alert_id, str):
-            updates.append(AlertUpdate(alert_id, AlertAction.RESOLVE, f"edge:{event.node or 'unknown'}", event.t_us))
+            who = f"edge:{event.node}" if event.node else GATEWAY_ACTOR
+            updates.append(AlertUpdate(alert_id, AlertAction.RESOLVE, who, event.t_us))
     return updates

@@ -35,6 +35,31 @@ class LiveConfig(StrictModel):
     )
 
 
+class StationConfig(StrictModel):
+    """The central station: vitals alarms, technical alarms and the page's escalation (gateway.station)."""
+
+    news2_enter_readings: int = Field(
+        3, ge=1, le=100, description="Consecutive readings in a higher NEWS2 band before its alert is raised.")
+    news2_leave_readings: int = Field(
+        5, ge=1, le=100, description="Consecutive readings in a lower NEWS2 band before the alert follows it down.")
+    limit_enter_readings: int = Field(
+        3, ge=1, le=100, description="Consecutive readings past an alarm limit before its alert is raised.")
+    limit_leave_readings: int = Field(
+        5, ge=1, le=100, description="Consecutive readings back inside a limit (by its deadband) before it clears.")
+    no_data_after_s: float = Field(
+        15.0, gt=0, le=3600, description="A stream silent this long (at least 5 of its usual gaps) is 'no data'.")
+    stale_after_s: float = Field(15.0, gt=0, le=3600, description="Numerics older than this are shown stale.")
+    escalate_after_s: float = Field(
+        60.0, gt=0, le=3600, description="An alarm not acknowledged within this many seconds is escalated.")
+    tick_s: float = Field(1.0, gt=0, le=60, description="How often no-data and edge-offline alarms are evaluated.")
+    battery_low_pct: float = Field(20.0, gt=0, lt=100, description="Battery below this: battery_low (low priority).")
+    battery_critical_pct: float = Field(
+        10.0, gt=0, lt=100, description="Battery below this: battery_critical (medium priority).")
+    ecg_hr_fresh_s: float = Field(
+        10.0, gt=0, le=300,
+        description="Heart-rate limits use the edge's ECG heart rate when one came this recently, else the pulse.")
+
+
 class GatewayConfig(StrictModel):
     host: str = Field("127.0.0.1", description="Address the HTTP server binds to (0.0.0.0 for all).")
     port: int = Field(8080, ge=0, le=65535, description="HTTP port of the API and dashboard (0 picks a free one).")
@@ -48,3 +73,10 @@ class GatewayConfig(StrictModel):
         None, description="Broker to follow for edge availability and dead letters; none disables it."
     )
     max_uplink_bytes: int = Field(64 * 1024 * 1024, ge=1024, description="Largest uplink batch accepted.")
+    data_dir: Path | None = Field(
+        None, description="Directory of the gateway's relational state (state.sqlite: patient registry, alarm "
+                          "limits; audit.sqlite); default: the directory of db_path.")
+    station: StationConfig = Field(default_factory=StationConfig, description="The central station.")
+
+    def state_dir(self) -> Path:
+        return self.data_dir if self.data_dir is not None else self.db_path.parent
