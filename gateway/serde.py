@@ -26,8 +26,13 @@ import numpy as np
 from pydantic import TypeAdapter
 
 from gateway.alerts import Alert
+from gateway.station.records import LimitChange, PatientLimits, PatientRecord
+from gateway.station.trends import News2Latest, News2Trend, VitalsTrend
+from gateway.station.views import StationView
 from gateway.store.records import EdgeModel, Series
 from gateway.views import EdgeView, NodeModels, PatientView, Summary
+from gateway.vitals.limits import ConditionLimits
+from gateway.vitals.units import Vital
 from iomt.wire.events import Event
 
 JsonObject = dict[str, Any]
@@ -118,9 +123,17 @@ ALERTS = Listing("alerts", Alert)
 PATIENTS = Listing("patients", PatientView)
 EDGES = Listing("edges", EdgeView)
 MODELS = Listing("models", EdgeModel)
+# the central station (gateway.station)
+VITALS = Listing("vitals", Vital)
+NEWS2_LATEST = Listing("news2", News2Latest)
+REGISTRY = Listing("patients", PatientRecord)
+LIMIT_CHANGES = Listing("changes", LimitChange)
+LIMIT_DEFAULTS = Listing("defaults", ConditionLimits)
 
 #: Every record with a schema of its own in the OpenAPI document (the records they hold come along).
-RECORDS: tuple[type, ...] = (Event, Alert, Series, PatientView, EdgeView, NodeModels, EdgeModel, Summary)
+RECORDS: tuple[type, ...] = (Event, Alert, Series, PatientView, EdgeView, NodeModels, EdgeModel, Summary,
+                             StationView, VitalsTrend, News2Trend, News2Latest, PatientRecord, PatientLimits,
+                             LimitChange, ConditionLimits, Vital)
 
 
 def ref(record: type) -> JsonObject:

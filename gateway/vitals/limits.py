@@ -112,6 +112,14 @@ DEFAULTS: Mapping[Condition, AlarmLimits] = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class ConditionLimits:
+    """The default limits of one condition."""
+
+    condition: Condition
+    limits: AlarmLimits
+
+
 def levels(vital: str, value: float, limits: LimitRange) -> dict[Side, tuple[int, int]]:
     """Per side, the (enter, hold) levels of ``value``: 0 inside, 1 past the limit, 2 past the extreme limit."""
     band = DEADBAND[vital]

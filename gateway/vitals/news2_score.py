@@ -23,10 +23,12 @@ from dataclasses import dataclass, field
 from gateway.vitals import units
 from models.clinical.news2 import VERSION, Band, Consciousness, Observation, Parameter, SpO2Scale, score
 
-__all__ = ["NEWS2_STREAM", "VERSION", "Carried", "News2Result", "News2Settings", "band_of_rank", "score_reading"]
+__all__ = ["DERIVED_STREAMS", "NEWS2_STREAM", "VERSION", "Carried", "News2Result", "News2Settings", "score_reading"]
 
 #: The derived stream NEWS2 scores are stored under.
 NEWS2_STREAM = "news2"
+#: Streams the gateway derives, not a device's own: left out of a patient's streams and loss counters.
+DERIVED_STREAMS = frozenset({NEWS2_STREAM})
 #: How long a parameter's last value stands in for a reading that lacks it (s).
 CARRY_S: Mapping[Parameter, float] = {
     Parameter.RESPIRATION: 300.0,
@@ -47,10 +49,6 @@ PARAMETER_VITAL: Mapping[Parameter, str] = {
 }
 _ACVPU = tuple(Consciousness)  # A, C, V, P, U: the wire's codes 0..4
 BANDS = tuple(Band)  # least urgent first: the rank stored is the index
-
-
-def band_of_rank(rank: float) -> Band:
-    return BANDS[int(rank)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,19 +123,20 @@ def score_reading(t_us: int, values: Mapping[str, float], settings: News2Setting
     oxygen = units.on_oxygen(values)
     on_o2 = settings.supplemental_oxygen if oxygen is None else oxygen
     missing = tuple(p for p in PARAMETER_VITAL if p not in measured)
-    common = {"t_us": t_us, "missing": missing, "carried": tuple(used_carried), "consciousness": consciousness,
-              "consciousness_assumed": code is None, "on_oxygen": on_o2, "oxygen_from_reading": oxygen is not None,
-              "spo2_scale": settings.spo2_scale}
     if missing:
-        parts = _partial(measured, on_o2, consciousness, settings.spo2_scale)
-        return News2Result(parameters=parts, total=None, band=None, **common)  # type: ignore[arg-type]
-    result = score(Observation(
-        respiration_rate=measured[Parameter.RESPIRATION], spo2=measured[Parameter.SPO2], on_oxygen=on_o2,
-        systolic_bp=measured[Parameter.SYSTOLIC_BP], pulse=measured[Parameter.PULSE], consciousness=consciousness,
-        temperature_c=measured[Parameter.TEMPERATURE], spo2_scale=settings.spo2_scale,
-    ))
-    return News2Result(parameters=dict(result.parameters), total=result.total, band=result.band,
-                       **common)  # type: ignore[arg-type]
+        parts, total, band = _partial(measured, on_o2, consciousness, settings.spo2_scale), None, None
+    else:
+        result = score(Observation(
+            respiration_rate=measured[Parameter.RESPIRATION], spo2=measured[Parameter.SPO2], on_oxygen=on_o2,
+            systolic_bp=measured[Parameter.SYSTOLIC_BP], pulse=measured[Parameter.PULSE],
+            consciousness=consciousness, temperature_c=measured[Parameter.TEMPERATURE], spo2_scale=settings.spo2_scale,
+        ))
+        parts, total, band = dict(result.parameters), result.total, result.band
+    return News2Result(
+        t_us=t_us, parameters=parts, total=total, band=band, missing=missing, carried=tuple(used_carried),
+        consciousness=consciousness, consciousness_assumed=code is None, on_oxygen=on_o2,
+        oxygen_from_reading=oxygen is not None, spo2_scale=settings.spo2_scale,
+    )
 
 
 def _partial(measured: Mapping[Parameter, float], on_o2: bool, consciousness: Consciousness,

@@ -10,7 +10,7 @@ lead_off          the edge's signal-quality event (``edge/quality.py``), per str
 flat_line         the same (no signal on the stream: check the patient and the sensor)        medium
 saturation        the same (the signal clips)                                                 low
 motion_artifact   the same (beats buried in movement)                                         low
-device_removed    an event labelled so (the fall work's technical event), per stream          medium
+device_removed    any event labelled so (the fall work's technical event), per stream         medium
 battery_low       the device's ``status`` stream, ``battery_pct`` below the low threshold     low
 battery_critical  the same, below the critical threshold                                      medium
 no_data           the gateway: a stream that delivered before stopped for longer than allowed  medium
@@ -68,10 +68,12 @@ BATTERY_DEADBAND_PCT = 5.0
 
 
 def stream_problem(event: Event) -> tuple[str, Technical | None] | None:
-    """``(stream, problem)`` an event reports: a problem starts (any kind of event labelled with one), or ends
-    (a quality event labelled ``signal_ok``/``device_worn``: problem ``None``); ``None`` for other events."""
+    """``(stream, problem)`` an event reports: a problem starts (a quality event labelled with one, or any event
+    labelled ``device_removed``), or ends (a quality event labelled ``signal_ok``/``device_worn``: problem
+    ``None``); ``None`` for other events (an edge's own alert keeps its own lifecycle)."""
     stream = event.detail.get("stream")
-    if event.label in STREAM_PROBLEMS:
+    if event.label in STREAM_PROBLEMS and (event.kind == EventKind.QUALITY
+                                           or event.label == Technical.DEVICE_REMOVED):
         problem = Technical(event.label)
         return (stream if isinstance(stream, str) else DEFAULT_STREAM.get(problem, "ecg")), problem
     if event.kind == EventKind.QUALITY and event.label in CLEARING_LABELS and isinstance(stream, str):
