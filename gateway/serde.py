@@ -26,6 +26,7 @@ import numpy as np
 from pydantic import TypeAdapter
 
 from gateway.alerts import Alert
+from gateway.station.beats import Beat
 from gateway.station.records import LimitChange, PatientLimits, PatientRecord
 from gateway.station.trends import News2Latest, News2Trend, VitalsTrend
 from gateway.station.views import StationView
@@ -129,11 +130,12 @@ NEWS2_LATEST = Listing("news2", News2Latest)
 REGISTRY = Listing("patients", PatientRecord)
 LIMIT_CHANGES = Listing("changes", LimitChange)
 LIMIT_DEFAULTS = Listing("defaults", ConditionLimits)
+BEATS = Listing("beats", Beat)
 
 #: Every record with a schema of its own in the OpenAPI document (the records they hold come along).
 RECORDS: tuple[type, ...] = (Event, Alert, Series, PatientView, EdgeView, NodeModels, EdgeModel, Summary,
                              StationView, VitalsTrend, News2Trend, News2Latest, PatientRecord, PatientLimits,
-                             LimitChange, ConditionLimits, Vital)
+                             LimitChange, ConditionLimits, Vital, Beat)
 
 
 def ref(record: type) -> JsonObject:

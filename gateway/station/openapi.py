@@ -46,6 +46,9 @@ _DOCS: dict[tuple[str, str], tuple[str, dict[str, Any], list[dict[str, Any]], ty
         serde.ref(VitalsTrend), [_DEVICE, *_RANGE], None),
     ("GET", "/api/v1/patients/{device}/news2"): ("NEWS2 over a range (aggregate mean/min/max, worst band per "
                                                  "bucket)", serde.ref(News2Trend), [_DEVICE, *_RANGE], None),
+    ("GET", "/api/v1/patients/{device}/beats"): (
+        "Beat labels (R-peak instant, AAMI class) from the edge's ECG events, for the review strip (range at most "
+        "10 min, default the last 20 s)", serde.BEATS.schema(), [_DEVICE, *_RANGE[:2]], None),
     ("GET", "/api/v1/patients/{device}/limits"): ("The alarm limits in force (condition defaults or set by a "
                                                   "clinician, with who and when)", serde.ref(PatientLimits),
                                                   [_DEVICE], None),

@@ -20,12 +20,14 @@ from gateway.api import params
 from gateway.api.params import BadRequest
 from gateway.api.roles import Role, required_role, requires
 from gateway.state import STATION, STORE
-from gateway.station import bodies, trends
+from gateway.station import beats, bodies, trends
 from gateway.station import views as station_views
 from gateway.station.records import PatientRecord
+from gateway.store.records import EventQuery
 from gateway.vitals import units
 from gateway.vitals.limits import DEFAULTS, ConditionLimits
 from gateway.vitals.news2_score import NEWS2_STREAM
+from iomt.wire.events import EventKind
 
 T = TypeVar("T")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -33,6 +35,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 MAX_POINTS = 10_000
 MAX_RANGE_S = 7 * 86_400
 DEFAULT_TREND_S = 3600.0
+MAX_BEATS_RANGE_S = 600.0
 VITALS_STREAM = "vitals"
 
 
@@ -84,6 +87,17 @@ async def patient_vitals(request: web.Request) -> web.Response:
 @requires(Role.VIEWER)
 async def patient_news2(request: web.Request) -> web.Response:
     return web.json_response(serde.to_json(trends.news2_trend(await _trend(request, NEWS2_STREAM))))
+
+
+@requires(Role.VIEWER)
+async def patient_beats(request: web.Request) -> web.Response:
+    device = _device(request)
+    start, end = params.time_range(request.query, _now_us(), 20.0, MAX_BEATS_RANGE_S)
+    margin = 10_000_000  # an event ends after the beats it holds
+    query = EventQuery(device=device, kind=EventKind.INFERENCE, model=beats.ECG_MODEL, start_us=start,
+                       end_us=end + margin, limit=10_000)
+    events = await _run(request.app[STORE].events, query)
+    return web.json_response(serde.BEATS.body(beats.beats_of(events, start, end)))
 
 
 @requires(Role.VIEWER)
@@ -174,6 +188,7 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/api/v1/news2", latest_news2),
     Route("GET", "/api/v1/patients/{device}/vitals", patient_vitals),
     Route("GET", "/api/v1/patients/{device}/news2", patient_news2),
+    Route("GET", "/api/v1/patients/{device}/beats", patient_beats),
     Route("GET", "/api/v1/patients/{device}/limits", get_limits),
     Route("PUT", "/api/v1/patients/{device}/limits", put_limits),
     Route("POST", "/api/v1/patients/{device}/limits/reset", reset_limits),

@@ -120,3 +120,18 @@ def test_technical_problems_from_events_and_battery_levels():
     assert technical.stream_problem(quality("signal_ok", kind=EventKind.INFERENCE)) is None
     assert technical.battery_levels(50) == (0, 0) and technical.battery_levels(19) == (1, 1)
     assert technical.battery_levels(22) == (0, 1) and technical.battery_levels(9) == (2, 2)
+
+
+def test_beats_are_placed_at_their_r_peaks_from_the_edge_s_ecg_events():
+    from gateway.station import beats
+    from models.preprocessing import beats as model_beats
+
+    assert beats.BEFORE_S == model_beats.BEFORE / model_beats.ECG_RATE_HZ  # the gateway's copy of the window
+    start = 1_000_000_000
+    ecg = Event(device="p1", model="ecg", model_version="1", kind=EventKind.INFERENCE, label="V", score=0.9,
+                window_start_us=start, window_end_us=start + 2_000_000, t_us=start + 2_000_000,
+                detail={"beats": [[1000, "N", 0.99], [1200, "V", 0.9], ["bad"], [1400, "N", 0.98]]})
+    other = Event(device="p1", model="heart_rate", model_version="1", kind=EventKind.INFERENCE, label="x",
+                  score=1.0, window_start_us=0, window_end_us=0, t_us=0, detail={"beats": [[1, "N", 1.0]]})
+    got = beats.beats_of([ecg, other], start, start + 1_500_000)
+    assert [(b.t_us - start, b.label) for b in got] == [(240_000, "N"), (1_040_000, "V")]  # the third is after end
