@@ -34,12 +34,9 @@ _ACVPU = tuple(Consciousness)
 @dataclass(frozen=True, slots=True)
 class VitalNow:
     """A vital's latest value, its limits, and how it stands against them (``normal``, ``low``, ``high``,
-    ``extreme_low``, ``extreme_high``; ``unknown`` without a value)."""
+    ``extreme_low``, ``extreme_high``; ``unknown`` without a value). Labels and units: ``/api/v1/vitals``."""
 
     name: VitalName
-    label: str
-    unit: str
-    decimals: int
     value: float | None
     t_us: int | None
     status: str
@@ -195,7 +192,7 @@ def station(store: Store, station: Station, now_us: int) -> StationView:
         shown = []
         for name, spec in VITALS.items():
             value = values.get(name)
-            shown.append(VitalNow(spec.name, spec.label, spec.unit, spec.decimals, value,
+            shown.append(VitalNow(spec.name, value,
                                   reading.t_us if reading is not None and value is not None else None,
                                   "unknown" if value is None else status(name, value, limits.of(name)),
                                   limits.of(name)))

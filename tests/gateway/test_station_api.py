@@ -65,7 +65,7 @@ async def test_news2_is_computed_on_ingest_stored_served_and_drives_alerts_and_t
     assert [(a["label"], a["priority"], a["category"]) for a in first["clinical"]] == [("news2_high", "high",
                                                                                        "clinical")]
     spo2 = next(v for v in first["vitals"] if v["name"] == "spo2")
-    assert (spo2["value"], spo2["unit"], spo2["status"]) == (93.0, "%", "normal")
+    assert (spo2["value"], spo2["status"], spo2["limits"]["low"]) == (93.0, "normal", 90)
     status, alerts = await call(http, gw, "GET", "/api/v1/alerts", params={"device": "bed-2"})
     assert [(a["label"], a["state"], a["node"]) for a in alerts["alerts"]] == [("news2_high", "raised", "")]
     # the trend, downsampled on the server, and the latest score of every patient
