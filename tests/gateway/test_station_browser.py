@@ -145,6 +145,10 @@ async def test_deterioration_reorders_a_breach_escalates_the_patient_view_review
                 const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
                 let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++; return n;""")
             assert lit > 1000
+            await click(driver, '#patient-view button[data-range="300"]')
+            await wait_js(driver, "return document.querySelector('#patient-view button[data-range=\"300\"]')"
+                          ".classList.contains('on')", 5, "the 5-minute range")
+            await asyncio.sleep(1.0)
             keep(driver, "patient", tmp_path)
 
             # after the devices stop, a reload fills the traces from the store (no live frame comes any more)

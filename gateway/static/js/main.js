@@ -1,5 +1,5 @@
 // The central station page: boots the tiles, the live feed, the polls and the patient view (#/patient/<id>).
-import {$, clock, getJson} from "./api.js";
+import {$, clock} from "./api.js";
 import {checkEscalation, refreshAlerts, render as renderAlerts, setAlertHandlers, setEscalation} from "./alerts.js";
 import {backfill} from "./backfill.js";
 import {refreshEdges} from "./edges.js";
@@ -16,8 +16,13 @@ async function refreshStation() {
   if (polling) { again = true; return polling; }
   polling = (async () => {
     try {
-      const view = await getJson("/api/v1/station");
-      const started = performance.now();
+      const r = await fetch("/api/v1/station", {cache: "no-store"});
+      if (!r.ok) throw new Error(`station: ${r.status}`);
+      const text = await r.text();
+      let started = performance.now();
+      const view = JSON.parse(text);
+      stats.parseMs += performance.now() - started;
+      started = performance.now();
       clock.sync(view.generated_us);
       setEscalation(view.escalate_after_s);
       for (const d of view.tiles) tile(d.device).update(d);

@@ -6,7 +6,7 @@ import {axis, drawStrip, drawTrend} from "./chart.js";
 import {dateTime, label} from "./format.js";
 import {tiles} from "./tiles.js";
 
-const RANGES = [[900, "15 min"], [3600, "1 h"], [8 * 3600, "8 h"], [24 * 3600, "24 h"], [72 * 3600, "72 h"]];
+const RANGES = [[300, "5 min"], [900, "15 min"], [3600, "1 h"], [8 * 3600, "8 h"], [24 * 3600, "24 h"], [72 * 3600, "72 h"]];
 const CHARTS = [
   {id: "hr", title: "Pulse (bpm)", lines: [["hr", "#3dd68c"]]},
   {id: "spo2", title: "SpO₂ (%)", lines: [["spo2", "#5ec8ff"]]},
