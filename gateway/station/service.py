@@ -108,15 +108,17 @@ class Station:
         return result
 
     # -- edits (API worker threads) ------------------------------------------------------------------
-    def update_record(self, device: str, changes: Mapping[str, Any], who: str, action: str) -> PatientRecord:
-        """Change registry fields of ``device`` (``action``: the audit action, e.g. ``registry.update``)."""
+    def update_record(self, device: str, changes: Mapping[str, Any], who: str, action: str,
+                      actor: str | None = None) -> PatientRecord:
+        """Change registry fields of ``device`` (``action``: the audit action, e.g. ``registry.update``;
+        ``actor``: the audit actor, ``user:<who>`` unless given)."""
         with self._lock:
             before = self.record(device)
             after = replace(before, **changes, updated_by=who, updated_us=now_us())
             self.state.put_record(after)
             self._records = {**self._records, device: after}
         changed = {k: _plain(v) for k, v in changes.items() if getattr(before, k) != v}
-        self.audit.append(f"user:{who}", action, f"patient:{device}", {"changed": changed})
+        self.audit.append(actor or f"user:{who}", action, f"patient:{device}", {"changed": changed})
         return after
 
     def set_limits(self, device: str, changes: Mapping[str, LimitRange] | None, who: str) -> PatientLimits:

@@ -112,6 +112,7 @@ async function load() {
   timeline(view, start, quality.events);
   limitsForm(view, limits);
   registryForm(view, record);
+  if (!state.strip && state.alerts.length) state.strip = state.alerts.reduce((a, b) => (b.t_us > a.t_us ? b : a)).event_id;
   if (state.strip) strip(state.strip);
 }
 
