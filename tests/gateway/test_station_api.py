@@ -238,3 +238,27 @@ async def test_silence_is_no_data_and_an_offline_edge_leaves_its_patients_not_an
         _status, alerts = await call(http, gw, "GET", "/api/v1/alerts", params={"device": "bed-7"})
         assert {(a["label"], a["state"], a["resolved_by"]) for a in alerts["alerts"]} == {
             ("no_data", "resolved", "gateway"), ("edge_offline", "resolved", "gateway")}
+
+
+async def test_the_station_works_on_either_store(http, store, tmp_path):
+    """NEWS2 stored and served, the gateway's alert raised and resolved, trends and order: SQLite and a real influxd."""
+    config = GatewayConfig(port=0, db_path=tmp_path / "unused.sqlite", data_dir=tmp_path / "state")
+    async with running_gateway(config, store) as gw:
+        await post(http, gw, uplink_body(readings=readings("bed-8", NORMAL, 0, 3) + readings("bed-9", NORMAL, 0, 3)))
+        await post(http, gw, uplink_body(readings=readings("bed-9", HIGH, 3, 3)))
+        status, station = await call(http, gw, "GET", "/api/v1/station")
+        assert [t["device"] for t in station["tiles"]] == ["bed-9", "bed-8"]
+        assert station["tiles"][0]["news2"]["total"] == 7 and station["tiles"][0]["clinical"][0]["label"] == "news2_high"
+        await post(http, gw, uplink_body(readings=readings("bed-9", NORMAL, 6, 5)))
+        status, alerts = await call(http, gw, "GET", "/api/v1/alerts", params={"device": "bed-9"})
+        assert [(a["label"], a["state"], a["resolved_by"]) for a in alerts["alerts"]] == [
+            ("news2_high", "resolved", "gateway")]
+        status, trend = await call(http, gw, "GET", "/api/v1/patients/bed-9/news2",
+                                   params={"start": str(T0_US / 1e6), "end": str(T0_US / 1e6 + 10.5)})
+        assert trend["total"]["mean"] == [0.0] * 3 + [7.0] * 3 + [0.0] * 5
+        status, vitals = await call(http, gw, "GET", "/api/v1/patients/bed-9/vitals",
+                                    params={"start": str(T0_US / 1e6), "end": str(T0_US / 1e6 + 10.5), "points": "2"})
+        assert vitals["readings"] == 11 and vitals["points"] == 2
+        status, patients = await call(http, gw, "GET", "/api/v1/patients")
+        assert all(p["streams"] == ["vitals"] for p in patients["patients"])
+    assert (tmp_path / "state" / "state.sqlite").exists() and (tmp_path / "state" / "audit.sqlite").exists()
