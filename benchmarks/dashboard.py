@@ -37,10 +37,13 @@ for (let i = 1; i < f.length; i++) d.push(f[i] - f[i - 1]);
 const out = {intervals: d, long: p.long, longMs: p.longMs, drawn: window.iomtStats.drawn,
              waves: window.iomtStats.waves, vitals: window.iomtStats.vitals, polls: window.iomtStats.stationPolls,
              wsMs: window.iomtStats.wsMs, drawMs: window.iomtStats.drawMs,
-             refreshMs: window.iomtStats.refreshMs, parseMs: window.iomtStats.parseMs, cards: document.querySelectorAll('#grid .card').length,
+             refreshMs: window.iomtStats.refreshMs, parseMs: window.iomtStats.parseMs,
+             alertMs: window.iomtStats.alertMs,
+             cards: document.querySelectorAll('#grid .card').length,
              heap: performance.memory ? performance.memory.usedJSHeapSize : null};
 p.frames = [performance.now()]; p.long = 0; p.longMs = 0; window.iomtStats.drawn = 0; window.iomtStats.waves = 0;
-Object.assign(window.iomtStats, {wsMs: 0, drawMs: 0, refreshMs: 0, parseMs: 0, vitals: 0, stationPolls: 0});
+Object.assign(window.iomtStats, {wsMs: 0, drawMs: 0, refreshMs: 0, parseMs: 0, alertMs: 0, vitals: 0,
+                                 stationPolls: 0});
 return out;
 """
 FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -69,15 +72,16 @@ def _figures(sample: dict[str, Any], seconds: float) -> dict[str, Any]:
         "vitals_readings_per_s": round(sample["vitals"] / seconds, 1),
         "station_polls_per_s": round(sample["polls"] / seconds, 2),
         "script_ms_per_s": {name: round(sample[key] / seconds, 1)
-                            for name, key in (("live_feed", "wsMs"), ("drawing", "drawMs"), ("station_poll", "refreshMs"),
-                                           ("poll_json", "parseMs"))},
+                            for name, key in (("live_feed", "wsMs"), ("drawing", "drawMs"),
+                                              ("station_poll", "refreshMs"), ("poll_json", "parseMs"),
+                                              ("alarm_list", "alertMs"))},
         "js_heap_mb": round(sample["heap"] / 2**20, 1) if sample["heap"] else None,
     }
 
 
 def _vitals(patient: int, seq: int) -> dict[str, float]:
     """A vitals reading; every tenth patient's respiration and pulse climb for a while (NEWS2 and limit alarms)."""
-    drift = min(1.0, max(0.0, (seq / 5 - 10) / 30)) if patient % 10 == 3 else 0.0
+    drift = min(1.0, max(0.0, (seq / 5 - 1) / 8)) if patient % 10 == 3 else 0.0
     return {"hr": 72.0 + 50 * drift + patient % 7, "spo2": 97.0 - 5 * drift, "bp_sys": 125.0 - 25 * drift,
             "bp_dia": 80.0, "temp_c": 36.8 + 1.5 * drift, "resp_rate": 15.0 + 10 * drift}
 
@@ -144,8 +148,11 @@ async def _measure(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             try:
                 await asyncio.sleep(3.0)  # cards created, traces filling
                 await asyncio.to_thread(driver.execute_script, COLLECT)
+                cpu = time.process_time()
                 await asyncio.sleep(args.seconds)
                 loaded = _figures(await asyncio.to_thread(driver.execute_script, COLLECT), args.seconds)
+                # the gateway and the feeder share this process: their CPU competes with the browser's
+                loaded["gateway_and_feeder_cpu_s_per_s"] = round((time.process_time() - cpu) / args.seconds, 2)
             finally:
                 stop.set()
                 await feeder

@@ -123,22 +123,24 @@ class ConditionLimits:
 def levels(vital: str, value: float, limits: LimitRange) -> dict[Side, tuple[int, int]]:
     """Per side, the (enter, hold) levels of ``value``: 0 inside, 1 past the limit, 2 past the extreme limit."""
     band = DEADBAND[vital]
-    out = {}
-    for side, ordinary, extreme, sign in ((Side.LOW, limits.low, limits.extreme_low, -1.0),
-                                          (Side.HIGH, limits.high, limits.extreme_high, 1.0)):
-        def past(limit: float | None, margin: float, s: float = sign) -> bool:
-            return limit is not None and s * (value - limit) > -margin
-
-        enter = 2 if past(extreme, -1e-9) else 1 if past(ordinary, -1e-9) else 0
-        hold = 2 if past(extreme, band) else 1 if past(ordinary, band) else 0
-        out[side] = (enter, hold)
-    return out
+    low, high, xlow, xhigh = limits.low, limits.high, limits.extreme_low, limits.extreme_high
+    low_enter = 2 if xlow is not None and value < xlow else 1 if low is not None and value < low else 0
+    low_hold = 2 if xlow is not None and value < xlow + band else 1 if low is not None and value < low + band else 0
+    high_enter = 2 if xhigh is not None and value > xhigh else 1 if high is not None and value > high else 0
+    high_hold = 2 if xhigh is not None and value > xhigh - band else 1 if high is not None and value > high - band \
+        else 0
+    return {Side.LOW: (low_enter, low_hold), Side.HIGH: (high_enter, high_hold)}
 
 
 def status(vital: str, value: float, limits: LimitRange) -> str:
     """How a value stands against its limits, for colouring a numeric: ``normal``, ``low``, ``high``,
-    ``extreme_low`` or ``extreme_high`` (no deadband: the colour shows the value now)."""
-    for side, (enter, _hold) in levels(vital, value, limits).items():
-        if enter:
-            return f"extreme_{side.value}" if enter == 2 else side.value
+    ``extreme_low`` or ``extreme_high`` (no deadband: the colour shows the value now). ``vital`` names it."""
+    if limits.extreme_low is not None and value < limits.extreme_low:
+        return "extreme_low"
+    if limits.extreme_high is not None and value > limits.extreme_high:
+        return "extreme_high"
+    if limits.low is not None and value < limits.low:
+        return "low"
+    if limits.high is not None and value > limits.high:
+        return "high"
     return "normal"

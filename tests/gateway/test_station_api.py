@@ -248,7 +248,8 @@ async def test_the_station_works_on_either_store(http, store, tmp_path):
         await post(http, gw, uplink_body(readings=readings("bed-9", HIGH, 3, 3)))
         status, station = await call(http, gw, "GET", "/api/v1/station")
         assert [t["device"] for t in station["tiles"]] == ["bed-9", "bed-8"]
-        assert station["tiles"][0]["news2"]["total"] == 7 and station["tiles"][0]["clinical"][0]["label"] == "news2_high"
+        first = station["tiles"][0]
+        assert first["news2"]["total"] == 7 and first["clinical"][0]["label"] == "news2_high"
         await post(http, gw, uplink_body(readings=readings("bed-9", NORMAL, 6, 5)))
         status, alerts = await call(http, gw, "GET", "/api/v1/alerts", params={"device": "bed-9"})
         assert [(a["label"], a["state"], a["resolved_by"]) for a in alerts["alerts"]] == [
@@ -258,7 +259,7 @@ async def test_the_station_works_on_either_store(http, store, tmp_path):
         assert trend["total"]["mean"] == [0.0] * 3 + [7.0] * 3 + [0.0] * 5
         status, vitals = await call(http, gw, "GET", "/api/v1/patients/bed-9/vitals",
                                     params={"start": str(T0_US / 1e6), "end": str(T0_US / 1e6 + 10.5), "points": "2"})
-        assert vitals["readings"] == 11 and vitals["points"] == 2
-        status, patients = await call(http, gw, "GET", "/api/v1/patients")
+        assert status == 200 and vitals["readings"] == 11 and vitals["points"] == 2
+        _status, patients = await call(http, gw, "GET", "/api/v1/patients")
         assert all(p["streams"] == ["vitals"] for p in patients["patients"])
     assert (tmp_path / "state" / "state.sqlite").exists() and (tmp_path / "state" / "audit.sqlite").exists()

@@ -36,6 +36,7 @@ export async function refreshAlerts() {
 }
 
 export function render() {
+  const started = performance.now();
   const ordered = [...alerts.values()].sort((a, b) =>
     (a.state === "resolved") - (b.state === "resolved") || isEscalated(b) - isEscalated(a) ||
     PRIORITY_RANK[a.priority] - PRIORITY_RANK[b.priority] || b.t_us - a.t_us);
@@ -61,6 +62,7 @@ export function render() {
   $("#alerts").replaceChildren(...items);
   setCount(ordered);
   stats.alertsShown = items.length;
+  stats.alertMs += performance.now() - started;
 }
 
 function setCount(ordered) {

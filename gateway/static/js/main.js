@@ -37,7 +37,7 @@ async function refreshStation() {
   })();
   await polling;
   polling = null;
-  if (again) { again = false; setTimeout(refreshStation, 300); }
+  if (again) { again = false; setTimeout(refreshStation, 1000); }  // alarms in a burst: one more poll
 }
 
 function draw() {
@@ -70,7 +70,7 @@ initTone();
 window.addEventListener("hashchange", route);
 connect();
 refreshStation(); refreshAlerts(); refreshEdges();
-setInterval(refreshStation, 2000);
+setInterval(refreshStation, 3000);  // alarms and live readings refresh sooner
 setInterval(refreshAlerts, 5000);
 setInterval(refreshEdges, 3000);
 setInterval(() => { checkEscalation(); $("#clock").textContent = clockTime(clock.nowUs()); }, 1000);

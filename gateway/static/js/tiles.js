@@ -34,7 +34,15 @@ export class Tile {
     this.device = device;
     this.card = $("#card-template").content.firstElementChild.cloneNode(true);
     this.card.dataset.device = device;
-    setText($(".name", this.card), device);
+    const q = sel => this.card.querySelector(sel);
+    // the elements a poll or a live reading touches, found once (200 tiles are updated every few seconds)
+    this.el = {
+      name: q(".name"), bed: q(".bed"), news2: q(".news2"), score: q(".news2 .score"), flags: q(".news2 .flags"),
+      badge: q(".badge"), inop: q(".inop"), traces: q(".traces"), hr: q(".hr"), hrSrc: q(".hr-src"),
+      loss: q(".loss"), updated: q(".updated"), sys: q(".sys"), dia: q(".dia"),
+      vitals: Object.fromEntries(["spo2", "resp_rate", "temp_c"].map(n => [n, q(`.num[data-vital="${n}"] .v`)])),
+    };
+    setText(this.el.name, device);
     this.traces = new Map();
     this.visible = true; this.backfilled = new Set();
     this.data = null; this.limits = {}; this.lead = "II";
@@ -55,7 +63,7 @@ export class Tile {
     const tlabel = document.createElement("span");
     tlabel.className = "tlabel"; tlabel.textContent = traceLabel(stream, this.lead);
     div.append(canvas, tlabel);
-    const box = $(".traces", this.card), rank = ORDER.indexOf(stream);
+    const box = this.el.traces, rank = ORDER.indexOf(stream);
     const after = [...box.children].find(el => ORDER.indexOf(el.dataset.stream) > rank);
     div.dataset.stream = stream;
     box.insertBefore(div, after || null);
@@ -75,75 +83,77 @@ export class Tile {
       if (t) setText(t.canvas.nextSibling, traceLabel("ecg", this.lead));
     }
     for (const stream of d.streams) this.trace(stream);
-    setText($(".bed", card), [d.bed && `Bed ${d.bed}`, d.room].filter(Boolean).join(" · "));
-    setText($(".name", card), d.display_name || d.device);
-    card.title = `${d.display_name || d.device} (${d.device}) · ${d.condition}`;
+    setText(this.el.bed, [d.bed && `Bed ${d.bed}`, d.room].filter(Boolean).join(" · "));
+    setText(this.el.name, d.display_name || d.device);
+    const title = `${d.display_name || d.device} (${d.device}) · ${d.condition}`;
+    if (card.title !== title) card.title = title;
     this._news2(d.news2);
-    for (const v of d.vitals) if (v.name !== "hr") this._vital(v.name, v.value, v.t_us);
+    for (const v of d.vitals) if (v.name !== "hr") this._vital(v.name, v.value);
     this._heartRate(d.heart_rate, d.heart_rate_source);
     this._alarms(d);
     card.classList.toggle("stale", d.stale);
     card.classList.toggle("not-analysed", !d.analysed);
-    const loss = $(".loss", card);
+    const loss = this.el.loss;
     const lossText = d.missing ? `−${d.missing} lost` : "";
     if (loss.textContent !== lossText) { loss.textContent = lossText; loss.className = d.missing ? "loss bad" : "loss"; }
-    setText($(".updated", card), d.battery_pct !== null ? `battery ${Math.round(d.battery_pct)} %` : "");
+    setText(this.el.updated, d.battery_pct !== null ? `battery ${Math.round(d.battery_pct)} %` : "");
   }
 
   _news2(n) {
-    const el = $(".news2", this.card);
-    el.hidden = !n;
+    const el = this.el.news2;
+    if (el.hidden !== !n) el.hidden = !n;
     if (!n) return;
-    setText($(".score", el), n.total === null ? "?" : String(n.total));
+    setText(this.el.score, n.total === null ? "?" : String(n.total));
     const band = n.band || "incomplete", cls = `news2 b-${band}`;
     if (el.className !== cls) el.className = cls;
     el.dataset.band = band;
     const flags = [n.consciousness_assumed ? "A?" : n.consciousness, n.on_oxygen ? "O₂" : "",
                    n.spo2_scale === "2" ? "S2" : ""].filter(Boolean).join(" ");
-    setText($(".flags", el), flags);
-    el.title = `NEWS2 ${n.total ?? "incomplete"} (${band})` +
+    setText(this.el.flags, flags);
+    const title = `NEWS2 ${n.total ?? "incomplete"} (${band})` +
       (n.consciousness_assumed ? " — consciousness not sent by the monitor: assumed Alert" : "");
+    if (el.title !== title) el.title = title;
   }
 
-  _vital(name, v, tUs) {
-    const card = this.card;
+  _vital(name, v) {
     if (name === "bp_sys" || name === "bp_dia") {
-      const el = $(name === "bp_sys" ? ".sys" : ".dia", card);
+      const el = name === "bp_sys" ? this.el.sys : this.el.dia;
       setText(el, value(v));
       setStatus(el, limitStatus(v, this.limits[name]));
       return;
     }
-    const box = card.querySelector(`.num[data-vital="${name}"] .v`);
+    const box = this.el.vitals[name];
     if (!box) return;
     setText(box, value(v, name === "temp_c" ? 1 : 0));
     setStatus(box, limitStatus(v, this.limits[name]));
   }
 
   _heartRate(v, source) {
-    const el = $(".hr", this.card);
+    const el = this.el.hr;
     setText(el, v === null || v === undefined ? "—" : Math.round(v).toString());
     setStatus(el, limitStatus(v, this.limits.hr));
-    setText($(".hr-src", this.card), source === "ecg" ? "ECG" : source === "monitor" ? "pulse" : "");
+    setText(this.el.hrSrc, source === "ecg" ? "ECG" : source === "monitor" ? "pulse" : "");
   }
 
   _alarms(d) {
     const card = this.card, open = [...d.clinical, ...d.technical];
     const clinical = d.clinical[0];  // most urgent first
-    const badge = $(".badge", card);
-    badge.hidden = !clinical;
+    const badge = this.el.badge;
+    if (badge.hidden !== !clinical) badge.hidden = !clinical;
     if (clinical) {
       setText(badge, `${clinical.priority.toUpperCase()} ${label(clinical.label)}` +
         (d.clinical.length > 1 ? ` +${d.clinical.length - 1}` : ""));
-      badge.className = `badge p-${clinical.priority}`;
+      const cls = `badge p-${clinical.priority}`;
+      if (badge.className !== cls) badge.className = cls;
     }
     card.classList.toggle("alerting", d.clinical.length > 0);
     for (const p of ["high", "medium", "low"]) card.classList.toggle(`p-${p}`, d.priority === p && open.length > 0);
-    const inop = $(".inop", card);
+    const inop = this.el.inop;
     const parts = d.technical.map(a => `${label(a.label)}${a.stream ? ` (${a.stream.toUpperCase()})` : ""}`);
     if (!d.analysed) parts.unshift("NOT ANALYSED");
-    inop.hidden = parts.length === 0;
+    if (inop.hidden !== (parts.length === 0)) inop.hidden = parts.length === 0;
     setText(inop, parts.join(" · "));
-    card.classList.toggle("inop-on", parts.length > 0);
+    card.classList.toggle("alarmed", parts.length > 0 || !!clinical);
     this.escalated = d.escalated;
     card.classList.toggle("escalated", d.escalated);
   }
@@ -151,7 +161,7 @@ export class Tile {
   // A vitals reading from the live feed.
   live(item) {
     stats.vitals++;
-    for (const [name, v] of Object.entries(item.vitals)) if (name !== "hr") this._vital(name, v, item.t_us);
+    for (const [name, v] of Object.entries(item.vitals)) if (name !== "hr") this._vital(name, v);
     const ecgFresh = this.ecgHr && item.t_us - this.ecgHr.t_us <= ECG_HR_FRESH_US;
     if (!ecgFresh && item.vitals.hr !== undefined) this._heartRate(item.vitals.hr, "monitor");
     if (item.news2 !== null && this.data) {
