@@ -19,7 +19,7 @@ from gateway.alerts import OPEN, OPEN_STATES, AlertAction, AlertNotFound, AlertT
 from gateway.api import params
 from gateway.api.params import BadRequest
 from gateway.live import alert_message
-from gateway.state import HUB, METRICS, STORE
+from gateway.state import HUB, METRICS, STATION, STORE
 from gateway.store.records import AlertQuery, EventQuery
 from iomt.wire.events import AlertState, EventKind, Priority
 from iomt.wire.streams import WAVEFORM_STREAMS
@@ -126,6 +126,8 @@ async def alert_action(request: web.Request, action: AlertAction) -> web.Respons
         raise web.HTTPNotFound(reason=f"no alert {event_id!r}") from None
     except AlertTransitionError as exc:
         raise web.HTTPConflict(reason=str(exc)) from None
+    await in_thread(request, request.app[STATION].audit.append, f"user:{who.strip()}", f"alert.{action.value}",
+                    f"alert:{event_id}", {"device": alert.event.device, "label": alert.event.label})
     request.app[METRICS].alert_actions.labels(action.value).inc()
     request.app[HUB].publish([alert_message(alert)])
     return web.json_response(serde.alert_json(alert))

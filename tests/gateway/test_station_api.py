@@ -148,6 +148,9 @@ async def test_alarm_limits_are_edited_with_who_and_when_and_a_breach_alarms(htt
     [tile] = station["tiles"]
     assert [(a["label"], a["priority"]) for a in tile["clinical"]] == [("hr_high", "medium")]
     assert tile["heart_rate"] == 105.0 and tile["heart_rate_status"] == "high"
+    status, acked = await call(http, gw, "POST", f"/api/v1/alerts/{tile['clinical'][0]['event_id']}/acknowledge",
+                               json={"by": "nurse-bea"})
+    assert status == 200 and acked["acknowledged_by"] == "nurse-bea"
     for body, field in (({"by": "x", "limits": {"hr": {"low": 130}}}, "limits.hr"),
                         ({"by": "x", "limits": {"spo2": {"low": 120}}}, "limits"),
                         ({"by": "x", "limits": {"pulse": {"low": 1}}}, "limits.pulse"),
@@ -167,6 +170,9 @@ async def test_alarm_limits_are_edited_with_who_and_when_and_a_breach_alarms(htt
         changes = [e for e in audit.entries() if e.action.startswith("limits.")]
         assert [(e.actor, e.action) for e in changes] == [("user:nurse-ann", "limits.change"),
                                                           ("user:dr-cho", "limits.reset")]
+        [ack] = [e for e in audit.entries() if e.action.startswith("alert.")]
+        assert (ack.actor, ack.action, ack.detail) == ("user:nurse-bea", "alert.acknowledge",
+                                                       {"device": "bed-5", "label": "hr_high"})
         assert changes[0].detail["changed"]["hr"]["from"]["high"] == 120
         assert changes[0].detail["changed"]["hr"]["to"]["high"] == 100
     finally:

@@ -1,5 +1,5 @@
 // The station's tiles: one per patient, built from /api/v1/station and kept live by the WebSocket feed.
-import {$, clock} from "./api.js";
+import {$} from "./api.js";
 import {label, limitStatus, value} from "./format.js";
 import {stats} from "./stats.js";
 import {ORDER, TRACES, Trace, traceLabel} from "./trace.js";
@@ -199,5 +199,3 @@ export function order(devices) {
     prev = card;
   }
 }
-
-export function nowUs() { return clock.nowUs(); }
