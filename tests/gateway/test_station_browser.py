@@ -101,11 +101,17 @@ async def test_deterioration_reorders_a_breach_escalates_the_patient_view_review
             await click(driver, "#patient-view button.back")
             await wait_js(driver, "return !document.getElementById('grid-wrap').hidden", 5, "the station again")
 
+            # the tone is off by default; the nurse switches it on
+            assert await js(driver, "return document.getElementById('tone').getAttribute('aria-pressed')") == "false"
+            await click(driver, "#tone")
+            assert await js(driver, "return document.getElementById('tone').textContent") == "Tone: on"
+
             # the breach alarms (medium), then escalates unacknowledged, and is acknowledged from the page
             badge = "document.querySelector('[data-device=\"bed-2\"] .badge')"
             await wait_js(driver, f"return !{badge}.hidden && {badge}.textContent.includes('SpO₂ low')", 25,
                           "bed-2's SpO2 alarm on its tile")
             assert "MEDIUM" in await js(driver, f"return {badge}.textContent")
+            await wait_js(driver, "return window.iomtStats.tones >= 1", 5, "the alarm sounded")
             spo2 = "document.querySelector('[data-device=\"bed-2\"] [data-vital=\"spo2\"] .v')"
             assert await js(driver, f"return {spo2}.classList.contains('s-low')")  # coloured from the limits
             item = "document.querySelector('li.alert[data-device=\"bed-2\"][data-state=\"raised\"]')"
