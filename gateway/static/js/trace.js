@@ -79,10 +79,28 @@ export class Trace {
     else if (s.base !== undefined) { scale = h / s.divs / s.perDiv; y0 = h - 1 + s.base * scale; }
     else { scale = h / s.divs / s.perDiv; y0 = h / 2 + (sum / this.n) * scale; }
     const dx = w / (size - 1), offset = size - this.n;
+    const yOf = v => Math.min(h - 1, Math.max(1, y0 - v * scale));
     ctx.strokeStyle = s.color; ctx.lineWidth = 1.1; ctx.beginPath();
-    for (let i = 0; i < this.n; i++) {
-      const y = Math.min(h - 1, Math.max(1, y0 - this.buf[(start + i) % size] * scale));
-      if (i === 0) ctx.moveTo((offset + i) * dx, y); else ctx.lineTo((offset + i) * dx, y);
+    if (this.n <= 2 * w) {
+      for (let i = 0; i < this.n; i++) {
+        const x = (offset + i) * dx, y = yOf(this.buf[(start + i) % size]);
+        if (i === 0) ctx.moveTo(x, y); else ctx.lineTo(x, y);
+      }
+    } else {  // more samples than pixels: each pixel column's min and max (peaks survive, half the segments)
+      let column = -1, lo = 0, hi = 0, first = true;
+      for (let i = 0; i <= this.n; i++) {
+        const c = i < this.n ? Math.floor((offset + i) * dx) : -2;
+        if (c !== column) {
+          if (column >= 0) {
+            if (first) { ctx.moveTo(column, yOf(lo)); first = false; } else ctx.lineTo(column, yOf(lo));
+            ctx.lineTo(column, yOf(hi));
+          }
+          if (i === this.n) break;
+          column = c; lo = hi = this.buf[(start + i) % size];
+        } else {
+          const v = this.buf[(start + i) % size]; if (v < lo) lo = v; if (v > hi) hi = v;
+        }
+      }
     }
     ctx.stroke();
     stats.drawn++;
