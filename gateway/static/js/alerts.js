@@ -18,11 +18,19 @@ export function setEscalation(seconds) { escalateAfterUs = seconds * 1e6; }
 const category = a => (a.detail && a.detail.category === "technical") ? "technical" : "clinical";
 export const isEscalated = a => a.state === "raised" && clock.nowUs() - a.t_us >= escalateAfterUs;
 
+let renderQueued = false;
+// Alarms come in bursts (a deteriorating ward, an edge going down): the list is rebuilt once per burst.
+function scheduleRender() {
+  if (renderQueued) return;
+  renderQueued = true;
+  setTimeout(() => { renderQueued = false; render(); }, 150);
+}
+
 export function upsert(a, live = false) {
   const known = alerts.has(a.event_id);
   alerts.set(a.event_id, a);
   if (live && !known && a.state === "raised") sound(a.priority);
-  render();
+  scheduleRender();
   onChange(a);
 }
 
