@@ -3,8 +3,9 @@
 Runs a gateway (SQLite in a temp dir), feeds it like an edge would (every 200 ms, 0.2 s of 250 Hz ECG
 and 50 Hz motion per patient through ``POST /api/v1/uplink``, a heart rate and a vitals reading each
 second, so every tile's numerics and NEWS2 update and the gateway scores NEWS2 and checks the alarm limits
-on ingest; one patient in ten drifts into an alarm so tiles reorder) and opens the central station in
-headless Debian Chromium (selenium + chromedriver). In the page it records
+on ingest; with ``--alarming F`` that share of the patients drifts into NEWS2 and limit alarms during the
+measured window, so alarms arrive and tiles reorder) and opens the central station in headless Debian
+Chromium (selenium + chromedriver). In the page it records
 animation-frame intervals and long tasks: first with the page open and no data (the baseline),
 then while the N patients stream. Needs the ``dev`` extra (selenium) and ``chromium``.
 """
@@ -56,6 +57,8 @@ def register(targets: Any) -> None:
     p.add_argument("--json", type=Path, metavar="FILE", help="write the figures as JSON here")
     p.add_argument("--patients", type=int, default=200, help="patients streaming")
     p.add_argument("--seconds", type=float, default=10.0, help="seconds measured (baseline and loaded each)")
+    p.add_argument("--alarming", type=float, default=0.1,
+                   help="share of the patients that deteriorate into alarms while measured (0: a steady ward)")
     p.set_defaults(func=run)
 
 
@@ -79,14 +82,15 @@ def _figures(sample: dict[str, Any], seconds: float) -> dict[str, Any]:
     }
 
 
-def _vitals(patient: int, seq: int) -> dict[str, float]:
-    """A vitals reading; every tenth patient's respiration and pulse climb for a while (NEWS2 and limit alarms)."""
-    drift = min(1.0, max(0.0, (seq / 5 - 1) / 8)) if patient % 10 == 3 else 0.0
+def _vitals(patient: int, seq: int, alarming: float) -> dict[str, float]:
+    """A vitals reading; the ``alarming`` share of the patients climbs over 8 s into NEWS2 and limit alarms."""
+    every = round(1 / alarming) if alarming > 0 else 0
+    drift = min(1.0, max(0.0, (seq / 5 - 1) / 8)) if every and patient % every == every - 1 else 0.0
     return {"hr": 72.0 + 50 * drift + patient % 7, "spo2": 97.0 - 5 * drift, "bp_sys": 125.0 - 25 * drift,
             "bp_dia": 80.0, "temp_c": 36.8 + 1.5 * drift, "resp_rate": 15.0 + 10 * drift}
 
 
-async def _feed(url: str, patients: int, stop: asyncio.Event) -> None:
+async def _feed(url: str, patients: int, stop: asyncio.Event, alarming: float = 0.0) -> None:
     import aiohttp
 
     from iomt.wire.events import Event, EventKind, encode_event
@@ -112,7 +116,7 @@ async def _feed(url: str, patients: int, stop: asyncio.Event) -> None:
                     window_start_us=t - 1_000_000, window_end_us=t, t_us=t, value=75.0, node="bench-edge")))
                     for d in devices]
                 records += [UplinkRecord(RecordKind.READING,
-                                         encode_reading(Reading(d, "vitals", seq // 5, t, _vitals(i, seq))))
+                                         encode_reading(Reading(d, "vitals", seq // 5, t, _vitals(i, seq, alarming))))
                             for i, d in enumerate(devices)]
             async with http.post(f"{url}/api/v1/uplink", data=encode_batch(records),
                                  headers={"Content-Type": CONTENT_TYPE}) as r:
@@ -144,7 +148,7 @@ async def _measure(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             await asyncio.sleep(args.seconds)
             baseline = _figures(await asyncio.to_thread(driver.execute_script, COLLECT), args.seconds)
             stop = asyncio.Event()
-            feeder = asyncio.ensure_future(_feed(gw.url, args.patients, stop))
+            feeder = asyncio.ensure_future(_feed(gw.url, args.patients, stop, args.alarming))
             try:
                 await asyncio.sleep(3.0)  # cards created, traces filling
                 await asyncio.to_thread(driver.execute_script, COLLECT)
@@ -158,8 +162,9 @@ async def _measure(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
                 await feeder
         finally:
             await asyncio.to_thread(driver.quit)
-    return {"patients": args.patients, "seconds": args.seconds, "baseline_idle_page": baseline,
-            "streaming": loaded, "load_avg": list(os.getloadavg()), "cpus": os.cpu_count()}
+    return {"patients": args.patients, "seconds": args.seconds, "alarming": args.alarming,
+            "baseline_idle_page": baseline, "streaming": loaded, "load_avg": list(os.getloadavg()),
+            "cpus": os.cpu_count()}
 
 
 def run(args: argparse.Namespace) -> int:
