@@ -13,8 +13,8 @@ redelivery, or a late arrival) are scored (the NEWS2 reading is stored) but move
 
 from __future__ import annotations
 
-import copy
 import dataclasses
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,7 +25,7 @@ from gateway.store.records import WriteBatch
 from gateway.vitals import alarms, technical, units
 from gateway.vitals.alarms import AlarmSpec
 from gateway.vitals.hysteresis import Debounce, LevelTracker
-from gateway.vitals.limits import AlarmLimits, Side, levels
+from gateway.vitals.limits import AlarmLimits, LimitRange, Side, levels
 from gateway.vitals.news2_score import BANDS, NEWS2_STREAM, Carried, News2Result, News2Settings, score_reading
 from iomt.wire.events import Event, EventKind
 from iomt.wire.frames import Reading
@@ -68,6 +68,14 @@ class PatientState:
     newest: dict[str, int] = field(default_factory=dict)
     arrivals: dict[str, Arrival] = field(default_factory=dict)
 
+    def clone(self) -> PatientState:
+        """A copy the engine may change without touching this one (cheaper than ``copy.deepcopy``)."""
+        return PatientState(
+            self.device, self.site, self.node, Carried(dict(self.carried.values), self.carried.acvpu),
+            {k: LevelTracker(t.debounce, t.level, deque(t.recent)) for k, t in self.trackers.items()},
+            dict(self.opened), dict(self.since), dict(self.newest), self.arrivals,
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class VitalsUpdate:
@@ -100,6 +108,8 @@ class StationEngine:
         self.settings_of = settings_of
         self.news2_debounce = Debounce(config.news2_enter_readings, config.news2_leave_readings)
         self.limit_debounce = Debounce(config.limit_enter_readings, config.limit_leave_readings)
+        self.news2 = alarms.news2_spec(self.news2_debounce)
+        self._limit_specs: dict[tuple[str, Side], AlarmSpec] = {}
         self.patients: dict[str, PatientState] = {
             device: PatientState(device, node=node) for device, node in (nodes or {}).items()
         }
@@ -153,21 +163,29 @@ class StationEngine:
         """The patient's next state in ``plan`` (a copy of the current one, made on first use)."""
         state = plan.states.get(device)
         if state is None:
-            current = self.patients.get(device)
-            state = copy.deepcopy(current) if current is not None else PatientState(device)
+            state = self._live(device).clone()
             plan.states[device] = state
+        return state
+
+    def _live(self, device: str) -> PatientState:
+        state = self.patients.get(device)
+        if state is None:
+            state = self.patients[device] = PatientState(device)
         return state
 
     # -- ingest --------------------------------------------------------------------------------------
     def plan_batch(self, batch: WriteBatch, node: str | None, now_us: int) -> Plan:
-        """What a batch an edge sent (``node``, from the uplink) makes the gateway write and change."""
+        """What a batch an edge sent (``node``, from the uplink) makes the gateway write and change.
+
+        When and from which edge a device's data arrived is noted at once, not planned: it arrived, whether
+        or not the write then succeeds (a retry brings the same data again)."""
         plan = Plan()
         for device, stream in {(f.device, f.stream) for f in batch.frames} | {(r.device, r.stream)
                                                                                for r in batch.readings}:
-            self._arrived(self._draft(plan, device), stream, now_us)
+            self._arrived(self._live(device), stream, now_us)
         for device in {f.device for f in batch.frames} | {r.device for r in batch.readings} | {
                 e.device for e in batch.events}:
-            state = self._draft(plan, device)
+            state = self._live(device)
             if node and state.node != node:
                 state.node = node
                 plan.nodes[device] = node
@@ -202,19 +220,21 @@ class StationEngine:
         state = self._draft(plan, reading.device)
         settings = self.settings_of(reading.device)
         fresh = self._fresh(state, VITALS_STREAM, reading.t_us)
-        carried = state.carried if fresh else copy.deepcopy(state.carried)
-        result = score_reading(reading.t_us, reading.values, settings.news2, carried)
-        plan.readings.append(Reading(reading.device, NEWS2_STREAM, reading.seq, reading.t_us, result.as_values()))
+        carried = state.carried if fresh else Carried(dict(state.carried.values), state.carried.acvpu)
         vitals = units.canonical(reading.values)
+        result = score_reading(reading.t_us, reading.values, settings.news2, carried, vitals)
+        plan.readings.append(Reading(reading.device, NEWS2_STREAM, reading.seq, reading.t_us, result.as_values()))
         plan.vitals.append(VitalsUpdate(reading.device, reading.t_us, vitals, result))
         if not fresh:
             return
         if result.total is not None and result.band is not None:
             rank = BANDS.index(result.band)
-            detail = {"total": result.total, "parameters": {p.value: s for p, s in result.parameters.items()},
-                      "consciousness_assumed": result.consciousness_assumed, "spo2_scale": result.spo2_scale.value}
-            self._apply(plan.events, state, alarms.news2_spec(self.news2_debounce), rank, rank, reading.t_us,
-                        float(result.total), detail)
+
+            def detail(r: News2Result = result) -> Mapping[str, Any]:
+                return {"total": r.total, "parameters": {p.value: s for p, s in r.parameters.items()},
+                        "consciousness_assumed": r.consciousness_assumed, "spo2_scale": r.spo2_scale.value}
+
+            self._apply(plan.events, state, self.news2, rank, rank, reading.t_us, float(result.total), detail)
         ecg_hr_us = state.newest.get(HEART_RATE_MODEL)
         ecg_fresh = ecg_hr_us is not None and reading.t_us - ecg_hr_us <= self.config.ecg_hr_fresh_s * 1e6
         for vital, value in vitals.items():
@@ -226,10 +246,21 @@ class StationEngine:
                 t_us: int, measured_by: str) -> None:
         spec_range = limits.of(vital)
         for side, (enter, hold) in levels(vital, value, spec_range).items():
-            detail = {"limits": dataclasses.asdict(spec_range), "unit": units.VITALS[vital].unit,
-                      "measured_by": measured_by}
-            self._apply(out, state, alarms.limit_spec(vital, side, self.limit_debounce), enter, hold, t_us, value,
-                        detail)
+            spec = self._limit_spec(vital, side)
+            if not (enter or hold) and spec.key not in state.trackers:
+                continue  # inside the limits and never alarmed: nothing to do (the common case)
+
+            def detail(r: LimitRange = spec_range, v: str = vital, by: str = measured_by) -> Mapping[str, Any]:
+                return {"limits": dataclasses.asdict(r), "unit": units.VITALS[v].unit, "measured_by": by}
+
+            self._apply(out, state, spec, enter, hold, t_us, value, detail)
+
+    def _limit_spec(self, vital: str, side: Side) -> AlarmSpec:
+        key = (vital, side)
+        spec = self._limit_specs.get(key)
+        if spec is None:
+            spec = self._limit_specs[key] = alarms.limit_spec(vital, side, self.limit_debounce)
+        return spec
 
     def _status(self, plan: Plan, reading: Reading) -> None:
         pct = reading.values.get("battery_pct")
@@ -283,9 +314,9 @@ class StationEngine:
     # -- levels to alerts ----------------------------------------------------------------------------
     @staticmethod
     def _apply(out: list[Event], state: PatientState, spec: AlarmSpec, enter: int, hold: int, t_us: int,
-               value: float | None, detail: Mapping[str, Any]) -> None:
+               value: float | None, detail: Mapping[str, Any] | Callable[[], Mapping[str, Any]]) -> None:
         """Feed one measurement to the alarm ``spec``; on a change of its confirmed level, resolve the open alert
-        and raise one for the new level."""
+        and raise one for the new level (``detail``, or what it returns when called, goes into that alert)."""
         tracker = state.trackers.get(spec.key)
         if tracker is None:
             if enter == 0 and hold == 0:
@@ -304,7 +335,7 @@ class StationEngine:
             out.append(alarms.resolution(opened, t_us, "cleared" if after == 0 else f"now level {after}"))
         if after > 0:
             raised = alarms.Raise(spec, state.device, state.site, after, t_us, state.since.get(spec.key, t_us), value,
-                                  detail).event()
+                                  detail() if callable(detail) else detail).event()
             out.append(raised)
             state.opened[spec.key] = raised
 

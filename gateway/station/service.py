@@ -57,6 +57,7 @@ class Station:
         self._lock = threading.Lock()
         self._records = self.state.records()
         self._changes = self.state.latest_limit_changes()
+        self._settings: dict[str, PatientSettings] = {}  # built on first use, replaced on every edit
         self.engine = StationEngine(self.config, self.settings_of, self.state.device_nodes())
 
     def close(self) -> None:
@@ -82,9 +83,14 @@ class Station:
         return limits_in_force(self.record(device), self._changes.get(device))
 
     def settings_of(self, device: str) -> PatientSettings:
-        record = self.record(device)
-        return PatientSettings(News2Settings(record.spo2_scale, record.supplemental_oxygen),
-                               self.limits(device).limits)
+        cache = self._settings  # an edit swaps in a new dict: a value built from old records lands in the old one
+        settings = cache.get(device)
+        if settings is None:
+            record = self.record(device)
+            settings = PatientSettings(News2Settings(record.spo2_scale, record.supplemental_oxygen),
+                                       self.limits(device).limits)
+            cache[device] = settings
+        return settings
 
     # -- the write path (store writer thread) --------------------------------------------------------
     def write(self, store: Store, batch: WriteBatch, node: str | None = None) -> Written:
@@ -117,6 +123,7 @@ class Station:
             after = replace(before, **changes, updated_by=who, updated_us=now_us())
             self.state.put_record(after)
             self._records = {**self._records, device: after}
+            self._settings = {}
         changed = {k: _plain(v) for k, v in changes.items() if getattr(before, k) != v}
         self.audit.append(actor or f"user:{who}", action, f"patient:{device}", {"changed": changed})
         return after
@@ -129,6 +136,7 @@ class Station:
             change = LimitChange(device, limits, who, now_us())
             self.state.add_limit_change(change)
             self._changes = {**self._changes, device: change}
+            self._settings = {}
             after = self.limits(device)
         detail: dict[str, Any] = {"reset_to": after.condition.value} if changes is None else {
             "changed": {name: {"from": _plain(current.limits.of(name)), "to": _plain(rng)}

@@ -119,7 +119,13 @@ class StationState:
 
     def set_device_nodes(self, nodes: dict[str, str], t_us: int) -> None:
         with self._lock:
-            self._db.executemany(
-                "INSERT INTO device_edges VALUES (?,?,?) ON CONFLICT(device) DO UPDATE SET node = excluded.node, "
-                "updated_us = excluded.updated_us", [(d, n, t_us) for d, n in nodes.items()],
-            )
+            self._db.execute("BEGIN IMMEDIATE")  # one commit for the lot (a ward's first batch names hundreds)
+            try:
+                self._db.executemany(
+                    "INSERT INTO device_edges VALUES (?,?,?) ON CONFLICT(device) DO UPDATE SET node = excluded.node, "
+                    "updated_us = excluded.updated_us", [(d, n, t_us) for d, n in nodes.items()],
+                )
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")

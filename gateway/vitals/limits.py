@@ -64,6 +64,9 @@ class LimitRange:
                 raise ValueError(f"{a} ({va:g}) must be below {b} ({vb:g})")
 
 
+_VITAL_NAMES = frozenset(v.value for v in VitalName)
+
+
 @dataclass(frozen=True, slots=True)
 class AlarmLimits:
     """The limits of every vital (:class:`~gateway.vitals.units.VitalName`)."""
@@ -85,7 +88,9 @@ class AlarmLimits:
                                      f"{spec.low_plausible:g}-{spec.high_plausible:g}")
 
     def of(self, vital: str) -> LimitRange:
-        limits: LimitRange = getattr(self, VitalName(vital).value)
+        if vital not in _VITAL_NAMES:
+            raise ValueError(f"{vital!r} is not a vital; known: {', '.join(_VITAL_NAMES)}")
+        limits: LimitRange = getattr(self, vital)
         return limits
 
     def replace(self, changes: Mapping[str, LimitRange]) -> AlarmLimits:

@@ -100,9 +100,12 @@ class News2Result:
         return out
 
 
-def score_reading(t_us: int, values: Mapping[str, float], settings: News2Settings, carried: Carried) -> News2Result:
-    """Score one raw vitals reading; updates ``carried`` with what the reading measured."""
-    vitals = units.canonical(values)
+def score_reading(t_us: int, values: Mapping[str, float], settings: News2Settings, carried: Carried,
+                  vitals: Mapping[str, float] | None = None) -> News2Result:
+    """Score one raw vitals reading; updates ``carried`` with what the reading measured. ``vitals``: the
+    reading's :func:`~gateway.vitals.units.canonical` values, when the caller has them already."""
+    if vitals is None:
+        vitals = units.canonical(values)
     measured: dict[Parameter, float] = {}
     used_carried: list[Parameter] = []
     for parameter, vital in PARAMETER_VITAL.items():

@@ -19,6 +19,7 @@ BENCH_MODULES = {
     "edge": ("benchmarks.edge", "edge.bench"),
     "store": ("benchmarks.store",),
     "dashboard": ("benchmarks.dashboard",),
+    "station": ("benchmarks.station",),
     "train": ("benchmarks.train",),
     "mqtt": ("benchmarks.mqtt",),
 }
