@@ -192,8 +192,10 @@ def card_markdown(card: dict[str, Any]) -> str:
         f"# Data card: {card['dataset']}",
         "",
         f"- Source: `{card['source']}` (recording kind `{card['recording_kind']}`), generation {card['generation']}.",
-        "  Every subject is simulated: no real patient data is in this dataset.",
-        *([f"- Real data added as non-falls: {card['real_data']}"] if card.get("real_data") else []),
+        *(["  Every subject is simulated: no real patient data is in this dataset."]
+          if not (card.get("real_data") or {}).get("used") else []),
+        *([f"- Real data added {'as non-falls' if card['recording_kind'] == 'motion' else 'to training'}:"
+           f" {card['real_data']}"] if card.get("real_data") else []),
         f"- Preprocessing: `{card['preprocessing']['module']}` version {card['preprocessing']['version']}"
         " (the same code the edge runs).",
         f"- Split by {card['split_by']}: " + "; ".join(f"{s}: {len(v)} subjects" for s, v in card["subjects"].items()),

@@ -22,7 +22,6 @@ from cloud.metrics import SIZE_RATIO_FLOOR, check_floors, classification_metrics
 from cloud.train import model_path
 from models.definitions import build, spec
 from models.metadata import OUTPUT_MEANING, SCHEMA_VERSION, ModelMetadata
-from models.preprocessing import PREPROCESSING_VERSION
 from models.runtime import ModelRunner, read_tensor_specs, released_paths, sha256_file
 
 log = logging.getLogger(__name__)
@@ -144,7 +143,7 @@ def export(
         "classes": list(s.classes),
         "input": in_spec.to_dict(),
         "output": {**out_spec.to_dict(), "meaning": OUTPUT_MEANING},
-        "preprocessing": {"module": s.preprocessing, "version": PREPROCESSING_VERSION},
+        "preprocessing": {"module": s.preprocessing, "version": s.preprocessing_version},
         "training_data": {
             "sha256": ds.sha256,
             "source": ds.card.get("source"),

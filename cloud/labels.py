@@ -84,7 +84,9 @@ def fall_examples(rec: RecordingLike, hop: int = motion.HOP) -> tuple[np.ndarray
 
 
 def ecg_examples(rec: RecordingLike, classes: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Input 2 beat vectors (:func:`models.preprocessing.beats.normalise_beats`) and their classes."""
     t_peaks, vectors = beats.beat_vectors(rec.signals["ecg"], rec.rates["ecg"])
+    vectors = beats.normalise_beats(vectors, beats.previous_beats(vectors))
     ann = sorted((a.t_s, a.label) for a in rec.truth if a.kind == "beat")
     y = np.full(len(t_peaks), -1, dtype=np.int64)
     if ann and len(t_peaks):

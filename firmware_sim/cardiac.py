@@ -201,8 +201,8 @@ class BeatGenerator:
             [
                 (-p.pr_s, 0.022, p.p_amp if p_wave else 0.0),
                 (-0.028 * qw, 0.009 * qw, -0.10 * g),
-                (0.0, 0.011 * qw, 1.0 * g),
-                (0.028 * qw, 0.010 * qw, -0.25 * g),
+                (0.0, 0.011 * qw, p.r_amp * g),
+                (0.028 * qw, 0.010 * qw, -p.s_amp * g),
                 (t_off, 0.055, p.t_amp),
                 (-0.05, 0.004, 0.0),
             ]
@@ -223,8 +223,8 @@ class BeatGenerator:
             [
                 (-0.16, 0.02, 0.0),
                 (-0.04, 0.015, -0.1 * g * sign),
-                (0.0, vw, 1.4 * g * sign),
-                (0.06, vw * 1.2, -0.5 * g * sign),
+                (0.0, vw, p.v_amp * g * sign),
+                (0.06, vw * 1.2, -0.5 / 1.4 * p.v_amp * g * sign),
                 (0.33 if not vt else 0.2, 0.08, -0.45 * sign * float(self.rng.uniform(0.7, 1.2))),
                 (-0.05, 0.004, 0.0),
             ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field
@@ -19,3 +20,7 @@ class SimConfig(StrictModel):
     qos: int = Field(1, ge=0, le=1, description="MQTT QoS of data frames (1: at-least-once).")
     publish_truth: bool = Field(True, description="Publish ground truth on the truth topics.")
     frame_s: float = Field(0.5, ge=0.05, le=10, description="Seconds of signal per ECG/motion frame.")
+    device_credentials: Path | None = Field(
+        None, description="JSON file of per-device MQTT credentials ({\"devices\": {id: {\"username\", "
+        "\"password\"}}}); each device then connects with its own, as real devices do."
+    )

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import zlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +25,7 @@ from firmware_sim.ecg import EcgStream
 from firmware_sim.emotion import RATES as EMOTION_RATES
 from firmware_sim.emotion import EmotionStream
 from firmware_sim.motion import MotionGenerator
+from firmware_sim.motion import random_mount as random_mount_matrix
 from firmware_sim.persona import Persona, make_persona
 
 KINDS = ("ecg", "motion", "emotion")
@@ -56,10 +57,14 @@ def subject_rng(seed: int, kind: str, index: int) -> np.random.Generator:
 
 
 def generate(
-    kind: str, subjects: int, seconds: float, seed: int, *, rate_hz: float | None = None
+    kind: str, subjects: int, seconds: float, seed: int, *, rate_hz: float | None = None,
+    random_mount: bool = False, vary: Callable[[Persona, np.random.Generator], Persona] | None = None,
 ) -> Iterator[Recording]:
     """``subjects`` recordings of ``seconds`` each. ``rate_hz`` sets the ECG rate (ecg, emotion) or
-    the motion sensors' rate (motion)."""
+    the motion sensors' rate (motion); ``random_mount`` turns each motion subject's sensor by its own
+    random 3-D rotation (recorded in the persona as ``mount``). ``vary`` (ECG only) changes each persona
+    before its signal is rendered, with a generator of its own (the subject's signal generator is left
+    untouched)."""
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
     if subjects < 1 or seconds <= 0:
@@ -68,9 +73,12 @@ def generate(
     for index in range(subjects):
         rng = subject_rng(seed, kind, index)
         if kind == "ecg":
-            yield _ecg(make_persona(seed, index), rng, seconds, rate)
+            persona = make_persona(seed, index)
+            if vary is not None:
+                persona = vary(persona, np.random.default_rng([seed, zlib.crc32(b"vary"), index]))
+            yield _ecg(persona, rng, seconds, rate)
         elif kind == "motion":
-            yield _motion(make_persona(seed, index), rng, seconds, rate)
+            yield _motion(make_persona(seed, index), rng, seconds, rate, random_mount)
         else:
             yield _emotion(make_persona(seed, index, condition="normal"), rng, seconds, rate)
 
@@ -85,8 +93,10 @@ def _ecg(persona: Persona, rng: np.random.Generator, seconds: float, fs: float) 
                      _sorted(truth), persona.as_dict())
 
 
-def _motion(persona: Persona, rng: np.random.Generator, seconds: float, fs: float) -> Recording:
-    gen = MotionGenerator(persona, fs, rng)
+def _motion(persona: Persona, rng: np.random.Generator, seconds: float, fs: float,
+            random_mount: bool = False) -> Recording:
+    mount = random_mount_matrix(np.random.default_rng(rng.integers(0, 2**63 - 1))) if random_mount else None
+    gen = MotionGenerator(persona, fs, rng, mount=mount)
     n = round(seconds * fs)
     acc, gyro, truth = [], [], []
     have = 0
@@ -99,7 +109,10 @@ def _motion(persona: Persona, rng: np.random.Generator, seconds: float, fs: floa
         gyro.append(block.gyro)
         have += len(block.acc)
     signals = {"acc": np.concatenate(acc)[:n].astype(np.float32), "gyro": np.concatenate(gyro)[:n].astype(np.float32)}
-    return Recording(persona.subject, "motion", {"acc": fs, "gyro": fs}, signals, _sorted(truth), persona.as_dict())
+    info = persona.as_dict()
+    if mount is not None:
+        info["mount"] = np.round(mount, 6).tolist()
+    return Recording(persona.subject, "motion", {"acc": fs, "gyro": fs}, signals, _sorted(truth), info)
 
 
 def _emotion(persona: Persona, rng: np.random.Generator, seconds: float, ecg_hz: float) -> Recording:

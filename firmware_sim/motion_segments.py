@@ -72,10 +72,75 @@ def _const(n: int, pitch: float, roll: float, rng: np.random.Generator, fs: floa
 
 
 def still(rng: np.random.Generator, fs: float, seconds: float, pitch: float, roll: float, posture: str) -> Segment:
-    """Standing, sitting or lying without moving (sway and breathing only)."""
-    seg = _const(_n(fs, seconds), pitch, roll, rng, fs, 0.03 if posture == "standing" else 0.008)
+    """Standing, sitting or lying without moving (sway and breathing only). Breathing tilts the
+    trunk by 0.2-0.5 deg sitting or lying (Hernandez 2015 measured it from a waist/chest
+    accelerometer), which is what tells a person lying still from a device lying on a table."""
+    sway = 0.03 if posture == "standing" else float(rng.uniform(0.008, 0.02))
+    seg = _const(_n(fs, seconds), pitch, roll, rng, fs, sway)
     seg.posture = posture
     return seg
+
+
+def device_still(fs: float, seconds: float, pitch: float, roll: float) -> Segment:
+    """A device lying on a table, a bed or the floor: no body, no motion (sensor noise only)."""
+    n = _n(fs, seconds)
+    return Segment(np.full(n, pitch), np.full(n, roll), np.zeros(n), np.zeros((n, 3)), "off_body")
+
+
+def handling(
+    rng: np.random.Generator, fs: float, seconds: float, p0: tuple[float, float], p1: tuple[float, float],
+    posture: str,
+) -> Segment:
+    """A device in a hand (taken off, picked up, put on): it turns from ``p0`` to ``p1`` with hand
+    tremor and jerks (0.1-0.3 g, tens of deg/s) on top of the smooth turn."""
+    n = _n(fs, seconds)
+    s = _ease(n)
+    k = max(4, int(seconds * 3))
+    knots = np.linspace(0, n - 1, k)
+    wobble = np.stack([np.interp(np.arange(n), knots, rng.normal(0, 0.25, k)) for _ in range(2)], axis=1)
+    wobble *= np.sin(np.pi * s)[:, None]
+    acc = np.stack([np.interp(np.arange(n), knots, rng.normal(0, rng.uniform(0.08, 0.25), k)) for _ in range(3)],
+                   axis=1)
+    extra = np.stack([np.interp(np.arange(n), knots, rng.normal(0, rng.uniform(15, 50), k)) for _ in range(3)],
+                     axis=1)
+    return Segment(p0[0] + (p1[0] - p0[0]) * s + wobble[:, 0], p0[1] + (p1[1] - p0[1]) * s + wobble[:, 1],
+                   np.zeros(n), acc, posture, gyro_extra=extra)
+
+
+def device_drop(
+    rng: np.random.Generator, fs: float, p0: tuple[float, float], p1: tuple[float, float], *, height_m: float,
+    impact_g: float, impact_s: float,
+) -> Segment:
+    """A device slipping from a belt or a hand: true free fall (0 g) from ``height_m`` while tumbling
+    (hundreds of deg/s), an impact on the floor or a bed with a bounce, then it lies still."""
+    fall_s = float(np.sqrt(2 * height_m / 9.81))
+    n_fall = _n(fs, fall_s)
+    n_rest = _n(fs, 1.0)
+    n = n_fall + n_rest
+    u = np.linspace(0, 1, n_fall)
+    pitch = np.concatenate([p0[0] + (p1[0] - p0[0]) * u, np.full(n_rest, p1[0])])
+    roll = np.concatenate([p0[1] + (p1[1] - p0[1]) * u, np.full(n_rest, p1[1])])
+    acc = np.zeros((n, 3))
+    acc[:n_fall, 2] = -1.0  # the specific force vanishes in free fall
+    n_imp = max(2, round(fs * impact_s))
+    acc[:, 2] += _pulse(n, n_fall, n_imp, impact_g)
+    bounce = min(n - 2, n_fall + n_imp + max(2, round(0.12 * fs)))
+    acc[:, 2] += _pulse(n, bounce, n_imp, 0.3 * impact_g)
+    extra = np.zeros((n, 3))
+    extra[:n_fall] = rng.uniform(150, 600, 3) * rng.choice([-1.0, 1.0], 3)
+    t_peak = (n_fall + n_imp / 2) / fs
+    return Segment(pitch, roll, np.zeros(n), acc, "off_body", [(t_peak, t_peak, "device_dropped", "device")],
+                   gyro_extra=extra)
+
+
+def stop_step(rng: np.random.Generator, fs: float, impact_g: float) -> Segment:
+    """The last, braking step of a walk: a forward deceleration and a firm heel strike."""
+    n = _n(fs, 0.6)
+    acc = np.zeros((n, 3))
+    width = max(2, round(fs * float(rng.uniform(0.05, 0.1))))
+    acc[:, 2] += _pulse(n, n // 3, width, impact_g)
+    acc[:, 0] -= _pulse(n, n // 3 - width, 3 * width, float(rng.uniform(0.2, 0.5)))
+    return Segment(np.full(n, 0.04), np.zeros(n), np.zeros(n), acc, "standing")
 
 
 def gait(rng: np.random.Generator, fs: float, seconds: float, cadence: float, amp: float, heel: float = 0.0) -> Segment:

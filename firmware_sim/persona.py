@@ -66,6 +66,10 @@ class Persona:
     eda_scl: float  # tonic skin conductance at rest (uS)
     scr_amp: float  # typical skin-conductance response amplitude (uS)
     stress_reactivity: float  # scales stress effects (HR, SCR rate, respiration)
+    # ECG lead morphology of normal beats (defaults: a lead II-like qRs); varied by the training data
+    r_amp: float = 1.0  # R-wave height over ecg_gain
+    s_amp: float = 0.25  # S-wave depth over ecg_gain (a V1-like lead: small r, deep S)
+    v_amp: float = 1.4  # ventricular ectopic R height over ecg_gain (real PVCs: about 1-3x the normal QRS)
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)

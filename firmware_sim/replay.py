@@ -6,6 +6,10 @@ Stream mapping per ``kind``:
 * ``ecg``: one channel (``--channel`` by name or index, default the first) -> ``ecg`` (mV).
 * ``motion``: channels named like ``acc_x``/``ax``/``accX`` ... -> ``acc`` (g) and ``gyro_*``/``gx`` ...
   -> ``gyro`` (deg/s); without such names the first three channels are ``acc`` and the next three ``gyro``.
+  Units are converted from what the recording states — a CSV header unit in brackets
+  (``acc_x[m/s2]``, ``gyro_x[rad/s]``), a WFDB header's units — or from ``acc_unit``/``gyro_unit``
+  (:data:`ACC_UNITS`, :data:`GYRO_UNITS`); a recording stating none is in g and deg/s, the
+  contract's units. A stated unit that contradicts the option is refused.
 * ``emotion``: channels named ``ecg``, ``eda``/``gsr``, ``ppg``/``bvp``/``pleth``, ``resp``/``rsp``.
 
 WFDB beat annotations become ``beat`` truth mapped to the AAMI classes (N, L, R, e, j -> N; A, a, J,
@@ -41,6 +45,20 @@ _NAMES = {
 }
 
 
+#: motion units -> factor to g, and to deg/s
+ACC_UNITS = {"g": 1.0, "mg": 1e-3, "m/s2": 1.0 / 9.80665, "m/s^2": 1.0 / 9.80665, "ms2": 1.0 / 9.80665}
+GYRO_UNITS = {"deg/s": 1.0, "dps": 1.0, "rad/s": 180.0 / math.pi}
+_UNIT = re.compile(r"^(?P<name>.*?)\s*\[(?P<unit>[^\]]*)\]\s*$")
+
+
+def unit_factor(unit: str, table: dict[str, float], what: str, where: str) -> float:
+    """The factor converting ``unit`` to the contract's unit; a clear error for an unknown one."""
+    key = unit.strip().lower().replace(" ", "")
+    if key not in table:
+        raise ReplayError(f"{where}: {what} unit {unit!r} is not one of {', '.join(table)}")
+    return table[key]
+
+
 class ReplayError(ValueError):
     """A recording that cannot be replayed; the message names the file and the field or line."""
 
@@ -58,16 +76,48 @@ class Loaded:
 
 
 def load(path: Path, kind: str, *, channel: str | None = None, rate: float | None = None,
-         annotator: str = "atr") -> Loaded:
-    """Read a WFDB record (``.hea``/``.dat``, or the record path without extension) or a ``.csv``."""
+         annotator: str = "atr", acc_unit: str | None = None, gyro_unit: str | None = None) -> Loaded:
+    """Read a WFDB record (``.hea``/``.dat``, or the record path without extension) or a ``.csv``;
+    motion in ``acc_unit``/``gyro_unit`` when the recording does not state its units."""
     if kind not in ("ecg", "motion", "emotion"):
         raise ReplayError(f"kind: must be ecg, motion or emotion, got {kind!r}")
+    units: list[str | None]
     if path.suffix.lower() == ".csv":
         names, columns, fs, truth = _read_csv(path, rate)
+        split = [_UNIT.match(n) for n in names]
+        units = [m["unit"] if m else None for m in split]
+        names = [m["name"] if m else n for m, n in zip(split, names, strict=True)]
     else:
         names, columns, fs, truth = _read_wfdb(path, annotator)
-    signals = _map_streams(path, kind, names, columns, channel)
+        units = list(_wfdb_units(path))
+    signals, used = _map_streams(path, kind, names, columns, channel)
+    if kind == "motion":
+        for stream, table, option in (("acc", ACC_UNITS, acc_unit), ("gyro", GYRO_UNITS, gyro_unit)):
+            if stream in signals:
+                signals[stream] = signals[stream] * _motion_factor(path, stream, [units[i] for i in used[stream]],
+                                                                   table, option)
     return Loaded(path.stem, dict.fromkeys(signals, fs), signals, truth)
+
+
+def _wfdb_units(path: Path) -> list[str | None]:
+    import wfdb
+
+    record_name = str(path.with_suffix("")) if path.suffix in (".hea", ".dat") else str(path)
+    header = wfdb.rdheader(record_name)
+    return [str(u) if u else None for u in (header.units or [None] * header.n_sig)]
+
+
+def _motion_factor(path: Path, stream: str, stated: list[str | None], table: dict[str, float],
+                   option: str | None) -> float:
+    """Factor to the contract's unit for one stream, from its stated unit (header) or the option."""
+    known = {s.strip().lower().replace(" ", "") for s in stated if s} & set(table)
+    if len(known) > 1:
+        raise ReplayError(f"{path}: {stream}: its channels state different units {sorted(known)}")
+    if known and option and unit_factor(option, table, stream, str(path)) != table[next(iter(known))]:
+        raise ReplayError(f"{path}: {stream}: the recording states {next(iter(known))!r} but {option!r} was given")
+    if known:
+        return table[next(iter(known))]
+    return unit_factor(option, table, stream, str(path)) if option else 1.0
 
 
 def _read_wfdb(path: Path, annotator: str) -> tuple[list[str], np.ndarray, float, list[Annotation]]:
@@ -181,7 +231,8 @@ def _number(path: Path, line: int, column: str, cell: str) -> float:
 
 
 def _map_streams(path: Path, kind: str, names: list[str], columns: np.ndarray,
-                 channel: str | None) -> dict[str, np.ndarray]:
+                 channel: str | None) -> tuple[dict[str, np.ndarray], dict[str, list[int]]]:
+    """The streams of ``kind`` and, per stream, the column indices it came from."""
     lower = [re.sub(r"[^a-z0-9]", "", n.lower()) for n in names]
     if kind == "ecg":
         if channel is None:
@@ -194,7 +245,7 @@ def _map_streams(path: Path, kind: str, names: list[str], columns: np.ndarray,
             raise ReplayError(f"{path}: channel: no channel {channel!r}; channels: {', '.join(names)}")
         if idx >= columns.shape[1]:
             raise ReplayError(f"{path}: channel: index {idx} but the recording has {columns.shape[1]} channels")
-        return {"ecg": columns[:, idx:idx + 1]}
+        return {"ecg": columns[:, idx:idx + 1]}, {"ecg": [idx]}
     if kind == "motion":
         acc = [i for i, n in enumerate(lower) if re.fullmatch(r"(acc|a)(el)?[_]?[xyz]|acc[xyz]|a[xyz]", n)]
         gyro = [i for i, n in enumerate(lower) if re.fullmatch(r"(gyro?|g)[_]?[xyz]|gyro[xyz]|g[xyz]", n)]
@@ -203,18 +254,21 @@ def _map_streams(path: Path, kind: str, names: list[str], columns: np.ndarray,
                 raise ReplayError(f"{path}: channels: motion needs 3 accelerometer channels, found {names}")
             acc, gyro = [0, 1, 2], ([3, 4, 5] if columns.shape[1] >= 6 else [])
         out = {"acc": columns[:, acc]}
+        used = {"acc": list(acc)}
         if len(gyro) == 3:
             out["gyro"] = columns[:, gyro]
-        return out
+            used["gyro"] = list(gyro)
+        return out, used
     found: dict[str, np.ndarray] = {}
+    cols: dict[str, list[int]] = {}
     for stream, keys in _NAMES.items():
         col = next((i for i, n in enumerate(lower) if any(n.startswith(k) for k in keys)), None)
         if col is not None:
             found[stream] = columns[:, col:col + 1]
-    out = found
-    if "ecg" not in out and "ppg" not in out:
+            cols[stream] = [col]
+    if "ecg" not in found and "ppg" not in found:
         raise ReplayError(f"{path}: channels: emotion needs an ecg or ppg channel, found {names}")
-    return out
+    return found, cols
 
 
 def resample(signal: np.ndarray, fs_in: float, fs_out: float) -> np.ndarray:

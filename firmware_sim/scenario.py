@@ -210,6 +210,18 @@ def _find_line(text: str, loc: list[int | str]) -> int | None:
     return start if start else None
 
 
+def device_ids(scenario: Scenario) -> list[str]:
+    """The device ids :func:`build_devices` gives the scenario's patients, without building them
+    (to enrol the devices before a run)."""
+    ids: list[str] = []
+    counters: dict[str, int] = {}
+    for group in scenario.patients:
+        for _ in range(group.count):
+            counters[group.prefix] = counters.get(group.prefix, 0) + 1
+            ids.append(f"{group.prefix}-{counters[group.prefix]:04d}")
+    return ids
+
+
 def build_devices(scenario: Scenario) -> list[SimDevice]:
     """The scenario's devices, deterministic from its seed."""
     devices: list[SimDevice] = []

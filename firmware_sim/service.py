@@ -20,6 +20,7 @@ from typing import Any
 from firmware_sim.config import SimConfig
 from firmware_sim.fleet import Fleet, FleetReport
 from firmware_sim.scenario import Scenario
+from iomt.transport import MessageBus
 
 log = logging.getLogger(__name__)
 
@@ -52,13 +53,12 @@ def run_fleet(
     built raises ``ScenarioError`` before anything is published."""
     from firmware_sim.scenario import build_devices
     from firmware_sim.truth import TruthSink
-    from iomt.transport.mqtt import MqttBus
 
     devices = build_devices(scenario)
     duration = duration_s if duration_s is not None else scenario.duration_s
     streams = [s for d in devices for s in d.sources]
-    bus = MqttBus(config.mqtt, client_id=f"iomt-sim-{scenario.site}-{scenario.seed}-{threading.get_native_id()}")
-    bus.start()
+    bus = _connect(config, [s.device for s in streams],
+                   f"iomt-sim-{scenario.site}-{scenario.seed}-{threading.get_native_id()}")
     truth = TruthSink(bus if config.publish_truth else None, scenario.site, truth_path)
     fleet = Fleet(bus, scenario.site, streams, qos=scenario.qos, truth=truth, faults=list(scenario.faults),
                   seed=scenario.seed)
@@ -94,7 +94,6 @@ def run_replay(
 
     from firmware_sim.replay import ReplayDevice, load
     from firmware_sim.truth import TruthSink
-    from iomt.transport.mqtt import MqttBus
 
     loaded = load(recording, kind, channel=channel, rate=csv_rate_hz, annotator=annotator)
     device_id = device_id or re.sub(r"[^A-Za-z0-9_.\-]", "-", f"replay-{loaded.name}")[:64]
@@ -102,8 +101,7 @@ def run_replay(
     if rate_hz:
         rates = {"ecg": rate_hz} if kind != "motion" else {"acc": rate_hz, "gyro": rate_hz}
     device = ReplayDevice(device_id, loaded, np.random.default_rng(0), config.frame_s, rates)
-    bus = MqttBus(config.mqtt, client_id=f"iomt-replay-{device_id}-{threading.get_native_id()}")
-    bus.start()
+    bus = _connect(config, [device_id], f"iomt-replay-{device_id}-{threading.get_native_id()}")
     truth = TruthSink(bus if config.publish_truth else None, config.site, truth_path)
     fleet = Fleet(bus, config.site, device.sources, qos=config.qos, truth=truth)
     log.info("replaying %s (%.1f s, %s) as %s", recording, loaded.seconds, ", ".join(loaded.signals), device_id)
@@ -113,6 +111,18 @@ def run_replay(
     bus.stop()
     log.info("published %d messages, %d truth events", report.published, report.truth_events)
     return report
+
+
+def _connect(config: SimConfig, devices: list[str], client_id: str) -> MessageBus:
+    """One connection for all ``devices``, or (with ``config.device_credentials``) one per device
+    with its own credentials; connected, or ``TransportError``/``CredentialsError`` saying why not."""
+    if config.device_credentials is not None:
+        from firmware_sim.device_links import DeviceLinks, load_device_credentials
+
+        return DeviceLinks(config.mqtt, load_device_credentials(config.device_credentials), devices).start()
+    from iomt.transport.mqtt import MqttBus
+
+    return MqttBus(config.mqtt, client_id=client_id).start()
 
 
 def make_dataset(kind: str, subjects: int, seconds: float, seed: int, out: Path, rate_hz: float | None = None) -> Path:

@@ -2,6 +2,12 @@
 
 At the end it drains the pipeline and writes a summary whose loss and duplicate counts come from the
 sequence numbers in the store, compared with what the simulator reports it published.
+
+Secure by default: on the embedded broker, the first run provisions ``<workdir>/security`` (a local
+CA, the broker's TLS certificate, the gateway's HTTPS certificate, an identity with credentials for
+every simulated device, the edge and the gateway, the admin user; :mod:`iomt_app.provision`), the
+broker listens with TLS on 127.0.0.1 and accepts only enrolled identities within their topic grants,
+and each process gets its credentials in a config file (``--config``), never on its command line.
 """
 
 from __future__ import annotations
@@ -17,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pydantic import SecretStr
+
 from gateway import views
 from gateway.config import GatewayConfig
 from gateway.server import running_gateway
@@ -24,7 +32,8 @@ from gateway.state import STATION
 from gateway.station.service import Station
 from gateway.store.base import Store
 from gateway.store.records import Table
-from iomt.config import MqttConfig
+from iomt.config import MqttConfig, TlsConfig
+from iomt_app.provision import Provisioned, SecurityPlan, provision
 from testsupport.net import free_port, wait_for_port
 
 log = logging.getLogger(__name__)
@@ -124,28 +133,39 @@ async def run_demo(options: DemoOptions) -> int:
         loop.add_signal_handler(sig, stop.set)
     try:
         broker_url = options.broker_url
+        gateway_mqtt = MqttConfig(url=broker_url) if broker_url else None
+        edge_config: list[str] = []
+        sim_config: list[str] = []
         if broker_url is None:
+            security = await loop.run_in_executor(None, _secure, workdir, options.patients)
             port = free_port()
-            broker = await _spawn("broker", "broker", "--port", str(port), log_level=child_level)
+            broker = await _spawn("broker", "broker", "--port", str(port), "--registry", str(security.registry),
+                                  "--tls-cert", str(security.broker_cert), "--tls-key", str(security.broker_key),
+                                  log_level=child_level)
             if not await loop.run_in_executor(None, wait_for_port, "127.0.0.1", port, 20.0):
                 log.error("the embedded broker did not start")
                 return 1
-            broker_url = f"mqtt://127.0.0.1:{port}"
-        gateway_config = GatewayConfig(
-            port=options.port, db_path=workdir / "gateway.sqlite", mqtt=MqttConfig(url=broker_url)
-        )
+            broker_url = f"mqtts://127.0.0.1:{port}"
+            username, password = security.mqtt_credentials(GATEWAY)
+            gateway_mqtt = MqttConfig(url=broker_url, username=username, password=SecretStr(password),
+                                      tls=TlsConfig(ca_file=security.ca_cert))
+            edge_config = ["--config", str(security.edge_config(EDGE))]
+            sim_config = ["--config", str(security.sim_config)]
+        else:
+            log.warning("using the broker at %s as it is: the demo enrols nothing there", broker_url)
+        gateway_config = GatewayConfig(port=options.port, db_path=workdir / "gateway.sqlite", mqtt=gateway_mqtt)
         async with running_gateway(gateway_config) as gateway:
             await loop.run_in_executor(None, seed_ward, gateway.app[STATION], options.patients)
             log.info("dashboard: %s   (store: %s, broker: %s)", gateway.url, gateway_config.db_path, broker_url)
             edge = await _spawn(
-                "edge", "edge", "--broker", broker_url, "--gateway", gateway.url,
+                "edge", "edge", *edge_config, "--broker", broker_url, "--gateway", gateway.url,
                 "--outbox", str(workdir / "edge-outbox.sqlite"), log_level=child_level,
             )
             if not await _wait_edge_online(gateway.store, edge, 30.0):
                 log.error("the edge node did not come online")
                 return 1
             report_path = workdir / "sim-report.json"
-            sim_args = ["sim", "--broker", broker_url, "--patients", str(options.patients),
+            sim_args = ["sim", *sim_config, "--broker", broker_url, "--patients", str(options.patients),
                         "--report", str(report_path)]
             if options.duration_s is not None:
                 sim_args += ["--duration", str(options.duration_s)]
@@ -180,6 +200,30 @@ async def run_demo(options: DemoOptions) -> int:
         await _stop(sim)
         await _stop(edge)
         await _stop(broker, grace_s=10)
+
+
+#: The demo's edge node and gateway identities (the edge's and the simulator's default site).
+EDGE = "edge-1"
+GATEWAY = "gateway"
+SITE = "default"
+
+
+def _secure(workdir: Path, patients: int) -> Provisioned:
+    """Provision ``workdir/security`` for ``patients`` simulated patients; print the admin password
+    the first time (to the terminal only: it is stored nowhere, and never logged)."""
+    from firmware_sim.scenario import default_scenario, device_ids
+
+    plan = SecurityPlan(site=SITE, edges=(EDGE,), devices=device_ids(default_scenario(patients, site=SITE)),
+                        gateway=GATEWAY)
+    security = provision(workdir / "security", plan)
+    log.info("security: %s (CA %s; %d identities enrolled this run)", security.root, security.ca_cert,
+             len(security.enrolled))
+    if security.admin_password is not None:
+        print(  # noqa: T201 - shown once on the terminal, deliberately not through logging
+            f"\n  admin password (shown once, stored only as a hash in {security.admin_user}): "
+            f"{security.admin_password}\n", flush=True,
+        )
+    return security
 
 
 async def _wait_edge_online(store: Store, edge: asyncio.subprocess.Process, timeout_s: float) -> bool:

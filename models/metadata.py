@@ -38,7 +38,7 @@ from pydantic import (
 from pydantic.dataclasses import dataclass
 
 from models.errors import ModelError
-from models.preprocessing import PREPROCESSING_VERSION
+from models.preprocessing import PREPROCESSING_VERSION, compatible
 
 #: The version of the metadata layout this release writes and reads.
 SCHEMA_VERSION = 1
@@ -291,23 +291,33 @@ class ModelMetadata(_Strict):
 
     # -- compatibility -------------------------------------------------------------------------------
 
-    def check_compatible(self, preprocessing_version: str = PREPROCESSING_VERSION) -> None:
+    def check_compatible(self, preprocessing_version: str | None = None) -> None:
         """Refuse a model whose preprocessing this install does not run (raise :class:`MetadataError`).
 
-        ``preprocessing_version`` is the running :mod:`models.preprocessing`'s version; windows made by
-        another version are different numbers from the ones the model was trained on.
+        Versions are semantic (see :data:`models.preprocessing.PREPROCESSING_VERSION`): another major
+        makes different inputs from the ones the model was trained on and is refused; a minor one keeps
+        them. The running majors are those the model's preprocessing module declares it makes
+        (``RUNS_MAJORS``), else the package's; ``preprocessing_version`` overrides them (to check a
+        model against another install).
         """
         ref = self.preprocessing
         who = f"model {self.name} {self.version}"
-        if ref.version != preprocessing_version:
-            reason = (f"{who} was built for {ref.module} {ref.version} but this edge runs models.preprocessing"
-                      f" {preprocessing_version}: re-export the model with this release (iomt export {self.name})"
-                      f" or install the edge release whose preprocessing is {ref.version}")
-            raise MetadataError(reason, (("preprocessing.version", reason),))
         if importlib.util.find_spec(ref.module) is None:
             reason = (f"{who} needs preprocessing module {ref.module}, which this edge does not have: install the"
                       " edge release the model was exported for, or re-export it with this release")
             raise MetadataError(reason, (("preprocessing.module", reason),))
+        if preprocessing_version is not None:
+            runs, running = (preprocessing_version.split(".")[0],), f"models.preprocessing {preprocessing_version}"
+        else:
+            runs = tuple(getattr(importlib.import_module(ref.module), "RUNS_MAJORS", ()))
+            if not runs:
+                runs = (PREPROCESSING_VERSION.split(".")[0],)
+            running = f"{ref.module} input version {' or '.join(f'{m}.x' for m in runs)}"
+        if not any(compatible(ref.version, f"{major}.0.0") for major in runs):
+            reason = (f"{who} was built for {ref.module} {ref.version} but this edge runs {running}: re-export"
+                      f" the model with this release (iomt export {self.name}) or install the edge release whose"
+                      f" preprocessing is {ref.version}")
+            raise MetadataError(reason, (("preprocessing.version", reason),))
 
 
 def _schema_advice(found: int) -> str:

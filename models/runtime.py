@@ -19,7 +19,6 @@ from pydantic import ValidationError
 
 from models.errors import ModelError
 from models.metadata import MetadataError, ModelMetadata, TensorSpec
-from models.preprocessing import PREPROCESSING_VERSION
 
 __all__ = [
     "RELEASED_DIR",
@@ -109,9 +108,9 @@ class ModelRunner:
         metadata_path: Path | None = None,
         *,
         num_threads: int = 1,
-        preprocessing_version: str = PREPROCESSING_VERSION,
+        preprocessing_version: str | None = None,
     ) -> None:
-        """Load and verify a model; ``preprocessing_version`` is the running preprocessing's (tests vary it)."""
+        """Load and verify a model; ``preprocessing_version`` overrides the running preprocessing's (tests)."""
         self.path = Path(tflite_path)
         meta_path = Path(metadata_path) if metadata_path is not None else self.path.with_suffix(".json")
         self.metadata = ModelMetadata.load(meta_path)

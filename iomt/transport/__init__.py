@@ -33,6 +33,29 @@ def connect_timeout(url: str, timeout: float, why: str | None) -> TransportError
     )
 
 
+def refused(url: str, reason: str) -> TransportError:
+    """The error of a client whose CONNECT the broker answered with a refusal (``reason``)."""
+    return TransportError(
+        f"the MQTT broker {url} refused the connection: {reason}; check mqtt.username and mqtt.password "
+        "(is this identity enrolled, and not revoked?)"
+    )
+
+
+def tls_failed(url: str, exc: BaseException | str) -> TransportError:
+    """The error of a client whose TLS session with ``url`` failed (``exc``: the SSL error, or its
+    text), naming why and what to check: our verification of the broker's certificate, or the broker
+    ending the handshake (which is how it refuses a client certificate, or the lack of one)."""
+    verify = getattr(exc, "verify_message", None)
+    text = f"certificate verify failed: {verify}" if verify else str(getattr(exc, "reason", None) or exc)
+    if verify or "CERTIFICATE_VERIFY_FAILED" in text:
+        hint = ("is mqtt.tls.ca_file the CA that signed the broker's certificate, is that certificate still valid, "
+                "and does it name this host?")
+    else:
+        hint = ("the broker ended the TLS handshake: does it require a client certificate (mqtt.tls.cert_file) "
+                "signed by its CA, unexpired and not revoked?")
+    return TransportError(f"TLS with the MQTT broker {url} failed: {text}; {hint}")
+
+
 def backpressure_timeout(topic: str, pending: int, url: str) -> TransportError:
     """The error of a publish that found no room among the messages waiting for the broker."""
     return TransportError(

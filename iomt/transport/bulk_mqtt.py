@@ -43,6 +43,8 @@ from iomt.transport import (
     TransportError,
     backpressure_timeout,
     connect_timeout,
+    refused,
+    tls_failed,
 )
 from iomt.transport import mqtt_codec as codec
 
@@ -99,6 +101,7 @@ class BulkMqttBus:
         self._stopping = threading.Event()
         self._closing = False
         self._connect_error: str | None = None
+        self._refusal: TransportError | None = None  # the broker (or TLS) said no: waiting will not help
         self._thread: threading.Thread | None = None
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -106,10 +109,21 @@ class BulkMqttBus:
         """Connect in the background; with ``wait``, block until connected or raise TransportError."""
         self._thread = threading.Thread(target=self._run, name=f"mqtt-{self.client_id}", daemon=True)
         self._thread.start()
-        if wait and not self.wait_connected(timeout):
+        if wait and not self._wait_connected_or_refused(timeout):
             self._shutdown()
+            if self._refusal is not None:
+                raise self._refusal
             raise connect_timeout(self.config.url, timeout, self._connect_error)
         return self
+
+    def _wait_connected_or_refused(self, timeout: float) -> bool:
+        """Until connected (True), or the broker refused us or ``timeout`` passed (False): a refused
+        CONNECT or a failed TLS handshake is not retried here, the caller learns why at once."""
+        deadline = time.monotonic() + timeout
+        while not self._connected.wait(0.05):
+            if self._refusal is not None or time.monotonic() > deadline:
+                return False
+        return True
 
     def wait_connected(self, timeout: float | None = None) -> bool:
         return self._connected.wait(timeout)
@@ -267,6 +281,11 @@ class BulkMqttBus:
         while not self._stopping.is_set():
             try:
                 sock, leftover = self._open()
+            except ssl.SSLError as exc:
+                self._refused(tls_failed(self.config.url, exc))
+                self._stopping.wait(backoff)
+                backoff = min(backoff * 2, self.config.reconnect_max_s)
+                continue
             except (OSError, codec.ProtocolError, TransportError) as exc:
                 self._connect_error = str(exc)
                 log.debug("MQTT connect to %s failed: %s", self.config.url, exc)
@@ -315,13 +334,21 @@ class BulkMqttBus:
                 raise codec.ProtocolError(f"expected CONNACK, got packet type 0x{buf[0]:02x}")
             if buf[3] != 0:
                 reason = codec.CONNACK_REASONS.get(buf[3], f"code {buf[3]}")
-                log.error("MQTT broker %s refused the connection: %s", cfg.url, reason)
-                raise TransportError(f"broker refused the connection: {reason}")
+                error = refused(cfg.url, reason)
+                self._refused(error)
+                raise error
             sock.settimeout(max(float(cfg.keepalive_s), 5.0))
             return sock, buf[4:]
         except BaseException:
             sock.close()
             raise
+
+    def _refused(self, error: TransportError) -> None:
+        """Remember why the broker said no; log it once at ERROR (the retries that follow at DEBUG)."""
+        first = self._connect_error != str(error)
+        self._connect_error = str(error)
+        self._refusal = error
+        log.log(logging.ERROR if first else logging.DEBUG, "%s", error)
 
     def _tls_context(self) -> ssl.SSLContext:
         tls = self.config.tls
@@ -334,6 +361,8 @@ class BulkMqttBus:
 
     def _begin(self) -> None:
         """After CONNACK: resubscribe, resend what the broker has not acknowledged, announce."""
+        self._refusal = None
+        self._connect_error = None
         with self._lock:
             self._live = True
             self._out.clear()

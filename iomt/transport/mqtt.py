@@ -12,8 +12,10 @@
 from __future__ import annotations
 
 import logging
+import socket
 import ssl
 import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -33,6 +35,8 @@ from iomt.transport import (
     TransportError,
     backpressure_timeout,
     connect_timeout,
+    refused,
+    tls_failed,
 )
 
 log = logging.getLogger(__name__)
@@ -59,6 +63,8 @@ class MqttBus:
         self._lock = threading.Lock()
         self._connected = threading.Event()
         self._connect_error: str | None = None
+        self._refusal: TransportError | None = None  # the broker (or TLS) said no: waiting will not help
+        self._sub_mids: dict[int, str] = {}
         self._manual_ack = manual_ack
         self._stopping = False
         self._pending: dict[int, TrackedDelivery] = {}
@@ -93,20 +99,58 @@ class MqttBus:
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_unmatched
         client.on_publish = self._on_publish
+        client.on_subscribe = self._on_subscribe
+        if config.use_tls:
+            # until the first CONNACK: paho retries a failed TLS session silently, but logs why
+            client.on_log = self._on_paho_log
         self._client = client
 
     # -- lifecycle -----------------------------------------------------------------------------
     def start(self, wait: bool = True, timeout: float = 10.0) -> MqttBus:
-        """Connect in the background; with ``wait``, block until connected or raise TransportError."""
+        """Connect in the background; with ``wait``, block until connected or raise TransportError.
+
+        With ``wait``, a failed TLS handshake (wrong CA, expired certificate, wrong host) and a
+        refused CONNECT (bad credentials, revoked identity) raise at once, naming the reason,
+        instead of being retried until ``timeout``; an unreachable broker is retried.
+        """
+        if wait and self.config.use_tls:
+            self._check_tls(timeout)
         try:
             self._client.connect_async(self.config.host, self.config.port, keepalive=self.config.keepalive_s)
         except (OSError, ValueError) as exc:
             raise TransportError(f"cannot start MQTT connection to {self.config.url}: {exc}") from exc
         self._client.loop_start()
-        if wait and not self.wait_connected(timeout):
+        if wait and not self._wait_connected_or_refused(timeout):
             self._client.loop_stop()
+            if self._refusal is not None:
+                raise self._refusal
             raise connect_timeout(self.config.url, timeout, self._connect_error)
         return self
+
+    def _check_tls(self, timeout: float) -> None:
+        """One TLS handshake with the broker, as paho will make it, to name a certificate problem
+        (paho retries a failed handshake silently). An unreachable broker is left to the retries."""
+        tls = self.config.tls
+        context = ssl.create_default_context(cafile=str(tls.ca_file) if tls.ca_file else None)
+        if tls.cert_file:
+            context.load_cert_chain(str(tls.cert_file), str(tls.key_file) if tls.key_file else None)
+        if tls.insecure:
+            context.check_hostname = False
+        try:
+            with socket.create_connection((self.config.host, self.config.port), timeout=min(timeout, 10.0)) as raw, \
+                    context.wrap_socket(raw, server_hostname=self.config.host):
+                pass
+        except ssl.SSLError as exc:
+            raise tls_failed(self.config.url, exc) from None
+        except OSError as exc:
+            self._connect_error = str(exc)
+
+    def _wait_connected_or_refused(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while not self._connected.wait(0.05):
+            if self._refusal is not None or time.monotonic() > deadline:
+                return False
+        return True
 
     def wait_connected(self, timeout: float | None = None) -> bool:
         return self._connected.wait(timeout)
@@ -184,7 +228,7 @@ class MqttBus:
             self._subscriptions[topic_filter] = (handler, qos)
         self._client.message_callback_add(topic_filter, self._wrap(handler))
         if self.connected:
-            self._client.subscribe(topic_filter, qos)
+            self._subscribe(self._client, topic_filter, qos)
 
     def ack(self, message: ReceivedMessage) -> None:
         """Acknowledge a message received with manual acknowledgement."""
@@ -220,6 +264,25 @@ class MqttBus:
             if self._waiters:
                 self._delivery_cond.notify_all()
 
+    def _on_paho_log(self, _client: paho.Client, _userdata: Any, level: int, text: str) -> None:
+        if level == paho.MQTT_LOG_ERR and "SSL" in text and not self.connected:
+            self._refusal = tls_failed(self.config.url, text)
+
+    def _subscribe(self, client: paho.Client, topic_filter: str, qos: int) -> None:
+        _rc, mid = client.subscribe(topic_filter, qos)
+        if mid is not None:
+            with self._lock:
+                self._sub_mids[mid] = topic_filter
+
+    def _on_subscribe(self, _client: paho.Client, _userdata: Any, mid: int, reasons: list[ReasonCode],
+                      _props: Any) -> None:
+        with self._lock:
+            topic_filter = self._sub_mids.pop(mid, "?")
+        for reason in reasons:
+            if reason.is_failure:
+                log.error("the MQTT broker %s refused the subscription to %s (%s); check this identity's ACL",
+                          self.config.url, topic_filter, reason)
+
     def _on_unmatched(self, _client: paho.Client, _userdata: Any, msg: paho.MQTTMessage) -> None:
         if self._manual_ack and msg.qos > 0:
             self._client.ack(msg.mid, msg.qos)
@@ -228,14 +291,20 @@ class MqttBus:
         self, client: paho.Client, _userdata: Any, _flags: Any, reason: ReasonCode, _props: Any
     ) -> None:
         if reason.is_failure:
+            first = self._connect_error != str(reason)
             self._connect_error = str(reason)
-            log.error("MQTT broker %s refused the connection: %s", self.config.url, reason)
+            self._refusal = refused(self.config.url, str(reason))
+            # once at ERROR; the retries that follow (every reconnect_max_s) at DEBUG
+            log.log(logging.ERROR if first else logging.DEBUG, "%s", self._refusal)
             return
+        self._refusal = None
+        self._connect_error = None
+        client.on_log = None  # formatting every packet's log line costs CPU on the hot path
         self.stats.connects += 1
         with self._lock:
             subscriptions = list(self._subscriptions.items())
         for topic_filter, (_handler, qos) in subscriptions:
-            client.subscribe(topic_filter, qos)
+            self._subscribe(client, topic_filter, qos)
         if self._availability is not None:
             self.publish(self._availability.topic, self._availability.online, qos=1, retain=True)
         log.info("connected to %s as %s", self.config.url, self.client_id)

@@ -15,13 +15,13 @@ from iomt_app.commands import Handler
 #: none present is skipped.
 BENCH_MODULES = {
     "sim": ("benchmarks.sim",),
-    # edge.bench: removed when edge benchmarks move (to benchmarks.edge)
-    "edge": ("benchmarks.edge", "edge.bench"),
+    "edge": ("benchmarks.edge",),
     "store": ("benchmarks.store",),
     "dashboard": ("benchmarks.dashboard",),
     "station": ("benchmarks.station",),
     "train": ("benchmarks.train",),
     "mqtt": ("benchmarks.mqtt",),
+    "broker-restart": ("benchmarks.broker_restart",),
 }
 
 

@@ -21,6 +21,8 @@ class ModelSpec:
     classes: tuple[str, ...]
     input_shape: tuple[int, ...]
     preprocessing: str
+    #: version of the input format the model reads (semantic: its major is what an edge must run)
+    preprocessing_version: str
     description: str
     has_lstm: bool
 

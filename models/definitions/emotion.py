@@ -8,13 +8,14 @@ import keras
 from keras import layers
 
 from models.definitions import ModelSpec
-from models.preprocessing import emotion
+from models.preprocessing import PREPROCESSING_VERSION, emotion
 
 SPEC = ModelSpec(
     name="emotion",
     classes=("baseline", "stress", "amusement"),
     input_shape=(emotion.STEPS, emotion.FEATURES),
     preprocessing="models.preprocessing.emotion",
+    preprocessing_version=PREPROCESSING_VERSION,
     description="baseline / stress / amusement from a 60 s window of ECG, EDA and PPG as 6 feature steps",
     has_lstm=True,
 )

@@ -1,4 +1,16 @@
 """Preprocessing shared by the cloud (training) and the edge (serving): numpy and scipy only."""
 
 #: Bumped whenever a function here changes its output; recorded in model metadata and events.
-PREPROCESSING_VERSION = "1.0.0"
+#: Semantic: a new major version changes an input format, so models built on another major cannot
+#: run on it; a minor one changes values within the same formats (1.1.0: the R-peak search of
+#: :mod:`models.preprocessing.qrs` finds wide, small and fast beats the 1.0.0 search skipped; the
+#: beat vectors and emotion features keep their layout and meaning).
+PREPROCESSING_VERSION = "1.1.0"
+
+
+def compatible(version: str, running: str = PREPROCESSING_VERSION) -> bool:
+    """Whether a model built with preprocessing ``version`` can run on the ``running`` one (same major)."""
+    try:
+        return int(version.split(".")[0]) == int(running.split(".")[0])
+    except ValueError:
+        return False

@@ -5,6 +5,15 @@ with :func:`models.preprocessing.ecg.detect_r_peaks`, then for every beat that h
 each side take :data:`BEFORE` samples before and :data:`AFTER` after the R-peak (baseline-subtracted,
 in mV) and append five rhythm features. Morphology alone cannot tell a premature supraventricular
 beat (S) from a normal one; the RR intervals can.
+
+Two input formats share that cut. **Input 1** (the released 1.0.0 model): the waveform in mV.
+**Input 2** (:func:`normalise_beats`, :data:`NORMALISED_INPUT`): the beat's waveform and the
+waveform of the beat before it, both divided by the beat's own QRS amplitude, then the RR features:
+the model sees shapes, not a gain (real recordings come in amplitudes from 0.1 to several mV
+depending on lead, electrode and patient, which the 1.0.0 model read as morphology), and it sees what
+the beat looks like next to its predecessor. A lead decides whether a normal beat points up or
+down, is narrow or notched; what marks a ventricular beat in every lead is that it differs from
+the beats around it, so polarity is left to the model (trained on both) rather than flipped upright.
 """
 
 from __future__ import annotations
@@ -26,6 +35,21 @@ LOCAL_BEATS = 8
 #: R-peaks a beat's vector depends on: the LOCAL_BEATS before it, its own and the next one.
 CONTEXT = LOCAL_BEATS + 2
 CLIP_MV = 6.0
+#: Input format of :func:`normalise_beats` (recorded with every model that reads it).
+NORMALISED_INPUT = "2"
+#: Samples either side of the R-peak (0.1 s) whose largest deflection is the beat's scale.
+QRS_HALF = 25
+#: Smallest scale (mV): flatter beats are noise, not shapes to blow up.
+MIN_SCALE_MV = 0.05
+#: Normalised waveform values are clipped to this many QRS amplitudes (a T wave may exceed the QRS).
+NORM_CLIP = 3.0
+#: Length of an input 2 vector: the beat's waveform, its predecessor's, the RR features.
+INPUT2 = 2 * WAVE + RR_FEATURES
+#: Input format versions (semantic, recorded with each model): major 1 is the beat vector of
+#: :func:`beat_vectors` as it is; major 2 is :func:`normalise_beats` of it with the previous beat.
+NORMALISED_VERSION = "2.0.0"
+#: Majors of input this module still makes, so models of either major run.
+RUNS_MAJORS = ("1", "2")
 
 
 def condition(ecg: np.ndarray, fs: float) -> np.ndarray:
@@ -100,3 +124,31 @@ def beat_vectors(ecg: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray]:
     peaks = detect_r_peaks(x, ECG_RATE_HZ)
     kept, vectors = beat_vectors_from_peaks(x, peaks)
     return kept / ECG_RATE_HZ, vectors
+
+
+def previous_beats(vectors: np.ndarray) -> np.ndarray:
+    """For consecutive beats of one record (as :func:`beat_vectors` returns them), each beat's
+    predecessor; the first beat stands for its own (no predecessor: nothing to compare with)."""
+    v = np.asarray(vectors)
+    return np.concatenate([v[:1], v[:-1]]) if len(v) else v
+
+
+def normalise_beats(vectors: np.ndarray, previous: np.ndarray | None = None) -> np.ndarray:
+    """Input 2 ``(k, INPUT2)`` from input 1 vectors ``(k, VECTOR)`` and the input 1 vectors of the beats
+    before them (``previous``; ``None``: each beat stands for its own predecessor): the beat's waveform
+    and its predecessor's, both divided by the beat's largest deflection within :data:`QRS_HALF`
+    samples of its R-peak (at least :data:`MIN_SCALE_MV`) and clipped to :data:`NORM_CLIP`, then the
+    beat's RR features unchanged. The predecessor is what a reader compares a beat with: a ventricular
+    beat stands out from the beat before it in shape, width, polarity and size, whatever the lead.
+    A pure function of the two vectors: the edge (keeping each device's last vector) gets the training
+    path's input as closely as their input 1 vectors agree."""
+    v = np.asarray(vectors, dtype=np.float32).reshape(-1, VECTOR)
+    prev = v if previous is None else np.asarray(previous, dtype=np.float32).reshape(-1, VECTOR)
+    if prev.shape != v.shape:
+        raise ValueError(f"previous: {prev.shape[0]} vectors for {v.shape[0]} beats")
+    scale = np.maximum(np.max(np.abs(v[:, BEFORE - QRS_HALF : BEFORE + QRS_HALF + 1]), axis=1), MIN_SCALE_MV)
+    out = np.empty((v.shape[0], INPUT2), dtype=np.float32)
+    out[:, :WAVE] = np.clip(v[:, :WAVE] / scale[:, None], -NORM_CLIP, NORM_CLIP)
+    out[:, WAVE : 2 * WAVE] = np.clip(prev[:, :WAVE] / scale[:, None], -NORM_CLIP, NORM_CLIP)
+    out[:, 2 * WAVE :] = v[:, WAVE:]
+    return out

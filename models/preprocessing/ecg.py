@@ -1,8 +1,8 @@
 """ECG conditioning, R-peak detection and heart rate.
 
-R-peaks follow the Pan-Tompkins idea with scipy building blocks: band-pass (Butterworth, zero
-phase), squared slope, moving-window integration, then ``scipy.signal.find_peaks`` with a
-refractory distance, each peak snapped to the largest band-passed deflection nearby.
+R-peaks: band-pass (Butterworth, zero phase), then the local, amplitude-proportional QRS search of
+:mod:`models.preprocessing.qrs` (which sees wide and ectopic beats next to narrow ones of any size),
+each peak snapped to the largest band-passed deflection nearby.
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from functools import lru_cache
 from itertools import pairwise
 
 import numpy as np
-from scipy.ndimage import uniform_filter1d
-from scipy.signal import find_peaks, sosfilt, sosfilt_zi, sosfiltfilt
+from scipy.signal import sosfilt, sosfilt_zi, sosfiltfilt
 
 from models.preprocessing.filters import butter_sos
+from models.preprocessing.qrs import REFRACTORY_S, qrs_candidates
 
 try:  # the loop inside scipy's sosfilt, without its per-call axis shuffling and copies
     from scipy.signal._sosfilt import _sosfilt
@@ -79,44 +79,21 @@ def detect_r_peaks(signal: np.ndarray, fs: float) -> np.ndarray:
 
 
 def detect_r_peaks_many(signals: np.ndarray, fs: float) -> list[np.ndarray]:
-    """R-peaks of each row of ``signals`` (``(k, n)``, equal lengths): the filtering runs once for all
-    rows, which is what lets an edge node keep up with many patients; each row's result is exactly
-    what :func:`detect_r_peaks` gives for that row alone."""
+    """R-peaks of each row of ``signals`` (``(k, n)``, conditioned ECG in mV, equal lengths): the filtering
+    runs once for all rows, which is what lets an edge node keep up with many patients; each row's
+    result is exactly what :func:`detect_r_peaks` gives for that row alone. The search itself is
+    :mod:`models.preprocessing.qrs`."""
     x = np.asarray(signals, dtype=np.float64)
     empty = np.zeros(0, dtype=np.int64)
     if x.shape[1] < int(fs):  # less than a second cannot hold a reliable beat
         return [empty for _ in range(x.shape[0])]
     filtered = bandpass(x, fs)
-    slope = np.gradient(filtered, axis=-1) ** 2
-    energy = uniform_filter1d(slope, size=max(1, int(0.12 * fs)), axis=-1)
-    thresholds = 0.3 * np.percentile(energy, 98, axis=-1)
-    half = max(1, int(0.08 * fs))
-    distance = max(1, int(MIN_RR_S * fs))
-    rows, cols = _energy_peaks(energy, thresholds, distance)
-    peaks = _refine(filtered, rows, cols, half)
+    rows, cols = qrs_candidates(x, filtered, fs, max(1, int(REFRACTORY_S * fs)))
+    peaks = _refine(filtered, rows, cols, max(1, int(0.08 * fs)))
     n = x.shape[1]
     keys = np.unique(rows * n + peaks)  # per row: sorted and de-duplicated, as np.unique of the row
     bounds = np.searchsorted(keys, np.arange(x.shape[0] + 1) * n)
     return [keys[bounds[r] : bounds[r + 1]] - r * n for r in range(x.shape[0])]
-
-
-def _energy_peaks(energy: np.ndarray, thresholds: np.ndarray, distance: int) -> tuple[np.ndarray, np.ndarray]:
-    """``(row, column)`` of the ``find_peaks(energy[row], height=threshold, distance=distance)`` peaks of
-    every row whose threshold is positive, from one ``find_peaks`` call over all rows.
-
-    The rows are laid end to end with ``distance`` samples of the largest float between them: a row's
-    first sample then never rises above its left neighbour and its last never above its right one
-    (so, as for a row alone, neither can be a peak), the separators' own peak fails its infinite
-    height, and peaks of different rows are more than ``distance`` apart so cannot suppress each other.
-    """
-    k, n = energy.shape
-    stride = n + distance
-    laid = np.full((k, stride), np.finfo(np.float64).max)
-    laid[:, :n] = energy
-    height = np.full((k, stride), np.inf)
-    height[:, :n] = np.where(thresholds > 0, thresholds, np.inf)[:, None]
-    flat, _ = find_peaks(laid.ravel(), height=height.ravel(), distance=distance)
-    return flat // stride, flat % stride
 
 
 def _refine(filtered: np.ndarray, rows: np.ndarray, cols: np.ndarray, half: int) -> np.ndarray:

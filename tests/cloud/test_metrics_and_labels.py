@@ -80,6 +80,8 @@ def test_class_weights_balance_the_loss():
     w = class_weights(np.array([0] * 90 + [1] * 10), 3)
     assert w[1] / w[0] == pytest.approx(9.0)
     assert w[2] == 1.0  # absent class
+    soft = class_weights(np.array([0] * 90 + [1] * 10), 3, power=0.5)
+    assert soft[1] / soft[0] == pytest.approx(3.0) and soft[0] + soft[1] == pytest.approx(2.0)
 
 
 def test_device_choice_without_a_gpu():

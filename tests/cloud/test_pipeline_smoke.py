@@ -29,6 +29,7 @@ def iomt(*args: str | Path) -> None:
     assert proc.returncode == 0, f"iomt {' '.join(map(str, args))} failed:\n{proc.stderr[-3000:]}"
 
 
+@pytest.mark.timeout(3 * 240 + 60)  # three subprocesses, each with its own 240 s limit (TensorFlow on 2 cores)
 @pytest.mark.parametrize(("model", "variant"), [("fall", "both"), ("ecg", "edge"), ("emotion", "edge")])
 def test_train_export_eval_smoke(tmp_path: Path, model: str, variant: str):
     work, out, report = tmp_path / "work", tmp_path / "models", tmp_path / "report"

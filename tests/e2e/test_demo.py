@@ -63,3 +63,93 @@ def test_demo_on_the_embedded_broker(tmp_path: Path) -> None:
     assert_every_sequence_stored_once(workdir)
     for key in ("published", "stored", "lost", "duplicates", "dead_letter", "latency_ms"):
         assert key in summary
+
+
+def children(parent: int) -> list[tuple[int, str]]:
+    """(pid, command line) of the running children of ``parent``."""
+    import os
+
+    out = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as fh:
+                ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
+            if ppid != parent:
+                continue
+            with open(f"/proc/{entry}/cmdline", "rb") as fh:
+                out.append((int(entry), fh.read().replace(b"\0", b" ").decode(errors="replace")))
+        except (OSError, ValueError, IndexError):
+            continue
+    return out
+
+
+def test_the_demos_broker_refuses_the_unauthenticated_and_no_secret_is_on_a_command_line(tmp_path: Path) -> None:
+    """Secure by default: the embedded broker listens with TLS only and refuses a client without
+    credentials; the processes get their credentials in files, not on their command lines; the
+    admin password is printed once and stored only as a hash."""
+    import re
+    import threading
+    import time
+
+    from gateway.registry.hashing import verify_secret
+    from iomt.config import MqttConfig, TlsConfig
+    from iomt.transport import TransportError
+    from iomt.transport.bulk_mqtt import BulkMqttBus
+    from iomt.transport.mqtt import MqttBus
+
+    workdir = tmp_path / "work"
+    cmd = [sys.executable, "-m", "iomt_app", "--log-level", "INFO", "demo", "--patients", "3", "--duration", "12",
+           "--workdir", str(workdir), "--port", "0"]
+    demo = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lines: list[str] = []
+    found = threading.Event()
+
+    def read(stream: object) -> None:
+        for line in stream:  # type: ignore[attr-defined]
+            lines.append(line)
+            if "dashboard:" in line:
+                found.set()
+
+    readers = [threading.Thread(target=read, args=(s,), daemon=True) for s in (demo.stdout, demo.stderr)]
+    for reader in readers:
+        reader.start()
+    try:
+        assert found.wait(90), "".join(lines)[-3000:]
+        url = re.search(r"broker: (mqtts://127\.0\.0\.1:\d+)", "".join(lines))
+        assert url is not None, "the embedded broker must be a TLS one on the loopback address"
+        ca = workdir / "security" / "ca" / "ca.crt"
+        for client in (MqttBus, BulkMqttBus):
+            with pytest.raises(TransportError, match=r"(?i)refused the connection: not authori[sz]ed"):
+                client(MqttConfig(url=url.group(1), tls=TlsConfig(ca_file=ca)), "anonymous").start(timeout=10)
+        with pytest.raises(TransportError):
+            BulkMqttBus(MqttConfig(url=url.group(1).replace("mqtts", "mqtt"), reconnect_max_s=1.0), "plain").start(
+                timeout=3)
+        issued = json.loads((workdir / "security" / "credentials" / "issued.json").read_text())
+        secrets = [v["password"] for v in issued.values()] + [v["uplink_token"] for v in issued.values()
+                                                             if "uplink_token" in v]
+        checked: set[int] = set()
+        deadline = time.monotonic() + 60
+        while len(checked) < 3 and time.monotonic() < deadline and demo.poll() is None:  # broker, edge, simulator
+            for pid, cmdline in children(demo.pid):
+                assert not any(secret in cmdline for secret in secrets), f"a secret on the command line: {cmdline!r}"
+                checked.add(pid)
+            time.sleep(0.2)
+        assert len(checked) >= 3, "".join(lines)[-3000:]
+        assert demo.wait(120) == 0, "".join(lines)[-3000:]
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+            demo.wait()
+    for reader in readers:
+        reader.join(5)
+    for stream in (demo.stdout, demo.stderr):
+        if stream is not None:
+            stream.close()
+    output = "".join(lines)
+    password = re.search(r"admin password \(shown once[^)]*\): (\S+)", output)
+    assert password is not None and output.count(password.group(1)) == 1
+    record = json.loads((workdir / "security" / "users" / "admin.json").read_text())
+    assert record["role"] == "admin" and verify_secret(password.group(1), record["password_hash"])
+    assert password.group(1) not in (workdir / "security" / "users" / "admin.json").read_text()

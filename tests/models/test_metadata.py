@@ -15,7 +15,7 @@ import pytest
 from models.definitions import VARIANTS
 from models.errors import ModelError
 from models.metadata import SCHEMA_VERSION, MetadataError, ModelMetadata, TensorSpec
-from models.preprocessing import PREPROCESSING_VERSION
+from models.preprocessing import PREPROCESSING_VERSION, compatible
 from models.runtime import released_paths
 
 NAMES = ("fall", "ecg", "emotion")
@@ -37,7 +37,7 @@ def test_released_metadata_round_trips_byte_for_byte(name: str, tmp_path: Path) 
     path = released_paths(name)[1]
     meta = ModelMetadata.load(path)
     assert meta.name == name and meta.schema_version == SCHEMA_VERSION
-    assert meta.preprocessing.version == PREPROCESSING_VERSION
+    assert compatible(meta.preprocessing.version, PREPROCESSING_VERSION)
     assert meta.metrics is not None and meta.holdout is not None
     assert meta.to_json() == path.read_text()  # the writer reproduces the released file exactly
     assert ModelMetadata.from_dict(meta.to_dict()) == meta
@@ -188,16 +188,23 @@ def test_other_bad_values_are_refused_by_name(field: str, value: object, reason:
     assert error.fields == (field,) and reason in str(error)
 
 
-def test_preprocessing_of_another_version_is_refused_with_what_to_do() -> None:
+def test_preprocessing_of_another_major_version_is_refused_with_what_to_do() -> None:
     meta = ModelMetadata.from_dict(released("fall"))
+    built = meta.preprocessing.version
     with pytest.raises(MetadataError) as info:
-        meta.check_compatible("1.1.0")
+        meta.check_compatible("2.0.0")
     assert str(info.value) == (
-        f"model fall 1.0.0 was built for models.preprocessing.motion {PREPROCESSING_VERSION} but this edge runs"
-        " models.preprocessing 1.1.0: re-export the model with this release (iomt export fall) or install the"
-        f" edge release whose preprocessing is {PREPROCESSING_VERSION}"
+        f"model fall 1.0.0 was built for models.preprocessing.motion {built} but this edge runs"
+        " models.preprocessing 2.0.0: re-export the model with this release (iomt export fall) or install the"
+        f" edge release whose preprocessing is {built}"
     )
     assert info.value.fields == ("preprocessing.version",) and isinstance(info.value, ModelError)
+
+
+def test_a_minor_preprocessing_change_keeps_the_model_running() -> None:
+    meta = ModelMetadata.from_dict(released("fall"))
+    major = meta.preprocessing.version.split(".")[0]
+    meta.check_compatible(f"{major}.9.3")  # same input formats: no refusal
 
 
 def test_a_preprocessing_module_this_install_lacks_is_refused() -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from models.preprocessing import PREPROCESSING_VERSION
+from models.preprocessing import PREPROCESSING_VERSION, compatible
 from models.runtime import MetadataError, ModelError, ModelRunner, TensorSpec, read_tensor_specs, released_paths
 
 REPO = Path(__file__).resolve().parents[2]
@@ -136,9 +136,9 @@ def test_metadata_that_is_invalid_or_incompatible_is_refused_before_the_model_lo
 
 
 def test_a_model_is_refused_by_an_install_running_other_preprocessing(model_copy):
-    with pytest.raises(MetadataError, match=re.escape("but this edge runs models.preprocessing 1.1.0: re-export")):
-        ModelRunner(*model_copy, preprocessing_version="1.1.0")
-    assert ModelRunner(*model_copy).metadata.preprocessing.version == PREPROCESSING_VERSION
+    with pytest.raises(MetadataError, match=re.escape("but this edge runs models.preprocessing 2.0.0: re-export")):
+        ModelRunner(*model_copy, preprocessing_version="2.0.0")
+    assert compatible(ModelRunner(*model_copy).metadata.preprocessing.version, PREPROCESSING_VERSION)
 
 
 def test_tensor_specs_of_a_model_in_memory(model_copy):

@@ -144,3 +144,36 @@ def test_unreadable_wfdb_fails_clearly(tmp_path: Path, capsys: pytest.CaptureFix
     path, _, _ = _write_record(tmp_path)
     with pytest.raises(ReplayError, match="channel: no channel 'V5'"):
         load(path, "ecg", channel="V5")
+
+
+def test_motion_csv_units_from_the_header_or_the_options(tmp_path: Path) -> None:
+    """Units are converted where the data enters: header units in brackets, or the caller's options;
+    a contradiction between the two is refused."""
+    import math
+
+    rows = "t,acc_x[m/s2],acc_y[m/s2],acc_z[m/s2],gyro_x[rad/s],gyro_y[rad/s],gyro_z[rad/s]\n"
+    rows += "".join(f"{i / 50:.2f},0,0,9.80665,0,0,1\n" for i in range(50))
+    (tmp_path / "si.csv").write_text(rows)
+    loaded = load(tmp_path / "si.csv", "motion")
+    assert np.allclose(loaded.signals["acc"][0], [0, 0, 1])
+    assert np.allclose(loaded.signals["gyro"][0], [0, 0, 180 / math.pi])
+    with pytest.raises(ReplayError, match="states 'm/s2' but 'g' was given"):
+        load(tmp_path / "si.csv", "motion", acc_unit="g")
+    plain = "t,acc_x,acc_y,acc_z,gyro_x,gyro_y,gyro_z\n" + "".join(f"{i / 50:.2f},0,0,1000,0,0,1\n" for i in range(50))
+    (tmp_path / "plain.csv").write_text(plain)
+    as_mg = load(tmp_path / "plain.csv", "motion", acc_unit="mg", gyro_unit="rad/s")
+    assert np.allclose(as_mg.signals["acc"][0], [0, 0, 1]) and np.allclose(as_mg.signals["gyro"][0, 2], 180 / math.pi)
+    assert np.allclose(load(tmp_path / "plain.csv", "motion").signals["acc"][0], [0, 0, 1000])  # contract: g
+    with pytest.raises(ReplayError, match="unit 'furlong' is not one of"):
+        load(tmp_path / "plain.csv", "motion", acc_unit="furlong")
+
+
+def test_motion_wfdb_units_come_from_its_header(tmp_path: Path) -> None:
+    import wfdb
+
+    sig = np.tile([0.0, 0.0, 9.80665, 0.0, 0.0, 2.0], (100, 1))
+    wfdb.wrsamp("imu", fs=100, units=["m/s^2"] * 3 + ["rad/s"] * 3, p_signal=sig, fmt=["32"] * 6,
+                sig_name=["acc_x", "acc_y", "acc_z", "gyro_x", "gyro_y", "gyro_z"], write_dir=str(tmp_path))
+    loaded = load(tmp_path / "imu.hea", "motion")
+    assert np.allclose(loaded.signals["acc"][:, 2], 1.0, atol=1e-3)
+    assert np.allclose(loaded.signals["gyro"][:, 2], np.degrees(2.0), atol=1e-2)

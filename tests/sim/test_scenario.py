@@ -118,8 +118,9 @@ def test_scripted_schedule_and_wrist_placement(tmp_path: Path) -> None:
         return device
 
     waist, wrist = wearable("waist"), wearable("wrist")
-    acc_w, gyro_w = waist.motion.render(50 * 60)
-    _, gyro_r = wrist.motion.render(50 * 60)
+    # a fall is followed by at least 8 s lying (then the scripted "lying" and "get_up"): two minutes
+    acc_w, gyro_w = waist.motion.render(50 * 120)
+    _, gyro_r = wrist.motion.render(50 * 120)
     events = [(label, kind) for _, _, label, kind in waist.motion.pending_events]
     assert events[:2] == [("walking", "activity"), ("fall_forward", "activity")]
     assert ("fall_forward", "fall") in events and ("get_up", "activity") in events

@@ -36,21 +36,64 @@ def test_skipping_classified_beats_leaves_the_other_vectors_unchanged() -> None:
 
 
 def _reference_r_peaks(x: np.ndarray, fs: float) -> np.ndarray:
-    """The detector as it was written first: one find_peaks and one argmax per candidate."""
-    from scipy.ndimage import uniform_filter1d
+    """The QRS search of :mod:`models.preprocessing.qrs` written plainly: one signal, one region and
+    one candidate at a time."""
+    from scipy.ndimage import maximum_filter1d, uniform_filter1d
     from scipy.signal import find_peaks
 
-    from models.preprocessing.ecg import MIN_RR_S, bandpass
+    from models.preprocessing import qrs
+    from models.preprocessing.ecg import bandpass
 
-    band = bandpass(x, fs)
-    energy = uniform_filter1d(np.gradient(band) ** 2, size=max(1, int(0.12 * fs)))
-    threshold = 0.3 * np.percentile(energy, 98)
-    if threshold <= 0:
+    if x.size < int(fs):
         return np.zeros(0, dtype=np.int64)
-    half = max(1, int(0.08 * fs))
-    candidates, _ = find_peaks(energy, height=threshold, distance=max(1, int(MIN_RR_S * fs)))
-    peaks = [max(0, c - half) + int(np.argmax(np.abs(band[max(0, c - half) : c + half + 1]))) for c in candidates]
-    return np.unique(np.asarray(peaks, dtype=np.int64))
+    band = bandpass(x, fs)
+    g = uniform_filter1d(np.abs(np.gradient(band)), max(1, round(qrs.SMOOTH_S * fs)))
+    top = maximum_filter1d(g, max(1, round(qrs.MAX_WINDOW_S * fs)))
+    inside = ((g > qrs.REGION_FACTOR * uniform_filter1d(g, max(1, round(qrs.AVERAGE_S * fs))))
+              | (g > qrs.NEAR_MAX * top)) & (g > qrs.FLOOR_OF_MAX * top)
+    found: list[int] = []
+    i = 0
+    while i < x.size:
+        j = i
+        while j < x.size and inside[j]:
+            j += 1
+        if j - i >= max(1, round(qrs.MIN_REGION_S * fs)):
+            found.append(i + int(np.argmax(g[i:j])))
+        i = max(j, i + 1)
+    sparse = np.zeros(x.size + 2)
+    sparse[np.asarray(found, dtype=np.int64) + 1] = g[found]
+    cands = find_peaks(sparse, height=np.finfo(np.float64).tiny, distance=max(1, int(qrs.REFRACTORY_S * fs)))[0] - 1
+
+    def window(a: np.ndarray, c: int, half_s: float) -> np.ndarray:
+        half = round(half_s * fs)
+        return a[np.clip(np.arange(c - half, c + half + 1), 0, x.size - 1)]
+
+    low = x - band
+    smooth = [np.sqrt(np.mean(window(band, c, qrs.HF_HALF_S) ** 2))
+              < qrs.SMOOTH_RATIO * np.sqrt(np.mean(window(low, c, qrs.LF_HALF_S) ** 2)) for c in cands]
+    amp = [float(np.ptp(window(x, c, qrs.AMP_HALF_S))) for c in cands]
+    sharp = [(int(c), a) for c, a, s in zip(cands, amp, smooth, strict=True) if not s and a >= qrs.MIN_AMP_MV]
+    beats = []
+    for i, c in enumerate(cands):
+        drop = amp[i] < qrs.MIN_AMP_MV
+        before = [s for s in sharp if s[0] < c]
+        after = [s for s in sharp if s[0] > c]
+        t_like = i > 0 and c - cands[i - 1] < qrs.T_WINDOW_S * fs and g[c] < qrs.T_SLOPE_RATIO * g[cands[i - 1]]
+        if smooth[i] and t_like:
+            early = len(before) >= 2 and c - before[-1][0] < qrs.T_EARLY * (before[-1][0] - before[-2][0])
+            drop |= amp[i] < qrs.T_AMP_RATIO * amp[i - 1] or early
+        neighbours = [a for _, a in before[-1:] + after[:1]]
+        if smooth[i]:
+            drop |= bool(neighbours) and amp[i] * len(neighbours) < qrs.BUMP_RATIO * sum(neighbours)
+        else:
+            drop |= bool(before) and amp[i] < qrs.SHARP_BUMP_RATIO * before[-1][1]
+            premature = len(before) >= 2 and c - before[-1][0] < qrs.EARLY_SPIKE * (before[-1][0] - before[-2][0])
+            drop |= premature and amp[i] < qrs.EARLY_SPIKE_RATIO * before[-1][1]
+        if not drop:
+            half = max(1, int(0.08 * fs))
+            lo = max(0, c - half)
+            beats.append(lo + int(np.argmax(np.abs(band[lo : c + half + 1]))))
+    return np.unique(np.asarray(beats, dtype=np.int64))
 
 
 def _reference_vectors(x: np.ndarray, peaks: np.ndarray, after: int | None = None) -> tuple[np.ndarray, np.ndarray]:
