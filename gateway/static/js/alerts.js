@@ -62,8 +62,8 @@ export function render() {
     if (a.acknowledged_by) meta += ` by ${a.acknowledged_by}`;
     if (a.resolved_by) meta += ` · resolved by ${a.resolved_by}`;
     $(".meta", li).textContent = meta;
-    if (a.state === "raised") li.append(button("Acknowledge", "ack", a.event_id, "acknowledge"));
-    if (a.state !== "resolved") li.append(button("Resolve", "resolve", a.event_id, "resolve"));
+    if (a.state === "raised") li.append(button("Acknowledge", "ack needs-clinician", a.event_id, "acknowledge"));
+    if (a.state !== "resolved") li.append(button("Resolve", "resolve needs-clinician", a.event_id, "resolve"));
     li.addEventListener("click", e => { if (e.target.tagName !== "BUTTON") onOpen(a.device, a.event_id); });
     return li;
   });

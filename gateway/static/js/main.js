@@ -1,5 +1,5 @@
 // The central station page: boots the tiles, the live feed, the polls and the patient view (#/patient/<id>).
-import {$, clock} from "./api.js";
+import {$, clock, getJson} from "./api.js";
 import {checkEscalation, refreshAlerts, render as renderAlerts, setAlertHandlers, setEscalation} from "./alerts.js";
 import {backfill} from "./backfill.js";
 import {refreshEdges} from "./edges.js";
@@ -66,6 +66,8 @@ setLiveHandlers({connected: () => { refreshAlerts(); refreshStation(); }});
 const whoInput = $("#who");
 whoInput.value = localStorage.getItem("iomt-who") || "operator";
 whoInput.onchange = () => localStorage.setItem("iomt-who", whoInput.value.trim());
+// Controls the signed-in role may not use are hidden (the gateway refuses them anyway).
+getJson("/api/v1/me").then(me => { document.body.dataset.role = me.role; }).catch(() => {});
 initTone();
 window.addEventListener("hashchange", route);
 connect();

@@ -190,8 +190,8 @@ function limitsForm(view, limits) {
                               "aria-label": `${name} ${field}`}));
     }
   }
-  const save = el("button", {type: "submit", class: "save-limits"}, "Save limits");
-  const reset = el("button", {type: "button", class: "reset-limits"}, "Reset to defaults");
+  const save = el("button", {type: "submit", class: "save-limits needs-clinician"}, "Save limits");
+  const reset = el("button", {type: "button", class: "reset-limits needs-clinician"}, "Reset to defaults");
   form.replaceChildren(...cells, save, reset);
   form.onsubmit = async e => {
     e.preventDefault();
@@ -226,8 +226,8 @@ function registryForm(view, record) {
     const o = el("option", {value: s}, `SpO₂ scale ${s}`); if (s === record.spo2_scale) o.selected = true; return o; }));
   const oxygen = el("input", {type: "checkbox", name: "supplemental_oxygen"});
   oxygen.checked = record.supplemental_oxygen;
-  const save = el("button", {type: "submit"}, "Save patient (admin)");
-  const saveClinical = el("button", {type: "button"}, "Save NEWS2 settings (clinician)");
+  const save = el("button", {type: "submit", class: "needs-admin"}, "Save patient (admin)");
+  const saveClinical = el("button", {type: "button", class: "needs-clinician"}, "Save NEWS2 settings (clinician)");
   form.replaceChildren(field("bed", record.bed), field("room", record.room), field("display_name", record.display_name),
                        el("label", {}, "condition", condition), field("ecg_lead", record.ecg_lead),
                        el("label", {}, "NEWS2", scale), el("label", {}, "on oxygen ", oxygen), save, saveClinical);
