@@ -23,6 +23,8 @@ const NAMES = {
   lead_off: "Lead off", flat_line: "Flat line (check patient)", saturation: "Signal clipped",
   motion_artifact: "Motion artifact", device_removed: "Device removed", battery_low: "Battery low",
   battery_critical: "Battery critical", no_data: "No data", edge_offline: "Not analysed: edge offline",
+  vitals_risk_low_medium: "Vitals model: low-medium risk", vitals_risk_medium: "Vitals model: medium risk",
+  vitals_risk_high: "Vitals model: high risk",
   hr: "HR", spo2: "SpO₂", bp_sys: "NIBP sys", bp_dia: "NIBP dia", resp_rate: "RR", temp_c: "Temp",
 };
 
