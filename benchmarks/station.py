@@ -5,13 +5,15 @@ baseline: what the uplink did before the station), once through ``Station.write`
 NEWS2 for every vitals reading and the gateway's alarms, committed before the edge would be acknowledged).
 Each simulated second holds, per patient, one vitals reading and 0.5 s frames of 250 Hz ECG; one patient in
 ten deteriorates into NEWS2 and limit alarms. Reports data seconds written per wall second (real-time
-factor), the station's extra microseconds per vitals reading, and the alerts it raised.
+factor), the station's extra microseconds per vitals reading (its derived NEWS2 readings and alert events
+written to the store included), the alerts it raised, and the load average (the machine may be shared).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 import tempfile
@@ -87,6 +89,7 @@ def run(args: argparse.Namespace) -> int:
         result[name] = figures
     extra = result["with_station"]["seconds"] - result["baseline_store_only"]["seconds"]
     result["station_us_per_vitals_reading"] = round(extra / readings * 1e6, 1)
+    result["load_avg"], result["cpus"] = list(os.getloadavg()), os.cpu_count()  # a shared machine says so
     for name in ("baseline_store_only", "with_station"):
         r = result[name]
         sys.stdout.write(f"{name:20s} {r['seconds']:7.2f} s for {args.seconds} s of {args.patients} patients "
