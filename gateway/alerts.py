@@ -11,7 +11,9 @@ writes the change, so a batch's resolution is committed together with the batch 
     raised --acknowledge--> acknowledged --resolve--> resolved
        \\----------------------resolve------------------/
 
-A redelivered resolution finds the alert resolved already and changes nothing.
+A redelivered resolution finds the alert resolved already and changes nothing. An edge may resolve
+only the alerts it raised: a resolution from another node is refused (:class:`AlertForbidden`), and
+the store counts it in :attr:`~gateway.store.records.WriteResult.refused` instead of applying it.
 """
 
 from __future__ import annotations
@@ -54,6 +56,10 @@ class AlertTransitionError(ValueError):
     """An alert cannot go from its state to the one asked (e.g. acknowledging a resolved alert)."""
 
 
+class AlertForbidden(PermissionError):
+    """An edge asked to resolve an alert another node raised."""
+
+
 @dataclass(frozen=True, slots=True)
 class Alert:
     """An alert event and what people did about it; ``state`` is the alert's, not the event's."""
@@ -68,12 +74,17 @@ class Alert:
 
 @dataclass(frozen=True, slots=True)
 class AlertUpdate:
-    """A request to act on the alert ``event_id``: who did it, and when (µs since the epoch)."""
+    """A request to act on the alert ``event_id``: who did it, and when (µs since the epoch).
+
+    ``node`` is the node whose event asks (an edge's resolution; ``""`` for the gateway's own alarms, whose
+    events have no node): it may act only on alerts raised by the same node. ``None`` for people.
+    """
 
     event_id: str
     action: AlertAction
     who: str
     t_us: int
+    node: str | None = None
 
 
 def next_state(current: AlertState, action: AlertAction | str) -> AlertState:
@@ -93,7 +104,12 @@ def next_state(current: AlertState, action: AlertAction | str) -> AlertState:
 
 
 def apply(alert: Alert, update: AlertUpdate) -> Alert:
-    """``alert`` after ``update``, recording who acted and when; raises :class:`AlertTransitionError`."""
+    """``alert`` after ``update``, recording who acted and when; raises :class:`AlertTransitionError`, or
+    :class:`AlertForbidden` when an edge acts on an alert another node raised."""
+    if update.node is not None and update.node != alert.event.node:
+        asking = f"edge {update.node!r}" if update.node else "the gateway"
+        raise AlertForbidden(f"{asking} may not {update.action} alert {alert.event.event_id!r}, "
+                             f"raised by {alert.event.node or 'the gateway'!r}")
     state = next_state(alert.state, update.action)
     if update.action == AlertAction.ACKNOWLEDGE:
         return replace(alert, state=state, acknowledged_by=update.who, acknowledged_us=update.t_us)
@@ -116,5 +132,5 @@ def edge_resolutions(events: Iterable[Event]) -> list[AlertUpdate]:
         alert_id = event.detail.get("alert_id")
         if isinstance(alert_id, str):
             who = f"edge:{event.node}" if event.node else GATEWAY_ACTOR
-            updates.append(AlertUpdate(alert_id, AlertAction.RESOLVE, who, event.t_us))
+            updates.append(AlertUpdate(alert_id, AlertAction.RESOLVE, who, event.t_us, node=event.node))
     return updates

@@ -26,6 +26,8 @@ import numpy as np
 from pydantic import TypeAdapter
 
 from gateway.alerts import Alert
+from gateway.audit import AuditEntry, Verification
+from gateway.auth.records import CreatedUser, IssuedToken, Me, SessionInfo, UserView
 from gateway.station.beats import Beat
 from gateway.station.records import LimitChange, PatientLimits, PatientRecord
 from gateway.station.trends import News2Latest, News2Trend, VitalsTrend
@@ -124,6 +126,8 @@ ALERTS = Listing("alerts", Alert)
 PATIENTS = Listing("patients", PatientView)
 EDGES = Listing("edges", EdgeView)
 MODELS = Listing("models", EdgeModel)
+USERS = Listing("users", UserView)
+AUDIT = Listing("entries", AuditEntry)
 # the central station (gateway.station)
 VITALS = Listing("vitals", Vital)
 NEWS2_LATEST = Listing("news2", News2Latest)
@@ -134,6 +138,7 @@ BEATS = Listing("beats", Beat)
 
 #: Every record with a schema of its own in the OpenAPI document (the records they hold come along).
 RECORDS: tuple[type, ...] = (Event, Alert, Series, PatientView, EdgeView, NodeModels, EdgeModel, Summary,
+                             Me, SessionInfo, IssuedToken, UserView, CreatedUser, AuditEntry, Verification,
                              StationView, VitalsTrend, News2Trend, News2Latest, PatientRecord, PatientLimits,
                              LimitChange, ConditionLimits, Vital, Beat)
 

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 
+from gateway.auth.context import AUDIT
 from gateway.config import GatewayConfig
 from gateway.live import alert_message
 from gateway.state import HUB, STATION, STORE, WRITER
@@ -40,11 +41,12 @@ async def _tick_forever(app: web.Application, station: Station) -> None:
 
 
 def lifetime(config: GatewayConfig) -> Callable[[web.Application], AsyncIterator[None]]:
-    """A cleanup context: open the station (after the store), carry its open alarms over, run its timer."""
+    """A cleanup context: open the station (after the store and the audit log), carry its open alarms over, run
+    its timer."""
 
     async def context(app: web.Application) -> AsyncIterator[None]:
         loop = asyncio.get_running_loop()
-        station = await loop.run_in_executor(None, Station, config)
+        station = await loop.run_in_executor(None, Station, config, app[AUDIT])
         app[STATION] = station
         try:
             await loop.run_in_executor(app[WRITER], station.restore, app[STORE])

@@ -15,15 +15,17 @@ from gateway.vitals.limits import AlarmLimits, Condition, LimitRange
 from gateway.vitals.units import VitalName
 from models.clinical.news2 import SpO2Scale
 
-_WHO = Field(min_length=1, max_length=64, description="Who makes the change (until sign-in names them)")
+_WHO = Field(None, min_length=1, max_length=64,
+             description="Who makes the change: optional, and if given the signed-in user (the change is recorded "
+                         "under the signed-in user)")
 _LABEL = r"^[\w .#/-]{1,32}$"
 
 
 class Body(BaseModel):
-    """Every edit says who makes it."""
+    """Every edit is recorded under the signed-in user; ``by``, if sent, must name that user."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-    by: str = _WHO
+    by: str | None = _WHO
 
 
 class RegistryEdit(Body):

@@ -1,4 +1,5 @@
-"""The station's part of the OpenAPI document: its paths, each with the role it needs (``x-required-role``).
+"""The station's part of the OpenAPI document: its paths (each operation's access, `x-iomt-access`, is added from
+the route declarations by :func:`gateway.auth.openapi.annotate_access`).
 
 The response schemas come from :mod:`gateway.serde` like every other; request bodies from the pydantic
 models of :mod:`gateway.station.bodies`.
@@ -84,7 +85,7 @@ def _body_schema(model: type[BaseModel], components: dict[str, Any]) -> dict[str
 def _operation(route: Route, components: dict[str, Any]) -> dict[str, Any]:
     summary, schema, parameters, body = _DOCS[(route.method, route.path)]
     op: dict[str, Any] = {
-        "summary": summary, "parameters": parameters, "x-required-role": route.role.value,
+        "summary": summary, "parameters": parameters,
         "responses": {"200": {"description": "OK", "content": {"application/json": {"schema": schema}}},
                       "400": _ERROR},
     }

@@ -1,7 +1,8 @@
 """The station's REST API: the station view, vitals and NEWS2 trends, the patient registry and alarm limits.
 
-Each handler declares the least role it needs (:func:`gateway.api.roles.requires`); :data:`ROUTES` lists
-them all with that role, for the auth layer and the OpenAPI document. Store and state calls run off the loop.
+Each handler declares the least role it needs (:func:`gateway.auth.requires`): viewer reads, clinician changes
+limits and NEWS2 settings, admin the registry. Edits are recorded under the signed-in user. :data:`ROUTES`
+lists every route (for the gateway and the OpenAPI document). Store and state calls run off the loop.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from aiohttp import web
 from gateway import serde
 from gateway.api import params
 from gateway.api.params import BadRequest
-from gateway.api.roles import Role, required_role, requires
+from gateway.auth import Role, principal, requires
 from gateway.state import STATION, STORE
 from gateway.station import beats, bodies, trends
 from gateway.station import views as station_views
@@ -118,11 +119,20 @@ async def get_record(request: web.Request) -> web.Response:
     return web.json_response(serde.to_json(request.app[STATION].record(_device(request))))
 
 
+def _who(request: web.Request, parsed: bodies.Body) -> str:
+    """The signed-in user, under whom an edit is recorded; a ``by`` in the body must name that user."""
+    user = principal(request).name
+    if parsed.by is not None and parsed.by != user:
+        raise web.HTTPForbidden(reason=f"by: you are signed in as {user!r}; a change is recorded under the signed-in "
+                                       "user (leave out \"by\" or give your own name)")
+    return user
+
+
 async def _edit_record(request: web.Request, model: type[bodies.Body], action: str) -> web.Response:
     device = _device(request)
     parsed, changes = bodies.parse(model, await _body(request))
     record: PatientRecord = await _run(request.app[STATION].update_record, device, changes,
-                                       parsed.by, action)
+                                       _who(request, parsed), action)
     return web.json_response(serde.to_json(record))
 
 
@@ -148,7 +158,7 @@ async def put_limits(request: web.Request) -> web.Response:
     parsed, _changes = bodies.parse(bodies.LimitsEdit, await _body(request))
     assert isinstance(parsed, bodies.LimitsEdit)
     changes = bodies.limit_changes(parsed, station.limits(device).limits)
-    return web.json_response(serde.to_json(await _run(station.set_limits, device, changes, parsed.by)))
+    return web.json_response(serde.to_json(await _run(station.set_limits, device, changes, _who(request, parsed))))
 
 
 @requires(Role.CLINICIAN)
@@ -156,7 +166,7 @@ async def reset_limits(request: web.Request) -> web.Response:
     device = _device(request)
     parsed, _changes = bodies.parse(bodies.Body, await _body(request))
     return web.json_response(serde.to_json(await _run(request.app[STATION].set_limits, device, None,
-                                                      parsed.by)))
+                                                      _who(request, parsed))))
 
 
 @requires(Role.VIEWER)
@@ -176,10 +186,6 @@ class Route:
     method: str
     path: str
     handler: Handler
-
-    @property
-    def role(self) -> Role:
-        return required_role(self.handler)
 
 
 ROUTES: tuple[Route, ...] = (

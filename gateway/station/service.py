@@ -49,11 +49,13 @@ class Written:
 
 
 class Station:
-    def __init__(self, config: GatewayConfig) -> None:
+    def __init__(self, config: GatewayConfig, audit: AuditLog | None = None) -> None:
+        """``audit``: the gateway's audit log (the station's edits are appended to it); none opens the configured
+        file and closes it with the station."""
         self.config = config.station
-        directory = config.state_dir()
-        self.state = StationState(directory / "state.sqlite")
-        self.audit = AuditLog(directory / "audit.sqlite")
+        self.state = StationState(config.state_file())
+        self._own_audit = audit is None
+        self.audit = AuditLog(config.audit_file()) if audit is None else audit
         self._lock = threading.Lock()
         self._records = self.state.records()
         self._changes = self.state.latest_limit_changes()
@@ -62,7 +64,8 @@ class Station:
 
     def close(self) -> None:
         self.state.close()
-        self.audit.close()
+        if self._own_audit:
+            self.audit.close()
 
     def restore(self, store: Store) -> int:
         """Adopt the gateway's own open alerts from the store (call once, before the first write)."""

@@ -21,6 +21,7 @@ BENCH_MODULES = {
     "station": ("benchmarks.station",),
     "train": ("benchmarks.train",),
     "mqtt": ("benchmarks.mqtt",),
+    "bodies": ("benchmarks.bodies",),
     "broker-restart": ("benchmarks.broker_restart",),
 }
 

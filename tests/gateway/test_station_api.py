@@ -1,5 +1,6 @@
 """The station's API against a running gateway (real HTTP, real SQLite store): vitals and NEWS2 on ingest,
-the station's order, the registry and alarm limits with who and when, and every answer against the document."""
+the station's order, the registry and alarm limits with who (the signed-in user) and when, and every answer
+against the document. Requests carry a user's or the edge's token, as they must."""
 
 from __future__ import annotations
 
@@ -10,12 +11,13 @@ import aiohttp
 import jsonschema
 import pytest
 
-from gateway.api.roles import Role
 from gateway.audit import AuditLog
+from gateway.auth import Role
 from gateway.config import GatewayConfig, StationConfig
 from gateway.server import RunningGateway, running_gateway
 from gateway.station.routes import ROUTES
 from iomt.wire.frames import Reading
+from tests.gateway.auth_helpers import Keys
 from tests.gateway.helpers import T0_US, uplink_body
 
 NORMAL = {"hr": 72.0, "spo2": 97.0, "bp_sys": 125.0, "bp_dia": 80.0, "temp_c": 36.8, "resp_rate": 15.0}
@@ -39,15 +41,24 @@ def readings(device: str, values: dict[str, float], first: int, n: int, t0_us: i
     return [Reading(device, "vitals", s, t0_us + s * 1_000_000, values) for s in range(first, first + n)]
 
 
+_KEYS: dict[int, Keys] = {}
+VIEWER = ("viewer-vic", Role.VIEWER)
+
+
+def keys(gw: RunningGateway) -> Keys:
+    return _KEYS.setdefault(id(gw.app), Keys(gw))
+
+
 async def post(http, gw, body: bytes) -> dict:
-    async with http.post(f"{gw.url}/api/v1/uplink", data=body,
-                         headers={"Content-Type": "application/x-iomt-uplink", "X-Iomt-Node": "edge-9"}) as r:
+    async with http.post(f"{gw.url}/api/v1/uplink", data=body, headers=keys(gw).edge("edge-9")) as r:
         assert r.status == 200, await r.text()
         return await r.json()
 
 
-async def call(http, gw, method: str, path: str, **kwargs) -> tuple[int, dict]:
-    async with http.request(method, f"{gw.url}{path}", **kwargs) as r:
+async def call(http, gw, method: str, path: str, user: tuple[str, Role] = VIEWER, **kwargs) -> tuple[int, dict]:
+    """A request as ``user`` (name, role), a viewer unless given."""
+    headers = {**keys(gw).user(*user), **kwargs.pop("headers", {})}
+    async with http.request(method, f"{gw.url}{path}", headers=headers, **kwargs) as r:
         assert r.content_type == "application/json", await r.text()
         return r.status, await r.json()
 
@@ -101,13 +112,16 @@ async def test_vitals_trend_has_units_and_every_vital(http, gw):
 
 
 async def test_the_registry_and_the_clinical_settings_are_edited_and_audited(http, gw, tmp_path):
-    status, record = await call(http, gw, "PUT", "/api/v1/registry/bed-4",
+    admin, clinician = ("admin-ann", Role.ADMIN), ("dr-cho", Role.CLINICIAN)
+    status, err = await call(http, gw, "PUT", "/api/v1/registry/bed-4", clinician, json={"bed": "12"})
+    assert status == 403  # the registry is the admin's
+    status, record = await call(http, gw, "PUT", "/api/v1/registry/bed-4", admin,
                                 json={"by": "admin-ann", "bed": "12", "room": "4B", "display_name": "J. Doe",
                                       "condition": "copd"})
     assert status == 200 and (record["bed"], record["condition"], record["updated_by"]) == ("12", "copd", "admin-ann")
     assert record["spo2_scale"] == "1"  # a COPD condition does not choose scale 2: a clinician does
-    status, record = await call(http, gw, "PUT", "/api/v1/registry/bed-4/clinical",
-                                json={"by": "dr-cho", "spo2_scale": "2", "supplemental_oxygen": True})
+    status, record = await call(http, gw, "PUT", "/api/v1/registry/bed-4/clinical", clinician,
+                                json={"spo2_scale": "2", "supplemental_oxygen": True})
     assert (record["spo2_scale"], record["supplemental_oxygen"], record["bed"]) == ("2", True, "12")
     await post(http, gw, uplink_body(readings=readings("bed-4", {**NORMAL, "spo2": 90.0}, 0, 1)))
     status, station = await call(http, gw, "GET", "/api/v1/station")
@@ -118,11 +132,13 @@ async def test_the_registry_and_the_clinical_settings_are_edited_and_audited(htt
     assert tile["news2"]["on_oxygen"] is True and tile["news2"]["total"] == 2
     spo2 = next(v for v in tile["vitals"] if v["name"] == "spo2")
     assert spo2["limits"]["low"] == 86 and spo2["status"] == "normal"  # COPD limits
-    for body, field in (({"by": "x", "condition": "flu"}, "condition"), ({"by": "x", "bed": "<b>"}, "bed"),
-                        ({"bed": "1"}, "by"), ({"by": "x", "colour": "red"}, "colour")):
-        status, err = await call(http, gw, "PUT", "/api/v1/registry/bed-4", json=body)
+    for body, field in (({"condition": "flu"}, "condition"), ({"bed": "<b>"}, "bed"),
+                        ({"by": "", "bed": "1"}, "by"), ({"colour": "red"}, "colour")):
+        status, err = await call(http, gw, "PUT", "/api/v1/registry/bed-4", admin, json=body)
         assert status == 400 and err["error"].startswith(field), (body, err)
-    status, err = await call(http, gw, "PUT", "/api/v1/registry/bed-4", data=b"{", headers={
+    status, err = await call(http, gw, "PUT", "/api/v1/registry/bed-4", admin, json={"by": "dr-cho", "bed": "1"})
+    assert status == 403 and "signed in as 'admin-ann'" in err["error"]  # nobody acts under another's name
+    status, err = await call(http, gw, "PUT", "/api/v1/registry/bed-4", admin, data=b"{", headers={
         "Content-Type": "application/json"})
     assert status == 400 and err["error"].startswith("body")
     audit = AuditLog(tmp_path / "audit.sqlite")
@@ -138,8 +154,11 @@ async def test_the_registry_and_the_clinical_settings_are_edited_and_audited(htt
 async def test_alarm_limits_are_edited_with_who_and_when_and_a_breach_alarms(http, gw, tmp_path):
     status, limits = await call(http, gw, "GET", "/api/v1/patients/bed-5/limits")
     assert status == 200 and limits["custom"] is False and limits["limits"]["hr"]["high"] == 120
-    status, limits = await call(http, gw, "PUT", "/api/v1/patients/bed-5/limits",
-                                json={"by": "nurse-ann", "limits": {"hr": {"high": 100}, "spo2": {"low": 93}}})
+    ann, bea, cho = ("nurse-ann", Role.CLINICIAN), ("nurse-bea", Role.CLINICIAN), ("dr-cho", Role.CLINICIAN)
+    status, err = await call(http, gw, "PUT", "/api/v1/patients/bed-5/limits", json={"limits": {"hr": {"high": 99}}})
+    assert status == 403  # a viewer reads the limits, a clinician changes them
+    status, limits = await call(http, gw, "PUT", "/api/v1/patients/bed-5/limits", ann,
+                                json={"limits": {"hr": {"high": 100}, "spo2": {"low": 93}}})
     assert status == 200 and limits["custom"] is True and limits["changed_by"] == "nurse-ann"
     assert limits["limits"]["hr"] == {"low": 50, "high": 100, "extreme_low": 40, "extreme_high": 140}
     assert limits["limits"]["spo2"]["low"] == 93 and limits["changed_us"] > 0
@@ -149,15 +168,15 @@ async def test_alarm_limits_are_edited_with_who_and_when_and_a_breach_alarms(htt
     assert [(a["label"], a["priority"]) for a in tile["clinical"]] == [("hr_high", "medium")]
     assert tile["heart_rate"] == 105.0 and tile["heart_rate_status"] == "high"
     status, acked = await call(http, gw, "POST", f"/api/v1/alerts/{tile['clinical'][0]['event_id']}/acknowledge",
-                               json={"by": "nurse-bea"})
+                               bea, json={})
     assert status == 200 and acked["acknowledged_by"] == "nurse-bea"
-    for body, field in (({"by": "x", "limits": {"hr": {"low": 130}}}, "limits.hr"),
-                        ({"by": "x", "limits": {"spo2": {"low": 120}}}, "limits"),
-                        ({"by": "x", "limits": {"pulse": {"low": 1}}}, "limits.pulse"),
-                        ({"by": "x", "limits": {}}, "limits")):
-        status, err = await call(http, gw, "PUT", "/api/v1/patients/bed-5/limits", json=body)
+    for body, field in (({"limits": {"hr": {"low": 130}}}, "limits.hr"),
+                        ({"limits": {"spo2": {"low": 120}}}, "limits"),
+                        ({"limits": {"pulse": {"low": 1}}}, "limits.pulse"),
+                        ({"limits": {}}, "limits")):
+        status, err = await call(http, gw, "PUT", "/api/v1/patients/bed-5/limits", ann, json=body)
         assert status == 400 and err["error"].startswith(field), (body, err)
-    status, limits = await call(http, gw, "POST", "/api/v1/patients/bed-5/limits/reset", json={"by": "dr-cho"})
+    status, limits = await call(http, gw, "POST", "/api/v1/patients/bed-5/limits/reset", cho, json={"by": "dr-cho"})
     assert limits["custom"] is False and limits["limits"]["hr"]["high"] == 120 and limits["changed_by"] == "dr-cho"
     status, history = await call(http, gw, "GET", "/api/v1/patients/bed-5/limits/history")
     assert [(c["changed_by"], c["limits"] is None) for c in history["changes"]] == [("dr-cho", True),
@@ -171,8 +190,8 @@ async def test_alarm_limits_are_edited_with_who_and_when_and_a_breach_alarms(htt
         assert [(e.actor, e.action) for e in changes] == [("user:nurse-ann", "limits.change"),
                                                           ("user:dr-cho", "limits.reset")]
         [ack] = [e for e in audit.entries() if e.action.startswith("alert.")]
-        assert (ack.actor, ack.action, ack.detail) == ("user:nurse-bea", "alert.acknowledge",
-                                                       {"device": "bed-5", "label": "hr_high"})
+        assert (ack.actor, ack.action, ack.detail["device"], ack.detail["label"]) == (
+            "user:nurse-bea", "alert.acknowledge", "bed-5", "hr_high")
         assert changes[0].detail["changed"]["hr"]["from"]["high"] == 120
         assert changes[0].detail["changed"]["hr"]["to"]["high"] == 100
     finally:
@@ -181,14 +200,15 @@ async def test_alarm_limits_are_edited_with_who_and_when_and_a_breach_alarms(htt
 
 async def test_every_station_answer_matches_the_document_and_every_route_declares_a_role(http, gw):
     await post(http, gw, uplink_body(readings=readings("bed-6", HIGH, 0, 4)))
-    await call(http, gw, "PUT", "/api/v1/registry/bed-6", json={"by": "a", "bed": "1"})
-    await call(http, gw, "PUT", "/api/v1/patients/bed-6/limits", json={"by": "a", "limits": {"hr": {"high": 110}}})
+    await call(http, gw, "PUT", "/api/v1/registry/bed-6", ("a", Role.ADMIN), json={"bed": "1"})
+    await call(http, gw, "PUT", "/api/v1/patients/bed-6/limits", ("a", Role.ADMIN),
+               json={"limits": {"hr": {"high": 110}}})
     status, doc = await call(http, gw, "GET", "/api/v1/openapi.json")
     query = {"start": str(T0_US / 1e6), "end": str(T0_US / 1e6 + 10)}
     roles = {}
     for route in ROUTES:
         operation = doc["paths"][route.path][route.method.lower()]
-        roles[(route.method, route.path)] = operation["x-required-role"]
+        roles[(route.method, route.path)] = operation["x-iomt-access"]
         if route.method != "GET":
             continue
         path = route.path.format(device="bed-6")
@@ -203,7 +223,7 @@ async def test_every_station_answer_matches_the_document_and_every_route_declare
     assert roles[("GET", "/api/v1/station")] == Role.VIEWER
     body_schema = doc["paths"]["/api/v1/patients/{device}/limits"]["put"]["requestBody"]["content"][
         "application/json"]["schema"]
-    jsonschema.validate({"by": "a", "limits": {"hr": {"high": 110}}}, {**body_schema, "components": doc["components"]})
+    jsonschema.validate({"limits": {"hr": {"high": 110}}}, {**body_schema, "components": doc["components"]})
 
 
 async def test_silence_is_no_data_and_an_offline_edge_leaves_its_patients_not_analysed(http, tmp_path):
@@ -248,7 +268,9 @@ async def test_silence_is_no_data_and_an_offline_edge_leaves_its_patients_not_an
 
 async def test_the_station_works_on_either_store(http, store, tmp_path):
     """NEWS2 stored and served, the gateway's alert raised and resolved, trends and order: SQLite and a real influxd."""
-    config = GatewayConfig(port=0, db_path=tmp_path / "unused.sqlite", data_dir=tmp_path / "state")
+    state = tmp_path / "state"
+    config = GatewayConfig(port=0, db_path=tmp_path / "unused.sqlite", state_path=state / "state.sqlite",
+                           audit_path=state / "audit.sqlite")
     async with running_gateway(config, store) as gw:
         await post(http, gw, uplink_body(readings=readings("bed-8", NORMAL, 0, 3) + readings("bed-9", NORMAL, 0, 3)))
         await post(http, gw, uplink_body(readings=readings("bed-9", HIGH, 3, 3)))

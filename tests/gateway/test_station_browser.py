@@ -15,13 +15,16 @@ from pathlib import Path
 import pytest
 from selenium.webdriver.common.by import By
 
+from gateway.auth import Role
 from gateway.config import StationConfig
 from gateway.store.records import AlertQuery
 from gateway.vitals.alarms import Category, category_of
 from tests.e2e.scripted import scripted_ecg
+from tests.gateway import browser
+from tests.gateway.auth_helpers import PASSWORD
 from tests.gateway.browser import chromium
 from tests.gateway.test_dashboard_browser import wait_js
-from tests.gateway.ward import KEEPALIVE_S, NORMAL, ward
+from tests.gateway.ward import KEEPALIVE_S, NORMAL, Ward, ward
 
 pytestmark = pytest.mark.slow
 SECONDS = 40.0
@@ -57,12 +60,19 @@ async def click(driver, selector: str) -> None:
     await asyncio.to_thread(lambda: driver.find_element(By.CSS_SELECTOR, selector).click())
 
 
+async def sign_in(driver, w: Ward, name: str, role: Role) -> None:
+    """Open the station signed in as ``name`` (created with ``role``), through the login page."""
+    w.keys.user(name, role)
+    await asyncio.to_thread(browser.sign_in, driver, w.gw.url, name, PASSWORD)
+    await wait_js(driver, f"return document.getElementById('who').value === {name!r}", 10, "the station, signed in")
+
+
 async def test_deterioration_reorders_a_breach_escalates_the_patient_view_reviews_and_a_reload_backfills(
         tmp_path, mosquitto):
     station = StationConfig(escalate_after_s=4.0, tick_s=0.5)
     async with ward(tmp_path, mosquitto.url, station) as w:
         for i, device in enumerate(BEDS):
-            await w.put(f"/api/v1/registry/{device}", {"by": "admin-ann", "bed": str(i + 1), "room": "4B",
+            await w.put(f"/api/v1/registry/{device}", {"bed": str(i + 1), "room": "4B",
                                                        "display_name": f"Patient {'ABCD'[i]}."})
         ecg = [scripted_ecg(d, SECONDS, seed=20 + i, condition="normal") for i, d in enumerate(BEDS)]
         breach = {**NORMAL, "spo2": 96.0}  # NEWS2 0 on scale 1: only the limit set below makes it an alarm
@@ -71,9 +81,8 @@ async def test_deterioration_reorders_a_breach_escalates_the_patient_view_review
         started = time.monotonic()
         w.publish(ecg, courses, SECONDS)
         with chromium() as driver:
-            await asyncio.to_thread(driver.get, w.gw.url)
+            await sign_in(driver, w, "nurse-ann", Role.CLINICIAN)
             await wait_js(driver, "return document.querySelectorAll('#grid .card').length === 4", 15, "four tiles")
-            await js(driver, "const w = document.getElementById('who'); w.value = 'nurse-ann'; w.onchange();")
             order = "return [...document.querySelectorAll('#grid .card')].map(c => c.dataset.device)"
             await wait_js(driver, f"return JSON.stringify({order[7:]}) === JSON.stringify({BEDS})", 10,
                           "tiles in bed order while nobody needs attention")
@@ -90,13 +99,17 @@ async def test_deterioration_reorders_a_breach_escalates_the_patient_view_review
             await click(driver, '[data-device="bed-2"]')
             await wait_js(driver, "return document.querySelector('#patient-view form.limits input[name=\"spo2.low\"]')"
                           " !== null", 10, "the limits form")
+            hidden = ("const b = document.querySelector('#patient-view {}'); "
+                      "return b !== null && getComputedStyle(b).display === 'none'")
+            await wait_js(driver, hidden.format("form.registry button[type=submit]"), 5,
+                          "the registry's save hidden from a clinician (admins edit the registry)")
+            assert not await js(driver, hidden.format("form.limits button.save-limits"))  # the limits: clinicians
             await js(driver, "const i = document.querySelector('form.limits input[name=\"spo2.low\"]'); "
                      "i.value = '97';")
             await click(driver, "form.limits button.save-limits")
             await wait_js(driver, "return document.querySelector('.limits-msg').textContent === 'Saved.'", 5,
                           "the limits saved")
-            async with w.http.get(f"{w.gw.url}/api/v1/patients/bed-2/limits") as r:
-                limits = await r.json()
+            limits = await w.get("/api/v1/patients/bed-2/limits")
             assert limits["limits"]["spo2"]["low"] == 97 and limits["changed_by"] == "nurse-ann"
             await click(driver, "#patient-view button.back")
             await wait_js(driver, "return !document.getElementById('grid-wrap').hidden", 5, "the station again")
@@ -174,7 +187,7 @@ async def test_lead_off_is_a_technical_alarm_only_and_a_stopped_edge_leaves_its_
                scripted_ecg("bed-2", 30.0, seed=4, condition="normal")]
         w.publish(ecg, {"bed-1": lambda t: NORMAL, "bed-2": lambda t: NORMAL}, 30.0)
         with chromium() as driver:
-            await asyncio.to_thread(driver.get, w.gw.url)
+            await sign_in(driver, w, "viewer-vic", Role.VIEWER)
             inop = "document.querySelector('[data-device=\"bed-1\"] .inop')"
             await wait_js(driver, f"return {inop} && !{inop}.hidden && {inop}.textContent.includes('Lead off (ECG)')",
                           20, "lead off on bed-1's tile")
@@ -182,6 +195,8 @@ async def test_lead_off_is_a_technical_alarm_only_and_a_stopped_edge_leaves_its_
             await wait_js(driver, "return [...document.querySelectorAll('li.alert')].some(li => "
                           "li.dataset.category === 'technical' && li.textContent.includes('Lead off'))", 5,
                           "the INOP in the alarm list")
+            assert await js(driver, "const b = document.querySelector('li.alert button.ack'); "
+                            "return b !== null && getComputedStyle(b).display === 'none'")  # a viewer only looks
             await asyncio.sleep(3.0)  # the edge keeps classifying nothing on the bad lead: still no clinical alarm
             assert not await js(driver, "return [...document.querySelectorAll('li.alert')].some(li => "
                                 "li.dataset.category === 'clinical')")

@@ -18,6 +18,7 @@ from typing import Any
 import aiohttp
 
 from edge.node import EdgeNode
+from gateway.auth import Role
 from gateway.config import GatewayConfig, StationConfig
 from gateway.server import RunningGateway, running_gateway
 from iomt.config import MqttConfig
@@ -25,7 +26,8 @@ from iomt.transport.mqtt import MqttBus
 from iomt.wire import topics
 from iomt.wire.frames import Reading, encode_reading
 from tests.e2e.scripted import ScriptedDevice, publish_realtime
-from tests.integration.helpers import edge_config, start_edge
+from tests.gateway.auth_helpers import Keys
+from tests.integration.helpers import edge_config, enrol, start_edge
 
 Course = Callable[[float], Mapping[str, float]]
 NORMAL = {"hr": 72.0, "spo2": 97.0, "bp_sys": 125.0, "bp_dia": 80.0, "temp_c": 36.8, "resp_rate": 15.0}
@@ -39,6 +41,7 @@ class Ward:
     bus: MqttBus
     site: str
     http: aiohttp.ClientSession
+    keys: Keys
     threads: list[threading.Thread] = field(default_factory=list)
     stop: threading.Event = field(default_factory=threading.Event)
     edge_running: bool = True
@@ -69,8 +72,17 @@ class Ward:
                 self.bus.publish(topics.data(self.site, device, "vitals"), encode_reading(reading))
             k += 1
 
-    async def put(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        async with self.http.put(f"{self.gw.url}{path}", json=body) as r:
+    async def put(self, path: str, body: dict[str, Any], user: tuple[str, Role] = ("admin-ann", Role.ADMIN)
+                  ) -> dict[str, Any]:
+        """A PUT as ``user`` (name, role), an admin unless given."""
+        async with self.http.put(f"{self.gw.url}{path}", json=body, headers=self.keys.user(*user)) as r:
+            assert r.status == 200, await r.text()
+            answer: dict[str, Any] = await r.json()
+            return answer
+
+    async def get(self, path: str) -> dict[str, Any]:
+        """A GET as a viewer."""
+        async with self.http.get(f"{self.gw.url}{path}", headers=self.keys.role(Role.VIEWER)) as r:
             assert r.status == 200, await r.text()
             answer: dict[str, Any] = await r.json()
             return answer
@@ -83,10 +95,10 @@ async def ward(tmp_path: Path, broker_url: str, station: StationConfig) -> Async
     config = GatewayConfig(port=0, db_path=tmp_path / "gw.sqlite", mqtt=MqttConfig(url=broker_url), site=site,
                            station=station)
     async with running_gateway(config) as gw, aiohttp.ClientSession() as http:
-        node = await start_edge(edge_config(tmp_path, mqtt, gw.url, site))
+        node = await start_edge(edge_config(tmp_path, mqtt, gw.url, site, uplink_token=enrol(gw, f"edge-{site}")))
         bus = MqttBus(mqtt, f"devices-{site}")
         await asyncio.to_thread(bus.start)
-        w = Ward(gw, node, bus, site, http)
+        w = Ward(gw, node, bus, site, http, Keys(gw))
         try:
             yield w
         finally:

@@ -1,4 +1,4 @@
-// HTTP helpers, who is acting, and the gateway's clock (escalation is measured on it, not the browser's).
+// HTTP helpers and the gateway's clock (escalation is measured on it, not the browser's).
 export const $ = (sel, root = document) => root.querySelector(sel);
 
 export async function getJson(path, params) {
@@ -14,8 +14,6 @@ export async function sendJson(method, path, body) {
   try { json = await r.json(); } catch (e) { /* not JSON */ }
   return {ok: r.ok, status: r.status, body: json};
 }
-
-export function who() { return $("#who").value.trim() || "operator"; }
 
 export const clock = {
   offsetUs: 0,

@@ -63,9 +63,7 @@ setHandlers({open, visible: t => { if (t.data) backfill(t); }});
 setAlertHandlers({change: () => refreshStation(), open});
 setLiveHandlers({connected: () => { refreshAlerts(); refreshStation(); }});
 
-const whoInput = $("#who");
-whoInput.value = localStorage.getItem("iomt-who") || "operator";
-whoInput.onchange = () => localStorage.setItem("iomt-who", whoInput.value.trim());
+$("#sign-out").onclick = () => window.iomtAuth.logout();  // auth.js: the session, #who filled from /api/v1/me
 // Controls the signed-in role may not use are hidden (the gateway refuses them anyway).
 getJson("/api/v1/me").then(me => { document.body.dataset.role = me.role; }).catch(() => {});
 initTone();

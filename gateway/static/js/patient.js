@@ -1,7 +1,7 @@
 // The patient view: trends of HR, vitals and NEWS2 over a chosen range (downsampled by the gateway), the
 // alarm and event timeline, a review strip of the ECG (beat labels) or motion around any alarm, and the
 // patient's alarm limits and registry entry with who changed them.
-import {$, getJson, sendJson, who} from "./api.js";
+import {$, getJson, sendJson} from "./api.js";
 import {axis, drawStrip, drawTrend} from "./chart.js";
 import {dateTime, label} from "./format.js";
 import {tiles} from "./tiles.js";
@@ -195,7 +195,7 @@ function limitsForm(view, limits) {
   form.replaceChildren(...cells, save, reset);
   form.onsubmit = async e => {
     e.preventDefault();
-    const body = {by: who(), limits: {}};
+    const body = {limits: {}};  // recorded under the signed-in user
     for (const name of VITALS) {
       body.limits[name] = {};
       for (const field of ["low", "high", "extreme_low", "extreme_high"]) {
@@ -207,7 +207,7 @@ function limitsForm(view, limits) {
                                                    body));
   };
   reset.onclick = async () => report($(".limits-msg", view), await sendJson(
-    "POST", `/api/v1/patients/${encodeURIComponent(state.device)}/limits/reset`, {by: who()}));
+    "POST", `/api/v1/patients/${encodeURIComponent(state.device)}/limits/reset`, {}));
   getJson(`/api/v1/patients/${encodeURIComponent(state.device)}/limits/history`, {limit: "5"}).then(h => {
     $(".limit-history", view).replaceChildren(...h.changes.map(c => el("li", {},
       `${dateTime(c.changed_us)} ${c.changed_by}: ${c.limits ? "changed" : "reset to defaults"}`)));
@@ -234,13 +234,13 @@ function registryForm(view, record) {
   const msg = $(".registry-msg", view);
   form.onsubmit = async e => {
     e.preventDefault();
-    const body = {by: who(), condition: condition.value, ecg_lead: form.elements.ecg_lead.value};
+    const body = {condition: condition.value, ecg_lead: form.elements.ecg_lead.value};
     for (const name of ["bed", "room", "display_name"]) body[name] = form.elements[name].value.trim() || null;
     report(msg, await sendJson("PUT", `/api/v1/registry/${encodeURIComponent(state.device)}`, body));
   };
   saveClinical.onclick = async () => report(msg, await sendJson(
     "PUT", `/api/v1/registry/${encodeURIComponent(state.device)}/clinical`,
-    {by: who(), spo2_scale: scale.value, supplemental_oxygen: oxygen.checked}));
+    {spo2_scale: scale.value, supplemental_oxygen: oxygen.checked}));
 }
 
 function report(msg, r) {
