@@ -145,6 +145,8 @@ class StationEngine:
             if parts[0] == "limit" and len(parts) == 3:
                 units.VitalName(parts[1])
                 return alarms.limit_spec(parts[1], Side(parts[2]), self.limit_debounce)
+            if parts[0] == "model" and len(parts) == 3 and parts[2] == technical.Technical.NOT_ANALYSED.value:
+                return alarms.model_spec(parts[1])
             if parts[0] == "quality" and len(parts) >= 3:
                 stream, problem = key[len("quality."):].rsplit(".", 1)
                 return alarms.quality_spec(stream, technical.Technical(problem))
@@ -280,6 +282,7 @@ class StationEngine:
             return
         found = technical.stream_problem(event)
         if found is None:
+            self._model_quality(plan, state, event)
             return
         stream, problem = found
         if not self._fresh(state, f"quality.{stream}", event.t_us):
@@ -288,6 +291,15 @@ class StationEngine:
             level = int(candidate == problem)
             self._apply(plan.events, state, alarms.quality_spec(stream, candidate), level, level, event.t_us, None,
                         {"reported_by": event.model})
+
+    def _model_quality(self, plan: Plan, state: PatientState, event: Event) -> None:
+        found = technical.model_problem(event)
+        if found is None or not self._fresh(state, f"model.{found[0]}", event.t_us):
+            return
+        model, problem = found
+        detail = {"reported_by": model, "reason": event.label, "message": event.detail.get("message")}
+        self._apply(plan.events, state, alarms.model_spec(model), int(problem), int(problem), event.t_us, None,
+                    detail)
 
     # -- timer ---------------------------------------------------------------------------------------
     def plan_tick(self, now_us: int, edge_status: Mapping[str, str]) -> Plan:

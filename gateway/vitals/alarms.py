@@ -1,7 +1,7 @@
 """The alarms the gateway raises itself, and the alert events that carry them through the alert lifecycle.
 
 An alarm is identified per patient by a *key* (``news2``, ``limit.spo2.low``, ``quality.ecg.lead_off``,
-``battery``, ``no_data``, ``edge_offline``) and has a level (0 = normal; see
+``model.emotion.not_analysed``, ``battery``, ``no_data``, ``edge_offline``) and has a level (0 = normal; see
 :mod:`gateway.vitals.hysteresis`). When its confirmed level changes, the alert of the old level is
 resolved and one for the new level (if not 0) is raised, with the priority of that level — so a NEWS2 alert
 escalates from medium to high as a new alert, and the list always says what holds now.
@@ -87,6 +87,13 @@ def limit_spec(vital: str, side: limits_mod.Side, debounce: Debounce) -> AlarmSp
 def quality_spec(stream: str, problem: technical.Technical) -> AlarmSpec:
     return AlarmSpec(f"quality.{stream}.{problem.value}", GatewayModel.TECHNICAL, Category.TECHNICAL,
                      {1: problem.value}, {1: technical.PRIORITY[problem]}, stream=stream)
+
+
+def model_spec(model: str) -> AlarmSpec:
+    """A model cannot analyse the patient's input (its own quality events): ``<model>_not_analysed``."""
+    return AlarmSpec(f"model.{model}.{technical.Technical.NOT_ANALYSED.value}", GatewayModel.TECHNICAL,
+                     Category.TECHNICAL, {1: f"{model}_{technical.Technical.NOT_ANALYSED.value}"},
+                     {1: technical.PRIORITY[technical.Technical.NOT_ANALYSED]}, extra={"analysed_by": model})
 
 
 BATTERY = AlarmSpec("battery", GatewayModel.TECHNICAL, Category.TECHNICAL,

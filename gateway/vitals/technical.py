@@ -15,6 +15,8 @@ battery_low       the device's ``status`` stream, ``battery_pct`` below the low 
 battery_critical  the same, below the critical threshold                                      medium
 no_data           the gateway: a stream that delivered before stopped for longer than allowed  medium
 edge_offline      the gateway: the patient's edge node announced "offline" (or its last will)  medium
+<model>_not_      a model's own quality event: its input cannot be analysed (the emotion      low
+analysed          model's ``no_ppg``, ``eda_flat``...), until its ``analysed`` event
 ================  ==========================================================================  ========
 
 A quality problem clears with the edge's ``signal_ok`` for the stream (a removed device also with
@@ -40,6 +42,7 @@ class Technical(StrEnum):
     BATTERY_CRITICAL = "battery_critical"
     NO_DATA = "no_data"
     EDGE_OFFLINE = "edge_offline"
+    NOT_ANALYSED = "not_analysed"
 
 
 PRIORITY: Mapping[Technical, Priority] = {
@@ -52,6 +55,7 @@ PRIORITY: Mapping[Technical, Priority] = {
     Technical.BATTERY_CRITICAL: Priority.MEDIUM,
     Technical.NO_DATA: Priority.MEDIUM,
     Technical.EDGE_OFFLINE: Priority.MEDIUM,
+    Technical.NOT_ANALYSED: Priority.LOW,
 }
 
 #: Problems an event reports for one stream.
@@ -59,6 +63,8 @@ STREAM_PROBLEMS = (Technical.LEAD_OFF, Technical.FLAT_LINE, Technical.SATURATION
                    Technical.DEVICE_REMOVED)
 #: Labels that end a stream's problem.
 CLEARING_LABELS = frozenset({"signal_ok", "device_worn"})
+#: The label of a model's quality event when its input can be analysed again (``edge.emotion_pipeline``).
+ANALYSED = "analysed"
 #: The stream a problem is on when its event does not say (``detail.stream``).
 DEFAULT_STREAM = {Technical.DEVICE_REMOVED: "acc"}
 #: Battery thresholds (%) and how far above one the level must come back to clear it.
@@ -87,3 +93,13 @@ def battery_levels(pct: float, low: float = BATTERY_LOW_PCT, critical: float = B
     enter = 2 if pct < critical else 1 if pct < low else 0
     hold = 2 if pct < critical + deadband else 1 if pct < low + deadband else 0
     return enter, hold
+
+
+def model_problem(event: Event) -> tuple[str, bool] | None:
+    """``(model, problem)`` a model's own quality event reports (``EventFactory.model_quality``): its input
+    cannot be analysed (``True``; the label says why, e.g. ``no_ppg``) or can be again (``False``, label
+    ``analysed``); ``None`` for other events. A stream's quality event names its stream and is not one."""
+    if event.kind != EventKind.QUALITY or "stream" in event.detail or event.label in STREAM_PROBLEMS \
+            or event.label in CLEARING_LABELS:
+        return None
+    return event.model, event.label != ANALYSED

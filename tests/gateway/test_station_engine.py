@@ -129,6 +129,27 @@ def test_lead_off_is_a_technical_alarm_until_the_signal_is_back():
     assert alert_events(feed(eng, [], events=[ok])) == [("lead_off", "resolved", "medium")]
 
 
+def test_a_model_that_cannot_analyse_its_input_is_a_technical_alarm_until_it_can_again():
+    eng = engine()
+    no_ppg = Event(device="p1", model="emotion", model_version="1", kind=EventKind.QUALITY, label="no_ppg", score=1.0,
+                   window_start_us=T0_US, window_end_us=T0_US, t_us=T0_US, site="ward-2", node="edge-1",
+                   priority=Priority.MEDIUM, detail={"message": "emotion not analysed: no PPG", "channel": "ppg",
+                                                     "problem": "missing"})
+    plan = feed(eng, [], events=[no_ppg])
+    assert alert_events(plan) == [("emotion_not_analysed", "raised", "low")]
+    raised = plan.events[0]
+    assert raised.detail["category"] == "technical" and raised.detail["message"] == "emotion not analysed: no PPG"
+    flat = dataclasses.replace(no_ppg, label="eda_flat", t_us=T0_US + 5, event_id="q-2")
+    assert alert_events(feed(eng, [], events=[flat])) == []  # another reason, the same alarm
+    back = dataclasses.replace(no_ppg, label="analysed", score=0.0, t_us=T0_US + 9, event_id="q-3",
+                               detail={"message": "emotion analysed again"})
+    assert alert_events(feed(eng, [], events=[back])) == [("emotion_not_analysed", "resolved", "low")]
+    restored = engine()
+    assert restored.restore([Alert(raised, AlertState.RAISED)]) == 1  # its key names it after a restart
+    lead_off = dataclasses.replace(no_ppg, model="signal_quality", label="lead_off", detail={"stream": "ecg"})
+    assert alert_events(feed(engine(), [], events=[lead_off])) == [("lead_off", "raised", "medium")]  # a stream's
+
+
 def test_silence_is_no_data_unless_the_edge_is_offline_which_is_its_own_alarm():
     eng = engine(no_data_after_s=15.0)
     for k in range(5):
