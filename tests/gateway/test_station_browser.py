@@ -212,3 +212,65 @@ async def test_lead_off_is_a_technical_alarm_only_and_a_stopped_edge_leaves_its_
                           "c.querySelector('.inop').textContent.startsWith('NOT ANALYSED'))",
                           KEEPALIVE_S, "every patient of the stopped edge not analysed")
             assert time.monotonic() - stopped <= KEEPALIVE_S + 1.0  # the stop itself drains for up to 1 s
+
+
+LIT_COLUMNS = """const c = document.querySelector('[data-device="band-1"] .t-' + arguments[0] + ' canvas');
+    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    let cols = 0;
+    for (let x = 0; x < c.width; x++) {
+      for (let y = 0; y < c.height; y++) if (d[(y * c.width + x) * 4 + 3] > 0) { cols++; break; }
+    }
+    return cols / c.width;"""
+
+
+async def test_the_emotion_band_draws_each_stream_in_its_own_trace(tmp_path):
+    """The band's ECG (250 Hz) and pleth (64 Hz), respiration and EDA come interleaved in every uplink: each fills
+    its own labelled trace (one shared trace reset at every change of rate and never filled)."""
+    import aiohttp
+    import numpy as np
+
+    from gateway.config import GatewayConfig
+    from gateway.server import running_gateway
+    from iomt.wire.frames import make_frame
+    from tests.gateway.auth_helpers import Keys
+    from tests.gateway.helpers import uplink_body
+
+    rates = {"ecg": 250.0, "ppg": 64.0, "resp": 25.0, "eda": 4.0}
+    async with running_gateway(GatewayConfig(port=0, db_path=tmp_path / "gw.sqlite")) as gw, \
+            aiohttp.ClientSession() as http:
+        keys = Keys(gw)
+        stop = asyncio.Event()
+
+        async def feed() -> None:
+            t0, k = time.time_ns() // 1000, 0
+            while not stop.is_set():
+                frames = []
+                for stream, hz in rates.items():
+                    n = np.arange(round(hz / 4)) + k * round(hz / 4)
+                    values = (np.sin(n / hz * 2 * np.pi * 1.2) * 800).astype(np.int16)
+                    frames.append(make_frame("band-1", stream, k, t0 + k * 250_000, hz, values, 0.001))
+                async with http.post(f"{gw.url}/api/v1/uplink", data=uplink_body(frames=frames),
+                                     headers=keys.edge("edge-band")) as r:
+                    assert r.status == 200, await r.text()
+                k += 1
+                await asyncio.sleep(max(0.0, (t0 + k * 250_000) / 1e6 - time.time()))
+
+        feeder = asyncio.ensure_future(feed())
+        try:
+            with chromium() as driver:
+                keys.user("viewer-vic", Role.VIEWER)
+                await asyncio.to_thread(browser.sign_in, driver, gw.url, "viewer-vic", PASSWORD)
+                await wait_js(driver, "return ['ecg', 'ppg', 'resp', 'eda'].every(s => "
+                              "document.querySelector('[data-device=\"band-1\"] .t-' + s) !== null)", 15,
+                              "a trace per stream of the band")
+                labels = await js(driver, "return [...document.querySelectorAll('[data-device=\"band-1\"] .trace')]"
+                                  ".map(t => t.querySelector('.tlabel').textContent)")
+                assert labels == ["ECG II · 0.5 mV/div · 8 s", "Pleth · auto · 8 s", "Resp · auto · 8 s",
+                                  "EDA · auto · 8 s"]
+                await asyncio.sleep(5.0)  # 5 of the 8 s window
+                ecg = await asyncio.to_thread(driver.execute_script, LIT_COLUMNS, "ecg")
+                ppg = await asyncio.to_thread(driver.execute_script, LIT_COLUMNS, "ppg")
+                assert ecg > 0.4 and ppg > 0.4, (ecg, ppg)  # both keep filling: neither resets the other
+        finally:
+            stop.set()
+            await feeder
