@@ -26,6 +26,7 @@ import numpy as np
 from pydantic import TypeAdapter
 
 from gateway.alerts import Alert
+from gateway.api.registry_records import IssuedCredentials, RegistryEntry
 from gateway.audit import AuditEntry, Verification
 from gateway.auth.records import CreatedUser, IssuedToken, Me, SessionInfo, UserView
 from gateway.station.beats import Beat
@@ -128,10 +129,11 @@ EDGES = Listing("edges", EdgeView)
 MODELS = Listing("models", EdgeModel)
 USERS = Listing("users", UserView)
 AUDIT = Listing("entries", AuditEntry)
+REGISTRY = Listing("identities", RegistryEntry)
 # the central station (gateway.station)
 VITALS = Listing("vitals", Vital)
 NEWS2_LATEST = Listing("news2", News2Latest)
-REGISTRY = Listing("patients", PatientRecord)
+PATIENT_REGISTRY = Listing("patients", PatientRecord)
 LIMIT_CHANGES = Listing("changes", LimitChange)
 LIMIT_DEFAULTS = Listing("defaults", ConditionLimits)
 BEATS = Listing("beats", Beat)
@@ -140,7 +142,8 @@ BEATS = Listing("beats", Beat)
 RECORDS: tuple[type, ...] = (Event, Alert, Series, PatientView, EdgeView, NodeModels, EdgeModel, Summary,
                              Me, SessionInfo, IssuedToken, UserView, CreatedUser, AuditEntry, Verification,
                              StationView, VitalsTrend, News2Trend, News2Latest, PatientRecord, PatientLimits,
-                             LimitChange, ConditionLimits, Vital, Beat)
+                             LimitChange, ConditionLimits, Vital, Beat,
+                             RegistryEntry, IssuedCredentials)
 
 
 def ref(record: type) -> JsonObject:

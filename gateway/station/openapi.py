@@ -64,12 +64,12 @@ _DOCS: dict[tuple[str, str], tuple[str, dict[str, Any], list[dict[str, Any]], ty
                                                           None),
     ("GET", "/api/v1/limits/defaults"): ("Default alarm limits per condition", serde.LIMIT_DEFAULTS.schema(), [],
                                          None),
-    ("GET", "/api/v1/registry"): ("Every registered patient", serde.REGISTRY.schema(), [], None),
-    ("GET", "/api/v1/registry/{device}"): ("A patient's registry entry (the defaults when not registered)",
+    ("GET", "/api/v1/patient-registry"): ("Every registered patient", serde.PATIENT_REGISTRY.schema(), [], None),
+    ("GET", "/api/v1/patient-registry/{device}"): ("A patient's registry entry (the defaults when not registered)",
                                            serde.ref(PatientRecord), [_DEVICE], None),
-    ("PUT", "/api/v1/registry/{device}"): ("Register or change bed, room, display name, condition, ECG lead; "
+    ("PUT", "/api/v1/patient-registry/{device}"): ("Register or change bed, room, display name, condition, ECG lead; "
                                            "audited", serde.ref(PatientRecord), [_DEVICE], bodies.RegistryEdit),
-    ("PUT", "/api/v1/registry/{device}/clinical"): ("Change the NEWS2 settings: SpO2 scale (1, or 2 for "
+    ("PUT", "/api/v1/patient-registry/{device}/clinical"): ("Change the NEWS2 settings: SpO2 scale (1, or 2 for "
                                                     "hypercapnic respiratory failure) and supplemental oxygen; "
                                                     "audited", serde.ref(PatientRecord), [_DEVICE],
                                                     bodies.ClinicalEdit),

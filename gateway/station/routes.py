@@ -111,7 +111,7 @@ async def latest_news2(request: web.Request) -> web.Response:
 @requires(Role.VIEWER)
 async def list_registry(request: web.Request) -> web.Response:
     records = request.app[STATION].records()
-    return web.json_response(serde.REGISTRY.body(records[d] for d in sorted(records)))
+    return web.json_response(serde.PATIENT_REGISTRY.body(records[d] for d in sorted(records)))
 
 
 @requires(Role.VIEWER)
@@ -200,10 +200,10 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/api/v1/patients/{device}/limits/reset", reset_limits),
     Route("GET", "/api/v1/patients/{device}/limits/history", limit_history),
     Route("GET", "/api/v1/limits/defaults", limit_defaults),
-    Route("GET", "/api/v1/registry", list_registry),
-    Route("GET", "/api/v1/registry/{device}", get_record),
-    Route("PUT", "/api/v1/registry/{device}", put_record),
-    Route("PUT", "/api/v1/registry/{device}/clinical", put_clinical),
+    Route("GET", "/api/v1/patient-registry", list_registry),
+    Route("GET", "/api/v1/patient-registry/{device}", get_record),
+    Route("PUT", "/api/v1/patient-registry/{device}", put_record),
+    Route("PUT", "/api/v1/patient-registry/{device}/clinical", put_clinical),
 )
 
 

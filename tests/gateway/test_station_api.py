@@ -113,14 +113,14 @@ async def test_vitals_trend_has_units_and_every_vital(http, gw):
 
 async def test_the_registry_and_the_clinical_settings_are_edited_and_audited(http, gw, tmp_path):
     admin, clinician = ("admin-ann", Role.ADMIN), ("dr-cho", Role.CLINICIAN)
-    status, err = await call(http, gw, "PUT", "/api/v1/registry/bed-4", clinician, json={"bed": "12"})
+    status, err = await call(http, gw, "PUT", "/api/v1/patient-registry/bed-4", clinician, json={"bed": "12"})
     assert status == 403  # the registry is the admin's
-    status, record = await call(http, gw, "PUT", "/api/v1/registry/bed-4", admin,
+    status, record = await call(http, gw, "PUT", "/api/v1/patient-registry/bed-4", admin,
                                 json={"by": "admin-ann", "bed": "12", "room": "4B", "display_name": "J. Doe",
                                       "condition": "copd"})
     assert status == 200 and (record["bed"], record["condition"], record["updated_by"]) == ("12", "copd", "admin-ann")
     assert record["spo2_scale"] == "1"  # a COPD condition does not choose scale 2: a clinician does
-    status, record = await call(http, gw, "PUT", "/api/v1/registry/bed-4/clinical", clinician,
+    status, record = await call(http, gw, "PUT", "/api/v1/patient-registry/bed-4/clinical", clinician,
                                 json={"spo2_scale": "2", "supplemental_oxygen": True})
     assert (record["spo2_scale"], record["supplemental_oxygen"], record["bed"]) == ("2", True, "12")
     await post(http, gw, uplink_body(readings=readings("bed-4", {**NORMAL, "spo2": 90.0}, 0, 1)))
@@ -134,11 +134,12 @@ async def test_the_registry_and_the_clinical_settings_are_edited_and_audited(htt
     assert spo2["limits"]["low"] == 86 and spo2["status"] == "normal"  # COPD limits
     for body, field in (({"condition": "flu"}, "condition"), ({"bed": "<b>"}, "bed"),
                         ({"by": "", "bed": "1"}, "by"), ({"colour": "red"}, "colour")):
-        status, err = await call(http, gw, "PUT", "/api/v1/registry/bed-4", admin, json=body)
+        status, err = await call(http, gw, "PUT", "/api/v1/patient-registry/bed-4", admin, json=body)
         assert status == 400 and err["error"].startswith(field), (body, err)
-    status, err = await call(http, gw, "PUT", "/api/v1/registry/bed-4", admin, json={"by": "dr-cho", "bed": "1"})
+    status, err = await call(http, gw, "PUT", "/api/v1/patient-registry/bed-4", admin,
+                             json={"by": "dr-cho", "bed": "1"})
     assert status == 403 and "signed in as 'admin-ann'" in err["error"]  # nobody acts under another's name
-    status, err = await call(http, gw, "PUT", "/api/v1/registry/bed-4", admin, data=b"{", headers={
+    status, err = await call(http, gw, "PUT", "/api/v1/patient-registry/bed-4", admin, data=b"{", headers={
         "Content-Type": "application/json"})
     assert status == 400 and err["error"].startswith("body")
     audit = AuditLog(tmp_path / "audit.sqlite")
@@ -200,7 +201,7 @@ async def test_alarm_limits_are_edited_with_who_and_when_and_a_breach_alarms(htt
 
 async def test_every_station_answer_matches_the_document_and_every_route_declares_a_role(http, gw):
     await post(http, gw, uplink_body(readings=readings("bed-6", HIGH, 0, 4)))
-    await call(http, gw, "PUT", "/api/v1/registry/bed-6", ("a", Role.ADMIN), json={"bed": "1"})
+    await call(http, gw, "PUT", "/api/v1/patient-registry/bed-6", ("a", Role.ADMIN), json={"bed": "1"})
     await call(http, gw, "PUT", "/api/v1/patients/bed-6/limits", ("a", Role.ADMIN),
                json={"limits": {"hr": {"high": 110}}})
     status, doc = await call(http, gw, "GET", "/api/v1/openapi.json")
@@ -217,9 +218,9 @@ async def test_every_station_answer_matches_the_document_and_every_route_declare
         assert status == 200, (path, body)
         schema = operation["responses"]["200"]["content"]["application/json"]["schema"]
         jsonschema.validate(body, {**schema, "components": doc["components"]})
-    assert roles[("PUT", "/api/v1/registry/{device}")] == Role.ADMIN
+    assert roles[("PUT", "/api/v1/patient-registry/{device}")] == Role.ADMIN
     assert roles[("PUT", "/api/v1/patients/{device}/limits")] == Role.CLINICIAN
-    assert roles[("PUT", "/api/v1/registry/{device}/clinical")] == Role.CLINICIAN
+    assert roles[("PUT", "/api/v1/patient-registry/{device}/clinical")] == Role.CLINICIAN
     assert roles[("GET", "/api/v1/station")] == Role.VIEWER
     body_schema = doc["paths"]["/api/v1/patients/{device}/limits"]["put"]["requestBody"]["content"][
         "application/json"]["schema"]

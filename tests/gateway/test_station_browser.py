@@ -72,7 +72,7 @@ async def test_deterioration_reorders_a_breach_escalates_the_patient_view_review
     station = StationConfig(escalate_after_s=4.0, tick_s=0.5)
     async with ward(tmp_path, mosquitto.url, station) as w:
         for i, device in enumerate(BEDS):
-            await w.put(f"/api/v1/registry/{device}", {"bed": str(i + 1), "room": "4B",
+            await w.put(f"/api/v1/patient-registry/{device}", {"bed": str(i + 1), "room": "4B",
                                                        "display_name": f"Patient {'ABCD'[i]}."})
         ecg = [scripted_ecg(d, SECONDS, seed=20 + i, condition="normal") for i, d in enumerate(BEDS)]
         breach = {**NORMAL, "spo2": 96.0}  # NEWS2 0 on scale 1: only the limit set below makes it an alarm

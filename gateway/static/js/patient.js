@@ -86,7 +86,7 @@ async function load() {
     getJson(`/api/v1/patients/${enc}/vitals`, range), getJson(`/api/v1/patients/${enc}/news2`, range),
     getJson("/api/v1/alerts", {device, limit: "500"}),
     getJson("/api/v1/events", {device, kind: "quality", start: range.start, end: range.end, limit: "500"}),
-    getJson(`/api/v1/patients/${enc}/limits`), getJson(`/api/v1/registry/${enc}`),
+    getJson(`/api/v1/patients/${enc}/limits`), getJson(`/api/v1/patient-registry/${enc}`),
   ]);
   if (state.device !== device) return;
   state.alerts = alertList.alerts;
@@ -236,10 +236,10 @@ function registryForm(view, record) {
     e.preventDefault();
     const body = {condition: condition.value, ecg_lead: form.elements.ecg_lead.value};
     for (const name of ["bed", "room", "display_name"]) body[name] = form.elements[name].value.trim() || null;
-    report(msg, await sendJson("PUT", `/api/v1/registry/${encodeURIComponent(state.device)}`, body));
+    report(msg, await sendJson("PUT", `/api/v1/patient-registry/${encodeURIComponent(state.device)}`, body));
   };
   saveClinical.onclick = async () => report(msg, await sendJson(
-    "PUT", `/api/v1/registry/${encodeURIComponent(state.device)}/clinical`,
+    "PUT", `/api/v1/patient-registry/${encodeURIComponent(state.device)}/clinical`,
     {spo2_scale: scale.value, supplemental_oxygen: oxygen.checked}));
 }
 
