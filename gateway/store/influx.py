@@ -39,6 +39,7 @@ import numpy as np
 from influxdb_client import Point, WritePrecision
 
 from gateway.alerts import Alert, AlertAction, AlertUpdate
+from gateway.store import influx_readings
 from gateway.store.base import StoreUnavailable
 from gateway.store.influx_alerts import AlertLog
 from gateway.store.influx_http import InfluxHttp
@@ -50,6 +51,7 @@ from gateway.store.records import (
     EdgeStatus,
     EventQuery,
     LatencyStats,
+    ReadingSeries,
     Retention,
     Series,
     StreamStats,
@@ -57,8 +59,9 @@ from gateway.store.records import (
     WriteBatch,
     WriteResult,
 )
-from gateway.store.series import series_of
+from gateway.store.series import readings_series, series_of
 from iomt.wire.events import AlertState, Event
+from iomt.wire.frames import Reading
 from iomt.wire.streams import is_reading_stream
 
 log = logging.getLogger(__name__)
@@ -175,7 +178,7 @@ class InfluxStore:
             seen.add(key)
             point = Point("readings").tag("device", r.device).tag("stream", r.stream).field("seq", r.seq)
             for name, value in r.values.items():
-                point.field(f"v_{name}", float(value))
+                point.field(f"{influx_readings.PREFIX}{name}", float(value))
             raw.append(point.time(ns(r.t_us), WritePrecision.NS))
         now_ns = time.time_ns()
         raw.extend(
@@ -274,6 +277,13 @@ class InfluxStore:
             for r in rows if r["t_last_us"] >= start_us
         ]
         return series_of(device, stream, blocks, start_us, end_us, max_points)
+
+    def query_readings(self, device: str, stream: str, start_us: int, end_us: int, max_points: int) -> ReadingSeries:
+        rows = influx_readings.in_range(self._rows, self._m(RAW, "readings"), device, stream, start_us, end_us)
+        return readings_series(device, stream, rows, start_us, end_us, max_points)
+
+    def latest_readings(self, stream: str) -> dict[str, Reading]:
+        return influx_readings.latest(self._rows, self._m(RAW, "readings"), stream)
 
     def events(self, query: EventQuery) -> list[Event]:
         where = [f"{tag} = {quote(str(value))}" for tag, value in

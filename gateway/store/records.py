@@ -93,6 +93,28 @@ class Series:
 
 
 @dataclass(frozen=True, slots=True)
+class ReadingSeries:
+    """Named low-rate values (vital signs, scores) of one stream over ``[start_us, end_us]``.
+
+    ``t_us`` (n,) int64: each reading's instant when the range held no more than the points asked for,
+    else the start of each non-empty bucket of equal width. ``mean``/``low``/``high`` (n, len(names))
+    float64: per bucket, the mean, minimum and maximum of each name (for a single reading all three are its
+    value); NaN where a bucket holds no value of that name. ``readings`` counts the raw readings in range.
+    """
+
+    device: str
+    stream: str
+    start_us: int
+    end_us: int
+    names: tuple[str, ...]
+    t_us: np.ndarray
+    mean: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+    readings: int
+
+
+@dataclass(frozen=True, slots=True)
 class EventQuery:
     device: str | None = None
     kind: EventKind | None = None

@@ -21,7 +21,7 @@ import numpy as np
 
 from gateway import alerts
 from gateway.alerts import Alert, AlertAction, AlertNotFound, AlertUpdate
-from gateway.store import event_cells
+from gateway.store import event_cells, sqlite_readings
 from gateway.store.records import (
     AlertQuery,
     DeviceInfo,
@@ -29,6 +29,7 @@ from gateway.store.records import (
     EdgeStatus,
     EventQuery,
     LatencyStats,
+    ReadingSeries,
     Retention,
     Series,
     StreamStats,
@@ -36,7 +37,7 @@ from gateway.store.records import (
     WriteBatch,
     WriteResult,
 )
-from gateway.store.series import series_of
+from gateway.store.series import readings_series, series_of
 from gateway.store.sqlite_schema import (
     ALERT_COLUMNS,
     EVENT_COLUMNS,
@@ -49,6 +50,7 @@ from gateway.store.sqlite_schema import (
     event_of,
 )
 from iomt.wire.events import Event
+from iomt.wire.frames import Reading
 from iomt.wire.streams import is_reading_stream
 
 _DAY_US = 86_400_000_000
@@ -194,6 +196,15 @@ class SqliteStore:
             for t0, rate, channels, scale, dtype, data in rows
         ]
         return series_of(device, stream, blocks, start_us, end_us, max_points)
+
+    def query_readings(self, device: str, stream: str, start_us: int, end_us: int, max_points: int) -> ReadingSeries:
+        with self._lock:
+            rows = sqlite_readings.in_range(self._db, device, stream, start_us, end_us)
+        return readings_series(device, stream, rows, start_us, end_us, max_points)
+
+    def latest_readings(self, stream: str) -> dict[str, Reading]:
+        with self._lock:
+            return sqlite_readings.latest(self._db, stream)
 
     def events(self, query: EventQuery) -> list[Event]:
         where: list[str] = []

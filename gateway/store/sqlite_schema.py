@@ -36,6 +36,7 @@ CREATE TABLE IF NOT EXISTS readings (
     "values" TEXT NOT NULL, batch_id INTEGER NOT NULL,
     PRIMARY KEY (device, stream, seq)
 ) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS readings_time ON readings(device, stream, t_us);
 CREATE TABLE IF NOT EXISTS events ({event_cells.sqlite_columns()}, batch_id INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS events_device ON events(device, model, t_us);
 CREATE INDEX IF NOT EXISTS events_time ON events(t_us);

@@ -18,6 +18,7 @@ BENCH_MODULES = {
     "edge": ("benchmarks.edge",),
     "store": ("benchmarks.store",),
     "dashboard": ("benchmarks.dashboard",),
+    "station": ("benchmarks.station",),
     "train": ("benchmarks.train",),
     "mqtt": ("benchmarks.mqtt",),
     "bodies": ("benchmarks.bodies",),
