@@ -21,6 +21,7 @@ BENCH_MODULES = {
     "train": ("benchmarks.train",),
     "mqtt": ("benchmarks.mqtt",),
     "broker-restart": ("benchmarks.broker_restart",),
+    "fuzz": ("benchmarks.fuzz",),
 }
 
 
