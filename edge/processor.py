@@ -8,6 +8,7 @@ this node's models (:mod:`edge.pipeline_registry`). Each batch ends with one inf
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,6 +30,8 @@ from iomt.wire.frames import Reading, decode_payload, encode_frame
 from iomt.wire.streams import CHUNKED_STREAMS
 from iomt.wire.uplink import RecordKind, UplinkRecord
 
+log = logging.getLogger(__name__)
+
 #: Topics whose parse is remembered (bounded: a flood of junk topics must not grow memory).
 MAX_CACHED_TOPICS = 200_000
 
@@ -43,6 +46,10 @@ class EdgeCounters:
     ignored: int = 0
     image_chunks: int = 0
     images: int = 0
+    #: messages whose handling failed on a fault of ours (dead-lettered as ``processing``, logged)
+    failed: int = 0
+    #: inference cycles that failed (logged); the batch's records are forwarded all the same
+    failed_cycles: int = 0
 
 
 @dataclass
@@ -89,13 +96,30 @@ class EdgeProcessor:
         """``(topic, payload, arrival_ns)`` messages, then one inference cycle."""
         result = BatchResult(time.monotonic_ns())
         for topic, payload, arrival_ns in messages:
-            self._decode(topic, payload, arrival_ns, result)
-        events, result.inferred = self.engine.cycle()
+            try:
+                self._decode(topic, payload, arrival_ns, result)
+            except Exception as exc:  # one message never costs the others of its batch
+                self.counters.failed += 1
+                log.exception("edge failed on a message on %s; dead-lettered, the batch goes on", topic[:200])
+                self._reject(topic, "processing", f"the edge failed on it ({type(exc).__name__}: {exc})"[:300],
+                             payload, result)
+        try:
+            events, result.inferred = self.engine.cycle()
+        except Exception:  # the records are durable either way; a cycle that fails must not block them
+            self.counters.failed_cycles += 1
+            log.exception("edge inference cycle failed; the batch's records are forwarded without its events")
+            events = []
         result.events.extend(events)
         result.event_payloads = [encode_event(event) for event in result.events]
         result.records.extend(UplinkRecord(RecordKind.EVENT, payload) for payload in result.event_payloads)
         self.counters.events += len(result.events)
         return result
+
+    def _reject(self, topic: str, field_name: str, reason: str, payload: bytes, result: BatchResult) -> None:
+        self.counters.dead_letter += 1
+        self.rejections[field_name] = self.rejections.get(field_name, 0) + 1
+        letter = make_deadletter(topic, field_name, reason, self.config.node_id, time.time_ns() // 1000, payload)
+        result.deadletters.append(encode_deadletter(letter))
 
     def _image_chunk(self, topic: topics.Topic, payload: bytes) -> None:
         """Reassemble and validate imaging objects (raises DecodeError naming the field).
@@ -128,10 +152,7 @@ class EdgeProcessor:
                 payload, device=parsed.device, stream=parsed.name, max_bytes=self.config.max_payload_bytes
             )
         except DecodeError as exc:
-            self.counters.dead_letter += 1
-            self.rejections[exc.field] = self.rejections.get(exc.field, 0) + 1
-            letter = make_deadletter(topic, exc.field, exc.reason, self.config.node_id, time.time_ns() // 1000, payload)
-            result.deadletters.append(encode_deadletter(letter))
+            self._reject(topic, exc.field, exc.reason, payload, result)
             return
         verdict = self.sequences.observe(message.device, message.stream, message.seq)
         if isinstance(message, Reading):
