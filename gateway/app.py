@@ -53,7 +53,8 @@ async def errors_as_json(request: web.Request, handler: Handler) -> web.StreamRe
                               else exc.text)
     except StoreUnavailable as exc:
         log.warning("store unavailable: %s", exc)
-        response = json_error(503, f"store unavailable, retry later: {exc}")
+        # the cause stays in the gateway's log: a client learns nothing of the store's address or state
+        response = json_error(503, "store unavailable, retry later")
     except Exception:
         log.exception("unexpected error serving %s %s", request.method, request.path)
         response = json_error(500, "internal error; the gateway logged the details")

@@ -295,7 +295,8 @@ bind-address = "{host}:{rpc_port}"
 [http]
   enabled = true
   bind-address = "{host}:{port}"
-  log-enabled = false
+  log-enabled = {http_log}
+  auth-enabled = {auth}
   max-body-size = 0
 [continuous_queries]
   enabled = false
@@ -314,9 +315,16 @@ class Influxd(ManagedProcess):
     install_hint = "run the README's test command (it installs influxdb)"
     start_timeout_s = 30.0
 
-    def __init__(self, *, workdir: Path | None = None, port: int | None = None, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self, *, workdir: Path | None = None, port: int | None = None, host: str = "127.0.0.1",
+        auth: bool = False, http_log: bool = False,
+    ) -> None:
+        """``auth``: the server requires credentials once a user exists (the first, an admin, may be
+        created without); ``http_log``: every request line goes to the log (to check what travels)."""
         super().__init__(workdir=workdir, port=port, host=host)
         self.rpc_port = free_port(host)
+        self.auth = auth
+        self.http_log = http_log
 
     @property
     def url(self) -> str:
@@ -324,7 +332,8 @@ class Influxd(ManagedProcess):
 
     def command(self, program: str) -> list[str]:
         conf = self.workdir / "influxdb.conf"
-        conf.write_text(INFLUXD_CONFIG.format(host=self.host, dir=self.workdir, port=self.port, rpc_port=self.rpc_port))
+        conf.write_text(INFLUXD_CONFIG.format(host=self.host, dir=self.workdir, port=self.port, rpc_port=self.rpc_port,
+                                              auth=str(self.auth).lower(), http_log=str(self.http_log).lower()))
         return [program, "-config", str(conf)]
 
     def ready(self) -> bool:

@@ -102,7 +102,7 @@ class InfluxStore:
         try:
             self._ensure_database()
         except StoreUnavailable as exc:  # start anyway: every call retries, and the uplink answers 503
-            log.warning("InfluxDB not reachable yet (%s); will create the database when it is", exc)
+            log.warning("InfluxDB at %s not reachable yet (%s); will create the database when it is", self.url, exc)
 
     # -- database -------------------------------------------------------------------------------
     def _ensure_database(self) -> None:
