@@ -8,7 +8,6 @@ where it arrived (an MQTT topic, or ``uplink`` for a record of an uplink batch).
 from __future__ import annotations
 
 import base64
-import binascii
 import json
 from dataclasses import asdict, dataclass, fields
 from typing import Any
@@ -67,7 +66,7 @@ def decode_deadletter(payload: bytes) -> DeadLetter:
             check_text(name, value)
     try:
         head = base64.b64decode(body["payload_head_b64"], validate=True)
-    except binascii.Error:
+    except ValueError:  # binascii.Error, or a non-ASCII character
         raise DecodeError("payload_head_b64", "is not base64") from None
     if len(head) > min(KEEP_BYTES, body["payload_len"]):
         raise DecodeError("payload_head_b64", f"holds {len(head)} bytes of a {body['payload_len']}-byte payload")
