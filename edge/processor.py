@@ -154,7 +154,8 @@ class EdgeProcessor:
         except DecodeError as exc:
             self._reject(topic, exc.field, exc.reason, payload, result)
             return
-        verdict = self.sequences.observe(message.device, message.stream, message.seq)
+        t_us = message.t_us if isinstance(message, Reading) else message.t0_us
+        verdict = self.sequences.observe(message.device, message.stream, message.seq, message.boot, t_us)
         if isinstance(message, Reading):
             self.counters.readings += 1
             # forwarded as received: it passed the same decoder the gateway applies
@@ -162,9 +163,9 @@ class EdgeProcessor:
             return
         self.counters.frames += 1
         result.records.append(UplinkRecord(RecordKind.FRAME, encode_frame(message)))
-        if verdict is Verdict.LATE or verdict is Verdict.DUPLICATE:
+        if not verdict.in_order:
             return  # stored (the store de-duplicates), but windows are cut from in-order signal only
         for pipeline in self._by_stream.get(message.stream, ()):
-            if verdict is Verdict.GAP:
+            if verdict is Verdict.GAP or verdict is Verdict.RESTART:
                 pipeline.on_gap(message.device, message.stream)
             result.events.extend(pipeline.on_frame(message, arrival_ns))
