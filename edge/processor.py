@@ -46,6 +46,8 @@ class EdgeCounters:
     ignored: int = 0
     image_chunks: int = 0
     images: int = 0
+    #: frames that continued their stream and went to the pipelines (the others are only forwarded)
+    analysed: int = 0
     #: messages whose handling failed on a fault of ours (dead-lettered as ``processing``, logged)
     failed: int = 0
     #: inference cycles that failed (logged); the batch's records are forwarded all the same
@@ -165,6 +167,7 @@ class EdgeProcessor:
         result.records.append(UplinkRecord(RecordKind.FRAME, encode_frame(message)))
         if not verdict.in_order:
             return  # stored (the store de-duplicates), but windows are cut from in-order signal only
+        self.counters.analysed += 1
         for pipeline in self._by_stream.get(message.stream, ()):
             if verdict is Verdict.GAP or verdict is Verdict.RESTART:
                 pipeline.on_gap(message.device, message.stream)

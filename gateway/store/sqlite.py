@@ -1,4 +1,4 @@
-"""The embedded SQLite store (WAL). De-duplicates on (device, stream, seq) and on event id.
+"""The embedded SQLite store (WAL). De-duplicates on (device, stream, boot, seq) and on event id.
 
 Waveforms are kept as the frames' sample blocks (one row per frame, a "chunk"), which is what makes
 ingest cheap; queries decode the blocks they touch. Each committed batch records the instant its
@@ -8,6 +8,7 @@ per-stream counters (refused duplicates included), registry and alert changes co
 
 from __future__ import annotations
 
+import itertools
 import json
 import sqlite3
 import threading
@@ -37,16 +38,20 @@ from gateway.store.records import (
     WriteResult,
 )
 from gateway.store.series import series_of
+from gateway.store.sessions import Session, stream_stats
 from gateway.store.sqlite_schema import (
     ALERT_COLUMNS,
     EVENT_COLUMNS,
+    FRAME_COLUMNS,
     INSERT_EVENT,
     PRIORITY_RANK,
+    READING_COLUMNS,
     SAVE_ALERT,
     SCHEMA,
     SELECT_ALERTS,
     alert_of,
     event_of,
+    migrate_sessions,
 )
 from iomt.wire.events import Event
 from iomt.wire.streams import is_reading_stream
@@ -75,8 +80,11 @@ class SqliteStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(f"PRAGMA synchronous={synchronous}")
         self._db.executescript(SCHEMA)
+        if migrate_sessions(self._db):
+            self._db.executescript(SCHEMA)  # the new tables' indexes, the per-session counters
         counted = self._db.execute("SELECT COUNT(*) FROM stream_counters").fetchone()[0]
-        if not counted and self._db.execute("SELECT EXISTS (SELECT 1 FROM frames)").fetchone()[0]:
+        if not counted and self._db.execute(
+                "SELECT EXISTS (SELECT 1 FROM frames) OR EXISTS (SELECT 1 FROM readings)").fetchone()[0]:
             self._rebuild_counters()
 
     # -- samples -------------------------------------------------------------------------------------
@@ -93,16 +101,17 @@ class SqliteStore:
             try:
                 batch_id = db.execute("INSERT INTO batches(committed_us) VALUES (NULL)").lastrowid
                 stored = self._insert_grouped(
-                    "INSERT OR IGNORE INTO frames VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                    "frames", FRAME_COLUMNS, batch_id,
                     [
-                        (f.device, f.stream, f.seq, f.t0_us, f.t_last_us, f.sample_rate, f.channels, f.n_samples,
-                         f.scale, f.samples.dtype.str, f.samples.tobytes(), batch_id)
+                        (f.device, f.stream, f.boot, f.seq, f.t0_us, f.t_last_us, f.sample_rate, f.channels,
+                         f.n_samples, f.scale, f.samples.dtype.str, f.samples.tobytes(), batch_id)
                         for f in batch.frames
                     ],
                 )
                 stored += self._insert_grouped(
-                    "INSERT OR IGNORE INTO readings VALUES (?,?,?,?,?,?)",
-                    [(r.device, r.stream, r.seq, r.t_us, json.dumps(dict(r.values)), batch_id) for r in batch.readings],
+                    "readings", READING_COLUMNS, batch_id,
+                    [(r.device, r.stream, r.boot, r.seq, r.t_us, json.dumps(dict(r.values)), batch_id)
+                     for r in batch.readings],
                 )
                 before = db.total_changes
                 db.executemany(INSERT_EVENT, [(*event_cells.cells(e).values(), batch_id) for e in batch.events])
@@ -123,45 +132,69 @@ class SqliteStore:
         latest = {a.event.event_id: a for a in changed}  # raised and resolved in one batch: the resolved one
         return WriteResult(stored=stored, duplicates=len(batch) - stored, alerts=tuple(latest.values()))
 
-    def _insert_grouped(self, sql: str, rows: list[tuple[Any, ...]]) -> int:
-        """Insert rows (device, stream, seq, ...) per stream, keeping that stream's counters; returns new rows.
+    def _insert_grouped(self, table: str, columns: tuple[str, ...], batch_id: int, rows: list[tuple[Any, ...]]) -> int:
+        """Insert rows (device, stream, boot, seq, ...) per session, keeping its counters; returns new rows.
 
         The counters make ``stream_stats`` (polled by every dashboard) independent of the table size; a
         row the primary key refuses is a redelivery, counted in ``stream_duplicates``.
         """
-        groups: dict[tuple[str, str], list[tuple[Any, ...]]] = {}
+        groups: dict[tuple[str, str, int], list[tuple[Any, ...]]] = {}
         for row in rows:
-            groups.setdefault((row[0], row[1]), []).append(row)
+            groups.setdefault((row[0], row[1], row[2]), []).append(row)
         db, inserted = self._db, 0
-        for (device, stream), group in groups.items():
-            before = db.total_changes
-            db.executemany(sql, group)
-            new = db.total_changes - before
-            if new:
-                seqs = [row[2] for row in group]
+        insert = f"INSERT OR IGNORE INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+        for (device, stream, boot), group in groups.items():
+            present = self._present_seqs(table, device, stream, boot, {row[3] for row in group})
+            new_seqs = {row[3] for row in group} - present
+            db.executemany(insert, group)
+            if new_seqs:
+                session = self._session(device, stream, boot)
+                session.add(new_seqs, batch_id)
                 db.execute(
-                    "INSERT INTO stream_counters VALUES (?,?,?,?,?) ON CONFLICT(device, stream) DO UPDATE SET "
-                    "records = records + excluded.records, first_seq = MIN(first_seq, excluded.first_seq), "
-                    "last_seq = MAX(last_seq, excluded.last_seq)",
-                    (device, stream, new, min(seqs), max(seqs)),
+                    "INSERT OR REPLACE INTO stream_counters VALUES (?,?,?,?,?,?,?,?)",
+                    (device, stream, boot, session.records, session.first_seq, session.last_seq, session.jumps,
+                     session.updated),
                 )
-            if new < len(group):
+            if len(new_seqs) < len(group):
                 db.execute(
                     "INSERT INTO stream_duplicates VALUES (?,?,?) ON CONFLICT(device, stream) DO UPDATE SET "
                     "refused = refused + excluded.refused",
-                    (device, stream, len(group) - new),
+                    (device, stream, len(group) - len(new_seqs)),
                 )
-            inserted += new
+            inserted += len(new_seqs)
         return inserted
 
+    def _present_seqs(self, table: str, device: str, stream: str, boot: int, seqs: set[int]) -> set[int]:
+        present: set[int] = set()
+        ordered = sorted(seqs)
+        for i in range(0, len(ordered), 500):
+            part = ordered[i:i + 500]
+            present.update(row[0] for row in self._db.execute(
+                f"SELECT seq FROM {table} WHERE device = ? AND stream = ? AND boot = ? "
+                f"AND seq IN ({', '.join('?' * len(part))})", (device, stream, boot, *part)))
+        return present
+
+    def _session(self, device: str, stream: str, boot: int) -> Session:
+        row = self._db.execute(
+            "SELECT records, first_seq, last_seq, jumps, updated FROM stream_counters "
+            "WHERE device = ? AND stream = ? AND boot = ?", (device, stream, boot)).fetchone()
+        return Session() if row is None else Session(*row)
+
     def _rebuild_counters(self) -> None:
-        """Recount every stream from the tables (after pruning, or for a file written before counters)."""
+        """Recount every session from the tables (after pruning, or for a file written before counters)."""
         self._db.execute("DELETE FROM stream_counters")
         for table in ("frames", "readings"):
-            self._db.execute(
-                f"INSERT INTO stream_counters SELECT device, stream, COUNT(*), MIN(seq), MAX(seq) FROM {table} "
-                "GROUP BY device, stream"
-            )
+            rows = self._db.execute(
+                f"SELECT device, stream, boot, seq, batch_id FROM {table} ORDER BY device, stream, boot")
+            for (device, stream, boot), group in itertools.groupby(rows, key=lambda r: (r[0], r[1], r[2])):
+                session = Session()
+                members = list(group)
+                session.add([r[3] for r in members], max(r[4] for r in members))
+                self._db.execute(
+                    "INSERT INTO stream_counters VALUES (?,?,?,?,?,?,?,?)",
+                    (device, stream, boot, session.records, session.first_seq, session.last_seq, session.jumps,
+                     session.updated),
+                )
 
     def _write_registry(
         self, seen: dict[tuple[str, ...], tuple[int, Any]], models: dict[tuple[str, ...], tuple[int, Any]],
@@ -240,11 +273,16 @@ class SqliteStore:
     def stream_stats(self) -> list[StreamStats]:
         with self._lock:
             rows = self._db.execute(
-                "SELECT c.device, c.stream, c.records, c.first_seq, c.last_seq, COALESCE(d.refused, 0) "
-                "FROM stream_counters c LEFT JOIN stream_duplicates d USING (device, stream) "
+                "SELECT c.device, c.stream, c.boot, c.records, c.first_seq, c.last_seq, c.jumps, c.updated, "
+                "COALESCE(d.refused, 0) FROM stream_counters c LEFT JOIN stream_duplicates d USING (device, stream) "
                 "ORDER BY c.device, c.stream"
             ).fetchall()
-        return [StreamStats(*row) for row in rows]
+        stats = []
+        for (device, stream), group in itertools.groupby(rows, key=lambda r: (r[0], r[1])):
+            members = list(group)
+            sessions = {r[2]: Session(*r[3:8]) for r in members}
+            stats.append(stream_stats(device, stream, sessions, members[0][8]))
+        return stats
 
     def count(self, table: Table) -> int:
         name = Table(table).value  # raises ValueError for anything else, e.g. SQL
