@@ -226,7 +226,7 @@ def edge_inputs() -> Any:
 
 
 @contextmanager
-def _plain(feed: Callable[[Any], None]) -> Iterator[Callable[[Any], None]]:
+def _plain(feed: Callable[[Any], object]) -> Iterator[Callable[[Any], object]]:
     yield feed
 
 

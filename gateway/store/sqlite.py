@@ -99,7 +99,7 @@ class SqliteStore:
             db = self._db
             db.execute("BEGIN IMMEDIATE")
             try:
-                batch_id = db.execute("INSERT INTO batches(committed_us) VALUES (NULL)").lastrowid
+                batch_id = int(db.execute("INSERT INTO batches(committed_us) VALUES (NULL)").lastrowid or 0)
                 stored = self._insert_grouped(
                     "frames", FRAME_COLUMNS, batch_id,
                     [

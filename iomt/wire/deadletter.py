@@ -60,7 +60,7 @@ def decode_deadletter(payload: bytes) -> DeadLetter:
         expected = int if name in _INT_FIELDS else str
         if not isinstance(value, expected) or isinstance(value, bool):
             raise DecodeError(name, f"must be {'an integer' if expected is int else 'a string'}, got {value!r}"[:200])
-        if expected is int:
+        if isinstance(value, int):
             check_int64(name, value, minimum=0)
         else:
             check_text(name, value)
