@@ -8,7 +8,6 @@ per-stream counters (refused duplicates included), registry and alert changes co
 
 from __future__ import annotations
 
-import itertools
 import json
 import sqlite3
 import threading
@@ -38,7 +37,7 @@ from gateway.store.records import (
     WriteResult,
 )
 from gateway.store.series import series_of
-from gateway.store.sessions import Session, stream_stats
+from gateway.store.sqlite_counters import counted_streams, insert_counted, rebuild_counters
 from gateway.store.sqlite_schema import (
     ALERT_COLUMNS,
     EVENT_COLUMNS,
@@ -85,7 +84,7 @@ class SqliteStore:
         counted = self._db.execute("SELECT COUNT(*) FROM stream_counters").fetchone()[0]
         if not counted and self._db.execute(
                 "SELECT EXISTS (SELECT 1 FROM frames) OR EXISTS (SELECT 1 FROM readings)").fetchone()[0]:
-            self._rebuild_counters()
+            rebuild_counters(self._db)
 
     # -- samples -------------------------------------------------------------------------------------
     def write(self, batch: WriteBatch) -> WriteResult:
@@ -100,16 +99,16 @@ class SqliteStore:
             db.execute("BEGIN IMMEDIATE")
             try:
                 batch_id = int(db.execute("INSERT INTO batches(committed_us) VALUES (NULL)").lastrowid or 0)
-                stored = self._insert_grouped(
-                    "frames", FRAME_COLUMNS, batch_id,
+                stored = insert_counted(
+                    db, "frames", FRAME_COLUMNS, batch_id,
                     [
                         (f.device, f.stream, f.boot, f.seq, f.t0_us, f.t_last_us, f.sample_rate, f.channels,
                          f.n_samples, f.scale, f.samples.dtype.str, f.samples.tobytes(), batch_id)
                         for f in batch.frames
                     ],
                 )
-                stored += self._insert_grouped(
-                    "readings", READING_COLUMNS, batch_id,
+                stored += insert_counted(
+                    db, "readings", READING_COLUMNS, batch_id,
                     [(r.device, r.stream, r.boot, r.seq, r.t_us, json.dumps(dict(r.values)), batch_id)
                      for r in batch.readings],
                 )
@@ -131,70 +130,6 @@ class SqliteStore:
             db.execute("UPDATE batches SET committed_us = ? WHERE id = ?", (time.time_ns() // 1000, batch_id))
         latest = {a.event.event_id: a for a in changed}  # raised and resolved in one batch: the resolved one
         return WriteResult(stored=stored, duplicates=len(batch) - stored, alerts=tuple(latest.values()))
-
-    def _insert_grouped(self, table: str, columns: tuple[str, ...], batch_id: int, rows: list[tuple[Any, ...]]) -> int:
-        """Insert rows (device, stream, boot, seq, ...) per session, keeping its counters; returns new rows.
-
-        The counters make ``stream_stats`` (polled by every dashboard) independent of the table size; a
-        row the primary key refuses is a redelivery, counted in ``stream_duplicates``.
-        """
-        groups: dict[tuple[str, str, int], list[tuple[Any, ...]]] = {}
-        for row in rows:
-            groups.setdefault((row[0], row[1], row[2]), []).append(row)
-        db, inserted = self._db, 0
-        insert = f"INSERT OR IGNORE INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
-        for (device, stream, boot), group in groups.items():
-            present = self._present_seqs(table, device, stream, boot, {row[3] for row in group})
-            new_seqs = {row[3] for row in group} - present
-            db.executemany(insert, group)
-            if new_seqs:
-                session = self._session(device, stream, boot)
-                session.add(new_seqs, batch_id)
-                db.execute(
-                    "INSERT OR REPLACE INTO stream_counters VALUES (?,?,?,?,?,?,?,?)",
-                    (device, stream, boot, session.records, session.first_seq, session.last_seq, session.jumps,
-                     session.updated),
-                )
-            if len(new_seqs) < len(group):
-                db.execute(
-                    "INSERT INTO stream_duplicates VALUES (?,?,?) ON CONFLICT(device, stream) DO UPDATE SET "
-                    "refused = refused + excluded.refused",
-                    (device, stream, len(group) - len(new_seqs)),
-                )
-            inserted += len(new_seqs)
-        return inserted
-
-    def _present_seqs(self, table: str, device: str, stream: str, boot: int, seqs: set[int]) -> set[int]:
-        present: set[int] = set()
-        ordered = sorted(seqs)
-        for i in range(0, len(ordered), 500):
-            part = ordered[i:i + 500]
-            present.update(row[0] for row in self._db.execute(
-                f"SELECT seq FROM {table} WHERE device = ? AND stream = ? AND boot = ? "
-                f"AND seq IN ({', '.join('?' * len(part))})", (device, stream, boot, *part)))
-        return present
-
-    def _session(self, device: str, stream: str, boot: int) -> Session:
-        row = self._db.execute(
-            "SELECT records, first_seq, last_seq, jumps, updated FROM stream_counters "
-            "WHERE device = ? AND stream = ? AND boot = ?", (device, stream, boot)).fetchone()
-        return Session() if row is None else Session(*row)
-
-    def _rebuild_counters(self) -> None:
-        """Recount every session from the tables (after pruning, or for a file written before counters)."""
-        self._db.execute("DELETE FROM stream_counters")
-        for table in ("frames", "readings"):
-            rows = self._db.execute(
-                f"SELECT device, stream, boot, seq, batch_id FROM {table} ORDER BY device, stream, boot")
-            for (device, stream, boot), group in itertools.groupby(rows, key=lambda r: (r[0], r[1], r[2])):
-                session = Session()
-                members = list(group)
-                session.add([r[3] for r in members], max(r[4] for r in members))
-                self._db.execute(
-                    "INSERT INTO stream_counters VALUES (?,?,?,?,?,?,?,?)",
-                    (device, stream, boot, session.records, session.first_seq, session.last_seq, session.jumps,
-                     session.updated),
-                )
 
     def _write_registry(
         self, seen: dict[tuple[str, ...], tuple[int, Any]], models: dict[tuple[str, ...], tuple[int, Any]],
@@ -272,17 +207,7 @@ class SqliteStore:
     # -- accounting ----------------------------------------------------------------------------------
     def stream_stats(self) -> list[StreamStats]:
         with self._lock:
-            rows = self._db.execute(
-                "SELECT c.device, c.stream, c.boot, c.records, c.first_seq, c.last_seq, c.jumps, c.updated, "
-                "COALESCE(d.refused, 0) FROM stream_counters c LEFT JOIN stream_duplicates d USING (device, stream) "
-                "ORDER BY c.device, c.stream"
-            ).fetchall()
-        stats = []
-        for (device, stream), group in itertools.groupby(rows, key=lambda r: (r[0], r[1])):
-            members = list(group)
-            sessions = {r[2]: Session(*r[3:8]) for r in members}
-            stats.append(stream_stats(device, stream, sessions, members[0][8]))
-        return stats
+            return counted_streams(self._db)
 
     def count(self, table: Table) -> int:
         name = Table(table).value  # raises ValueError for anything else, e.g. SQL
@@ -419,7 +344,7 @@ class SqliteStore:
                 cutoff = now_us - int(self.retention.waveform_days * _DAY_US)
                 removed += self._db.execute("DELETE FROM frames WHERE t_last_us < ?", (cutoff,)).rowcount
                 removed += self._db.execute("DELETE FROM readings WHERE t_us < ?", (cutoff,)).rowcount
-                self._rebuild_counters()
+                rebuild_counters(self._db)
             if self.retention.events_days is not None:
                 cutoff = now_us - int(self.retention.events_days * _DAY_US)
                 removed += self._db.execute("DELETE FROM events WHERE t_us < ?", (cutoff,)).rowcount
