@@ -6,9 +6,9 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
-from iomt.config import MqttConfig, StrictModel
+from iomt.config import ConfigError, MqttConfig, StrictModel
 from iomt.wire.topics import is_identifier
 from models.runtime import RELEASED_DIR
 
@@ -22,6 +22,8 @@ class ModelName(StrEnum):
     FALL = "fall"
     #: stress, from the emotion band's ECG, EDA and PPG
     EMOTION = "emotion"
+    #: deterioration risk (five NEWS2-aligned classes), from the vitals monitor's readings
+    VITALS = "vitals"
 
 
 class EdgeConfig(StrictModel):
@@ -29,6 +31,14 @@ class EdgeConfig(StrictModel):
     site: str = Field("default", description="Site whose device streams this node processes.")
     mqtt: MqttConfig = Field(default_factory=MqttConfig, description="Broker connection.")
     gateway_url: str = Field("http://127.0.0.1:8080", description="Base URL of the gateway's uplink API.")
+    uplink_token: SecretStr | None = Field(
+        None, description="This node's uplink token (`iomt edge-tokens issue NODE`); never logged. Prefer "
+        "uplink_token_file."
+    )
+    uplink_token_file: Path | None = Field(None, description="File holding this node's uplink token (one line).")
+    gateway_ca_file: Path | None = Field(
+        None, description="CA bundle that signed the gateway's HTTPS certificate (default: the system's)."
+    )
     outbox_path: Path = Field(Path("var/edge-outbox.sqlite"), description="Durable outbox (SQLite, WAL).")
     outbox_synchronous: Literal["NORMAL", "FULL"] = Field(
         "NORMAL", description="SQLite sync level: NORMAL survives process crashes, FULL also power loss."
@@ -42,8 +52,9 @@ class EdgeConfig(StrictModel):
     )
     models_dir: Path = Field(RELEASED_DIR, description="Directory of <name>/<name>.tflite + <name>.json models.")
     models: tuple[ModelName, ...] = Field(
-        (ModelName.ECG, ModelName.FALL, ModelName.EMOTION), description="Models this node runs: only their "
-        "pipelines run (heart rate and ECG signal quality come with 'ecg'); every stream is forwarded either way."
+        (ModelName.ECG, ModelName.FALL, ModelName.EMOTION, ModelName.VITALS), description="Models this node runs: "
+        "only their pipelines run (heart rate and ECG signal quality come with 'ecg'); every stream is forwarded "
+        "either way."
     )
     model_poll_s: float = Field(5.0, gt=0, description="Seconds between checks of models_dir for new versions.")
     batched_inference: bool = Field(True, description="Infer windows of many patients in one call per model.")
@@ -68,6 +79,11 @@ class EdgeConfig(StrictModel):
         20.0, ge=0, le=1000, description="Shortest processing cycle: messages arriving within it are handled "
         "together (cheaper per message, at up to this much added latency); 0 handles them as they come."
     )
+    vitals_alert_from: Literal["low_medium", "medium", "high", "off"] = Field(
+        "medium", description="Lowest class of the vitals risk model that raises an alert (held for "
+        "consecutive windows); lower classes only report. 'off': the vitals model reports, never alerts "
+        "(the gateway's NEWS2 alarms stand alone)."
+    )
     metrics_port: int | None = Field(None, ge=0, le=65535, description="Serve Prometheus metrics on this port.")
 
     @field_validator("node_id", "site")
@@ -83,6 +99,26 @@ class EdgeConfig(StrictModel):
         if len(set(value)) != len(value):
             raise ValueError("a model is listed twice")
         return value
+
+    @model_validator(mode="after")
+    def _one_token(self) -> EdgeConfig:
+        if self.uplink_token is not None and self.uplink_token_file is not None:
+            raise ValueError("give uplink_token or uplink_token_file, not both")
+        return self
+
+    def uplink_secret(self) -> str | None:
+        """The uplink token (read from ``uplink_token_file`` when that is set)."""
+        if self.uplink_token is not None:
+            return self.uplink_token.get_secret_value()
+        if self.uplink_token_file is None:
+            return None
+        try:
+            token = self.uplink_token_file.read_text().strip()
+        except OSError as exc:
+            raise ConfigError(f"edge uplink_token_file {self.uplink_token_file}: {exc.strerror}") from None
+        if not token:
+            raise ConfigError(f"edge uplink_token_file {self.uplink_token_file} is empty")
+        return token
 
     @field_validator("gateway_url")
     @classmethod

@@ -42,9 +42,9 @@ class EdgeNode:
         self.metrics = EdgeMetrics()
         self.processor = EdgeProcessor(config)
         self.outbox = Outbox(config.outbox_path, config.outbox_synchronous, max_bytes=int(config.outbox_max_mb * 2**20))
-        self.uplink = UplinkSender(
-            self.outbox, GatewayClient(config.gateway_url, config.uplink_timeout_s, config.node_id), config.uplink_batch
-        )
+        client = GatewayClient(config.gateway_url, config.uplink_timeout_s, config.node_id, config.uplink_secret(),
+                               config.gateway_ca_file)
+        self.uplink = UplinkSender(self.outbox, client, config.uplink_batch)
         self._own_bus = bus is None
         self.bus: MessageBus = bus or BulkMqttBus(
             config.mqtt,

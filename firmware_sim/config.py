@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from firmware_sim.rates import RatesName
 from iomt.config import MqttConfig, StrictModel
 
 
@@ -24,3 +25,6 @@ class SimConfig(StrictModel):
         None, description="JSON file of per-device MQTT credentials ({\"devices\": {id: {\"username\", "
         "\"password\"}}}); each device then connects with its own, as real devices do."
     )
+    rates: RatesName = Field("realistic", description=(
+        "Random falls, arrhythmia episodes and deteriorations: realistic (clinically plausible, the default), "
+        "demo (raised so that something happens within minutes; not clinical) or enriched (training data)."))

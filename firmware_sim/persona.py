@@ -70,6 +70,11 @@ class Persona:
     r_amp: float = 1.0  # R-wave height over ecg_gain
     s_amp: float = 0.25  # S-wave depth over ecg_gain (a V1-like lead: small r, deep S)
     v_amp: float = 1.4  # ventricular ectopic R height over ecg_gain (real PVCs: about 1-3x the normal QRS)
+    # Set by an event-rate profile for live devices (firmware_sim.rates), never drawn here. 0: AF
+    # episodes follow af_burden in short episodes (the enriched training recordings' way).
+    af_episodes_per_hour: float = 0.0
+    af_episode_min_s: float = 20.0  # length range of an AF episode
+    af_episode_max_s: float = 120.0
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)

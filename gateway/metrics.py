@@ -61,6 +61,17 @@ class Metrics:
         self.alert_actions = Counter(
             "iomt_gateway_alert_actions", "Alert acknowledgements and resolutions", ["action"], registry=r
         )
+        self.refused_resolutions = Counter(
+            "iomt_gateway_refused_alert_resolutions",
+            "Edge resolutions refused because another node raised the alert", registry=r,
+        )
+        self.logins = Counter(
+            "iomt_gateway_logins", "Password checks (login and token requests) by outcome", ["outcome"], registry=r
+        )
+        self.large_bodies_refused = Counter(
+            "iomt_gateway_large_bodies_refused", "Large uploads answered 503 because every slot stayed taken",
+            registry=r,
+        )
 
     def watch_store(self, store: StreamAccounting) -> None:
         self.registry.register(_StoreCollector(store))

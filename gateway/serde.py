@@ -26,6 +26,8 @@ import numpy as np
 from pydantic import TypeAdapter
 
 from gateway.alerts import Alert
+from gateway.audit import AuditEntry, Verification
+from gateway.auth.records import CreatedUser, IssuedToken, Me, SessionInfo, UserView
 from gateway.store.records import EdgeModel, Series
 from gateway.views import EdgeView, NodeModels, PatientView, Summary
 from iomt.wire.events import Event
@@ -118,9 +120,12 @@ ALERTS = Listing("alerts", Alert)
 PATIENTS = Listing("patients", PatientView)
 EDGES = Listing("edges", EdgeView)
 MODELS = Listing("models", EdgeModel)
+USERS = Listing("users", UserView)
+AUDIT = Listing("entries", AuditEntry)
 
 #: Every record with a schema of its own in the OpenAPI document (the records they hold come along).
-RECORDS: tuple[type, ...] = (Event, Alert, Series, PatientView, EdgeView, NodeModels, EdgeModel, Summary)
+RECORDS: tuple[type, ...] = (Event, Alert, Series, PatientView, EdgeView, NodeModels, EdgeModel, Summary,
+                             Me, SessionInfo, IssuedToken, UserView, CreatedUser, AuditEntry, Verification)
 
 
 def ref(record: type) -> JsonObject:

@@ -3,11 +3,16 @@
 At the end it drains the pipeline and writes a summary whose loss and duplicate counts come from the
 sequence numbers in the store, compared with what the simulator reports it published.
 
-Secure by default: on the embedded broker, the first run provisions ``<workdir>/security`` (a local
+Secure by default. On the embedded broker, the first run provisions ``<workdir>/security`` (a local
 CA, the broker's TLS certificate, the gateway's HTTPS certificate, an identity with credentials for
-every simulated device, the edge and the gateway, the admin user; :mod:`iomt_app.provision`), the
-broker listens with TLS on 127.0.0.1 and accepts only enrolled identities within their topic grants,
-and each process gets its credentials in a config file (``--config``), never on its command line.
+every simulated device, the edge and the gateway in the device registry, the admin user of the
+page and API; :mod:`iomt_app.provision`), the broker listens with TLS on 127.0.0.1 and accepts only
+enrolled identities within their topic grants, the edge authenticates at the uplink with the token
+the registry issued it, and each process gets its credentials in a config file (``--config``), never
+on its command line. With ``--broker URL`` (a broker run elsewhere) the demo enrols nothing there,
+but the API is still authenticated: the admin user in the gateway's state file and an uplink token
+for the edge in ``<workdir>/credentials``. Either way the admin's generated password is printed
+once, on the terminal only.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import signal
 import sys
 import tempfile
@@ -26,7 +32,9 @@ from typing import Any
 from pydantic import SecretStr
 
 from gateway import views
+from gateway.auth import EdgeTokens, ensure_admin
 from gateway.config import GatewayConfig
+from gateway.registry.config import RegistryConfig
 from gateway.server import running_gateway
 from gateway.store.base import Store
 from gateway.store.records import Table
@@ -47,6 +55,16 @@ class DemoOptions:
     workdir: Path | None = None
     drain_timeout_s: float = 60.0
     log_level: str = "INFO"
+    #: event-rate profile of the simulated ward (firmware_sim.rates); the demo's own is raised, labelled
+    rates: str = "demo"
+    #: deterioration courses forced on patients (``COURSE:PATIENT:START_S:DURATION_S``); None: the
+    #: showcase, a sepsis-like course compressed into eight minutes on the second patient
+    deteriorations: tuple[str, ...] | None = None
+
+    def forced_courses(self) -> tuple[str, ...]:
+        if self.deteriorations is not None:
+            return self.deteriorations
+        return (f"sepsis:patient-{min(2, self.patients):04d}:60:480",)
 
 
 def summarize(store: Store, sim_report: dict[str, Any]) -> dict[str, Any]:
@@ -73,12 +91,38 @@ def summarize(store: Store, sim_report: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-async def _spawn(name: str, *args: str, log_level: str) -> asyncio.subprocess.Process:
+async def _spawn(name: str, *args: str, log_level: str, env: dict[str, str] | None = None
+                 ) -> asyncio.subprocess.Process:
     cmd = [sys.executable, "-m", "iomt_app", "--log-level", log_level, *args]
     log.debug("starting %s: %s", name, " ".join(cmd))
     # A session of its own: Ctrl-C reaches only the demo, which then stops the children in order
     # (simulator first, then drain, then the edge) so nothing in flight is cut off.
-    return await asyncio.create_subprocess_exec(*cmd, start_new_session=True)
+    return await asyncio.create_subprocess_exec(*cmd, start_new_session=True,
+                                                env=None if env is None else {**os.environ, **env})
+
+
+def _credentials(config: GatewayConfig, workdir: Path) -> Path:
+    """First run: the admin user (password printed once) and the edge's uplink token file; later runs
+    keep the users and issue the edge a fresh token (its old one stops working)."""
+    password = ensure_admin(config.state_file())
+    if password is not None:
+        print(  # noqa: T201 - shown once on the terminal, deliberately not through logging
+            f"\n  admin password (shown once, stored only as a hash in {config.state_file()}; sign in to the "
+            f"dashboard as 'admin'): "
+            f"{password}\n", flush=True,
+        )
+    tokens = EdgeTokens(config.state_file())
+    try:
+        token = tokens.issue(EDGE)
+    finally:
+        tokens.close()
+    path = workdir / "credentials" / f"{EDGE}.uplink-token"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.chmod(0o700)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(token + "\n")
+    return path
 
 
 async def _stop(proc: asyncio.subprocess.Process | None, grace_s: float = 30.0) -> None:
@@ -124,6 +168,7 @@ async def run_demo(options: DemoOptions) -> int:
         gateway_mqtt = MqttConfig(url=broker_url) if broker_url else None
         edge_config: list[str] = []
         sim_config: list[str] = []
+        edge_env: dict[str, str] = {}
         if broker_url is None:
             security = await loop.run_in_executor(None, _secure, workdir, options.patients)
             port = free_port()
@@ -139,21 +184,36 @@ async def run_demo(options: DemoOptions) -> int:
                                       tls=TlsConfig(ca_file=security.ca_cert))
             edge_config = ["--config", str(security.edge_config(EDGE))]
             sim_config = ["--config", str(security.sim_config)]
+            gateway_config = GatewayConfig(
+                port=options.port, db_path=workdir / "gateway.sqlite", mqtt=gateway_mqtt,
+                state_path=security.user_state, audit_path=security.audit_log,
+                registry=RegistryConfig(path=security.registry, key_file=security.registry_key),
+            )
         else:
             log.warning("using the broker at %s as it is: the demo enrols nothing there", broker_url)
-        gateway_config = GatewayConfig(port=options.port, db_path=workdir / "gateway.sqlite", mqtt=gateway_mqtt)
+            gateway_config = GatewayConfig(port=options.port, db_path=workdir / "gateway.sqlite", mqtt=gateway_mqtt)
+            token_file = await loop.run_in_executor(None, _credentials, gateway_config, workdir)
+            edge_config = ["--node-id", EDGE]
+            edge_env = {"IOMT_EDGE__UPLINK_TOKEN_FILE": str(token_file)}
         async with running_gateway(gateway_config) as gateway:
             log.info("dashboard: %s   (store: %s, broker: %s)", gateway.url, gateway_config.db_path, broker_url)
             edge = await _spawn(
                 "edge", "edge", *edge_config, "--broker", broker_url, "--gateway", gateway.url,
                 "--outbox", str(workdir / "edge-outbox.sqlite"), log_level=child_level,
+                env=edge_env,
             )
             if not await _wait_edge_online(gateway.store, edge, 30.0):
                 log.error("the edge node did not come online")
                 return 1
             report_path = workdir / "sim-report.json"
             sim_args = ["sim", *sim_config, "--broker", broker_url, "--patients", str(options.patients),
-                        "--report", str(report_path)]
+                        "--report", str(report_path), "--rates", options.rates]
+            for course in options.forced_courses():
+                sim_args += ["--deterioration", course]
+                log.info("deterioration forced: %s (course:patient:onset s:onset-to-worst s)", course)
+            if options.rates == "demo":
+                log.info("event rates: DEMO profile, raised so that falls, arrhythmias and deteriorations happen "
+                         "within minutes (not clinical; --rates realistic for a ward's rates)")
             if options.duration_s is not None:
                 sim_args += ["--duration", str(options.duration_s)]
             sim = await _spawn("sim", *sim_args, log_level=child_level)
@@ -207,7 +267,8 @@ def _secure(workdir: Path, patients: int) -> Provisioned:
              len(security.enrolled))
     if security.admin_password is not None:
         print(  # noqa: T201 - shown once on the terminal, deliberately not through logging
-            f"\n  admin password (shown once, stored only as a hash in {security.admin_user}): "
+            f"\n  admin password (shown once, stored only as a hash in {security.user_state}; sign in to the "
+            f"dashboard as 'admin'): "
             f"{security.admin_password}\n", flush=True,
         )
     return security

@@ -1,67 +1,86 @@
-"""InfluxDB credentials travel in a header, never in a URL, and no error a client sees names the
-store's address (issue 12, point 8). A real influxd with authentication on and its HTTP request log
-on, so what went over the wire is read from the server's own log."""
+"""InfluxDB credentials travel in the Authorization header, never in a URL: a capturing HTTP server
+sees every request the store makes, and a real influxd with authentication on accepts them."""
 
 from __future__ import annotations
 
-import asyncio
-import urllib.parse
-import urllib.request
-from pathlib import Path
+import base64
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
 
-import aiohttp
 import pytest
 
-from gateway.config import GatewayConfig, InfluxConfig
-from gateway.server import running_gateway
 from gateway.store.influx import InfluxStore
+from gateway.store.influx_http import InfluxHttp
 from gateway.store.records import WriteBatch
-from iomt.wire.uplink import CONTENT_TYPE
-from tests.gateway.helpers import ecg_frame, uplink_body
+from tests.gateway.helpers import ecg_frame, event
 from testsupport.services import Influxd
 
-PASSWORD = "s3cret-Pa55word-xyz"
+PASSWORD = "pa ss&p=w0rd'"
 
 
-def create_admin(server: Influxd) -> None:
-    query = urllib.parse.urlencode({"q": f"CREATE USER admin WITH PASSWORD '{PASSWORD}' WITH ALL PRIVILEGES"})
-    with urllib.request.urlopen(urllib.request.Request(f"{server.url}/query", data=query.encode())) as response:
-        assert response.status == 200
+@pytest.fixture
+def capture() -> Iterator[tuple[str, list[tuple[str, str, str | None, bytes]]]]:
+    seen: list[tuple[str, str, str | None, bytes]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def _answer(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            seen.append((self.command, self.path, self.headers.get("Authorization"), body))
+            answer = b'{"results":[{"statement_id":0}]}'
+            self.send_response(204 if self.path.startswith("/write") else 200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", "0" if self.path.startswith("/write") else str(len(answer)))
+            self.end_headers()
+            if not self.path.startswith("/write"):
+                self.wfile.write(answer)
+
+        do_GET = do_POST = _answer
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}", seen
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(5)
 
 
-def test_credentials_go_in_a_header_and_work(tmp_path: Path) -> None:
-    with Influxd(workdir=tmp_path / "influx", auth=True, http_log=True) as server:
-        create_admin(server)
-        store = InfluxStore(server.url, database="creds", username="admin", password=PASSWORD)
-        try:
-            result = store.write(WriteBatch(frames=[ecg_frame("p1", 0), ecg_frame("p1", 1)]))
-            assert result.stored == 2
-            assert store.stored_sequences("p1", "ecg") == [0, 1]
-        finally:
-            store.close()
-        log = server.log_path.read_text(errors="replace")
-        assert "/write?" in log and "/query" in log  # the request log is on: requests are in it
-        assert PASSWORD not in log
-        assert "p=" not in log.replace("rp=", "")
+def test_queries_and_writes_carry_credentials_only_in_the_header(capture):
+    url, seen = capture
+    client = InfluxHttp(url, "iomt", 5.0, "gateway", PASSWORD)
+    client.query("SHOW DATABASES", database=None)
+    client.write_lines("raw", ["m v=1 1"])
+    client.close()
+    expected = "Basic " + base64.b64encode(f"gateway:{PASSWORD}".encode()).decode()
+    assert [(method, path.split("?")[0]) for method, path, _, _ in seen] == [("POST", "/query"), ("POST", "/write")]
+    for _method, path, authorization, body in seen:
+        assert authorization == expected
+        fields = parse_qs(urlsplit(path).query) | parse_qs(body.decode())
+        assert not {"u", "p"} & set(fields), (path, body)
+        for leak in ("gateway", "w0rd", "pa%20ss", "pa+ss"):
+            assert leak not in path and leak.encode() not in body, (path, body)
 
 
-def test_wrong_credentials_are_a_clear_refusal(tmp_path: Path) -> None:
-    with Influxd(workdir=tmp_path / "influx", auth=True) as server:
-        create_admin(server)
-        with pytest.raises(ValueError, match="refused the credentials"):  # at start-up, creating the database
-            InfluxStore(server.url, database="creds", username="admin", password="wrong")
+def test_without_a_user_no_authorization_is_sent(capture):
+    url, seen = capture
+    InfluxHttp(url, "iomt", 5.0, None, None).query("SHOW DATABASES", database=None)
+    assert seen[0][2] is None
 
 
-async def test_a_503_names_no_internal_address(tmp_path: Path) -> None:
-    with Influxd(workdir=tmp_path / "influx") as server:
-        config = GatewayConfig(port=0, backend="influxdb", db_path=tmp_path / "unused.sqlite",
-                               influx=InfluxConfig(url=server.url, database="addr", timeout_s=2.0))
-        async with running_gateway(config) as gw, aiohttp.ClientSession() as http:
-            await asyncio.to_thread(server.kill)
-            body = uplink_body(frames=[ecg_frame("p1", 0)])
-            async with http.post(f"{gw.url}/api/v1/uplink", data=body, headers={"Content-Type": CONTENT_TYPE}) as r:
-                assert r.status == 503
-                text = await r.text()
-            host_port = server.url.split("//", 1)[1]
-            assert host_port not in text and str(server.port) not in text and "127.0.0.1" not in text
-            assert "store unavailable" in text
+def test_a_real_influxd_with_authentication_accepts_the_header_and_refuses_a_wrong_password(tmp_path):
+    with Influxd(workdir=tmp_path / "influx", admin=("gateway", PASSWORD)) as server:
+        store = InfluxStore(server.url, database="authed", username="gateway", password=PASSWORD)
+        store.write(WriteBatch(frames=[ecg_frame("p1", 0), ecg_frame("p1", 1)], events=[event("p1")]))
+        assert store.stored_sequences("p1", "ecg") == [0, 1] and store.count("events") == 1
+        store.close()
+        with pytest.raises(ValueError, match="401"):
+            InfluxStore(server.url, database="authed", username="gateway", password="wrong").count("frames")
+        with pytest.raises(ValueError, match="401"):
+            InfluxStore(server.url, database="authed").count("frames")

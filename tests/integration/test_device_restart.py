@@ -33,7 +33,9 @@ def frame(device: str, seq: int, boot: int, t_index: int, v1: bool = False) -> b
     return HEADER_V1.pack(*fields) + payload[HEADER_SIZE:]
 
 
-async def test_restart_and_forged_sequence_lose_nothing(tmp_path: Path, mqtt_config: MqttConfig, gateway: object) -> None:
+async def test_restart_and_forged_sequence_lose_nothing(
+    tmp_path: Path, mqtt_config: MqttConfig, gateway: object
+) -> None:
     site = f"restart{uuid.uuid4().hex[:8]}"
     node = await start_edge(edge_config(tmp_path, mqtt_config, gateway.url, site))  # type: ignore[attr-defined]
     store = gateway.store  # type: ignore[attr-defined]
@@ -57,7 +59,6 @@ async def test_restart_and_forged_sequence_lose_nothing(tmp_path: Path, mqtt_con
         await wait_until(lambda: len(store.stored_sequences(restarted, "ecg")) == 2 * N, 20, "both sessions stored")
         await wait_until(lambda: len(store.stored_sequences(forged, "ecg")) == 2 * N + 1, 20, "the forged stream")
         await wait_until(lambda: node.processor.counters.frames == 6 * N + 1, 20, "every frame at the edge")
-        print(node.processor.counters, node.processor.sequences.totals(), node.processor.rejections)
         stats = {s.device: s for s in store.stream_stats()}
         assert (stats[restarted].frames, stats[restarted].missing, stats[restarted].sessions) == (2 * N, 0, 2)
         assert (stats[forged].frames, stats[forged].missing, stats[forged].jumps) == (2 * N + 1, 0, 1)

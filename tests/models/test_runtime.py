@@ -187,9 +187,9 @@ def test_runtime_works_when_tensorflow_and_keras_cannot_be_imported(tmp_path: Pa
             else:
                 raise SystemExit(f"{blocked} was importable: the blocker is not active")
         import numpy as np
-        from models.preprocessing import beats, motion, emotion
+        from models.preprocessing import beats, motion, emotion, vitals
         from models.runtime import ModelRunner
-        for name in ("fall", "ecg", "emotion"):
+        for name in ("fall", "ecg", "emotion", "vitals"):
             r = ModelRunner.released(name)
             p = r.predict(np.zeros((2, *r.window_shape), dtype=np.float32))
             assert p.shape == (2, len(r.classes)), p.shape
