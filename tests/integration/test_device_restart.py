@@ -18,7 +18,7 @@ from iomt.config import MqttConfig
 from iomt.transport.mqtt import MqttBus
 from iomt.wire import topics
 from iomt.wire.frames import HEADER, HEADER_SIZE, HEADER_V1, encode_frame, make_frame
-from tests.integration.helpers import T0_US, edge_config, start_edge, wait_until
+from tests.integration.helpers import T0_US, edge_config, enrol, start_edge, wait_until
 
 RAW = (np.sin(np.arange(125) / 4) * 800).astype(np.int16)
 N = 30
@@ -37,7 +37,9 @@ async def test_restart_and_forged_sequence_lose_nothing(
     tmp_path: Path, mqtt_config: MqttConfig, gateway: object
 ) -> None:
     site = f"restart{uuid.uuid4().hex[:8]}"
-    node = await start_edge(edge_config(tmp_path, mqtt_config, gateway.url, site))  # type: ignore[attr-defined]
+    token = enrol(gateway, f"edge-{site}")
+    node = await start_edge(edge_config(tmp_path, mqtt_config, gateway.url, site,  # type: ignore[attr-defined]
+                                        uplink_token=token))
     store = gateway.store  # type: ignore[attr-defined]
     publisher = MqttBus(mqtt_config, f"pub-{site}")
     restarted, forged, old = "p-restart", "p-forged", "p-v1"

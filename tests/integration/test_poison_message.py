@@ -16,7 +16,7 @@ from iomt.config import MqttConfig
 from iomt.transport.mqtt import MqttBus
 from iomt.wire import topics
 from iomt.wire.frames import encode_frame, make_frame
-from tests.integration.helpers import T0_US, edge_config, start_edge, wait_until
+from tests.integration.helpers import T0_US, edge_config, enrol, start_edge, wait_until
 
 PATIENTS = 20
 FRAMES = 8
@@ -25,8 +25,9 @@ FRAMES = 8
 async def test_poison_readings_cost_no_honest_frame(tmp_path: Path, mqtt_config: MqttConfig, gateway: object) -> None:
     site = f"poison{uuid.uuid4().hex[:8]}"
     # a slow cycle, so that poison and honest messages share batches as they did when this was found
+    token = enrol(gateway, f"edge-{site}")
     node = await start_edge(edge_config(tmp_path, mqtt_config, gateway.url, site,  # type: ignore[attr-defined]
-                                        min_cycle_ms=200))
+                                        min_cycle_ms=200, uplink_token=token))
     store = gateway.store  # type: ignore[attr-defined]
     publisher = MqttBus(mqtt_config, f"pub-{site}")
     raw = (np.sin(np.arange(125) / 4) * 800).astype(np.int16)
