@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Generic, Protocol, TypeVar, runtime_checkable
+from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 
@@ -59,6 +59,16 @@ class Pipeline(Protocol[P]):
         self, windows: list[Window[P]], outputs: np.ndarray | None, runner: ModelRunner | None
     ) -> list[Event]:
         """Events for windows after inference (``outputs`` is ``None`` when no model is loaded)."""
+        ...
+
+
+@runtime_checkable
+class ShapesInputs(Protocol):
+    """A pipeline whose windows hold more than one model input format: it turns them into the input of
+    the model running now (a node may run either of two released versions, and swap between them)."""
+
+    def model_inputs(self, windows: list[Window[Any]], runner: ModelRunner) -> np.ndarray:
+        """The batch ``runner`` reads for ``windows``."""
         ...
 
 

@@ -192,8 +192,8 @@ class BeatGenerator:
             return self._commit(t, "N", self._normal(t - prev, p_wave=False))
         u = rng.random()
         if u < p.p_s:
-            t = prev + rr * float(rng.uniform(0.55, 0.8))
-            self._next_sinus = t + rr * float(rng.uniform(1.0, 1.1))
+            t = prev + rr * float(rng.uniform(0.55, p.s_coupling_max))
+            self._next_sinus = t + rr * float(rng.uniform(1.0, p.s_pause_max))
             return self._commit(t, "S", self._supraventricular(t - prev))
         u -= p.p_s
         if u < p.p_v:
@@ -235,8 +235,13 @@ class BeatGenerator:
 
     def _supraventricular(self, rr_prev: float) -> np.ndarray:
         w = self._normal(rr_prev)
-        w[P] = (-self.persona.pr_s * float(self.rng.uniform(0.6, 0.9)), 0.02,
-                self.persona.p_amp * float(self.rng.uniform(-0.9, 0.5)))
+        ectopic_p = (-self.persona.pr_s * float(self.rng.uniform(0.6, 0.9)), 0.02,
+                     self.persona.p_amp * float(self.rng.uniform(-0.9, 0.5)))
+        # an atrial focus near the sinus node gives a P wave like the sinus one: only the timing tells
+        # (drawn only where the persona asks for it, so default signals stay as they were)
+        sinus_like = self.persona.s_sinus_p > 0 and self.rng.random() < self.persona.s_sinus_p
+        if not sinus_like:
+            w[P] = ectopic_p
         # Aberrant conduction: an early impulse finds a bundle still refractory (~10 % of S beats).
         w[R, 1] *= float(self.rng.uniform(1.8, 2.4)) if self.rng.random() < 0.1 else float(self.rng.uniform(0.95, 1.1))
         return w

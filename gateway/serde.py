@@ -26,6 +26,7 @@ import numpy as np
 from pydantic import TypeAdapter
 
 from gateway.alerts import Alert
+from gateway.api.registry_records import IssuedCredentials, RegistryEntry
 from gateway.audit import AuditEntry, Verification
 from gateway.auth.records import CreatedUser, IssuedToken, Me, SessionInfo, UserView
 from gateway.store.records import EdgeModel, Series
@@ -122,10 +123,12 @@ EDGES = Listing("edges", EdgeView)
 MODELS = Listing("models", EdgeModel)
 USERS = Listing("users", UserView)
 AUDIT = Listing("entries", AuditEntry)
+REGISTRY = Listing("identities", RegistryEntry)
 
 #: Every record with a schema of its own in the OpenAPI document (the records they hold come along).
 RECORDS: tuple[type, ...] = (Event, Alert, Series, PatientView, EdgeView, NodeModels, EdgeModel, Summary,
-                             Me, SessionInfo, IssuedToken, UserView, CreatedUser, AuditEntry, Verification)
+                             Me, SessionInfo, IssuedToken, UserView, CreatedUser, AuditEntry, Verification,
+                             RegistryEntry, IssuedCredentials)
 
 
 def ref(record: type) -> JsonObject:
