@@ -23,6 +23,7 @@ BENCH_MODULES = {
     "bodies": ("benchmarks.bodies",),
     "broker-restart": ("benchmarks.broker_restart",),
     "fuzz": ("benchmarks.fuzz",),
+    "faults": ("benchmarks.fault_cases",),
 }
 
 
