@@ -86,3 +86,18 @@ def test_a_v1_file_is_migrated_and_keeps_its_rows(tmp_path: Path):
         assert store.stored_sequences("p1", "ecg") == [0, 0, 1, 1, 3]
     finally:
         store.close()
+
+
+def test_session_counters_survive_reopening(store_factory):
+    first = store_factory()
+    first.write(WriteBatch(frames=frames("p1", range(20), boot=1)))
+    first.write(WriteBatch(frames=frames("p1", [0, 1, 3], boot=2, t_from=100)))
+    first.write(WriteBatch(frames=[dataclasses.replace(ecg_frame("p1", 4_000_000_000, T0_US), boot=2)]))
+    first.write(WriteBatch(frames=frames("p1", range(5), boot=1)))  # redelivered
+    before = first.stream_stats()
+    first.close()
+    again = store_factory()  # InfluxDB: counters loaded from the server, the jumped session recounted
+    [stats] = again.stream_stats()
+    assert stats == before[0]
+    assert (stats.frames, stats.missing, stats.jumps, stats.sessions, stats.duplicates) == (24, 1, 1, 2, 5)
+    assert (stats.first_seq, stats.last_seq) == (0, 3)
