@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -11,7 +10,7 @@ from enum import StrEnum
 from typing import Any, TypeVar
 
 from iomt.wire.errors import DecodeError
-from iomt.wire.fields import check_int64, check_json_tree, check_text, load_json
+from iomt.wire.fields import check_finite, check_int64, check_json_tree, check_text, load_json
 from iomt.wire.topics import check_identifier
 
 
@@ -110,13 +109,11 @@ def decode_event(payload: bytes) -> Event:
         check_int64(name, _typed(body, name, int))
     if body["window_end_us"] < body["window_start_us"]:
         raise DecodeError("window_end_us", "window ends before it starts")
-    score = _typed(body, "score", (int, float))
-    if not math.isfinite(score):
-        raise DecodeError("score", "must be finite")
+    check_finite("score", _typed(body, "score", (int, float)))
     for name in ("model_version", "label", "event_id", "node"):
         check_text(name, _typed(body, name, str))
-    if body.get("value") is not None and not math.isfinite(_typed(body, "value", (int, float))):
-        raise DecodeError("value", "must be finite")
+    if body.get("value") is not None:
+        check_finite("value", _typed(body, "value", (int, float)))
     if not isinstance(body.get("detail", {}), dict):
         raise DecodeError("detail", "must be an object")
     check_json_tree("detail", body.get("detail", {}))

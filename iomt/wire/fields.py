@@ -8,6 +8,7 @@ Decoders apply them so that a value no store can write is a :class:`DecodeError`
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -30,6 +31,18 @@ def check_int64(field: str, value: int, minimum: int = INT64_MIN) -> int:
     """``value`` if ``minimum <= value <= 2^63-1`` (what a 64-bit integer column holds)."""
     if not minimum <= value <= INT64_MAX:
         raise DecodeError(field, f"{value} is outside {minimum}..{INT64_MAX}")
+    return value
+
+
+def check_finite(field: str, value: float) -> float:
+    """``value`` (a JSON number) if it is finite as a float: an integer of 400 digits is not (converting
+    it raises ``OverflowError``), nor are NaN and infinity."""
+    try:
+        finite = math.isfinite(value)
+    except OverflowError:
+        finite = False
+    if not finite:
+        raise DecodeError(field, f"must be a finite number, got {str(value)[:24]}")
     return value
 
 
