@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from gateway.store.influx_lines import ns, quote
+from gateway.store.influx_lines import ns, ns_last, quote
 from iomt.wire.frames import Reading
 
 Rows = Callable[[str], Iterator[dict[str, Any]]]
@@ -23,7 +23,7 @@ def in_range(rows: Rows, measurement: str, device: str, stream: str, start_us: i
     """``(t_us, values)`` of one stream's readings in ``[start_us, end_us]``."""
     found = rows(
         f"SELECT * FROM {measurement} WHERE device = {quote(device)} AND stream = {quote(stream)} "
-        f"AND time >= {ns(start_us)} AND time <= {ns(end_us)}"
+        f"AND time >= {ns(start_us)} AND time <= {ns_last(end_us)}"
     )
     return [(int(r["time"]) // 1000, values_of(r)) for r in found]
 

@@ -49,7 +49,13 @@ class WriteResult:
 
 @dataclass(frozen=True, slots=True)
 class StreamStats:
-    """One stream's accounting: records stored, the sequence range they span, redeliveries refused."""
+    """One stream's accounting: records stored, the sequence range they span, redeliveries refused.
+
+    A stream is counted per session of its device (boot id, wire v2; :mod:`gateway.store.sessions`):
+    ``first_seq``/``last_seq`` are the live session's, ``sessions`` how many the records belong to,
+    ``jumps`` the records whose number lies implausibly far outside their session's run (stored, but
+    not stretching it), ``missing_count`` the numbers missing inside every session's run.
+    """
 
     device: str
     stream: str
@@ -57,14 +63,19 @@ class StreamStats:
     first_seq: int
     last_seq: int
     duplicates: int
+    sessions: int = 1
+    jumps: int = 0
+    missing_count: int | None = None
 
     @property
     def missing(self) -> int:
-        """Sequence numbers between the first and last stored that are not in the store.
+        """Sequence numbers inside each session's run that are not in the store.
 
-        ``frames`` counts distinct stored sequence numbers (a duplicate is refused, never stored), so
-        the refused ``duplicates`` do not enter into it.
+        ``frames`` counts distinct stored records (a duplicate is refused, never stored), so the refused
+        ``duplicates`` do not enter into it. Without ``missing_count``: one session, first..last.
         """
+        if self.missing_count is not None:
+            return self.missing_count
         return (self.last_seq - self.first_seq + 1) - self.frames
 
 

@@ -23,6 +23,8 @@ BENCH_MODULES = {
     "mqtt": ("benchmarks.mqtt",),
     "bodies": ("benchmarks.bodies",),
     "broker-restart": ("benchmarks.broker_restart",),
+    "fuzz": ("benchmarks.fuzz",),
+    "faults": ("benchmarks.fault_cases",),
 }
 
 
