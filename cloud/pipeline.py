@@ -54,13 +54,24 @@ def train_model(
     rebuild_data: bool = False,
     device: str = "auto",
     epochs: int | None = None,
+    resume: bool = False,
 ) -> list[dict[str, Any]]:
     """Train ``model`` in each of ``variants`` on ``device`` (auto, cpu, gpu) with the profile's data and
-    epoch budget (``epochs`` overrides it); returns each variant's training summary."""
+    epoch budget (``epochs`` overrides it); returns each variant's training summary. ``resume``
+    (imaging only) continues from the saved model."""
+    if resume and model != "imaging":
+        from cloud.device import DeviceError
+
+        raise DeviceError(f"--resume is implemented for the imaging model only, not {model}")
     from cloud.device import configure
 
     placement = configure(device)
     log.info("training on %s (Keras backend %s: %s)", placement.device, placement.backend, placement.detail)
+    if model == "imaging":
+        from cloud.imaging import pipeline as imaging
+
+        return imaging.train(variants, workdir=workdir, profile_kind=profile_kind, rebuild_data=rebuild_data,
+                             epochs=epochs, resume=resume)
     from dataclasses import replace
 
     from cloud.profiles import profile
@@ -93,6 +104,11 @@ def export_model(
     from cloud.device import configure
 
     configure("cpu")  # conversion needs TensorFlow
+    if model == "imaging":
+        from cloud.imaging import pipeline as imaging
+
+        return imaging.export(workdir=workdir, out=out, version=version, variant=variant, profile_kind=profile_kind,
+                              rebuild_data=rebuild_data)
     from cloud.export import export
 
     ds = dataset_for(model, profile_kind, workdir, rebuild_data)
@@ -128,12 +144,19 @@ def evaluate_model(
     report: Path,
     profile_kind: str = "release",
     rebuild_data: bool = False,
+    real_images: Sequence[Path] = (),
 ) -> dict[str, Any]:
     """Float vs int8 report of ``model`` on the held-out subjects (metrics.json, report.md and plots in
-    ``report``), with the full model's figures and the training logs where they exist; returns the metrics."""
+    ``report``), with the full model's figures and the training logs where they exist; returns the metrics.
+    ``real_images``: DICOM/PNG/JPEG files the imaging model's report shows its outputs on (no accuracy)."""
     from cloud.device import configure
 
     configure("cpu")
+    if model == "imaging":
+        from cloud.imaging import pipeline as imaging
+
+        return imaging.evaluate(workdir=workdir, models_dir=models_dir, report=report, profile_kind=profile_kind,
+                                rebuild_data=rebuild_data, real_images=real_images)
     from cloud.export import load_trained
     from cloud.report import evaluate
     from cloud.train import model_path

@@ -22,7 +22,7 @@ from firmware_sim.deterioration import CoursePlan
 from firmware_sim.ecg import EcgStream
 from firmware_sim.emotion import RATES as EMOTION_RATES
 from firmware_sim.emotion import EmotionStream
-from firmware_sim.imaging import mask_bbox, mask_rle, phantom
+from firmware_sim.imaging import draw_scanner, mask_bbox, mask_rle, render_phantom
 from firmware_sim.motion import MotionGenerator, MotionStream
 from firmware_sim.persona import Persona
 from firmware_sim.rates import REALISTIC
@@ -56,6 +56,9 @@ class StreamSource:
     render: Callable[[int, int], bytes | list[bytes]]
     seq: int = 0
     owner: SimDevice | None = None
+    #: the first frame is due this much earlier than ``frame_s`` after the start (0 <= lead_s < frame_s):
+    #: spreads sparse streams, e.g. an image per patient every 10 minutes, over their interval
+    lead_s: float = 0.0
 
     @property
     def samples_per_frame(self) -> int:
@@ -362,27 +365,36 @@ class StatusReporter(SimDevice):
 
 
 class ImagingDevice(SimDevice):
-    """Grayscale phantoms (ultrasound- or X-ray-like) with or without a lesion, chunked; the lesion mask
-    (run-length encoded) and its bounding box are the truth (kind ``lesion``)."""
+    """Grayscale phantoms (ultrasound- or X-ray-like, :mod:`firmware_sim.imaging`) with or without
+    lesions, chunked, with the device's pixel spacing in each image; the truth (kind ``lesion``) is the
+    union mask of the lesions (run-length encoded), its bounding box, each lesion's shape, appearance and
+    size, and the artefacts drawn. The device draws its scanner settings once."""
 
     kind = "imaging"
 
     def __init__(self, device_id: str, rng: np.random.Generator, interval_s: float = 10.0, size: int = 128,
                  modality: str = "ultrasound", lesion_probability: float = 0.5, chunk_size: int = 4096,
-                 faults: list[Any] | None = None) -> None:
+                 faults: list[Any] | None = None, first_image_s: float | None = None) -> None:
+        """``first_image_s``: when the first image is taken (0 < first_image_s <= interval_s; default
+        ``interval_s``), so many devices with long intervals need not all send at once."""
         super().__init__(device_id, rng, faults)
+        if first_image_s is not None and not 0 < first_image_s <= interval_s:
+            raise ValueError(f"first_image_s must be in (0, interval_s={interval_s}], got {first_image_s}")
+        self.scanner = draw_scanner(rng, modality)
 
         def render(seq: int, t0_us: int) -> list[bytes]:
             lesion = bool(rng.random() < lesion_probability)
-            pixels, mask = phantom(rng, size, modality, lesion)
+            p = render_phantom(rng, self.scanner, size, lesion)
             stamp = self.stamp(t0_us)
             t_s = (t0_us - self.start_us) / 1e6 - self.stagger_s
-            self.note("lesion", "lesion" if lesion else "none", t_s, t_s, {
-                "seq": seq, "modality": modality, "bbox": mask_bbox(mask), "shape": [size, size],
-                "mask_rle": mask_rle(mask)})
-            return split(encode_image(Image(seq, stamp, pixels)), seq, chunk_size)
+            self.note("lesion", "lesion" if p.has_lesion else "none", t_s, t_s, {
+                "seq": seq, "modality": modality, "bbox": mask_bbox(p.mask), "shape": [size, size],
+                "mask_rle": mask_rle(p.mask), "spacing_mm": list(p.spacing_mm),
+                "lesions": [info.as_dict() for info in p.lesions], "artefacts": list(p.artefacts)})
+            return split(encode_image(Image(seq, stamp, p.image, p.spacing_mm)), seq, chunk_size)
 
-        self._source("image", 1.0 / interval_s, interval_s, render)
+        source = self._source("image", 1.0 / interval_s, interval_s, render)
+        source.lead_s = interval_s - (first_image_s if first_image_s is not None else interval_s)
 
 
 @dataclass

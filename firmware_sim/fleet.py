@@ -104,7 +104,7 @@ class Fleet:
             owner.bind(start_wall_us, self._stagger[owner.device_id])
         # (due offset in s, index, frame number): frame k of stream i covers [k*frame_s, (k+1)*frame_s)
         # shifted by the device's stagger, and is due when its last sample exists.
-        heap = [(self._stagger[s.device] + s.frame_s, i, 0) for i, s in enumerate(self.streams)]
+        heap = [(self._stagger[s.device] + s.frame_s - s.lead_s, i, 0) for i, s in enumerate(self.streams)]
         heapq.heapify(heap)
         pending: deque[Delivery] = deque()
         topic_of = [topics.data(self.site, s.device, s.stream) for s in self.streams]

@@ -53,7 +53,7 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from firmware_sim.cardiac import Episode
 from firmware_sim.deterioration import COURSES, Course, CourseKind, CoursePlan
@@ -134,6 +134,8 @@ class ImagingSpec(StrictModel):
     size: int = Field(128, ge=16, le=1024, description="Image width and height in pixels.")
     lesion_probability: float = Field(0.5, ge=0, le=1, description="Chance an image shows a lesion.")
     chunk_size: int = Field(4096, ge=256, le=262_144, description="Bytes per chunk.")
+    first_image_s: float | None = Field(
+        None, gt=0, description="Seconds from the start to the first image (at most interval_s; default interval_s).")
 
     @field_validator("id")
     @classmethod
@@ -141,6 +143,12 @@ class ImagingSpec(StrictModel):
         if not is_identifier(v):
             raise ValueError(f"{v!r} is not a valid device id (letters, digits, '_', '.', '-')")
         return v
+
+    @model_validator(mode="after")
+    def _first_image_within_interval(self) -> ImagingSpec:
+        if self.first_image_s is not None and self.first_image_s > self.interval_s:
+            raise ValueError(f"first_image_s ({self.first_image_s}) must not exceed interval_s ({self.interval_s})")
+        return self
 
 
 class _Forced(StrictModel):
@@ -312,5 +320,5 @@ def build_devices(scenario: Scenario) -> list[SimDevice]:
     for j, spec in enumerate(scenario.imaging):
         rng = np.random.default_rng([scenario.seed, j, 0x1A])
         devices.append(ImagingDevice(spec.id, rng, spec.interval_s, spec.size, spec.modality,
-                                     spec.lesion_probability, spec.chunk_size, faults))
+                                     spec.lesion_probability, spec.chunk_size, faults, spec.first_image_s))
     return devices

@@ -173,7 +173,8 @@ class ModelRunner:
         return self.input_spec.shape[1:]
 
     def predict(self, windows: np.ndarray) -> np.ndarray:
-        """Class probabilities for a batch of float windows, shape ``(n, len(classes))``."""
+        """Class probabilities for a batch of float windows, shape ``(n, len(classes))`` (a segmentation
+        model's per-pixel probabilities: ``(n, height, width, len(classes))``)."""
         x = np.asarray(windows, dtype=np.float32)
         if x.shape == self.window_shape:
             x = x[None]
@@ -181,7 +182,7 @@ class ModelRunner:
             raise ModelError(f"{self.name}: windows of shape {x.shape[1:]} given, the model takes {self.window_shape}")
         if not np.all(np.isfinite(x)):
             raise ModelError(f"{self.name}: windows contain NaN or infinity")
-        out = np.empty((x.shape[0], self.output_spec.shape[-1]), dtype=np.float32)
+        out = np.empty((x.shape[0], *self.output_spec.shape[1:]), dtype=np.float32)
         q = self.input_spec.quantize(x)
         for i in range(x.shape[0]):
             self._interp.set_tensor(self._in_index, q[i : i + 1])

@@ -25,6 +25,7 @@ BENCH_MODULES = {
     "broker-restart": ("benchmarks.broker_restart",),
     "fuzz": ("benchmarks.fuzz",),
     "faults": ("benchmarks.fault_cases",),
+    "imaging": ("benchmarks.imaging",),
 }
 
 

@@ -13,10 +13,12 @@ from iomt_app.commands import add_common
 
 
 def register(sub: Any) -> None:
-    r: argparse.ArgumentParser = sub.add_parser("replay", help="replay a real recording (WFDB or CSV) as a device")
+    r: argparse.ArgumentParser = sub.add_parser(
+        "replay", help="replay a real recording (WFDB or CSV) or real images (DICOM, PNG, JPEG) as a device")
     add_common(r)
-    r.add_argument("file", type=Path, help="WFDB record (.hea, or the path without extension) or .csv file")
-    r.add_argument("--kind", required=True, choices=["ecg", "motion", "emotion"])
+    r.add_argument("file", type=Path, help="WFDB record (.hea, or the path without extension) or .csv file; with"
+                   " --kind image a DICOM/PNG/JPEG file or a directory of them")
+    r.add_argument("--kind", required=True, choices=["ecg", "motion", "emotion", "image"])
     r.add_argument("--device", help="device id to publish as (default: from the file name)")
     r.add_argument("--site", help="site name")
     r.add_argument("--channel", help="ECG channel name or index (default: the first ECG-like channel)")
@@ -29,6 +31,9 @@ def register(sub: Any) -> None:
     r.add_argument("--annotator", default="atr", help="WFDB annotation extension (default atr)")
     r.add_argument("--speed", type=float, default=1.0, help="pace: 1 = real time, 10 = ten times faster")
     r.add_argument("--fast", action="store_true", help="as fast as possible (no pacing)")
+    r.add_argument("--interval", type=float, default=1.0, help="image: seconds between images (default 1)")
+    r.add_argument("--chunk-size", type=int, default=4096, help="image: bytes per chunk (default 4096)")
+    r.add_argument("--max-frames", type=int, default=1, help="image: frames per multi-frame DICOM (default 1)")
     r.add_argument("--truth", type=Path, help="also append the annotations as truth to this JSON-lines file")
     r.add_argument("--report", type=Path, help="write what was published as JSON here")
     r.set_defaults(func=run)
@@ -36,21 +41,30 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     from firmware_sim.config import SimConfig
+    from firmware_sim.image_files import ImageFileError
     from firmware_sim.replay import ReplayError
-    from firmware_sim.service import run_replay
+    from firmware_sim.service import run_image_replay, run_replay
     from iomt.config import load_config
 
     config = load_config(SimConfig, "sim", path=args.config, env=env,
                          overrides={"mqtt.url": args.broker, "site": args.site})
     if args.speed <= 0:
         raise SystemExit("iomt replay: --speed must be positive")
+    if args.kind == "image" and (args.interval <= 0 or args.max_frames < 1 or not 256 <= args.chunk_size <= 262_144):
+        raise SystemExit("iomt replay: --interval must be positive, --max-frames at least 1 and --chunk-size"
+                         " 256..262144")
     try:
-        report = run_replay(
-            config, args.file, args.kind, device_id=args.device, channel=args.channel, csv_rate_hz=args.csv_rate,
-            annotator=args.annotator, rate_hz=args.rate, speed=args.speed, fast=args.fast, truth_path=args.truth,
-            acc_unit=args.acc_unit, gyro_unit=args.gyro_unit,
-        )
-    except ReplayError as exc:
+        if args.kind == "image":
+            report = run_image_replay(config, args.file, device_id=args.device, interval_s=args.interval,
+                                      chunk_size=args.chunk_size, max_frames=args.max_frames, speed=args.speed,
+                                      fast=args.fast, truth_path=args.truth)
+        else:
+            report = run_replay(
+                config, args.file, args.kind, device_id=args.device, channel=args.channel, csv_rate_hz=args.csv_rate,
+                annotator=args.annotator, rate_hz=args.rate, speed=args.speed, fast=args.fast,
+                truth_path=args.truth, acc_unit=args.acc_unit, gyro_unit=args.gyro_unit,
+            )
+    except (ReplayError, ImageFileError) as exc:
         print(f"iomt replay: {exc}", file=sys.stderr)  # noqa: T201 - user-facing error
         return 2
     if args.report is not None:

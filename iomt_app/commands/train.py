@@ -25,6 +25,7 @@ def register(sub: Any) -> None:
     p.add_argument("--variant", choices=(*VARIANTS, "both"), default="edge")
     p.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto", help="gpu uses Keras' JAX backend")
     p.add_argument("--epochs", type=int, help="override the profile's epoch budget")
+    p.add_argument("--resume", action="store_true", help="imaging: continue from the saved .keras of the variant")
     p.set_defaults(func=_train)
 
     p = sub.add_parser("export", parents=[common], help="int8 .tflite + metadata JSON into models/<name>/")
@@ -53,6 +54,9 @@ def register(sub: Any) -> None:
     p.add_argument("--placement", help="fall: where the sensor was worn (waist, wrist, ...)")
     p.add_argument("--per-kind", type=int, help="fall: simulated falls per kind (default 40)")
     p.add_argument("--daily-subjects", type=int, help="fall: simulated subjects x 30 min of daily activity (default 6)")
+    p.add_argument("--real-images", type=Path, action="append", default=None, metavar="PATH",
+                   help="imaging: real DICOM/PNG/JPEG file or directory whose outputs the report shows (repeatable;"
+                        " default: pydicom's ultrasound test files and build/real/itk-pocus when fetched)")
     p.set_defaults(func=_eval)
 
 
@@ -61,7 +65,7 @@ def _train(args: argparse.Namespace, env: Mapping[str, str]) -> int:
 
     variants = VARIANTS if args.variant == "both" else (args.variant,)
     train_model(args.model, variants, workdir=args.workdir, profile_kind=args.profile, rebuild_data=args.rebuild_data,
-                device=args.device, epochs=args.epochs)
+                device=args.device, epochs=args.epochs, resume=args.resume)
     return 0
 
 
@@ -81,8 +85,13 @@ def _eval(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     if args.simulated or args.model not in REAL_EVALUATORS:
         if args.recordings is not None:
             raise SystemExit(f"iomt eval: {args.model} has no real-recording evaluation yet; --recordings needs one")
+        real: list[Path] = list(args.real_images or [])
+        if args.model == "imaging" and args.real_images is None:
+            from firmware_sim.image_files import real_ultrasound_sources
+
+            real = real_ultrasound_sources()
         metrics = evaluate_model(args.model, workdir=args.workdir, models_dir=args.models_dir, report=report,
-                                 profile_kind=args.profile, rebuild_data=args.rebuild_data)
+                                 profile_kind=args.profile, rebuild_data=args.rebuild_data, real_images=real)
         failed = [k for k, v in metrics["checks"].items() if not v["pass"]]
         return _floors_exit("eval", args.model, failed)
     options = {"acc_unit": args.acc_unit, "gyro_unit": args.gyro_unit, "rate_hz": args.rate,

@@ -213,8 +213,8 @@ def test_a_minor_preprocessing_change_keeps_the_model_running() -> None:
 
 def test_a_preprocessing_module_this_install_lacks_is_refused() -> None:
     data = released()
-    data["preprocessing"]["module"] = "models.preprocessing.imaging"
-    needs = re.escape("needs preprocessing module models.preprocessing.imaging")
+    data["preprocessing"]["module"] = "models.preprocessing.sonar_3d"
+    needs = re.escape("needs preprocessing module models.preprocessing.sonar_3d")
     with pytest.raises(MetadataError, match=needs) as info:
         ModelMetadata.from_dict(data).check_compatible()
     assert info.value.fields == ("preprocessing.module",)

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from firmware_sim.fleet import Fleet
 from firmware_sim.imaging import rle_mask
@@ -91,6 +92,7 @@ def test_fleet_publishes_frames_images_and_truth_through_mosquitto(mqtt_config: 
     for im in decoded_images:
         mask = rle_mask(lesions[im.seq].extra["mask_rle"], im.pixels.shape)
         assert (lesions[im.seq].label == "lesion") == bool(mask.any())
+        assert im.spacing_mm is not None and list(im.spacing_mm) == pytest.approx(lesions[im.seq].extra["spacing_mm"])
     beats = [e for e in truth if e.kind == "beat" and e.device == "patient-0001"]
     assert 2 <= len(beats) <= 12 and {e.label for e in beats} <= {"N", "S", "V", "F", "Q"}
     start_us = summary["started_us"]

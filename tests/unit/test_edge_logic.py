@@ -113,6 +113,21 @@ def test_imaging_chunks_are_reassembled_and_validated_not_dead_lettered() -> Non
     assert letter.field == "magic" and processor.counters.dead_letter == 1
 
 
+def test_an_image_with_an_impossible_spacing_is_dead_lettered_naming_the_field() -> None:
+    import struct
+
+    from iomt.wire.chunks import Image, encode_image, split
+
+    processor = EdgeProcessor(EdgeConfig(models=()))
+    topic = topics.data("default", "us-probe-1", "image")
+    obj = bytearray(encode_image(Image(1, 1_764_000_000_000_000, np.zeros((8, 8), np.uint8), (0.3, 0.3))))
+    struct.pack_into("<ff", obj, 20, 0.3, -2.0)
+    (chunk,) = split(bytes(obj), object_id=9)
+    letter = decode_deadletter(processor.handle(topic, chunk)[2] or b"")
+    assert letter.field == "spacing" and "column spacing -2.0 mm" in letter.reason
+    assert processor.counters.images == 0 and processor.counters.dead_letter == 1
+
+
 def test_the_outbox_leaves_checkpoints_to_the_uplink_thread(tmp_path: Path) -> None:
     """Appends never checkpoint (an fsync inside the worker's commit was a latency spike); the
     uplink thread's checkpoint() copies the whole log into the database."""

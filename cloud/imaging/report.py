@@ -1,0 +1,106 @@
+"""``iomt eval imaging``: float vs int8 segmentation metrics on held-out simulated devices, the finding
+rule's ROC, per-stratum figures, and the int8 model's outputs on real ultrasound images (which have no
+masks: shown, not scored). Writes metrics.json, report.md and PNG figures."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cloud.imaging import figures
+from cloud.imaging.data import ImagingDataset
+from cloud.imaging.evaluation import FLOORS, check_floors, roc, score_split, strata, summarize
+from cloud.imaging.export import keras_predict, load_trained
+from models.preprocessing import imaging as prep
+from models.runtime import ModelRunner, released_paths
+
+CAVEAT = (
+    "All segmentation figures are measured on **simulated** phantoms from devices held out of training (their"
+    " scanner settings were never seen). They show that the model segments what the generator draws and that"
+    " int8 kept it; they do **not** show how it does on real patients. The **real** ultrasound images at the end"
+    " have no masks: their outputs are shown, and no accuracy is claimed for them."
+)
+
+
+def real_outputs(runner: ModelRunner, paths: Sequence[Path]) -> list[dict[str, Any]]:
+    """The int8 model's findings on each real image (the edge's code path: same preprocessing and rule)."""
+    from firmware_sim.image_files import load_images
+
+    out = []
+    for path in paths:
+        for im in load_images(path, max_frames=1):
+            x, box = prep.model_input(im.pixels)
+            prob = runner.predict(x[None])[0, ..., 1]
+            mask, found = prep.lesions(prob, box, im.spacing_mm)
+            out.append({
+                "name": im.name, "file": str(im.source), "shape": list(im.pixels.shape), "modality": im.modality,
+                "spacing_mm": list(im.spacing_mm) if im.spacing_mm else None, "lesions": len(found),
+                "areas_px": [f.area_px for f in found],
+                "areas_mm2": [round(f.area_mm2, 2) if f.area_mm2 is not None else None for f in found],
+                "confidences": [round(f.confidence, 3) for f in found],
+                "_pixels": im.pixels, "_mask": mask,
+            })
+    return out
+
+
+def evaluate(ds: ImagingDataset, workdir: Path, models_dir: Path, report_dir: Path,
+             real_images: Sequence[Path] = ()) -> dict[str, Any]:
+    report_dir.mkdir(parents=True, exist_ok=True)
+    runner = ModelRunner(*released_paths("imaging", models_dir))
+    float_r = score_split(keras_predict(load_trained(workdir, "edge")), ds, "test")
+    int8_r = score_split(runner.predict, ds, "test")
+    f_sum, q_sum = summarize(float_r), summarize(int8_r)
+    metrics: dict[str, Any] = {
+        "model": "imaging", "version": runner.version, "test_images": len(int8_r.scores),
+        "test_devices": len(ds.card["subjects"]["test"]), "dataset_sha256": ds.sha256,
+        "float": f_sum, "int8": q_sum, "checks": check_floors(f_sum["headline"], q_sum["headline"]),
+        "roc_int8": roc(int8_r), "strata_int8": strata(ds, "test", int8_r),
+        "size": {"size_bytes": runner.metadata.size_bytes, "float32_size_bytes": runner.metadata.float32_size_bytes,
+                 "parameters": runner.metadata.parameters},
+        "finding_rule": {"threshold": prep.THRESHOLD, "min_area_model_px": prep.MIN_AREA_MODEL_PX,
+                         "input_size": prep.INPUT_SIZE},
+    }
+    full = workdir / "imaging" / "imaging_full.keras"
+    if full.is_file():
+        metrics["full_float"] = summarize(score_split(keras_predict(load_trained(workdir, "full")), ds, "test"))
+    logs = {}
+    for variant in ("full", "edge"):
+        f = workdir / "imaging" / f"imaging_{variant}_train.json"
+        if f.is_file():
+            t = json.loads(f.read_text())
+            keys = ("backend", "parameters", "epochs_run", "seconds", "samples_per_s", "resumed")
+            logs[variant] = {k: t.get(k) for k in keys}
+            if t.get("previous_runs"):
+                logs[variant]["previous_runs"] = [{k: r.get(k) for k in keys} for r in t["previous_runs"]]
+    metrics["training"] = logs
+    real = real_outputs(runner, real_images)
+    metrics["real_images"] = [{k: v for k, v in r.items() if not k.startswith("_")} for r in real]
+    figures.simulated(report_dir / "simulated_examples.png", ds, "test", int8_r)
+    figures.roc_curve(report_dir / "roc.png", metrics["roc_int8"])
+    if real:
+        figures.real(report_dir / "real_examples.png", real)
+    (report_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, default=_plain) + "\n")
+    (report_dir / "report.md").write_text(markdown(metrics))
+    return metrics
+
+
+def _plain(v: Any) -> Any:
+    if isinstance(v, np.generic):
+        return v.item()
+    raise TypeError(f"not JSON: {type(v).__name__}")
+
+
+def _f(v: Any, pct: bool = False, digits: int = 3) -> str:
+    if v is None:
+        return "n/a"
+    return f"{100 * v:.2f} %" if pct else f"{v:.{digits}f}"
+
+
+def markdown(m: dict[str, Any]) -> str:
+    from cloud.imaging.report_text import render
+
+    return render(m, CAVEAT, FLOORS, _f)

@@ -1,0 +1,88 @@
+"""Train a variant of the segmentation model: fixed seeds, cross-entropy + soft Dice, early stopping on
+the validation devices, ``.keras`` + a log. Keras must already be configured (:mod:`cloud.device`)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cloud.imaging.data import ImagingDataset
+from cloud.train import TrainSettings, model_path
+
+log = logging.getLogger(__name__)
+NAME = "imaging"
+
+
+def train(variant: str, ds: ImagingDataset, workdir: Path, settings: TrainSettings, *,
+          resume: bool = False) -> dict[str, Any]:
+    """Train and save ``<workdir>/imaging/imaging_<variant>.keras``; returns the training summary.
+
+    Training images are shown as they are and mirrored left-right (both modalities are imaged either
+    way round). ``resume`` continues from the saved model of the variant at a quarter of the learning
+    rate (its log is kept beside the first run's).
+    """
+    import keras
+
+    from models.definitions import build
+    from models.definitions.imaging import dice_ce_loss
+
+    keras.utils.set_random_seed(settings.seed)
+    path = model_path(workdir, NAME, variant)
+    if resume:
+        if not path.is_file():
+            raise FileNotFoundError(f"{path} not found: nothing to resume (train without --resume first)")
+        model = keras.saving.load_model(path)
+    else:
+        model = build(NAME, variant, seed=settings.seed)
+    lr = settings.learning_rate * (settings.full_lr_scale if variant == "full" else 1.0) * (0.25 if resume else 1.0)
+    model.compile(optimizer=keras.optimizers.Adam(lr, clipnorm=settings.clipnorm), loss=dice_ce_loss)
+    out_dir = workdir / NAME
+    out_dir.mkdir(parents=True, exist_ok=True)
+    x_train, y_train = ds.inputs("train"), ds.targets("train")
+    x_train = np.concatenate([x_train, x_train[:, :, ::-1]])
+    y_train = np.concatenate([y_train, y_train[:, :, ::-1]])
+    x_val, y_val = ds.inputs("val"), ds.targets("val")
+    has_val = len(y_val) > 0
+    monitor = "val_loss" if has_val else "loss"
+    callbacks = [
+        keras.callbacks.EarlyStopping(monitor=monitor, patience=settings.patience, restore_best_weights=True),
+        keras.callbacks.ReduceLROnPlateau(monitor=monitor, factor=0.5, patience=max(1, settings.patience // 2)),
+        keras.callbacks.CSVLogger(str(out_dir / f"{NAME}_{variant}_train_log{'_resumed' if resume else ''}.csv")),
+    ]
+    started = time.perf_counter()
+    history = model.fit(x_train, y_train, validation_data=(x_val, y_val) if has_val else None,
+                        epochs=settings.epochs, batch_size=settings.batch_size, callbacks=callbacks, shuffle=True,
+                        verbose=settings.verbose)
+    seconds = time.perf_counter() - started
+    model.save(path)
+    epochs_run = len(history.history["loss"])
+    summary = {
+        "model": NAME,
+        "variant": variant,
+        "backend": keras.backend.backend(),
+        "parameters": int(model.count_params()),
+        "epochs_run": epochs_run,
+        "best_" + monitor: float(np.min(history.history[monitor])),
+        "seconds": round(seconds, 2),
+        "samples_per_s": round(epochs_run * len(y_train) / seconds, 1) if seconds > 0 else None,
+        "train_windows": len(y_train),
+        "dataset_sha256": ds.sha256,
+        "settings": asdict(settings),
+        "history": {k: [float(v) for v in vals] for k, vals in history.history.items()},
+        "keras_file": path.name,
+        "resumed": resume,
+        "augmentation": "left-right mirror of every training image",
+    }
+    log_path = out_dir / f"{NAME}_{variant}_train.json"
+    if resume and log_path.is_file():
+        first = json.loads(log_path.read_text())
+        summary["previous_runs"] = [*first.pop("previous_runs", []), first]
+    log_path.write_text(json.dumps(summary, indent=2) + "\n")
+    log.info("trained %s/%s: %d epochs in %.1f s -> %s", NAME, variant, epochs_run, seconds, path)
+    return summary
