@@ -14,16 +14,23 @@ A chunk (little-endian), published on the device's data topic for the stream (e.
     20     ...  data         bytes [index * chunk_size, ...) of the object; all chunks but the last
                              have the same size
 
-An imaging object (the usual chunk content)::
+An imaging object (the usual chunk content), version 2::
 
     0      2    magic        b"IG"
-    2      1    version      1
+    2      1    version      2 (1 is still read: no spacing, so 20 header bytes)
     3      1    dtype        PixelType: 1 = uint8 grayscale
     4      2    width        u16
     6      2    height       u16
     8      4    seq          u32
     12     8    t_us         acquisition time, microseconds since the Unix epoch
-    20     ...  width * height pixels, row-major
+    20     4    row_mm       f32, pixel spacing between rows (vertical), millimetres; 0 = unknown
+    24     4    col_mm       f32, pixel spacing between columns (horizontal), millimetres; 0 = unknown
+    28     ...  width * height pixels, row-major
+
+Spacing travels with each image (DICOM's PixelSpacing order: row, column) so that areas and
+distances measured on it can be given in millimetres. Both spacings are known (each in
+(0, 1000] mm) or both unknown (0). Version 2 is what :func:`encode_image` writes since spacing was
+added; a version-1 object decodes with ``spacing_mm=None``.
 
 Chunks may arrive in any order, duplicated or interleaved with other objects; :class:`Reassembler`
 keeps a bounded number of partial objects and drops the oldest when full.
@@ -31,6 +38,7 @@ keeps a bounded number of partial objects and drops the oldest when full.
 
 from __future__ import annotations
 
+import math
 import struct
 import zlib
 from collections import OrderedDict
@@ -48,8 +56,12 @@ MAX_CHUNKS = 4096
 DEFAULT_CHUNK_SIZE = 4096
 
 IMAGE_MAGIC = b"IG"
-IMAGE_VERSION = 1
-IMAGE_HEADER = struct.Struct("<2sBBHHIq")
+IMAGE_VERSION = 2
+IMAGE_HEADER = struct.Struct("<2sBBHHIqff")
+#: The version-1 header (no spacing), still decoded.
+IMAGE_HEADER_V1 = struct.Struct("<2sBBHHIq")
+#: Largest pixel spacing accepted, millimetres (a 1 m pixel is no medical image).
+MAX_SPACING_MM = 1000.0
 
 
 class PixelType(IntEnum):
@@ -73,6 +85,8 @@ class Image:
     seq: int
     t_us: int
     pixels: np.ndarray  # (height, width) uint8
+    #: (row, column) pixel spacing in millimetres, or None when the device does not know it.
+    spacing_mm: tuple[float, float] | None = None
 
 
 def split(obj: bytes, object_id: int, chunk_size: int = DEFAULT_CHUNK_SIZE) -> list[bytes]:
@@ -132,24 +146,60 @@ class Reassembler:
         return obj
 
 
+def check_spacing(spacing_mm: tuple[float, float] | None) -> tuple[float, float] | None:
+    """``spacing_mm`` as two floats, or None; raise ``DecodeError("spacing", ...)`` when out of range."""
+    if spacing_mm is None:
+        return None
+    try:
+        row, col = (float(v) for v in spacing_mm)
+    except (TypeError, ValueError):
+        raise DecodeError("spacing", f"must be two numbers (row, column) in mm, got {spacing_mm!r}") from None
+    if row == 0.0 and col == 0.0:
+        return None
+    for name, v in (("row", row), ("column", col)):
+        if not (math.isfinite(v) and 0.0 < v <= MAX_SPACING_MM):
+            raise DecodeError("spacing", f"{name} spacing {v} mm is not in (0, {MAX_SPACING_MM:g}]"
+                              " (both known, or both 0 for unknown)")
+    return row, col
+
+
 def encode_image(image: Image) -> bytes:
+    """A version-2 imaging object; raises ``DecodeError`` (field ``spacing``) for an impossible spacing."""
     pixels = np.ascontiguousarray(image.pixels, dtype=np.uint8)
+    if pixels.ndim != 2 or min(pixels.shape) < 1 or max(pixels.shape) > 0xFFFF:
+        raise ValueError(f"pixels must be (height, width) with 1..65535 each, got shape {pixels.shape}")
     height, width = pixels.shape
-    header = IMAGE_HEADER.pack(IMAGE_MAGIC, IMAGE_VERSION, PixelType.GRAY8, width, height, image.seq, image.t_us)
+    row, col = check_spacing(image.spacing_mm) or (0.0, 0.0)
+    header = IMAGE_HEADER.pack(IMAGE_MAGIC, IMAGE_VERSION, PixelType.GRAY8, width, height, image.seq, image.t_us,
+                               row, col)
     return header + pixels.tobytes()
 
 
 def decode_image(obj: bytes) -> Image:
-    if len(obj) < IMAGE_HEADER.size:
+    """Decode and validate a version-2 (or version-1) imaging object; ``DecodeError`` names the bad field."""
+    if len(obj) < IMAGE_HEADER_V1.size:
         raise DecodeError("header", f"truncated image: {len(obj)} bytes")
-    magic, version, dtype, width, height, seq, t_us = IMAGE_HEADER.unpack_from(obj)
-    if magic != IMAGE_MAGIC or version != IMAGE_VERSION:
-        raise DecodeError("magic", f"not a version-{IMAGE_VERSION} image ({magic!r}, v{version})")
+    magic, version = obj[:2], obj[2]
+    if magic != IMAGE_MAGIC or version not in (1, IMAGE_VERSION):
+        raise DecodeError("magic", f"not a version-1 or -{IMAGE_VERSION} image ({bytes(magic)!r}, v{version})")
+    spacing: tuple[float, float] | None = None
+    if version == 1:
+        _, _, dtype, width, height, seq, t_us = IMAGE_HEADER_V1.unpack_from(obj)
+        offset = IMAGE_HEADER_V1.size
+    else:
+        if len(obj) < IMAGE_HEADER.size:
+            raise DecodeError("header", f"truncated image: {len(obj)} bytes")
+        _, _, dtype, width, height, seq, t_us, row, col = IMAGE_HEADER.unpack_from(obj)
+        offset = IMAGE_HEADER.size
+        # float32 on the wire: 7 significant digits give back the decimal the device wrote
+        spacing = check_spacing((float(f"{row:.7g}"), float(f"{col:.7g}")))
     if dtype not in PixelType._value2member_map_:
         known = ", ".join(f"{t.value}={t.name.lower()}" for t in PixelType)
         raise DecodeError("dtype", f"unknown pixel type {dtype} ({known})")
-    body = len(obj) - IMAGE_HEADER.size
+    if width == 0 or height == 0:
+        raise DecodeError("size", f"{width}x{height} pixels: an image has at least one pixel")
+    body = len(obj) - offset
     if body != width * height:
         raise DecodeError("size", f"{width}x{height} pixels need {width * height} bytes, got {body}")
-    pixels = np.frombuffer(obj, dtype=np.uint8, offset=IMAGE_HEADER.size).reshape(height, width)
-    return Image(seq, t_us, pixels)
+    pixels = np.frombuffer(obj, dtype=np.uint8, offset=offset).reshape(height, width)
+    return Image(seq, t_us, pixels, spacing)

@@ -69,7 +69,7 @@ def test_the_image_pixel_type() -> None:
     bad[3] = 2
     with pytest.raises(DecodeError, match=r"unknown pixel type 2 \(1=gray8\)") as info:
         decode_image(bytes(bad))
-    assert info.value.field == "dtype" and IMAGE_HEADER.size == 20
+    assert info.value.field == "dtype" and IMAGE_HEADER.size == 28
 
 
 def test_availability_payloads() -> None:
