@@ -4,13 +4,14 @@ per ``frame_s``, applies its signal faults, and queues ground truth as the event
 A patient's body-worn devices publish under the patient's id (their phone/hub relays them), one
 stream name per signal: ECG patch ``ecg``; motion wearable ``acc`` + ``gyro``; emotion band ``ecg``,
 ``eda``, ``ppg``, ``resp``; vitals monitor ``vitals``. An imaging device has its own id and publishes
-chunked ``image`` objects (:mod:`iomt.wire.chunks`).
+chunked ``image`` objects (:mod:`iomt.wire.chunks`), sealed end to end with its key
+(:mod:`iomt.wire.sealed_image`), each naming the patient it imaged.
 """
 
 from __future__ import annotations
 
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +27,7 @@ from firmware_sim.persona import Persona
 from firmware_sim.truth import TruthEvent
 from iomt.wire.chunks import Image, encode_image, split
 from iomt.wire.frames import Reading, encode_frame, encode_reading, make_frame
+from iomt.wire.sealed_image import GROUND_TRUTH, MaskLayer, SealedImage, seal_image
 
 #: stream -> int16 scale (physical unit per count): ECG/PPG/resp 1 uV, acc 1/2048 g (+-16 g),
 #: gyro 0.1 deg/s (+-3276 deg/s), EDA 1 nS.
@@ -319,26 +321,53 @@ class StatusReporter(SimDevice):
 
 class ImagingDevice(SimDevice):
     """Grayscale phantoms (ultrasound- or X-ray-like) with or without a lesion, chunked; the lesion mask
-    (run-length encoded) and its bounding box are the truth (kind ``lesion``)."""
+    (run-length encoded) and its bounding box are the truth (kind ``lesion``).
+
+    With a key (:meth:`use_key`, from the device's registry enrolment) each image is sealed end to end
+    (:mod:`iomt.wire.sealed_image`): pixels, spacing, the patient imaged (``patients`` in turn) and the
+    ground-truth mask as an annotation layer, so nothing between the device and the store reads them.
+    Without one it sends the plain imaging object, as a legacy device would."""
 
     kind = "imaging"
 
     def __init__(self, device_id: str, rng: np.random.Generator, interval_s: float = 10.0, size: int = 128,
                  modality: str = "ultrasound", lesion_probability: float = 0.5, chunk_size: int = 4096,
-                 faults: list[Any] | None = None) -> None:
+                 faults: list[Any] | None = None, patients: Sequence[str] = ()) -> None:
         super().__init__(device_id, rng, faults)
+        self.patients = tuple(patients)
+        self.key: tuple[int, bytes] | None = None
 
         def render(seq: int, t0_us: int) -> list[bytes]:
             lesion = bool(rng.random() < lesion_probability)
             pixels, mask = phantom(rng, size, modality, lesion)
             stamp = self.stamp(t0_us)
             t_s = (t0_us - self.start_us) / 1e6 - self.stagger_s
+            patient = self.patients[seq % len(self.patients)] if self.patients else None
             self.note("lesion", "lesion" if lesion else "none", t_s, t_s, {
                 "seq": seq, "modality": modality, "bbox": mask_bbox(mask), "shape": [size, size],
-                "mask_rle": mask_rle(mask)})
-            return split(encode_image(Image(seq, stamp, pixels)), seq, chunk_size)
+                "mask_rle": mask_rle(mask), "patient": patient})
+            image = Image(seq, stamp, pixels, nominal_spacing_mm(modality, size))
+            return split(self.package(image, modality, patient, mask), seq, chunk_size)
 
         self._source("image", 1.0 / interval_s, interval_s, render)
+
+    def use_key(self, key_id: int, key: bytes) -> None:
+        """Seal every image from now on with this registry key (version ``key_id``)."""
+        self.key = (key_id, key)
+
+    def package(self, image: Image, modality: str, patient: str | None, mask: np.ndarray) -> bytes:
+        """What goes into the chunks: the sealed image, or the plain object without a key."""
+        if self.key is None:
+            return encode_image(image)
+        sealed = SealedImage(image, patient, modality, (MaskLayer.of(GROUND_TRUTH, "simulator", mask),))
+        return seal_image(sealed, self.key[1], device=self.device_id, key_id=self.key[0])
+
+
+def nominal_spacing_mm(modality: str, size: int) -> tuple[float, float]:
+    """Pixel spacing of a phantom: a 40 mm deep ultrasound sector, a 350 mm chest film, over ``size`` pixels."""
+    field_mm = 40.0 if modality == "ultrasound" else 350.0
+    spacing = round(field_mm / size, 4)
+    return spacing, spacing
 
 
 @dataclass
