@@ -16,6 +16,9 @@ from gateway.api.openapi import OPENAPI_PATH, openapi_document
 from gateway.api.params import BadRequest
 from gateway.api.routes import add_routes
 from gateway.config import GatewayConfig
+from gateway.imaging.ingest import split_records
+from gateway.imaging.service import IMAGING, prepare_and_commit
+from gateway.imaging.service import install as install_imaging
 from gateway.ingest import batch_from_records
 from gateway.live import LiveHub, batch_messages
 from gateway.metrics import Metrics
@@ -73,7 +76,11 @@ async def uplink(request: web.Request) -> web.Response:
     node = request.headers.get(NODE_HEADER, "unknown")
     loop = asyncio.get_running_loop()
     writer = request.app[WRITER]
+    records, image_records = split_records(records)
     batch = await loop.run_in_executor(writer, batch_from_records, records, node)
+    # images first (idempotent): the edge is acknowledged only once both stores committed
+    batch, prepared, images = await loop.run_in_executor(writer, prepare_and_commit, request.app[IMAGING],
+                                                         image_records, batch, node)
     started = time.perf_counter()
     try:
         result = await loop.run_in_executor(writer, request.app[STORE].write, batch)
@@ -85,11 +92,17 @@ async def uplink(request: web.Request) -> web.Response:
     metrics.records.labels("stored").inc(result.stored)
     metrics.records.labels("duplicate").inc(result.duplicates)
     metrics.records.labels("rejected").inc(len(batch.deadletters))
+    metrics.images.labels("stored").inc(images.stored)
+    metrics.images.labels("duplicate").inc(images.duplicates)
+    for field, count in prepared.refused.items():
+        metrics.images.labels("refused").inc(count)
+        metrics.image_refusals.labels(field).inc(count)
     hub = request.app[HUB]
     if hub.clients:
         live = request.app[CONFIG].live
         hub.publish(await loop.run_in_executor(None, batch_messages, batch, result, live.ecg_hz, live.motion_hz))
-    ack = UplinkAck(stored=result.stored, duplicates=result.duplicates, rejected=len(batch.deadletters))
+    ack = UplinkAck(stored=result.stored + images.stored, duplicates=result.duplicates + images.duplicates,
+                    rejected=len(batch.deadletters))
     return web.Response(body=encode_ack(ack), content_type=ACK_CONTENT_TYPE)
 
 
@@ -163,4 +176,5 @@ def create_app(config: GatewayConfig, store: Store | None = None) -> web.Applica
     app.router.add_get("/", index)
     app.router.add_static("/static", STATIC)
     add_routes(app)
+    install_imaging(app, config)
     return app

@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import Field, SecretStr
 
+from gateway.imaging.config import ImagingConfig
+from gateway.registry.config import RegistryConfig
 from iomt.config import MqttConfig, StrictModel
 
 
@@ -48,3 +50,8 @@ class GatewayConfig(StrictModel):
         None, description="Broker to follow for edge availability and dead letters; none disables it."
     )
     max_uplink_bytes: int = Field(64 * 1024 * 1024, ge=1024, description="Largest uplink batch accepted.")
+    registry: RegistryConfig | None = Field(
+        None, description="The device registry: the device keys that open end-to-end encrypted images (and that "
+        "edges fetch); none: no device keys, so encrypted images are refused."
+    )
+    imaging: ImagingConfig = Field(default_factory=ImagingConfig, description="The image store.")

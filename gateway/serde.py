@@ -26,6 +26,7 @@ import numpy as np
 from pydantic import TypeAdapter
 
 from gateway.alerts import Alert
+from gateway.imaging.records import DeviceKeyGrant, ImageView, MaskView
 from gateway.store.records import EdgeModel, Series
 from gateway.views import EdgeView, NodeModels, PatientView, Summary
 from iomt.wire.events import Event
@@ -118,9 +119,12 @@ ALERTS = Listing("alerts", Alert)
 PATIENTS = Listing("patients", PatientView)
 EDGES = Listing("edges", EdgeView)
 MODELS = Listing("models", EdgeModel)
+IMAGES = Listing("images", ImageView)
+DEVICE_KEYS = Listing("keys", DeviceKeyGrant)
 
 #: Every record with a schema of its own in the OpenAPI document (the records they hold come along).
-RECORDS: tuple[type, ...] = (Event, Alert, Series, PatientView, EdgeView, NodeModels, EdgeModel, Summary)
+RECORDS: tuple[type, ...] = (Event, Alert, Series, PatientView, EdgeView, NodeModels, EdgeModel, Summary, ImageView,
+                             MaskView, DeviceKeyGrant)
 
 
 def ref(record: type) -> JsonObject:

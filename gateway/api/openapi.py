@@ -11,6 +11,7 @@ from typing import Any
 from gateway import serde
 from gateway.alerts import OPEN, Alert, AlertAction
 from gateway.api.routes import ALERT_STATE_FILTERS, MAX_LIMIT, MAX_POINTS, alert_action_path
+from gateway.imaging.openapi import paths as imaging_paths
 from gateway.store.records import Series
 from gateway.views import NodeModels, PatientView, Summary
 from iomt.wire.events import EventKind, Priority
@@ -114,6 +115,7 @@ def openapi_document() -> dict[str, Any]:
         "/api/v1/live": {"get": {
             "summary": "WebSocket live feed: JSON messages of type wave (decimated), events and alert",
             "responses": {"101": {"description": "Switching to WebSocket"}}}},
+        **imaging_paths(),
         OPENAPI_PATH: _get("This document", _OBJECT, errors=()),
         "/": {"get": {"summary": "The live dashboard (HTML)", "responses": {"200": {"description": "HTML"}}}},
     }

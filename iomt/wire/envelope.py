@@ -11,10 +11,10 @@ Layout (little-endian), version 1::
     offset   size  field
     0        2     magic        b"IE"
     2        1     version      1
-    3        1     algorithm    Algorithm: 1 = AES-256-GCM, 2 = ChaCha20-Poly1305
+    3        1     algorithm    Algorithm: 1 = AES-256-GCM, 2 = ChaCha20-Poly1305, 0 = none (see below)
     4        1     content      ContentType: 1 = a sealed image (iomt.wire.sealed_image)
     5        1     flags        reserved, 0
-    6        4     key_id       u32, the version of the device's key in the registry (>= 1)
+    6        4     key_id       u32, the version of the device's key in the registry (>= 1; 0 with none)
     10       4     object_id    u32, the object's sequence number on its stream (an image's ``seq``, which is
                                  also the object id of the chunks it travels in, iomt.wire.chunks)
     14       12    nonce        random per envelope (never reused with a key)
@@ -30,6 +30,11 @@ another key or algorithm without failing authentication. A receiver also checks 
 authenticated header agrees with where the envelope arrived (:func:`check_binding`: the topic's
 device and stream, the chunks' object id). A replayed envelope is authentic but names its original
 device, stream and object: receivers de-duplicate on them.
+
+Algorithm 0 (none) marks a payload that was *not* encrypted: an edge wraps the plain object of a
+legacy device in it (so the uplink still says which device and stream it came from). Its payload is the
+plaintext, with no tag; every receiver refuses it (field ``encryption``) unless told to accept legacy
+devices.
 
 Every malformed field raises :class:`~iomt.wire.errors.DecodeError` naming it; a failed tag raises it
 with field ``tag``; a key the receiver does not have raises :class:`UnknownKey` (field ``key_id``).
@@ -63,8 +68,13 @@ MAX_NAME = 64
 class Algorithm(IntEnum):
     """The ``algorithm`` byte: the AEAD that sealed the payload (both: 96-bit nonce, 128-bit tag)."""
 
+    NONE = 0  # not encrypted: a legacy device's object, wrapped by its edge
     AES_256_GCM = 1
     CHACHA20_POLY1305 = 2
+
+    @property
+    def encrypted(self) -> bool:
+        return self is not Algorithm.NONE
 
 
 class ContentType(IntEnum):
@@ -89,7 +99,8 @@ class UnknownKey(DecodeError):
 
 @dataclass(frozen=True, slots=True)
 class Envelope:
-    """A decoded (not yet opened) envelope; ``header`` is the associated data the tag covers."""
+    """A decoded (not yet opened) envelope; ``header`` is the associated data the tag covers;
+    ``ciphertext`` includes the tag (it is the plaintext itself with algorithm none)."""
 
     algorithm: Algorithm
     content: ContentType
@@ -118,8 +129,10 @@ def _name(field_name: str, value: str) -> bytes:
 def encode_header(algorithm: Algorithm, content: ContentType, key_id: int, object_id: int, nonce: bytes,
                   device: str, stream: str) -> bytes:
     """The header (and associated data) of an envelope."""
-    if not 1 <= key_id <= 0xFFFFFFFF:
+    if algorithm.encrypted and not 1 <= key_id <= 0xFFFFFFFF:
         raise ValueError(f"key_id must be 1..2^32-1, got {key_id}")
+    if not algorithm.encrypted and key_id != 0:
+        raise ValueError("an unencrypted envelope has key_id 0")
     if len(nonce) != NONCE_BYTES:
         raise ValueError(f"nonce must be {NONCE_BYTES} bytes")
     fixed = FIXED.pack(MAGIC, VERSION, algorithm, content, 0, key_id, object_id & 0xFFFFFFFF, nonce)
@@ -132,9 +145,18 @@ def seal(key: bytes, plaintext: bytes, *, device: str, stream: str, object_id: i
     """Encrypt and authenticate ``plaintext`` for ``device``/``stream``/``object_id`` under key ``key_id``.
 
     ``nonce`` is random unless given (tests only: a nonce must never repeat under one key)."""
+    if not Algorithm(algorithm).encrypted:
+        raise ValueError("seal encrypts: use wrap_unencrypted for a legacy device's plain object")
     nonce = os.urandom(NONCE_BYTES) if nonce is None else nonce
     header = encode_header(Algorithm(algorithm), ContentType(content), key_id, object_id, nonce, device, stream)
     return header + _cipher(Algorithm(algorithm), key).encrypt(nonce, plaintext, header)
+
+
+def wrap_unencrypted(plaintext: bytes, *, device: str, stream: str, object_id: int,
+                     content: ContentType = ContentType.SEALED_IMAGE) -> bytes:
+    """An algorithm-0 envelope around a legacy device's plain payload (receivers refuse it by default)."""
+    header = encode_header(Algorithm.NONE, ContentType(content), 0, object_id, bytes(NONCE_BYTES), device, stream)
+    return header + plaintext
 
 
 def is_envelope(payload: bytes) -> bool:
@@ -178,11 +200,14 @@ def decode_envelope(payload: bytes) -> Envelope:
         raise DecodeError("content", f"unknown content type {content} ({known})")
     if flags != 0:
         raise DecodeError("flags", f"reserved, must be 0, got {flags}")
-    if key_id == 0:
+    encrypted = Algorithm(algorithm).encrypted
+    if encrypted and key_id == 0:
         raise DecodeError("key_id", "key versions start at 1, got 0")
+    if not encrypted and (key_id != 0 or nonce != bytes(NONCE_BYTES)):
+        raise DecodeError("key_id", "an unencrypted envelope has key_id 0 and an all-zero nonce")
     device, offset = _read_name(payload, FIXED.size, "device")
     stream, offset = _read_name(payload, offset, "stream")
-    if len(payload) - offset < TAG_BYTES:
+    if encrypted and len(payload) - offset < TAG_BYTES:
         raise DecodeError("ciphertext", f"{len(payload) - offset} bytes after the header, shorter than the "
                                         f"{TAG_BYTES}-byte tag")
     return Envelope(Algorithm(algorithm), ContentType(content), key_id, object_id, nonce, device, stream,
@@ -200,11 +225,18 @@ def check_binding(envelope: Envelope, *, device: str | None = None, stream: str 
         raise DecodeError("object_id", f"sealed as object {envelope.object_id}, arrived as object {object_id}")
 
 
-def open_envelope(envelope: Envelope, keys: KeyLookup) -> bytes:
+def open_envelope(envelope: Envelope, keys: KeyLookup, *, allow_unencrypted: bool = False) -> bytes:
     """The plaintext, once the tag holds under the device's key ``key_id``.
 
     Raises :class:`UnknownKey` without that key, ``DecodeError("tag", ...)`` when authentication fails
-    (altered header or ciphertext, wrong key)."""
+    (altered header or ciphertext, wrong key), ``DecodeError("encryption", ...)`` for an unencrypted
+    envelope unless ``allow_unencrypted``."""
+    if not envelope.algorithm.encrypted:
+        if not allow_unencrypted:
+            raise DecodeError("encryption", f"{envelope.device}/{envelope.stream} object {envelope.object_id} is not "
+                                            "encrypted; images must be sealed end to end with the device's key "
+                                            "(allow legacy devices with allow_unencrypted_images)")
+        return envelope.ciphertext
     key = keys(envelope.device, envelope.key_id)
     if key is None:
         raise UnknownKey(envelope.device, envelope.key_id)

@@ -182,17 +182,26 @@ def seal_image(sealed: SealedImage, key: bytes, *, device: str, key_id: int, str
                     key_id=key_id, content=env.ContentType.SEALED_IMAGE, algorithm=algorithm)
 
 
+def wrap_legacy_image(obj: bytes, *, device: str, stream: str = "image") -> bytes:
+    """A legacy device's plain imaging object as an unencrypted envelope (what an edge forwards for it);
+    ``DecodeError`` when ``obj`` is not a valid imaging object."""
+    image = decode_image(obj)
+    return env.wrap_unencrypted(encode_sealed_image(SealedImage(image)), device=device, stream=stream,
+                                object_id=image.seq)
+
+
 def open_image(payload: bytes, keys: env.KeyLookup, *, device: str | None = None, stream: str | None = None,
-               object_id: int | None = None) -> OpenedImage:
+               object_id: int | None = None, allow_unencrypted: bool = False) -> OpenedImage:
     """Decode, check where it arrived against its header, authenticate, decrypt and validate an envelope.
 
     Raises ``DecodeError`` naming the field (``tag`` when authentication fails, ``seq`` when the image
-    inside is numbered otherwise than its envelope) or :class:`~iomt.wire.envelope.UnknownKey`."""
+    inside is numbered otherwise than its envelope, ``encryption`` for an unencrypted one unless
+    ``allow_unencrypted``) or :class:`~iomt.wire.envelope.UnknownKey`."""
     envelope = env.decode_envelope(payload)
     env.check_binding(envelope, device=device, stream=stream, object_id=object_id)
     if envelope.content is not env.ContentType.SEALED_IMAGE:
         raise DecodeError("content", f"expected a sealed image, got {envelope.content.name.lower()}")
-    sealed = decode_sealed_image(env.open_envelope(envelope, keys))
+    sealed = decode_sealed_image(env.open_envelope(envelope, keys, allow_unencrypted=allow_unencrypted))
     if sealed.image.seq != envelope.object_id:
         raise DecodeError("seq", f"image {sealed.image.seq} sealed as object {envelope.object_id}")
     return OpenedImage(envelope, sealed, bytes(payload))

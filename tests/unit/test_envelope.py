@@ -63,11 +63,34 @@ def test_round_trip_keeps_pixels_spacing_patient_modality_and_layers() -> None:
     assert opened.envelope.key_id == 3 and opened.envelope.device == "us-0001" and opened.payload == payload
 
 
-@pytest.mark.parametrize("algorithm", list(env.Algorithm))
+@pytest.mark.parametrize("algorithm", [a for a in env.Algorithm if a.encrypted])
 def test_both_algorithms_open_and_the_header_says_which(algorithm: env.Algorithm) -> None:
     payload = seal_image(sample(), KEY, device="us-0001", key_id=1, algorithm=algorithm)
     assert payload[3] == algorithm
     assert open_image(payload, keys({("us-0001", 1): KEY})).envelope.algorithm is algorithm
+
+
+def test_an_unencrypted_envelope_is_refused_unless_legacy_devices_are_allowed() -> None:
+    from iomt.wire.chunks import encode_image
+    from iomt.wire.sealed_image import wrap_legacy_image
+
+    plain = wrap_legacy_image(encode_image(Image(4, T0, np.ones((3, 5), np.uint8))), device="old-us")
+    assert env.decode_envelope(plain).algorithm is env.Algorithm.NONE
+    with pytest.raises(DecodeError, match="not encrypted") as info:
+        open_image(plain, keys({}))
+    assert info.value.field == "encryption"
+    opened = open_image(plain, keys({}), allow_unencrypted=True, device="old-us", object_id=4)
+    assert opened.sealed.image.seq == 4 and opened.sealed.patient is None
+    # an encrypted envelope downgraded to "none" by a relay: the header rules say no
+    downgraded = bytearray(sealed_payload())
+    downgraded[3] = 0
+    with pytest.raises(DecodeError) as info:
+        open_image(bytes(downgraded), keys({("us-0001", 1): KEY}), allow_unencrypted=True)
+    assert info.value.field == "key_id"
+    with pytest.raises(ValueError, match="wrap_unencrypted"):
+        env.seal(KEY, b"x", device="d", stream="image", object_id=1, key_id=1, algorithm=env.Algorithm.NONE)
+    with pytest.raises(DecodeError):
+        wrap_legacy_image(b"not an image", device="old-us")
 
 
 def test_the_pixels_are_not_in_the_envelope() -> None:
