@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
-from iomt.config import MqttConfig, StrictModel
+from iomt.config import ConfigError, MqttConfig, StrictModel
 from iomt.wire.topics import is_identifier
 from models.runtime import RELEASED_DIR
 
@@ -17,6 +17,14 @@ class EdgeConfig(StrictModel):
     site: str = Field("default", description="Site whose device streams this node processes.")
     mqtt: MqttConfig = Field(default_factory=MqttConfig, description="Broker connection.")
     gateway_url: str = Field("http://127.0.0.1:8080", description="Base URL of the gateway's uplink API.")
+    uplink_token: SecretStr | None = Field(
+        None, description="This node's uplink token (`iomt edge-tokens issue NODE`); never logged. Prefer "
+        "uplink_token_file."
+    )
+    uplink_token_file: Path | None = Field(None, description="File holding this node's uplink token (one line).")
+    gateway_ca_file: Path | None = Field(
+        None, description="CA bundle that signed the gateway's HTTPS certificate (default: the system's)."
+    )
     outbox_path: Path = Field(Path("var/edge-outbox.sqlite"), description="Durable outbox (SQLite, WAL).")
     outbox_synchronous: Literal["NORMAL", "FULL"] = Field(
         "NORMAL", description="SQLite sync level: NORMAL survives process crashes, FULL also power loss."
@@ -54,6 +62,14 @@ class EdgeConfig(StrictModel):
         "together (cheaper per message, at up to this much added latency); 0 handles them as they come."
     )
     metrics_port: int | None = Field(None, ge=0, le=65535, description="Serve Prometheus metrics on this port.")
+    allow_unencrypted_images: bool = Field(
+        False, description="Accept images that are not sealed end to end (legacy devices); refused (dead-lettered) "
+        "otherwise. The gateway must allow them too (gateway.imaging.require_encryption = false)."
+    )
+    device_keys_refresh_s: float = Field(
+        300.0, ge=1, le=86_400, description="How often the site's device keys are fetched again from the gateway "
+        "(also at once for a device or key version not seen yet); kept in memory only."
+    )
 
     @field_validator("node_id", "site")
     @classmethod
@@ -61,6 +77,26 @@ class EdgeConfig(StrictModel):
         if not is_identifier(value):
             raise ValueError("must be 1-64 letters, digits, '_', '.', '-' and not start with '_'")
         return value
+
+    @model_validator(mode="after")
+    def _one_token(self) -> EdgeConfig:
+        if self.uplink_token is not None and self.uplink_token_file is not None:
+            raise ValueError("give uplink_token or uplink_token_file, not both")
+        return self
+
+    def uplink_secret(self) -> str | None:
+        """The uplink token (read from ``uplink_token_file`` when that is set)."""
+        if self.uplink_token is not None:
+            return self.uplink_token.get_secret_value()
+        if self.uplink_token_file is None:
+            return None
+        try:
+            token = self.uplink_token_file.read_text().strip()
+        except OSError as exc:
+            raise ConfigError(f"edge uplink_token_file {self.uplink_token_file}: {exc.strerror}") from None
+        if not token:
+            raise ConfigError(f"edge uplink_token_file {self.uplink_token_file} is empty")
+        return token
 
     @field_validator("gateway_url")
     @classmethod

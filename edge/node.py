@@ -11,6 +11,7 @@ the core.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -19,10 +20,12 @@ from dataclasses import dataclass, field
 
 from edge.alerts import AlertContext
 from edge.config import EdgeConfig
+from edge.device_keys import DeviceKeyClient, EdgeKeyRing
 from edge.ecg_pipeline import EcgPipeline
 from edge.emotion_pipeline import EmotionPipeline
 from edge.fall_pipeline import FallPipeline
 from edge.gc_pauses import GcPauses, freeze_startup
+from edge.image_ingest import ImageArrival, ImageIngest
 from edge.inference import InferenceEngine
 from edge.metrics import EdgeMetrics
 from edge.outbox import Outbox
@@ -33,8 +36,8 @@ from edge.sequence import SequenceTracker
 from edge.uplink import GatewayClient, UplinkSender
 from iomt.transport import Availability, MessageBus, ReceivedMessage
 from iomt.transport.bulk_mqtt import BulkMqttBus
-from iomt.wire import topics
-from iomt.wire.chunks import Reassembler, decode_image
+from iomt.wire import envelope, topics
+from iomt.wire.chunks import CHUNK_HEADER
 from iomt.wire.deadletter import encode_deadletter, make_deadletter
 from iomt.wire.errors import DecodeError
 from iomt.wire.events import Event, encode_event
@@ -65,12 +68,15 @@ class BatchResult:
     event_payloads: list[bytes] = field(default_factory=list)
     deadletters: list[bytes] = field(default_factory=list)
     windows: list[Window] = field(default_factory=list)
+    #: complete images accepted in this batch (pixels when opened here), for an imaging pipeline
+    images: list[ImageArrival] = field(default_factory=list)
 
 
 class EdgeProcessor:
     """Message handling without I/O: topic + payload in; outbox records, events and dead letters out."""
 
-    def __init__(self, config: EdgeConfig, registry: ModelRegistry | None = None) -> None:
+    def __init__(self, config: EdgeConfig, registry: ModelRegistry | None = None,
+                 keys: envelope.KeyLookup | None = None) -> None:
         self.config = config
         ctx = AlertContext(config.site, config.node_id)
         self.quality = QualityTracker(config.site, config.node_id)
@@ -83,7 +89,8 @@ class EdgeProcessor:
             EmotionPipeline(ctx),
         ]
         self.registry = registry or ModelRegistry(config.models_dir, config.models)
-        self.images = Reassembler()
+        self.images = ImageIngest(keys or (lambda _device, _key_id: None),
+                                  allow_unencrypted=config.allow_unencrypted_images)
         self._topics: dict[str, topics.Topic] = {}
         self._by_stream: dict[str, list[Pipeline]] = {}
         for pipeline in self.pipelines:
@@ -101,6 +108,9 @@ class EdgeProcessor:
         started = time.monotonic_ns()
         for topic, payload, arrival_ns in messages:
             self._decode(topic, payload, arrival_ns, result)
+        if self.images.waiting:
+            opened, _refused = self.images.ready()  # keys that arrived: open the waiting images for analysis
+            result.images.extend(opened)
         events, result.windows = self.engine.cycle()
         for window in result.windows:
             window.cycle_ns = started
@@ -110,19 +120,21 @@ class EdgeProcessor:
         self.counters.events += len(result.events)
         return result
 
-    def _image_chunk(self, topic: topics.Topic, payload: bytes) -> None:
-        """Reassemble and validate imaging objects (raises DecodeError naming the field).
-
-        No imaging model or image store exists yet: complete images are counted, not forwarded.
-        """
+    def _image_chunk(self, topic: topics.Topic, payload: bytes, result: BatchResult) -> None:
+        """Reassemble, check and open imaging objects (raises DecodeError naming the field); a complete one
+        is forwarded to the gateway still sealed (:mod:`edge.image_ingest`) and its pixels, when opened,
+        are in ``result.images`` for an imaging pipeline."""
         self.counters.image_chunks += 1
-        obj = self.images.add(f"{topic.device}/{topic.name}", payload)
-        if obj is not None:
-            decode_image(obj)
+        assert topic.device is not None
+        arrival = self.images.chunk(topic.device, topic.name, payload)
+        if arrival is not None:
+            result.records.append(arrival.record)
+            result.images.append(arrival)
             self.counters.images += 1
 
     def _decode(self, topic: str, payload: bytes, arrival_ns: int, result: BatchResult) -> None:
         self.counters.messages += 1
+        parsed: topics.Topic | None = None
         try:
             parsed = self._topics.get(topic)
             if parsed is None:
@@ -135,7 +147,7 @@ class EdgeProcessor:
                 self.counters.ignored += 1
                 return
             if parsed.name in CHUNKED_STREAMS:
-                self._image_chunk(parsed, payload)
+                self._image_chunk(parsed, payload, result)
                 return
             message = decode_payload(
                 payload, device=parsed.device, stream=parsed.name, max_bytes=self.config.max_payload_bytes
@@ -144,6 +156,10 @@ class EdgeProcessor:
             self.counters.dead_letter += 1
             self.rejections[exc.field] = self.rejections.get(exc.field, 0) + 1
             letter = make_deadletter(topic, exc.field, exc.reason, self.config.node_id, time.time_ns() // 1000, payload)
+            if parsed is not None and parsed.name in CHUNKED_STREAMS:  # an image's dead letter keeps no pixels
+                letter = make_deadletter(topic, exc.field, exc.reason, self.config.node_id, letter.t_us,
+                                         payload[:CHUNK_HEADER.size])
+                letter = dataclasses.replace(letter, payload_len=len(payload))
             result.deadletters.append(encode_deadletter(letter))
             return
         verdict = self.sequences.observe(message.device, message.stream, message.seq)
@@ -168,7 +184,12 @@ class EdgeNode:
     def __init__(self, config: EdgeConfig, bus: MessageBus | None = None) -> None:
         self.config = config
         self.metrics = EdgeMetrics()
-        self.processor = EdgeProcessor(config)
+        token = config.uplink_secret()
+        client = DeviceKeyClient(config.gateway_url, token, config.uplink_timeout_s, config.gateway_ca_file) \
+            if token else None
+        #: the site's device keys, fetched from the gateway, to open sealed images (memory only)
+        self.keys = EdgeKeyRing(client, config.device_keys_refresh_s)
+        self.processor = EdgeProcessor(config, keys=self.keys)
         self.outbox = Outbox(config.outbox_path, config.outbox_synchronous, max_bytes=int(config.outbox_max_mb * 2**20))
         self.uplink = UplinkSender(
             self.outbox, GatewayClient(config.gateway_url, config.uplink_timeout_s, config.node_id), config.uplink_batch
@@ -206,6 +227,10 @@ class EdgeNode:
         if self.config.metrics_port is not None:
             self.metrics.serve(self.config.metrics_port)
         self.uplink.start()
+        if self.keys.client is None:
+            log.warning("no uplink token (uplink_token_file): device keys cannot be fetched, so sealed images are "
+                        "forwarded unopened and not analysed here")
+        self.keys.start()
         self._worker = threading.Thread(target=self._work, name="edge-worker", daemon=True)
         self._worker.start()
         self.bus.subscribe(topics.data_filter(self.config.site), self._enqueue, qos=1)
@@ -232,6 +257,7 @@ class EdgeNode:
         while time.monotonic() < deadline and self.outbox.pending > 0:
             time.sleep(0.05)
         self.uplink.stop()
+        self.keys.stop()
         self.outbox.close()
         self.gc.uninstall()
 

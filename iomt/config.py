@@ -16,6 +16,8 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 T = TypeVar("T", bound=BaseModel)
+#: A config field whose dotted name contains one of these holds a secret: its value is never shown.
+SECRET_WORDS = ("password", "token", "secret")
 
 
 class ConfigError(ValueError):
@@ -129,7 +131,7 @@ def _format_errors(tier: str, model: type[BaseModel], exc: ValidationError) -> s
         loc = ".".join(str(p) for p in err["loc"])
         hint = _describe(model, [str(p) for p in err["loc"]])
         value = err.get("input")
-        shown = "***" if "password" in loc else repr(value)
+        shown = "***" if any(word in loc for word in SECRET_WORDS) else repr(value)
         extra = f" ({hint})" if hint else ""
         lines.append(f"  {loc} = {shown}: {err['msg']}{extra}")
     return "\n".join(lines)
