@@ -66,10 +66,6 @@ class EdgeConfig(StrictModel):
         False, description="Accept images that are not sealed end to end (legacy devices); refused (dead-lettered) "
         "otherwise. The gateway must allow them too (gateway.imaging.require_encryption = false)."
     )
-    device_keys_refresh_s: float = Field(
-        300.0, ge=1, le=86_400, description="How often the site's device keys are fetched again from the gateway "
-        "(also at once for a device or key version not seen yet); kept in memory only."
-    )
 
     @field_validator("node_id", "site")
     @classmethod

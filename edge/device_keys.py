@@ -9,9 +9,11 @@ token (``Authorization: Bearer``), over HTTPS where the gateway serves it.
 
 :class:`EdgeKeyRing` is a :data:`iomt.wire.envelope.KeyLookup`: the worker asks it for a key and never
 waits on the network — a key it does not hold yet answers ``None`` at once and is fetched by a
-background thread (all of the site's newest keys at start and every ``refresh_s``; a missing device or
-key version as soon as it is asked for, at most every few seconds per key). Meanwhile the image is
-forwarded still sealed (the gateway opens it) and analysed once the key is here.
+background thread (at most every few seconds per key while the gateway does not give it). Meanwhile the
+image is forwarded still sealed (the gateway opens it) and analysed once the key is here. Keys are
+fetched only for devices whose images arrive, one (device, key version) at a time, so the edge holds
+no more keys than it uses (the gateway can also hand out all of a site's keys at once:
+:meth:`DeviceKeyClient.fetch` without a device).
 """
 
 from __future__ import annotations
@@ -95,11 +97,10 @@ def _parse(body: bytes) -> list[tuple[str, int, bytes]]:
 
 
 class EdgeKeyRing:
-    """Device keys in memory, refreshed in the background (see the module docstring)."""
+    """Device keys in memory, fetched on demand in the background (see the module docstring)."""
 
-    def __init__(self, client: DeviceKeyClient | None, refresh_s: float = 300.0) -> None:
+    def __init__(self, client: DeviceKeyClient | None) -> None:
         self.client = client
-        self.refresh_s = refresh_s
         self._keys: dict[tuple[str, int], bytes] = {}
         self._wanted: dict[tuple[str, int], float] = {}  # missing key -> when it was last asked for
         self._lock = threading.Lock()
@@ -139,29 +140,27 @@ class EdgeKeyRing:
         if self._thread is not None:
             self._thread.join(5)
 
-    def refresh(self) -> int:
-        """Fetch the site's newest keys now (the background thread does this; tests call it); how many."""
-        assert self.client is not None
-        found = self.client.fetch()
-        for device, key_id, key in found:
-            self.add(device, key_id, key)
-        self.fetches += 1
-        return len(found)
-
-    def _fetch_missing(self) -> None:
+    def fetch_missing(self) -> int:
+        """Fetch the keys asked for and not held (the background thread calls this); how many arrived."""
         assert self.client is not None
         now = time.monotonic()
         with self._lock:
             due = [k for k, asked in self._wanted.items() if now - asked >= RETRY_S]
             for k in due:
                 self._wanted[k] = now
+        arrived = 0
         for device, key_id in due:
             try:
                 for d, kid, key in self.client.fetch(device, key_id):
                     self.add(d, kid, key)
+                    arrived += 1
                 self.fetches += 1
+                self._last_error = ""
             except KeyFetchError as exc:
                 self._failed(exc)
+        if arrived:
+            log.info("fetched %d device key(s) from the gateway", arrived)
+        return arrived
 
     def _failed(self, exc: KeyFetchError) -> None:
         self.failures += 1
@@ -171,17 +170,8 @@ class EdgeKeyRing:
             self._last_error = str(exc)
 
     def _run(self) -> None:
-        next_refresh = 0.0
         while not self._stop.is_set():
-            if time.monotonic() >= next_refresh:
-                try:
-                    count = self.refresh()
-                    log.info("fetched the keys of %d devices of this site from the gateway", count)
-                    self._last_error = ""
-                    next_refresh = time.monotonic() + self.refresh_s
-                except KeyFetchError as exc:
-                    self._failed(exc)
-                    next_refresh = time.monotonic() + RETRY_S
-            self._fetch_missing()
-            self._wake.wait(min(RETRY_S, max(0.1, next_refresh - time.monotonic())))
+            self._wake.wait(RETRY_S)
             self._wake.clear()
+            if not self._stop.is_set():
+                self.fetch_missing()

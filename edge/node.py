@@ -89,7 +89,7 @@ class EdgeProcessor:
             EmotionPipeline(ctx),
         ]
         self.registry = registry or ModelRegistry(config.models_dir, config.models)
-        self.images = ImageIngest(keys or (lambda _device, _key_id: None),
+        self.images = ImageIngest(keys if keys is not None else (lambda _device, _key_id: None),
                                   allow_unencrypted=config.allow_unencrypted_images)
         self._topics: dict[str, topics.Topic] = {}
         self._by_stream: dict[str, list[Pipeline]] = {}
@@ -187,8 +187,8 @@ class EdgeNode:
         token = config.uplink_secret()
         client = DeviceKeyClient(config.gateway_url, token, config.uplink_timeout_s, config.gateway_ca_file) \
             if token else None
-        #: the site's device keys, fetched from the gateway, to open sealed images (memory only)
-        self.keys = EdgeKeyRing(client, config.device_keys_refresh_s)
+        #: device keys fetched from the gateway as images need them, to open sealed images (memory only)
+        self.keys = EdgeKeyRing(client)
         self.processor = EdgeProcessor(config, keys=self.keys)
         self.outbox = Outbox(config.outbox_path, config.outbox_synchronous, max_bytes=int(config.outbox_max_mb * 2**20))
         self.uplink = UplinkSender(

@@ -12,7 +12,7 @@ what exists (enrolling only parties that are new). Layout (see also the README's
 ``gateway/https.crt``, ``.key``           the gateway's HTTPS certificate (SANs: the gateway hosts)
 ``registry/registry.sqlite``, ``.key``    the device registry and its master key
 ``registry/registry.toml``                ``[registry]`` config for ``iomt devices --config``
-``credentials/edge-<node>.toml``          ``[edge]`` config: node, site, MQTT username/password, CA
+``credentials/edge-<node>.toml``          ``[edge]`` config: node, site, uplink token file, MQTT username/password, CA
 ``credentials/edge-<node>.uplink-token``  the edge's uplink token (for the gateway's uplink auth)
 ``credentials/gateway.toml``              ``[gateway]`` config: MQTT username/password, CA
 ``credentials/sim.toml``, ``devices.json`` ``[sim]`` config and each device's username, password, key
@@ -254,8 +254,9 @@ def _credential_files(
         return section
 
     for node in plan.edges:
-        _write_toml(out.edge_config(node), {"edge": {"node_id": node, "site": plan.site, "mqtt": mqtt(node)}},
-                    {"edge.mqtt.tls": tls})
+        # the uplink token also fetches the site's device keys from the gateway (sealed images)
+        edge = {"node_id": node, "site": plan.site, "uplink_token_file": str(out.edge_token(node)), "mqtt": mqtt(node)}
+        _write_toml(out.edge_config(node), {"edge": edge}, {"edge.mqtt.tls": tls})
         write_private(out.edge_token(node), (secrets_[node]["uplink_token"] + "\n").encode())
     gateway = {"site": plan.gateway_site, "mqtt": mqtt(plan.gateway)}
     _write_toml(out.gateway_config, {"gateway": gateway}, {"gateway.mqtt.tls": tls})

@@ -123,8 +123,10 @@ class ImageStore:
         os.chmod(directory, 0o700)
         self._key = atrest.load_or_create_key(key_file)
         self.key_id = 1
-        self._db = sqlite3.connect(directory / "index.sqlite", isolation_level=None, check_same_thread=False,
-                                   timeout=30)
+        index = directory / "index.sqlite"
+        index.touch(mode=0o600)
+        os.chmod(index, 0o600)  # patients, times and findings: the owner's only
+        self._db = sqlite3.connect(index, isolation_level=None, check_same_thread=False, timeout=30)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.executescript(SCHEMA)
         self._lock = threading.Lock()

@@ -216,6 +216,7 @@ async def test_images_rest_encrypted_and_outside_influxdb(deployment) -> None:
     for blob in blobs:
         assert blob.read_bytes()[:2] == b"IS" and oct(blob.stat().st_mode & 0o777) == "0o600"
     assert oct((root / "images.key").stat().st_mode & 0o777) == "0o600"
+    assert oct((root / "images" / "index.sqlite").stat().st_mode & 0o777) == "0o600"
     if backend == "influxdb":
         server_url, database = _influx(gw)
         names = _influx_query(server_url, database, "SHOW MEASUREMENTS")
