@@ -7,7 +7,6 @@ predicted overlay is tested on uplink batches in tests/gateway/test_imaging_brow
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 import signal
@@ -42,7 +41,7 @@ def images_of(base: str, patient: str) -> list[dict[str, object]]:
         return json.loads(r.read())["images"]  # type: ignore[no-any-return]
 
 
-async def test_the_demos_imaging_device_shows_its_images_with_their_masks(tmp_path: Path) -> None:
+def test_the_demos_imaging_device_shows_its_images_with_their_masks(tmp_path: Path) -> None:
     workdir = tmp_path / "work"
     cmd = [sys.executable, "-m", "iomt_app", "--log-level", "INFO", "demo", "--patients", "2", "--workdir",
            str(workdir), "--port", "0"]
@@ -51,7 +50,7 @@ async def test_the_demos_imaging_device_shows_its_images_with_their_masks(tmp_pa
     reader = threading.Thread(target=lambda: lines.extend(demo.stdout), daemon=True)  # type: ignore[arg-type]
     reader.start()
     try:
-        found = await asyncio.to_thread(poll, lambda: re.search(r"images \(sealed[^)]*\): (http://\S+)/static",
+        found = poll(lambda: re.search(r"images \(sealed[^)]*\): (http://\S+)/static",
                                                                 "".join(lines)), 90, "the images page's address")
         base = found.group(1)
 
@@ -63,13 +62,13 @@ async def test_the_demos_imaging_device_shows_its_images_with_their_masks(tmp_pa
                         return patient, image
             return None
 
-        patient, image = await asyncio.to_thread(poll, with_lesion, 90, "an image with a lesion in its ground truth")
+        patient, image = poll(with_lesion, 90, "an image with a lesion in its ground truth")
         assert image["encrypted_in_transit"] is True and image["device"] == "imaging-0001"
         assert image["node"] == "edge-1" and image["spacing_mm"] == [0.3125, 0.3125]
         with chromium() as driver:
-            await asyncio.to_thread(driver.get, f"{base}/static/images.html?patient={patient}")
+            driver.get(f"{base}/static/images.html?patient={patient}")
             card = f".image-card[data-image-id='{image['image_id']}'][data-loaded]"
-            await asyncio.to_thread(poll, lambda: driver.find_elements(By.CSS_SELECTOR, card), 30, "the image drawn")
+            poll(lambda: driver.find_elements(By.CSS_SELECTOR, card), 30, "the image drawn")
             element = driver.find_element(By.CSS_SELECTOR, card)
             assert "ground_truth" in (element.get_attribute("data-shown") or "")
             # 128 px x 0.3125 mm = 40 mm: a 10 mm bar of 32 image pixels, 64 on screen
