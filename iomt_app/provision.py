@@ -14,7 +14,7 @@ what exists (enrolling only parties that are new). Layout (see also the README's
 ``registry/registry.toml``                ``[registry]`` config for ``iomt devices --config``
 ``credentials/edge-<node>.toml``          ``[edge]`` config: node, site, uplink token file, MQTT username/password, CA
 ``credentials/edge-<node>.uplink-token``  the edge's uplink token (for the gateway's uplink auth)
-``credentials/gateway.toml``              ``[gateway]`` config: MQTT username/password, CA
+``credentials/gateway.toml``              ``[gateway]`` config: MQTT username/password, CA, the registry
 ``credentials/sim.toml``, ``devices.json`` ``[sim]`` config and each device's username, password, key
 ``credentials/issued.json``               every secret issued here (a second run reuses them)
 ``users/admin.json``                      the admin user record: name, role, password *hash*
@@ -258,7 +258,9 @@ def _credential_files(
         edge = {"node_id": node, "site": plan.site, "uplink_token_file": str(out.edge_token(node)), "mqtt": mqtt(node)}
         _write_toml(out.edge_config(node), {"edge": edge}, {"edge.mqtt.tls": tls})
         write_private(out.edge_token(node), (secrets_[node]["uplink_token"] + "\n").encode())
-    gateway = {"site": plan.gateway_site, "mqtt": mqtt(plan.gateway)}
+    # the registry's device keys open the images devices seal end to end (and go to the edges of their site)
+    gateway = {"site": plan.gateway_site, "mqtt": mqtt(plan.gateway),
+               "registry": {"path": str(out.registry), "key_file": str(out.registry_key)}}
     _write_toml(out.gateway_config, {"gateway": gateway}, {"gateway.mqtt.tls": tls})
     sim: dict[str, Any] = {"site": plan.site, "device_credentials": str(out.devices_file)}
     if plan.broker_url:

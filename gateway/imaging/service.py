@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,11 +67,28 @@ def install(app: web.Application, config: GatewayConfig) -> None:
 
     async def resources(app: web.Application) -> AsyncIterator[None]:
         app[IMAGING] = await asyncio.get_running_loop().run_in_executor(None, open_imaging, config)
+        pruner = asyncio.ensure_future(_prune_forever(app[IMAGING].store, config))
         yield
+        pruner.cancel()
+        await asyncio.gather(pruner, return_exceptions=True)
         app[IMAGING].close()
 
     app.cleanup_ctx.append(resources)
     add_routes(app)
+
+
+async def _prune_forever(store: ImageStore, config: GatewayConfig) -> None:
+    """Images (and their masks) are kept as long as events (their findings): ``retention.events_days``."""
+    days = config.retention.events_days
+    if days is None:
+        return
+    loop = asyncio.get_running_loop()
+    while True:
+        cutoff = time.time_ns() // 1000 - round(days * 86_400e6)
+        removed = await loop.run_in_executor(None, store.prune, cutoff)
+        if removed:
+            log.info("retention removed %d images", removed)
+        await asyncio.sleep(config.retention.prune_interval_s)
 
 
 def prepare_and_commit(imaging: Imaging, records: Sequence[UplinkRecord], batch: WriteBatch, node: str

@@ -205,6 +205,24 @@ class ImageStore:
                      f.event_id if f else None, f.node if f else None, now, self.key_id))
         return ImageWriteResult(stored=len(new), duplicates=len(images) - len(new))
 
+    def prune(self, before_us: int) -> int:
+        """Delete images acquired before ``before_us`` with their layers and files (and layers whose image
+        never came, received before then); how many images."""
+        with self._tx() as db:
+            old = db.execute("SELECT image_id, device FROM images WHERE t_us < ?", (before_us,)).fetchall()
+            layers = db.execute(
+                "SELECT image_id, device, layer FROM layers WHERE image_id IN (SELECT image_id FROM images WHERE "
+                "t_us < ?) OR (received_us < ? AND image_id NOT IN (SELECT image_id FROM images))",
+                (before_us, before_us)).fetchall()
+            db.execute("DELETE FROM layers WHERE image_id IN (SELECT image_id FROM images WHERE t_us < ?) OR "
+                       "(received_us < ? AND image_id NOT IN (SELECT image_id FROM images))", (before_us, before_us))
+            db.execute("DELETE FROM images WHERE t_us < ?", (before_us,))
+        for image_id, device in old:
+            self._path(device, image_id, None).unlink(missing_ok=True)
+        for image_id, device, layer in layers:
+            self._path(device, image_id, layer).unlink(missing_ok=True)
+        return len(old)
+
     # -- reads -----------------------------------------------------------------------------------
     def images(self, patient: str, start_us: int | None = None, end_us: int | None = None,
                limit: int = 100) -> list[ImageView]:

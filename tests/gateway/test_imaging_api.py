@@ -6,9 +6,11 @@ of the logs and pixels out of the files at rest."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import logging
+import time
 import urllib.parse
 import urllib.request
 import uuid
@@ -282,3 +284,23 @@ async def test_an_edge_fetches_the_keys_of_its_sites_devices_and_each_release_is
         assert audit.verify().ok
     finally:
         audit.close()
+
+
+async def test_images_expire_with_the_events_retention(tmp_path: Path) -> None:
+    from gateway.config import RetentionConfig
+
+    enrolled = enrolled_registry(tmp_path / "registry")
+    key = enrolled.keys[DEVICE]
+    now_us = int(time.time() * 1e6)
+    old, old_image, old_mask = sealed_image(1, key, t_us=now_us - 3 * 86_400_000_000)
+    new, _, _ = sealed_image(2, key, t_us=now_us)
+    config = GatewayConfig(port=0, db_path=tmp_path / "gw.sqlite", registry=enrolled.config,
+                           retention=RetentionConfig(events_days=2, prune_interval_s=0.2))
+    async with running_gateway(config) as gw, aiohttp.ClientSession() as http:
+        await post(http, gw, image_batch([old, new], [lesion_event(DEVICE, old_image, old_mask)]))
+        deadline = time.monotonic() + 20
+        while len((await get_json(http, f"{gw.url}/api/v1/patients/{PATIENT}/images"))["images"]) != 1:
+            assert time.monotonic() < deadline, "the old image was not pruned"
+            await asyncio.sleep(0.1)
+        files = sorted(p.name.split(".", 1)[1] for p in (tmp_path / "images").rglob("*.*") if p.parent.name == DEVICE)
+        assert files == ["ground_truth.mask", "image"]  # the old image's file, truth and prediction are gone
