@@ -98,4 +98,10 @@ def test_the_demos_imaging_device_shows_its_images_with_their_masks(tmp_path: Pa
     finally:
         audit.close()
     assert releases == [("edge:edge-1", "imaging-0001", [["imaging-0001", 1]])]
+    # no device key and no uplink token in anything the demo and its children printed or logged
+    issued = json.loads((workdir / "security" / "credentials" / "issued.json").read_text())
+    output = "".join(lines)
+    for name, entry in issued.items():
+        for secret in (entry.get("key"), entry.get("uplink_token")):
+            assert secret is None or secret not in output, name
     assert "refused" not in "".join(line for line in lines if "WARNING" in line), "".join(lines)[-3000:]
