@@ -7,39 +7,40 @@
 * Stress: the stress probability averaged over minutes.
 
 An alert is raised once and resolved once: while active it is not raised again (de-duplicated).
-Events carry model name and version, the window, the score and an ``alert_id`` in ``detail``: the
-raised event's id is the alert id, and the resolving event names it, so the gateway closes that
-alert; acknowledgement is added by people at the gateway.
+Each machine remembers the device time of the window that raised its alert (``raised_by_us``) and
+hands it back with the resolution; :class:`edge.events.EventFactory` turns it into the alert id, so
+the raising and the resolving event name the same alert. Acknowledgement is added by people at the
+gateway.
 """
 
 from __future__ import annotations
 
-import uuid
 from collections import deque
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
+from enum import StrEnum
 
 import numpy as np
 
-from iomt.wire.events import AlertState, Event, EventKind, Priority
+from edge.events import EventFactory
+from iomt.wire.events import AlertState, Priority
 
 
-@dataclass(frozen=True)
-class AlertContext:
-    site: str
-    node: str
+class AlertLabel(StrEnum):
+    """What an edge alert is about (the label of its events)."""
+
+    #: a fall confirmed by lying still after the impact
+    FALL = "fall"
+    #: three or more ventricular beats in a row
+    VENTRICULAR_RUN = "ventricular_run"
+    #: a high share of ectopic (S/V) beats among the recent beats
+    ECTOPY_BURDEN = "ectopy_burden"
+    #: the stress probability high for minutes
+    STRESS = "stress"
 
 
-def alert_event(
-    ctx: AlertContext, device: str, model: str, version: str, label: str, priority: Priority, state: AlertState,
-    score: float, window: tuple[int, int], alert_id: str, **detail: object,
-) -> Event:
-    event = Event(
-        device=device, model=model, model_version=version, kind=EventKind.ALERT, label=label, score=float(score),
-        window_start_us=window[0], window_end_us=window[1], t_us=window[1], site=ctx.site, node=ctx.node,
-        priority=priority, state=state, detail={"alert_id": alert_id, **detail},
-    )
-    # the raised event *is* the alert: its id is the alert id, which the resolving event refers to
-    return replace(event, event_id=alert_id) if state == AlertState.RAISED else event
+#: The name pipelines were built with before :class:`~edge.events.EventFactory` built every event
+#: (``tests/edge/test_ecg_equivalence.py``, the train/serve check, builds its pipeline with it).
+AlertContext = EventFactory
 
 
 # -- falls ------------------------------------------------------------------------------------------
@@ -111,31 +112,34 @@ RUN_RESOLVE_S = 30.0
 class ArrhythmiaState:
     labels: deque[str] = field(default_factory=lambda: deque(maxlen=BURDEN_BEATS))
     consecutive_v: int = 0
-    run_alert: str | None = None
+    #: R-peak time of the beat that raised the active run alert
+    run_alert: int | None = None
     last_run_us: int = 0
-    burden_alert: str | None = None
+    #: R-peak time of the beat that raised the active burden alert
+    burden_alert: int | None = None
 
-    def on_beat(self, label: str, t_us: int) -> list[tuple[str, AlertState, Priority, float, str]]:
-        """Feed one classified beat; return ``(label, state, priority, score, alert_id)`` transitions."""
-        out: list[tuple[str, AlertState, Priority, float, str]] = []
+    def on_beat(self, label: str, t_us: int) -> list[tuple[AlertLabel, AlertState, Priority, float, int]]:
+        """Feed one classified beat (``t_us``: its R-peak); return ``(label, state, priority, score,
+        raised_by_us)`` transitions, ``raised_by_us`` being the R-peak of the beat that raised the alert."""
+        out: list[tuple[AlertLabel, AlertState, Priority, float, int]] = []
         self.labels.append(label)
         self.consecutive_v = self.consecutive_v + 1 if label == "V" else 0
         if self.consecutive_v >= RUN_LENGTH:
             self.last_run_us = t_us
             if self.run_alert is None:
-                self.run_alert = uuid.uuid4().hex
+                self.run_alert = t_us
                 run = float(self.consecutive_v)
-                out.append(("ventricular_run", AlertState.RAISED, Priority.HIGH, run, self.run_alert))
+                out.append((AlertLabel.VENTRICULAR_RUN, AlertState.RAISED, Priority.HIGH, run, self.run_alert))
         elif self.run_alert is not None and t_us - self.last_run_us > RUN_RESOLVE_S * 1e6:
-            out.append(("ventricular_run", AlertState.RESOLVED, Priority.HIGH, 0.0, self.run_alert))
+            out.append((AlertLabel.VENTRICULAR_RUN, AlertState.RESOLVED, Priority.HIGH, 0.0, self.run_alert))
             self.run_alert = None
         if len(self.labels) >= BURDEN_BEATS // 2:
             burden = sum(1 for x in self.labels if x in ("S", "V")) / len(self.labels)
             if self.burden_alert is None and burden >= BURDEN_RAISE:
-                self.burden_alert = uuid.uuid4().hex
-                out.append(("ectopy_burden", AlertState.RAISED, Priority.MEDIUM, burden, self.burden_alert))
+                self.burden_alert = t_us
+                out.append((AlertLabel.ECTOPY_BURDEN, AlertState.RAISED, Priority.MEDIUM, burden, self.burden_alert))
             elif self.burden_alert is not None and burden < BURDEN_RESOLVE:
-                out.append(("ectopy_burden", AlertState.RESOLVED, Priority.MEDIUM, burden, self.burden_alert))
+                out.append((AlertLabel.ECTOPY_BURDEN, AlertState.RESOLVED, Priority.MEDIUM, burden, self.burden_alert))
                 self.burden_alert = None
         return out
 
@@ -150,18 +154,20 @@ STRESS_RESOLVE = 0.3
 @dataclass
 class StressState:
     scores: deque[float] = field(default_factory=lambda: deque(maxlen=STRESS_WINDOWS))
-    alert_id: str | None = None
+    #: end of the window that raised the active alert
+    raised_by_us: int | None = None
 
-    def on_window(self, stress_probability: float) -> tuple[AlertState, float, str] | None:
-        """Feed one window's stress probability; ``(state, mean, alert_id)`` when the alert changes."""
+    def on_window(self, stress_probability: float, end_us: int) -> tuple[AlertState, float, int] | None:
+        """Feed the stress probability of the window ending at ``end_us``; ``(state, mean, raised_by_us)``
+        when the alert changes, ``raised_by_us`` being the end of the window that raised it."""
         self.scores.append(stress_probability)
         if len(self.scores) < STRESS_WINDOWS:
             return None
         mean = float(np.mean(self.scores))
-        if self.alert_id is None and mean >= STRESS_RAISE:
-            self.alert_id = uuid.uuid4().hex
-            return AlertState.RAISED, mean, self.alert_id
-        if self.alert_id is not None and mean < STRESS_RESOLVE:
-            alert_id, self.alert_id = self.alert_id, None
-            return AlertState.RESOLVED, mean, alert_id
+        if self.raised_by_us is None and mean >= STRESS_RAISE:
+            self.raised_by_us = end_us
+            return AlertState.RAISED, mean, end_us
+        if self.raised_by_us is not None and mean < STRESS_RESOLVE:
+            raised_by, self.raised_by_us = self.raised_by_us, None
+            return AlertState.RESOLVED, mean, raised_by
         return None

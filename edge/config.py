@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 from typing import Literal
 
@@ -10,6 +11,17 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from iomt.config import ConfigError, MqttConfig, StrictModel
 from iomt.wire.topics import is_identifier
 from models.runtime import RELEASED_DIR
+
+
+class ModelName(StrEnum):
+    """The models an edge node can run: each has its pipeline (:mod:`edge.pipeline_registry`)."""
+
+    #: arrhythmia (beat classes); its pipeline also gives heart rate and ECG signal quality
+    ECG = "ecg"
+    #: falls, from the motion wearable (with motion signal quality)
+    FALL = "fall"
+    #: stress, from the emotion band's ECG, EDA and PPG
+    EMOTION = "emotion"
 
 
 class EdgeConfig(StrictModel):
@@ -37,7 +49,10 @@ class EdgeConfig(StrictModel):
         "events and alerts are never shed."
     )
     models_dir: Path = Field(RELEASED_DIR, description="Directory of <name>/<name>.tflite + <name>.json models.")
-    models: tuple[str, ...] = Field(("ecg", "fall", "emotion"), description="Models this node runs.")
+    models: tuple[ModelName, ...] = Field(
+        (ModelName.ECG, ModelName.FALL, ModelName.EMOTION), description="Models this node runs: only their "
+        "pipelines run (heart rate and ECG signal quality come with 'ecg'); every stream is forwarded either way."
+    )
     model_poll_s: float = Field(5.0, gt=0, description="Seconds between checks of models_dir for new versions.")
     batched_inference: bool = Field(True, description="Infer windows of many patients in one call per model.")
     ecg_window_s: float = Field(
@@ -93,6 +108,13 @@ class EdgeConfig(StrictModel):
         if not token:
             raise ConfigError(f"edge uplink_token_file {self.uplink_token_file} is empty")
         return token
+
+    @field_validator("models")
+    @classmethod
+    def _once(cls, value: tuple[ModelName, ...]) -> tuple[ModelName, ...]:
+        if len(set(value)) != len(value):
+            raise ValueError("a model is listed twice")
+        return value
 
     @field_validator("gateway_url")
     @classmethod

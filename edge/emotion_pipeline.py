@@ -6,17 +6,23 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from edge.alerts import AlertContext, StressState, alert_event
+from edge.alerts import AlertLabel, StressState
 from edge.arrivals import ArrivalLog
 from edge.buffers import RingBuffer
+from edge.config import ModelName
+from edge.dsp.emotion import model_inputs
+from edge.events import EventFactory
 from edge.pipeline import Window, class_index
-from iomt.wire.events import Event, EventKind, Priority
+from iomt.wire.events import Event, Priority
 from iomt.wire.frames import Frame
-from models.preprocessing.emotion import HOP_S, WINDOW_S, window_features_many
+from models.preprocessing.emotion import HOP_S, WINDOW_S
 from models.runtime import ModelRunner
 
-MODEL = "emotion"
+MODEL = ModelName.EMOTION
 NEEDED = ("ecg", "eda", "ppg")
+
+#: An emotion window carries nothing beyond its features.
+EmotionWindow = Window[None]
 
 
 @dataclass
@@ -31,8 +37,8 @@ class EmotionPipeline:
     model = MODEL
     streams = frozenset(NEEDED)
 
-    def __init__(self, ctx: AlertContext) -> None:
-        self.ctx = ctx
+    def __init__(self, events: EventFactory) -> None:
+        self.events = events
         self._devices: dict[str, _Device] = {}
         #: devices with a window due (a dict: ordered, unique)
         self._due: dict[str, None] = {}
@@ -70,49 +76,45 @@ class EmotionPipeline:
         if dev is not None and stream in dev.buffers:
             dev.buffers[stream].clear()
 
-    def ready(self) -> tuple[list[Window], list[Event]]:
-        """Windows of every due device; features of windows with the same rates and lengths are
-        computed together (:func:`window_features_many`)."""
+    def ready(self) -> tuple[list[EmotionWindow], list[Event]]:
+        """Windows of every due device (their inputs computed together: :func:`edge.dsp.emotion.model_inputs`)."""
         if not self._due:
             return [], []
-        groups: dict[tuple[tuple[float, int], ...], list[tuple[str, list[np.ndarray]]]] = {}
-        for device in self._due:
-            b = self._devices[device].buffers
-            signals = [b[s].latest(b[s].capacity)[:, 0] for s in NEEDED]
-            key = tuple((b[s].rate_hz, len(x)) for s, x in zip(NEEDED, signals, strict=True))
-            groups.setdefault(key, []).append((device, signals))
+        due = [self._devices[device] for device in self._due]
+        samples = []
+        for dev in due:
+            ecg, eda, ppg = (dev.buffers[s] for s in NEEDED)
+            samples.append((ecg.latest(ecg.capacity)[:, 0], ecg.rate_hz, eda.latest(eda.capacity)[:, 0], eda.rate_hz,
+                            ppg.latest(ppg.capacity)[:, 0], ppg.rate_hz))
+        windows: list[EmotionWindow] = []
+        for device, dev, x in zip(self._due, due, model_inputs(samples), strict=True):
+            end_us = min(dev.buffers[s].t_last_us for s in NEEDED)
+            arrival = max(dev.arrivals[s].arrival_of(end_us) for s in NEEDED)  # the last stream to cover it
+            windows.append(Window(device, end_us - round(WINDOW_S * 1e6), end_us, x, arrival, None))
         self._due = {}
-        windows = []
-        for key, members in groups.items():
-            (ecg_hz, _), (eda_hz, _), (ppg_hz, _) = key
-            ecg, eda, ppg = (np.stack([signals[i] for _, signals in members]) for i in range(len(NEEDED)))
-            features = window_features_many(ecg, ecg_hz, eda, eda_hz, ppg, ppg_hz)
-            for (device, _), x in zip(members, features, strict=True):
-                dev = self._devices[device]
-                end_us = min(dev.buffers[s].t_last_us for s in NEEDED)
-                arrival = max(dev.arrivals[s].arrival_of(end_us) for s in NEEDED)  # the last stream to cover it
-                windows.append(Window(device, end_us - round(WINDOW_S * 1e6), end_us, x, arrival))
         self.windows += len(windows)
         return windows, []
 
-    def on_outputs(self, windows: list[Window], outputs: np.ndarray | None, runner: ModelRunner | None) -> list[Event]:
+    def on_outputs(
+        self, windows: list[EmotionWindow], outputs: np.ndarray | None, runner: ModelRunner | None
+    ) -> list[Event]:
         if outputs is None or runner is None:
             return []
         stress = class_index(runner, "stress")
         events = []
         for w, probs in zip(windows, outputs, strict=True):
             best = int(probs.argmax())
-            events.append(Event(
-                device=w.device, model=MODEL, model_version=runner.version, kind=EventKind.INFERENCE,
-                label=runner.classes[best], score=float(probs[best]), window_start_us=w.start_us,
-                window_end_us=w.end_us, t_us=w.end_us, site=self.ctx.site, node=self.ctx.node,
-                detail={"probabilities": {c: round(float(p), 3) for c, p in zip(runner.classes, probs, strict=True)}},
+            window = (w.start_us, w.end_us)
+            events.append(self.events.inference(
+                w.device, MODEL, runner.version, runner.classes[best], float(probs[best]), window,
+                {"probabilities": {c: round(float(p), 3) for c, p in zip(runner.classes, probs, strict=True)}},
             ))
             if stress is None:
                 continue
-            change = self._devices[w.device].stress.on_window(float(probs[stress]))
+            change = self._devices[w.device].stress.on_window(float(probs[stress]), w.end_us)
             if change is not None:
-                state, mean, alert_id = change
-                events.append(alert_event(self.ctx, w.device, MODEL, runner.version, "stress", Priority.LOW, state,
-                                          mean, (w.start_us, w.end_us), alert_id))
+                state, mean, raised_by = change
+                events.append(self.events.alert(
+                    w.device, MODEL, runner.version, AlertLabel.STRESS, Priority.LOW, state, mean, window, raised_by,
+                ))
         return events

@@ -1,9 +1,11 @@
-"""Motion: sliding windows for the fall model, confirmation by what follows the impact.
+"""Motion: which devices have sliding windows due for the fall model, their buffers, and the
+confirmation of a fall by what follows the impact.
 
-A cheap screen runs first: a window without an impact-like peak (|acc| above ``screen_g``) or a
-free-fall dip cannot hold a fall, so only screened windows reach the model. Fall scores make
-candidates in :class:`edge.alerts.FallConfirmer`, which raises the alert once the wearer has lain
-still for a moment after the impact, and drops it if they got up.
+Due windows of every device are cut together once their gyroscope covers them too; the quality
+check, the impact screen (``screen_g``) and the model-input assembly run over all of them at once
+(:mod:`edge.dsp.motion`). Fall scores make candidates in :class:`edge.alerts.FallConfirmer`, which
+raises the alert once the wearer has lain still for a moment after the impact, and drops it if
+they got up.
 """
 
 from __future__ import annotations
@@ -12,24 +14,28 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from edge.alerts import AlertContext, FallConfirmer, alert_event
+from edge.alerts import AlertLabel, FallConfirmer
 from edge.arrivals import ArrivalLog
 from edge.buffers import RingBuffer
+from edge.config import ModelName
+from edge.dsp.motion import model_inputs, screen_windows
+from edge.events import EventFactory
 from edge.pipeline import Window, class_index
-from edge.quality import motion_quality_many
 from edge.quality_state import QualityTracker
-from iomt.wire.events import AlertState, Event, EventKind, Priority
+from iomt.wire.events import AlertState, Event, Priority
 from iomt.wire.frames import Frame
-from models.preprocessing.motion import HOP_S, WINDOW, WINDOW_S, motion_channels_many
+from models.preprocessing.motion import HOP_S, WINDOW_S
 from models.runtime import ModelRunner
 
-MODEL = "fall"
+MODEL = ModelName.FALL
 BUFFER_S = 8.0
 GYRO_WAIT_US = 1_000_000
-FREE_FALL_G = 0.6
 #: a window still pending that ends this long before a new frame's last sample is cut before the
 #: frame is buffered (its start is about to leave the buffer)
 _PUSH_OUT_US = round((BUFFER_S - WINDOW_S) * 1e6) - round(WINDOW_S * 1e6)
+
+#: A motion window's ``extra``: the device time (µs) of its largest |acc| (the impact, if it is a fall).
+MotionWindow = Window[int]
 
 
 @dataclass(slots=True)
@@ -78,14 +84,14 @@ class FallPipeline:
     model = MODEL
     streams = frozenset({"acc", "gyro"})
 
-    def __init__(self, ctx: AlertContext, quality: QualityTracker, screen_g: float | None = 1.6) -> None:
-        self.ctx = ctx
+    def __init__(self, events: EventFactory, quality: QualityTracker, screen_g: float | None = 1.6) -> None:
+        self.events = events
         self.quality = quality
         self.screen_g = screen_g
         self._devices: dict[str, _Device] = {}
         #: devices with windows pending since the last :meth:`ready` (a dict: ordered, unique)
         self._waiting: dict[str, None] = {}
-        self._windows: list[Window] = []
+        self._windows: list[MotionWindow] = []
         self._events: list[Event] = []
         self.windows = 0
         self.screened_out = 0
@@ -135,9 +141,9 @@ class FallPipeline:
         confirmed = dev.confirmer.on_motion(magnitude, dev.acc.t_last_us, rate)
         if confirmed is None:
             return []
-        return [alert_event(
-            self.ctx, device, MODEL, confirmed.version, "fall", Priority.HIGH, AlertState.RAISED, confirmed.score,
-            confirmed.window, alert_id=f"fall-{device}-{confirmed.impact_us}", impact_us=confirmed.impact_us,
+        return [self.events.alert(
+            device, MODEL, confirmed.version, AlertLabel.FALL, Priority.HIGH, AlertState.RAISED, confirmed.score,
+            confirmed.window, confirmed.impact_us, impact_us=confirmed.impact_us,
         )]
 
     def on_gap(self, device: str, stream: str) -> None:
@@ -210,26 +216,13 @@ class FallPipeline:
         return _Passed(cut, start_us, acc, impact_us, arrival, None, None)
 
     def _assemble(self, passed: list[_Passed]) -> None:
-        """Model inputs (accelerometer + gyroscope channels) of windows that passed, one
-        :func:`motion_channels_many` call per combination of rates and lengths."""
-        groups: dict[tuple[float, float | None, int, int], list[int]] = {}
-        for i, p in enumerate(passed):
-            key = (p.cut.dev.acc.rate_hz, p.gyro_hz, p.acc.shape[0], 0 if p.gyro is None else p.gyro.shape[0])
-            groups.setdefault(key, []).append(i)
-        inputs: list[np.ndarray | None] = [None] * len(passed)
-        for (acc_hz, gyro_hz, _, _), rows in groups.items():
-            acc = np.stack([passed[i].acc for i in rows])
-            gyros = [g for i in rows if (g := passed[i].gyro) is not None]
-            gyro = np.stack(gyros) if gyros else None  # a group has a gyroscope rate or none at all
-            channels = motion_channels_many(acc, acc_hz, gyro, gyro_hz)[:, -WINDOW:]
-            if channels.shape[1] == WINDOW:
-                for i, row in zip(rows, channels, strict=True):
-                    inputs[i] = row
+        """Windows (with their model inputs, :func:`~edge.dsp.motion.model_inputs`) of those that passed."""
+        inputs = model_inputs([(p.acc, p.cut.dev.acc.rate_hz, p.gyro, p.gyro_hz) for p in passed])
         for p, x in zip(passed, inputs, strict=True):
             if x is not None:
                 self._windows.append(Window(p.cut.device, p.start_us, p.cut.end_us, x, p.arrival_ns, p.impact_us))
 
-    def ready(self) -> tuple[list[Window], list[Event]]:
+    def ready(self) -> tuple[list[MotionWindow], list[Event]]:
         if self._waiting:
             devices = self._devices
             waiting = sorted(self._waiting, key=lambda d: devices[d].order)
@@ -246,7 +239,9 @@ class FallPipeline:
         self.windows += len(windows)
         return windows, events
 
-    def on_outputs(self, windows: list[Window], outputs: np.ndarray | None, runner: ModelRunner | None) -> list[Event]:
+    def on_outputs(
+        self, windows: list[MotionWindow], outputs: np.ndarray | None, runner: ModelRunner | None
+    ) -> list[Event]:
         if outputs is None or runner is None:
             return []
         fall = class_index(runner, "fall")
@@ -256,50 +251,9 @@ class FallPipeline:
         for w, probs in zip(windows, outputs, strict=True):
             score = float(probs[fall])
             dev = self._devices[w.device]
-            dev.confirmer.on_score(score, (w.start_us, w.end_us), int(w.extra), runner.version)
-            events.append(Event(
-                device=w.device, model=MODEL, model_version=runner.version, kind=EventKind.INFERENCE,
-                label="fall" if score >= dev.confirmer.threshold else "no_fall", score=score,
-                window_start_us=w.start_us, window_end_us=w.end_us, t_us=w.end_us, site=self.ctx.site,
-                node=self.ctx.node, detail={"impact_us": int(w.extra)},
+            dev.confirmer.on_score(score, (w.start_us, w.end_us), w.extra, runner.version)
+            label = "fall" if score >= dev.confirmer.threshold else "no_fall"
+            events.append(self.events.inference(
+                w.device, MODEL, runner.version, label, score, (w.start_us, w.end_us), {"impact_us": w.extra},
             ))
         return events
-
-
-def screen_windows(
-    windows: list[np.ndarray], screen_g: float | None
-) -> tuple[list[str | None], list[bool], list[int]]:
-    """For accelerometer windows ``(n, 3)`` in g: the quality problem of each, whether the impact
-    screen rules it out (no |acc| above ``screen_g`` and no free-fall dip below
-    :data:`FREE_FALL_G`), and the sample index of its largest |acc|.
-
-    Windows of one length are checked together, in one numpy pass.
-    """
-    problems: list[str | None] = [None] * len(windows)
-    quiet = [False] * len(windows)
-    peaks = [0] * len(windows)
-    by_length: dict[int, list[int]] = {}
-    for i, w in enumerate(windows):
-        by_length.setdefault(w.shape[0], []).append(i)
-    for rows in by_length.values():
-        stack = np.stack([windows[i] for i in rows])
-        magnitude = acc_magnitude(stack)
-        found = motion_quality_many(stack)
-        if screen_g is None:
-            ruled_out = [False] * len(rows)
-        else:
-            ruled_out = ((magnitude.max(axis=1) < screen_g) & (magnitude.min(axis=1) > FREE_FALL_G)).tolist()
-        for i, problem, out, peak in zip(rows, found, ruled_out, magnitude.argmax(axis=1).tolist(), strict=True):
-            problems[i], quiet[i], peaks[i] = problem, out, peak
-    return problems, quiet, peaks
-
-
-def acc_magnitude(windows: np.ndarray) -> np.ndarray:
-    """``|acc|`` of ``(k, n, channels)`` windows: ``np.linalg.norm(w, axis=-1)`` of each, to the bit
-    (squares summed channel after channel, as numpy sums a short axis), without numpy's slow
-    reduction over a short inner axis."""
-    by_channel = np.ascontiguousarray(np.moveaxis(windows, -1, 0))
-    total = by_channel[0] * by_channel[0]
-    for channel in by_channel[1:]:
-        total = total + channel * channel
-    return np.sqrt(total)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -26,24 +27,30 @@ class ModelStats:
     no_model: int = 0
 
 
+@dataclass(frozen=True)
+class Inferred:
+    """The windows of one model that went through it in a cycle."""
+
+    model: str
+    windows: list[Window[Any]]
+
+
 @dataclass
 class InferenceEngine:
     registry: ModelRegistry
-    pipelines: list[Pipeline]
+    pipelines: list[Pipeline[Any]]
     batched: bool = True
     stats: dict[str, ModelStats] = field(default_factory=dict)
 
-    def cycle(self) -> tuple[list[Event], list[Window]]:
-        """Cut ready windows, infer, and return the resulting events and the windows inferred."""
+    def cycle(self) -> tuple[list[Event], list[Inferred]]:
+        """Cut ready windows, infer, and return the resulting events and the windows inferred, by model."""
         events: list[Event] = []
-        inferred: list[Window] = []
+        inferred: list[Inferred] = []
         for pipeline in self.pipelines:
             windows, cut_events = pipeline.ready()
             events.extend(cut_events)
             if not windows:
                 continue
-            for window in windows:
-                window.model = pipeline.model
             stats = self.stats.setdefault(pipeline.model, ModelStats())
             stats.windows += len(windows)
             runner = self.registry.current(pipeline.model)
@@ -61,6 +68,6 @@ class InferenceEngine:
                     stats.calls += len(windows)
                 stats.invoke_s += time.perf_counter() - started
                 stats.inferences += len(windows)
-                inferred.extend(windows)
+                inferred.append(Inferred(pipeline.model, windows))
             events.extend(pipeline.on_outputs(windows, outputs, runner))
         return events, inferred

@@ -1,181 +1,38 @@
-"""The edge node: wires the transport, decoding, pipelines, inference, outbox and uplink together.
+"""The edge node: wires the transport, the processor (:mod:`edge.processor`: decoding, pipelines and
+inference), the outbox and the uplink together.
 
 Threads: the MQTT network thread only enqueues messages (stamped with their arrival); one worker
-thread decodes a batch, feeds the pipelines, runs the ready windows through their models, commits
-frames and events to the outbox, publishes the events, and only then acknowledges the messages to
-the broker (manual ack, one write per batch) — so a message is acknowledged once it is durable
-here. The uplink thread drains the outbox to the gateway. The bus is the lean
+thread hands a batch to the processor, commits its frames and events to the outbox, publishes the
+events, records latency and cycle metrics, and only then acknowledges the messages to the broker
+(manual ack, one write per batch) — so a message is acknowledged once it is durable here. The
+uplink thread drains the outbox to the gateway. The bus is the lean
 :class:`iomt.transport.bulk_mqtt.BulkMqttBus`: at a thousand patients paho alone took a third of
 the core.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass, field
 
-from edge.alerts import AlertContext
 from edge.config import EdgeConfig
 from edge.device_keys import DeviceKeyClient, EdgeKeyRing
-from edge.ecg_pipeline import EcgPipeline
-from edge.emotion_pipeline import EmotionPipeline
-from edge.fall_pipeline import FallPipeline
 from edge.gc_pauses import GcPauses, freeze_startup
-from edge.image_ingest import ImageArrival, ImageIngest
-from edge.inference import InferenceEngine
 from edge.metrics import EdgeMetrics
 from edge.outbox import Outbox
-from edge.pipeline import Pipeline, Window
-from edge.quality_state import QualityTracker
-from edge.registry import ModelRegistry
-from edge.sequence import SequenceTracker
+from edge.processor import BatchResult, EdgeProcessor
 from edge.uplink import GatewayClient, UplinkSender
 from iomt.transport import Availability, MessageBus, ReceivedMessage
 from iomt.transport.bulk_mqtt import BulkMqttBus
-from iomt.wire import envelope, topics
-from iomt.wire.chunks import CHUNK_HEADER
-from iomt.wire.deadletter import encode_deadletter, make_deadletter
-from iomt.wire.errors import DecodeError
-from iomt.wire.events import Event, encode_event
-from iomt.wire.frames import Reading, decode_payload, encode_frame
-from iomt.wire.streams import CHUNKED_STREAMS
-from iomt.wire.uplink import RecordKind, UplinkRecord
+from iomt.wire import topics
+from iomt.wire.events import EventKind
 
 log = logging.getLogger(__name__)
 
-
-@dataclass
-class EdgeCounters:
-    messages: int = 0
-    frames: int = 0
-    readings: int = 0
-    events: int = 0
-    dead_letter: int = 0
-    ignored: int = 0
-    image_chunks: int = 0
-    images: int = 0
-
-
-@dataclass
-class BatchResult:
-    records: list[UplinkRecord] = field(default_factory=list)
-    events: list[Event] = field(default_factory=list)
-    #: ``events`` encoded once, for the outbox and for MQTT alike
-    event_payloads: list[bytes] = field(default_factory=list)
-    deadletters: list[bytes] = field(default_factory=list)
-    windows: list[Window] = field(default_factory=list)
-    #: complete images accepted in this batch (pixels when opened here), for an imaging pipeline
-    images: list[ImageArrival] = field(default_factory=list)
-
-
-class EdgeProcessor:
-    """Message handling without I/O: topic + payload in; outbox records, events and dead letters out."""
-
-    def __init__(self, config: EdgeConfig, registry: ModelRegistry | None = None,
-                 keys: envelope.KeyLookup | None = None) -> None:
-        self.config = config
-        ctx = AlertContext(config.site, config.node_id)
-        self.quality = QualityTracker(config.site, config.node_id)
-        self.sequences = SequenceTracker()
-        self.counters = EdgeCounters()
-        self.rejections: dict[str, int] = {}
-        self.pipelines: list[Pipeline] = [
-            EcgPipeline(ctx, self.quality, config.ecg_window_s, config.ecg_hop_s, config.hr_interval_s),
-            FallPipeline(ctx, self.quality, config.fall_screen_g),
-            EmotionPipeline(ctx),
-        ]
-        self.registry = registry or ModelRegistry(config.models_dir, config.models)
-        self.images = ImageIngest(keys if keys is not None else (lambda _device, _key_id: None),
-                                  allow_unencrypted=config.allow_unencrypted_images)
-        self._topics: dict[str, topics.Topic] = {}
-        self._by_stream: dict[str, list[Pipeline]] = {}
-        for pipeline in self.pipelines:
-            for stream in pipeline.streams:
-                self._by_stream.setdefault(stream, []).append(pipeline)
-        self.engine = InferenceEngine(self.registry, self.pipelines, config.batched_inference)
-
-    def handle(self, topic: str, payload: bytes) -> tuple[list[UplinkRecord], list[Event], bytes | None]:
-        """One message on its own (tests, tools): records, events and the dead letter if rejected."""
-        result = self.handle_batch([(topic, payload, time.monotonic_ns())])
-        return result.records, result.events, (result.deadletters[0] if result.deadletters else None)
-
-    def handle_batch(self, messages: list[tuple[str, bytes, int]]) -> BatchResult:
-        result = BatchResult()
-        started = time.monotonic_ns()
-        for topic, payload, arrival_ns in messages:
-            self._decode(topic, payload, arrival_ns, result)
-        if self.images.waiting:
-            opened, _refused = self.images.ready()  # keys that arrived: open the waiting images for analysis
-            result.images.extend(opened)
-        events, result.windows = self.engine.cycle()
-        for window in result.windows:
-            window.cycle_ns = started
-        result.events.extend(events)
-        result.event_payloads = [encode_event(event) for event in result.events]
-        result.records.extend(UplinkRecord(RecordKind.EVENT, payload) for payload in result.event_payloads)
-        self.counters.events += len(result.events)
-        return result
-
-    def _image_chunk(self, topic: topics.Topic, payload: bytes, result: BatchResult) -> None:
-        """Reassemble, check and open imaging objects (raises DecodeError naming the field); a complete one
-        is forwarded to the gateway still sealed (:mod:`edge.image_ingest`) and its pixels, when opened,
-        are in ``result.images`` for an imaging pipeline."""
-        self.counters.image_chunks += 1
-        assert topic.device is not None
-        arrival = self.images.chunk(topic.device, topic.name, payload)
-        if arrival is not None:
-            result.records.append(arrival.record)
-            result.images.append(arrival)
-            self.counters.images += 1
-
-    def _decode(self, topic: str, payload: bytes, arrival_ns: int, result: BatchResult) -> None:
-        self.counters.messages += 1
-        parsed: topics.Topic | None = None
-        try:
-            parsed = self._topics.get(topic)
-            if parsed is None:
-                parsed = topics.parse_topic(topic)
-                if len(self._topics) < 200_000:  # bounded: a flood of junk topics must not grow memory
-                    self._topics[topic] = parsed
-            if parsed.kind is not topics.TopicKind.DATA:
-                # The data filter also matches system topics (our own dead letters, model manifests):
-                # they are not data, and rejecting them would feed the dead-letter topic to itself.
-                self.counters.ignored += 1
-                return
-            if parsed.name in CHUNKED_STREAMS:
-                self._image_chunk(parsed, payload, result)
-                return
-            message = decode_payload(
-                payload, device=parsed.device, stream=parsed.name, max_bytes=self.config.max_payload_bytes
-            )
-        except DecodeError as exc:
-            self.counters.dead_letter += 1
-            self.rejections[exc.field] = self.rejections.get(exc.field, 0) + 1
-            letter = make_deadletter(topic, exc.field, exc.reason, self.config.node_id, time.time_ns() // 1000, payload)
-            if parsed is not None and parsed.name in CHUNKED_STREAMS:  # an image's dead letter keeps no pixels
-                letter = make_deadletter(topic, exc.field, exc.reason, self.config.node_id, letter.t_us,
-                                         payload[:CHUNK_HEADER.size])
-                letter = dataclasses.replace(letter, payload_len=len(payload))
-            result.deadletters.append(encode_deadletter(letter))
-            return
-        verdict = self.sequences.observe(message.device, message.stream, message.seq)
-        if isinstance(message, Reading):
-            self.counters.readings += 1
-            # forwarded as received: it passed the same decoder the gateway applies
-            result.records.append(UplinkRecord(RecordKind.READING, payload))
-            return
-        self.counters.frames += 1
-        result.records.append(UplinkRecord(RecordKind.FRAME, encode_frame(message)))
-        if verdict in ("late", "duplicate"):
-            return  # stored (the store de-duplicates), but windows are cut from in-order signal only
-        for pipeline in self._by_stream.get(message.stream, ()):
-            if verdict == "gap":
-                pipeline.on_gap(message.device, message.stream)
-            result.events.extend(pipeline.on_frame(message, arrival_ns))
+#: Event topics whose name is remembered (bounded, like the parsed data topics).
+MAX_CACHED_TOPICS = 200_000
 
 
 class EdgeNode:
@@ -207,13 +64,6 @@ class EdgeNode:
         self._stop = threading.Event()
         self._worker: threading.Thread | None = None
         self._next_poll = 0.0
-        #: window-to-event latency per model (bounded), for benchmarks and stats
-        self.latencies_ms: dict[str, list[float]] = {}
-        #: (milliseconds, messages) of recent processing cycles (bounded), for benchmarks and stats
-        self.cycles: deque[tuple[float, int]] = deque(maxlen=100_000)
-        #: of each window's latency, the part before the cycle that cut it began (waiting in the
-        #: queue, or for data the window needs); the rest is that cycle's work up to publication
-        self.waits_ms: deque[float] = deque(maxlen=200_000)
         self._seen: dict[str, tuple[int, int, float]] = {}
         self._sequence_seen: dict[str, int] = {}
         self.gc = GcPauses()
@@ -293,21 +143,20 @@ class EdgeNode:
                 self._handle_batch(batch)
             except Exception:
                 log.exception("edge worker failed on a batch of %d; they stay unacknowledged", len(batch))
-            elapsed = time.perf_counter() - started
-            self.cycles.append((elapsed * 1e3, len(batch)))
-            self.metrics.cycle.observe(elapsed)
+            self.metrics.cycle.observe(time.perf_counter() - started)
+            self.metrics.cycle_messages.observe(len(batch))
 
     def _handle_batch(self, batch: list[tuple[ReceivedMessage, int]]) -> None:
         result = self.processor.handle_batch([(m.topic, m.payload, arrival) for m, arrival in batch])
         self.outbox.append(result.records)
         self.uplink.wake.set()
         site, node = self.config.site, self.config.node_id
-        kinds: dict[str, int] = {}
+        kinds: dict[EventKind, int] = {}
         outgoing: list[tuple[str, bytes, int]] = []
         for event, payload in zip(result.events, result.event_payloads, strict=True):
             # alerts and quality findings at QoS 1; routine inferences at QoS 0 on MQTT (live view
             # only): every event also travels durably through the outbox to the store
-            qos = 0 if event.kind == "inference" else 1
+            qos = 0 if event.kind is EventKind.INFERENCE else 1
             outgoing.append((self._event_topic(event.device, event.model), payload, qos))
             kinds[event.kind] = kinds.get(event.kind, 0) + 1
         outgoing.extend((topics.deadletter(site, node), letter, 1) for letter in result.deadletters)
@@ -316,18 +165,13 @@ class EdgeNode:
         for kind, count in kinds.items():
             self.metrics.events.labels(kind).inc(count)
         published = time.monotonic_ns()
-        by_model: dict[str, list[float]] = {}
-        for window in result.windows:
-            by_model.setdefault(window.model, []).append((published - window.arrival_ns) / 1e6)
-            self.waits_ms.append((window.cycle_ns - window.arrival_ns) / 1e6)
-        for model, values in by_model.items():
-            latencies = self.latencies_ms.setdefault(model, [])
-            latencies.extend(values)
-            if len(latencies) > 200_000:
-                del latencies[:100_000]
-            histogram = self.metrics.latency.labels(model)
-            for value in values:
-                histogram.observe(value / 1e3)
+        # a window's latency: arrival of its last sample to publication of its event; of it, the part
+        # before this cycle began (queued, or waiting for data the window needs), the rest this cycle
+        for inferred in result.inferred:
+            arrivals = [window.arrival_ns for window in inferred.windows]
+            self.metrics.latency.observe_many([(published - arrival) / 1e9 for arrival in arrivals], inferred.model)
+            self.metrics.wait.observe_many([(result.started_ns - arrival) / 1e9 for arrival in arrivals],
+                                           inferred.model)
         self.bus.ack_many([message for message, _ in batch])
         self._observe(result)
 
@@ -335,7 +179,7 @@ class EdgeNode:
         topic = self._event_topics.get((device, model))
         if topic is None:
             topic = topics.event(self.config.site, device, model)
-            if len(self._event_topics) < 200_000:
+            if len(self._event_topics) < MAX_CACHED_TOPICS:
                 self._event_topics[(device, model)] = topic
         return topic
 

@@ -3,21 +3,26 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Generic, Protocol, TypeVar
 
 import numpy as np
 
+from edge.config import ModelName
 from iomt.wire.events import Event
 from iomt.wire.frames import Frame
 from models.runtime import ModelRunner
 
+P = TypeVar("P")
 
-@dataclass(slots=True)
-class Window:
-    """One model input cut from a device's streams.
+
+@dataclass(frozen=True, slots=True)
+class Window(Generic[P]):
+    """One model input cut from a device's streams, with what its pipeline needs back after inference.
 
     ``arrival_ns`` is the monotonic time at which the frame that completed the window reached this
-    node: inference latency is measured from it to the publication of the window's event.
+    node: inference latency is measured from it to the publication of the window's event. ``extra``
+    is the pipeline's own payload, typed by it: a beat's R-peak time for the ECG pipeline, the
+    impact time for the fall pipeline, nothing for the emotion pipeline.
     """
 
     device: str
@@ -25,16 +30,16 @@ class Window:
     end_us: int
     x: np.ndarray
     arrival_ns: int
-    extra: Any = None
-    model: str = ""
-    #: monotonic start of the processing cycle that cut the window (set by the edge processor)
-    cycle_ns: int = 0
+    extra: P
 
 
-class Pipeline(Protocol):
-    """Turns frames of some streams into windows for one model, and model outputs into events."""
+class Pipeline(Protocol[P]):
+    """Turns frames of some streams into windows for one model, and model outputs into events.
 
-    model: str
+    ``P`` is the type of its windows' ``extra``.
+    """
+
+    model: ModelName
     streams: frozenset[str]
 
     def on_frame(self, frame: Frame, arrival_ns: int) -> list[Event]:
@@ -45,12 +50,14 @@ class Pipeline(Protocol):
         """A sequence gap: buffered samples must not be spliced with what follows."""
         ...
 
-    def ready(self) -> tuple[list[Window], list[Event]]:
+    def ready(self) -> tuple[list[Window[P]], list[Event]]:
         """Windows whose data is complete (each returned once), and events made while cutting them
         (signal quality, heart rate)."""
         ...
 
-    def on_outputs(self, windows: list[Window], outputs: np.ndarray | None, runner: ModelRunner | None) -> list[Event]:
+    def on_outputs(
+        self, windows: list[Window[P]], outputs: np.ndarray | None, runner: ModelRunner | None
+    ) -> list[Event]:
         """Events for windows after inference (``outputs`` is ``None`` when no model is loaded)."""
         ...
 

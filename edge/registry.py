@@ -42,6 +42,9 @@ class ModelRegistry:
     _slots: dict[str, _Slot] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
+    def __post_init__(self) -> None:
+        self.names = tuple(str(name) for name in self.names)  # plain names (not enum members) in logs and JSON
+
     def current(self, name: str) -> ModelRunner | None:
         slot = self._slots.get(name)
         return slot.runner if slot is not None else None

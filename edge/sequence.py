@@ -3,9 +3,23 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 #: Missing sequence numbers remembered per stream, to tell a late arrival from a duplicate.
 MAX_REMEMBERED_GAPS = 4096
+
+
+class Verdict(StrEnum):
+    """What an arriving sequence number says about its stream."""
+
+    #: the next one expected (or the stream's first)
+    OK = "ok"
+    #: later than the next one expected: the ones in between are missing (for now)
+    GAP = "gap"
+    #: one that was missing arrived after all
+    LATE = "late"
+    #: one that arrived before
+    DUPLICATE = "duplicate"
 
 
 @dataclass
@@ -26,8 +40,8 @@ class SequenceTracker:
         #: the sums over all streams, kept as they change (read every processing cycle for metrics)
         self._totals = {"received": 0, "missing": 0, "duplicates": 0, "reordered": 0}
 
-    def observe(self, device: str, stream: str, seq: int) -> str:
-        """Record ``seq``; return ``"ok"``, ``"gap"``, ``"late"`` or ``"duplicate"``."""
+    def observe(self, device: str, stream: str, seq: int) -> Verdict:
+        """Record ``seq`` and say what it means."""
         c = self.streams.get((device, stream))
         if c is None:
             c = self.streams[(device, stream)] = StreamCounters()
@@ -36,7 +50,7 @@ class SequenceTracker:
         totals["received"] += 1
         if c.next_seq is None or seq == c.next_seq:
             c.next_seq = seq + 1
-            return "ok"
+            return Verdict.OK
         if seq > c.next_seq:
             skipped = seq - c.next_seq
             c.missing += skipped
@@ -44,17 +58,17 @@ class SequenceTracker:
             if len(c.gaps) + skipped <= MAX_REMEMBERED_GAPS:
                 c.gaps.update(range(c.next_seq, seq))
             c.next_seq = seq + 1
-            return "gap"
+            return Verdict.GAP
         if seq in c.gaps:
             c.gaps.discard(seq)
             c.missing -= 1
             c.reordered += 1
             totals["missing"] -= 1
             totals["reordered"] += 1
-            return "late"
+            return Verdict.LATE
         c.duplicates += 1
         totals["duplicates"] += 1
-        return "duplicate"
+        return Verdict.DUPLICATE
 
     def totals(self) -> dict[str, int]:
         """Received, missing, duplicate and reordered counts summed over every stream."""

@@ -15,8 +15,7 @@ from iomt_app.commands import Handler
 #: none present is skipped.
 BENCH_MODULES = {
     "sim": ("benchmarks.sim",),
-    # edge.bench: removed when edge benchmarks move (to benchmarks.edge)
-    "edge": ("benchmarks.edge", "edge.bench"),
+    "edge": ("benchmarks.edge",),
     "store": ("benchmarks.store",),
     "dashboard": ("benchmarks.dashboard",),
     "train": ("benchmarks.train",),

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import signal
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -36,5 +38,8 @@ def run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
             "metrics_port": args.metrics_port,
         },
     )
-    service.run(config, stats_path=args.stats)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    service.run(config, stop, args.stats)
     return 0

@@ -125,7 +125,7 @@ for banned in ("tensorflow", "keras"):
 import time
 import numpy as np
 from edge.config import EdgeConfig
-from edge.node import EdgeProcessor
+from edge.processor import EdgeProcessor
 from iomt.wire import topics
 from iomt.wire.frames import encode_frame, make_frame
 processor = EdgeProcessor(EdgeConfig(models=("fall",), fall_screen_g=None))

@@ -87,9 +87,10 @@ def test_ectopic_burden_raises_a_medium_alert_not_a_single_beat() -> None:
 
 def test_stress_needs_minutes_not_one_window() -> None:
     state = StressState()
-    assert state.on_window(0.99) is None
-    changes = [state.on_window(0.9) for _ in range(8)]
+    ends = iter(range(15_000_000, 10**12, 15_000_000))  # a window every 15 s
+    assert state.on_window(0.99, next(ends)) is None
+    changes = [state.on_window(0.9, next(ends)) for _ in range(8)]
     raised = [c for c in changes if c is not None]
     assert len(raised) == 1 and raised[0][0] == "raised"
-    resolved = [c for c in (state.on_window(0.0) for _ in range(8)) if c is not None]
+    resolved = [c for c in (state.on_window(0.0, next(ends)) for _ in range(8)) if c is not None]
     assert len(resolved) == 1 and resolved[0][0] == "resolved" and resolved[0][2] == raised[0][2]

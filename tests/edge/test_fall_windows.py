@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from edge.config import EdgeConfig
-from edge.node import EdgeProcessor
+from edge.processor import EdgeProcessor
 from iomt.wire import topics
 from iomt.wire.frames import encode_frame, make_frame
 
@@ -25,7 +25,7 @@ def frames(stream: str, count: int, seed: int = 0, start: int = 0) -> list[tuple
 
 
 def processor() -> EdgeProcessor:
-    p = EdgeProcessor(EdgeConfig(models=(), fall_screen_g=None))
+    p = EdgeProcessor(EdgeConfig(models=("fall",), fall_screen_g=None))
     return p
 
 

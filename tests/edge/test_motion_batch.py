@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from edge.arrivals import ArrivalLog
-from edge.fall_pipeline import FREE_FALL_G, acc_magnitude, screen_windows
-from edge.quality import ACC_FULL_SCALE_G, CLIPPED_SHARE, motion_quality, motion_quality_many
+from edge.dsp.motion import FREE_FALL_G, acc_magnitude, screen_windows
+from edge.dsp.quality import ACC_FULL_SCALE_G, CLIPPED_SHARE, motion_quality, motion_quality_many
 from models.preprocessing import motion
 from models.preprocessing.resample import resample
 

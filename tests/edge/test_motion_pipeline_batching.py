@@ -3,9 +3,12 @@ time or the windows of every device in one batch."""
 
 from __future__ import annotations
 
-import numpy as np
+import dataclasses
 
-from edge.alerts import AlertContext
+import numpy as np
+import pytest
+
+from edge.events import EventFactory
 from edge.fall_pipeline import FallPipeline
 from edge.pipeline import Window
 from edge.quality_state import QualityTracker
@@ -66,7 +69,7 @@ def rounds() -> list[list[Frame]]:
 
 
 def run(batch_rounds: bool, screen_g: float | None) -> tuple[list[Window], list[Event], int]:
-    pipe = FallPipeline(AlertContext("s", "n"), QualityTracker("s", "n"), screen_g=screen_g)
+    pipe = FallPipeline(EventFactory("s", "n"), QualityTracker("s", "n"), screen_g=screen_g)
     windows: list[Window] = []
     events: list[Event] = []
     for frames in rounds():
@@ -107,3 +110,11 @@ def test_windows_and_quality_events_are_the_same_cut_one_by_one_or_all_at_once()
     assert {"fall", "nogyro"} <= screened and "still" not in screened  # the screen keeps impacts only
     no_gyro = [w for w in batched if w.device == "nogyro"]
     assert no_gyro and all(np.all(w.x[:, 3:] == 0) for w in no_gyro)
+
+
+def test_a_window_is_frozen_and_its_extra_is_the_impact_time() -> None:
+    windows, _events, _ = run(True, None)
+    window = windows[0]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        window.arrival_ns = 0  # type: ignore[misc]
+    assert isinstance(window.extra, int) and window.start_us <= window.extra <= window.end_us

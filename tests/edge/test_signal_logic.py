@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from edge.buffers import RingBuffer
+from edge.dsp.quality import ecg_quality, motion_quality
 from edge.outbox import Outbox
-from edge.quality import ecg_quality, motion_quality
 from firmware_sim.ecg import EcgSynth
 from iomt.wire.uplink import RecordKind, UplinkRecord
 

@@ -7,7 +7,8 @@ import dataclasses
 import numpy as np
 import pytest
 
-from edge.alerts import AlertContext, alert_event
+from edge.alerts import AlertLabel
+from edge.events import EventFactory, alert_id
 from gateway.alerts import OPEN_STATES, AlertAction, AlertNotFound, AlertTransitionError
 from gateway.store.records import AlertQuery, EventQuery, Table, WriteBatch
 from iomt.wire.deadletter import make_deadletter
@@ -185,25 +186,26 @@ def test_the_store_filters_open_alerts_and_orders_them_by_priority(store):
 
 
 def test_an_edge_resolution_closes_its_alert_in_the_same_write_once(store):
-    ctx = AlertContext("ward", "edge-7")
-    raised = alert_event(ctx, "p1", "ecg", "1.0.0", "ventricular_run", Priority.HIGH, AlertState.RAISED, 4.0,
-                         (10, 20), "run-1")
+    factory = EventFactory("ward", "edge-7")
+    run = alert_id("ward", "p1", "ecg", AlertLabel.VENTRICULAR_RUN, 15)
+    raised = factory.alert("p1", "ecg", "1.0.0", AlertLabel.VENTRICULAR_RUN, Priority.HIGH, AlertState.RAISED, 4.0,
+                           (10, 20), 15)
     opened = store.write(WriteBatch(events=[raised]))
-    assert [(a.event.event_id, a.state) for a in opened.alerts] == [("run-1", "raised")]
+    assert [(a.event.event_id, a.state) for a in opened.alerts] == [(run, "raised")]
     [alert] = store.alerts(AlertQuery(states={AlertState.RAISED}))
-    assert alert.event.event_id == "run-1"
-    resolved = alert_event(ctx, "p1", "ecg", "1.0.0", "ventricular_run", Priority.HIGH, AlertState.RESOLVED, 0.0,
-                           (30, 40), "run-1")
+    assert alert.event.event_id == run
+    resolved = factory.alert("p1", "ecg", "1.0.0", AlertLabel.VENTRICULAR_RUN, Priority.HIGH, AlertState.RESOLVED,
+                             0.0, (30, 40), 15)
     batch = WriteBatch(events=[resolved])
     closed = store.write(batch)
     assert [(a.event.event_id, a.state, a.resolved_by, a.resolved_us) for a in closed.alerts] == [
-        ("run-1", "resolved", "edge:edge-7", 40)
+        (run, "resolved", "edge:edge-7", 40)
     ]
     again = store.write(batch)  # a redelivery changes nothing
     assert (again.stored, again.duplicates, again.alerts) == (0, 1, ())
     alerts = store.alerts(ALL)
     assert [(a.event.event_id, a.state, a.resolved_by, a.resolved_us) for a in alerts] == [
-        ("run-1", "resolved", "edge:edge-7", 40)
+        (run, "resolved", "edge:edge-7", 40)
     ]
     assert store.count(Table.ALERTS) == 1  # the resolution event closes an alert; it is none itself
     assert store.count(Table.EVENTS) == 2

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from edge.config import EdgeConfig
-from edge.node import EdgeProcessor
 from edge.outbox import Outbox
-from edge.sequence import SequenceTracker
+from edge.processor import EdgeProcessor
+from edge.sequence import SequenceTracker, Verdict
 from firmware_sim.ecg import EcgSynth
 from iomt.wire import topics
 from iomt.wire.deadletter import decode_deadletter
@@ -24,6 +24,8 @@ def test_sequence_tracker_tells_gaps_late_and_duplicates_apart() -> None:
     tracker = SequenceTracker()
     verdicts = [tracker.observe("d", "ecg", s) for s in [0, 1, 2, 5, 3, 3, 6, 4, 1]]
     assert verdicts == ["ok", "ok", "ok", "gap", "late", "duplicate", "ok", "late", "duplicate"]
+    assert verdicts[:4] == [Verdict.OK, Verdict.OK, Verdict.OK, Verdict.GAP] and all(
+        isinstance(v, Verdict) for v in verdicts)
     totals = tracker.totals()
     assert totals == {"received": 9, "missing": 0, "duplicates": 2, "reordered": 2}
     tracker.observe("d", "ecg", 10)
@@ -64,7 +66,7 @@ def test_outbox_survives_reopen_and_deletes_only_what_it_is_told(tmp_path: Path)
 
 
 def test_processor_forwards_frames_emits_heart_rate_and_dead_letters_garbage() -> None:
-    config = EdgeConfig(ecg_window_s=6.0, hr_interval_s=1.0, models=())
+    config = EdgeConfig(ecg_window_s=6.0, hr_interval_s=1.0, models=("ecg",))  # heart rate comes with it
     processor = EdgeProcessor(config)
     synth = EcgSynth(250.0, 75.0, np.random.default_rng(3))
     topic = topics.data("default", "p1", "ecg")

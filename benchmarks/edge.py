@@ -1,9 +1,11 @@
 """``iomt bench edge``: how many patients one edge core keeps up with, batched vs unbatched.
 
-The simulator's default patient mix (pre-rendered by :mod:`edge.bench_load`, replayed in real
+The simulator's default patient mix (pre-rendered by :mod:`benchmarks.edge_load`, replayed in real
 time) and the edge run in separate processes through a real mosquitto; the edge is pinned to one
 core, the load, the gateway and the broker share the other. The same load runs twice, with batched
-inference and then with one model call per window (the baseline).
+inference and then with one model call per window (the baseline). The edge's figures are its own
+``iomt edge --stats`` snapshot (:mod:`edge.stats`: counters, and percentiles from its Prometheus
+histograms).
 """
 
 from __future__ import annotations
@@ -91,7 +93,7 @@ def _processed(metrics_url: str) -> int:
 
 
 IOMT = ["-m", "iomt_app", "--log-level", "WARNING"]
-LOAD = ["-m", "edge.bench_load"]
+LOAD = ["-m", "benchmarks.edge_load"]
 
 
 def _spawn(

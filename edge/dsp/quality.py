@@ -1,14 +1,29 @@
 """Signal-quality checks that run before any inference: a model never sees garbage.
 
 Pure functions over arrays, cheap enough to run on every window (a periodogram, not Welch).
-Each returns ``None`` when the window is usable, otherwise the name of
-the problem — ``lead_off``, ``flat_line``, ``saturation`` or ``motion_artifact`` — which becomes a
-signal-quality event instead of an inference.
+Each returns ``None`` when the window is usable, otherwise the :class:`SignalProblem`, which
+becomes a signal-quality event instead of an inference.
 """
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 import numpy as np
+
+
+class SignalProblem(StrEnum):
+    """Why a window is not fit for a model (the label of the signal-quality event)."""
+
+    #: an electrode is off: the input floats to a rail
+    LEAD_OFF = "lead_off"
+    #: no variation: a dead sensor or a disconnected lead
+    FLAT_LINE = "flat_line"
+    #: the front end clips
+    SATURATION = "saturation"
+    #: the beats are buried in out-of-band artifact
+    MOTION_ARTIFACT = "motion_artifact"
+
 
 #: An ECG whose peak-to-peak amplitude is below this carries no cardiac signal (mV).
 ECG_FLAT_MV = 0.05
@@ -25,16 +40,16 @@ ECG_ARTIFACT_SHARE = 0.6
 ACC_FULL_SCALE_G = 7.9
 
 
-def ecg_quality(x: np.ndarray, fs: float) -> str | None:
+def ecg_quality(x: np.ndarray, fs: float) -> SignalProblem | None:
     """Quality problem of a single-lead ECG window in mV, or ``None``."""
     return ecg_quality_many(np.asarray(x, dtype=np.float64).ravel()[None, :], fs)[0]
 
 
-def ecg_quality_many(windows: np.ndarray, fs: float) -> list[str | None]:
+def ecg_quality_many(windows: np.ndarray, fs: float) -> list[SignalProblem | None]:
     """:func:`ecg_quality` of every row of ``windows`` (``(k, n)``, mV), computed in one pass."""
     x = np.asarray(windows, dtype=np.float64)
     if x.shape[1] < 2:
-        return ["flat_line"] * x.shape[0]
+        return [SignalProblem.FLAT_LINE] * x.shape[0]
     off_rail = np.mean(np.abs(x) > ECG_LEAD_OFF_DC_MV, axis=1)
     ptp = np.ptp(x, axis=1)
     top = np.max(np.abs(x), axis=1)
@@ -43,22 +58,22 @@ def ecg_quality_many(windows: np.ndarray, fs: float) -> list[str | None]:
     freqs = np.fft.rfftfreq(x.shape[1], 1.0 / fs)
     total = power.sum(axis=1)
     outside = power[:, (freqs < 0.7) | (freqs > 40.0)].sum(axis=1) / np.where(total > 0, total, 1.0)
-    out: list[str | None] = []
+    out: list[SignalProblem | None] = []
     for i in range(x.shape[0]):
         if off_rail[i] >= ECG_LEAD_OFF_SHARE:
-            out.append("lead_off")
+            out.append(SignalProblem.LEAD_OFF)
         elif ptp[i] < ECG_FLAT_MV:
-            out.append("flat_line")
+            out.append(SignalProblem.FLAT_LINE)
         elif top[i] > 0 and clipped[i] > CLIPPED_SHARE:
-            out.append("saturation")
+            out.append(SignalProblem.SATURATION)
         elif total[i] > 0 and outside[i] > ECG_ARTIFACT_SHARE:
-            out.append("motion_artifact")
+            out.append(SignalProblem.MOTION_ARTIFACT)
         else:
             out.append(None)
     return out
 
 
-def motion_quality(acc: np.ndarray) -> str | None:
+def motion_quality(acc: np.ndarray) -> SignalProblem | None:
     """Quality problem of an accelerometer window ``(n, 3)`` in g, or ``None``.
 
     Large accelerations are what a fall looks like, so only a sensor stuck at its rail or dead
@@ -66,11 +81,11 @@ def motion_quality(acc: np.ndarray) -> str | None:
     """
     a = np.asarray(acc, dtype=np.float64)
     if a.shape[0] < 2:
-        return "flat_line"
+        return SignalProblem.FLAT_LINE
     return motion_quality_many(a.reshape(1, a.shape[0], -1))[0]
 
 
-def motion_quality_many(windows: np.ndarray) -> list[str | None]:
+def motion_quality_many(windows: np.ndarray) -> list[SignalProblem | None]:
     """:func:`motion_quality` of every window of ``windows`` (``(k, n, channels)``, g), in one pass.
 
     Per-channel extremes decide both checks (they are exact in any float type): a window is flat
@@ -80,15 +95,15 @@ def motion_quality_many(windows: np.ndarray) -> list[str | None]:
     if a.dtype not in (np.float32, np.float64):
         a = a.astype(np.float64)
     if a.shape[1] < 2:
-        return ["flat_line"] * a.shape[0]
+        return [SignalProblem.FLAT_LINE] * a.shape[0]
     by_channel = np.ascontiguousarray(a.transpose(0, 2, 1))  # reductions over a contiguous axis are fast
     hi = by_channel.max(axis=2).astype(np.float64)
     lo = by_channel.min(axis=2).astype(np.float64)
     flat = np.max(hi - lo, axis=1) < 1e-4
     # "not below the rail" rather than "at the rail": a channel with a NaN gets the exact count too
     at_rail = np.any(~(hi < ACC_FULL_SCALE_G) | ~(lo > -ACC_FULL_SCALE_G), axis=1)
-    out: list[str | None] = ["flat_line" if f else None for f in flat.tolist()]
+    out: list[SignalProblem | None] = [SignalProblem.FLAT_LINE if f else None for f in flat.tolist()]
     for i in np.flatnonzero(at_rail & ~flat).tolist():
         if float(np.mean(np.abs(a[i].astype(np.float64)) >= ACC_FULL_SCALE_G)) > CLIPPED_SHARE * 2:
-            out[i] = "saturation"
+            out[i] = SignalProblem.SATURATION
     return out

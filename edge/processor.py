@@ -1,0 +1,166 @@
+"""Message handling of an edge node without I/O: topic + payload in; outbox records, events and dead
+letters out.
+
+A data message is decoded (a bad one becomes a dead letter naming the field), its sequence number
+classified, and it is forwarded as received; a waveform frame in order also feeds the pipelines of
+this node's models (:mod:`edge.pipeline_registry`). Imaging chunks are reassembled, checked and opened
+with the device's key (:mod:`edge.image_ingest`); a complete image is forwarded still sealed. Each
+batch ends with one inference cycle.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from edge.config import EdgeConfig
+from edge.events import EventFactory
+from edge.image_ingest import ImageArrival, ImageIngest
+from edge.inference import InferenceEngine, Inferred
+from edge.pipeline import Pipeline
+from edge.pipeline_registry import PipelineContext, build_pipelines
+from edge.quality_state import QualityTracker
+from edge.registry import ModelRegistry
+from edge.sequence import SequenceTracker, Verdict
+from iomt.wire import envelope, topics
+from iomt.wire.chunks import CHUNK_HEADER
+from iomt.wire.deadletter import encode_deadletter, make_deadletter
+from iomt.wire.errors import DecodeError
+from iomt.wire.events import Event, encode_event
+from iomt.wire.frames import Reading, decode_payload, encode_frame
+from iomt.wire.streams import CHUNKED_STREAMS
+from iomt.wire.uplink import RecordKind, UplinkRecord
+
+#: Topics whose parse is remembered (bounded: a flood of junk topics must not grow memory).
+MAX_CACHED_TOPICS = 200_000
+
+
+@dataclass
+class EdgeCounters:
+    messages: int = 0
+    frames: int = 0
+    readings: int = 0
+    events: int = 0
+    dead_letter: int = 0
+    ignored: int = 0
+    image_chunks: int = 0
+    images: int = 0
+
+
+@dataclass
+class BatchResult:
+    """What one batch of messages gave."""
+
+    #: monotonic time at which handling the batch began
+    started_ns: int
+    records: list[UplinkRecord] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+    #: ``events`` encoded once, for the outbox and for MQTT alike
+    event_payloads: list[bytes] = field(default_factory=list)
+    deadletters: list[bytes] = field(default_factory=list)
+    #: the windows that went through a model in this batch's cycle, by model
+    inferred: list[Inferred] = field(default_factory=list)
+    #: complete images accepted in this batch (pixels when opened here), for an imaging pipeline
+    images: list[ImageArrival] = field(default_factory=list)
+
+
+class EdgeProcessor:
+    """Decoding, sequence accounting, the pipelines of the configured models and inference."""
+
+    def __init__(self, config: EdgeConfig, registry: ModelRegistry | None = None,
+                 keys: envelope.KeyLookup | None = None) -> None:
+        self.config = config
+        self.events = EventFactory(config.site, config.node_id)
+        self.quality = QualityTracker(config.site, config.node_id)
+        self.sequences = SequenceTracker()
+        self.counters = EdgeCounters()
+        self.rejections: dict[str, int] = {}
+        self.pipelines: list[Pipeline[Any]] = build_pipelines(PipelineContext(config, self.events, self.quality))
+        self.registry = registry or ModelRegistry(config.models_dir, config.models)
+        self.images = ImageIngest(keys if keys is not None else (lambda _device, _key_id: None),
+                                  allow_unencrypted=config.allow_unencrypted_images)
+        self._topics: dict[str, topics.Topic] = {}
+        self._by_stream: dict[str, list[Pipeline[Any]]] = {}
+        for pipeline in self.pipelines:
+            for stream in pipeline.streams:
+                self._by_stream.setdefault(stream, []).append(pipeline)
+        self.engine = InferenceEngine(self.registry, self.pipelines, config.batched_inference)
+
+    def handle(self, topic: str, payload: bytes) -> tuple[list[UplinkRecord], list[Event], bytes | None]:
+        """One message on its own (tests, tools): records, events and the dead letter if rejected."""
+        result = self.handle_batch([(topic, payload, time.monotonic_ns())])
+        return result.records, result.events, (result.deadletters[0] if result.deadletters else None)
+
+    def handle_batch(self, messages: list[tuple[str, bytes, int]]) -> BatchResult:
+        """``(topic, payload, arrival_ns)`` messages, then one inference cycle."""
+        result = BatchResult(time.monotonic_ns())
+        for topic, payload, arrival_ns in messages:
+            self._decode(topic, payload, arrival_ns, result)
+        if self.images.waiting:
+            opened, _refused = self.images.ready()  # keys that arrived: open the waiting images for analysis
+            result.images.extend(opened)
+        events, result.inferred = self.engine.cycle()
+        result.events.extend(events)
+        result.event_payloads = [encode_event(event) for event in result.events]
+        result.records.extend(UplinkRecord(RecordKind.EVENT, payload) for payload in result.event_payloads)
+        self.counters.events += len(result.events)
+        return result
+
+    def _image_chunk(self, topic: topics.Topic, payload: bytes, result: BatchResult) -> None:
+        """Reassemble, check and open imaging objects (raises DecodeError naming the field); a complete one
+        is forwarded to the gateway still sealed (:mod:`edge.image_ingest`) and its pixels, when opened,
+        are in ``result.images`` for an imaging pipeline."""
+        self.counters.image_chunks += 1
+        assert topic.device is not None
+        arrival = self.images.chunk(topic.device, topic.name, payload)
+        if arrival is not None:
+            result.records.append(arrival.record)
+            result.images.append(arrival)
+            self.counters.images += 1
+
+    def _decode(self, topic: str, payload: bytes, arrival_ns: int, result: BatchResult) -> None:
+        self.counters.messages += 1
+        parsed: topics.Topic | None = None
+        try:
+            parsed = self._topics.get(topic)
+            if parsed is None:
+                parsed = topics.parse_topic(topic)
+                if len(self._topics) < MAX_CACHED_TOPICS:
+                    self._topics[topic] = parsed
+            if parsed.kind is not topics.TopicKind.DATA:
+                # The data filter also matches system topics (our own dead letters, model manifests):
+                # they are not data, and rejecting them would feed the dead-letter topic to itself.
+                self.counters.ignored += 1
+                return
+            if parsed.name in CHUNKED_STREAMS:
+                self._image_chunk(parsed, payload, result)
+                return
+            message = decode_payload(
+                payload, device=parsed.device, stream=parsed.name, max_bytes=self.config.max_payload_bytes
+            )
+        except DecodeError as exc:
+            self.counters.dead_letter += 1
+            self.rejections[exc.field] = self.rejections.get(exc.field, 0) + 1
+            letter = make_deadletter(topic, exc.field, exc.reason, self.config.node_id, time.time_ns() // 1000, payload)
+            if parsed is not None and parsed.name in CHUNKED_STREAMS:  # an image's dead letter keeps no pixels
+                letter = make_deadletter(topic, exc.field, exc.reason, self.config.node_id, letter.t_us,
+                                         payload[:CHUNK_HEADER.size])
+                letter = dataclasses.replace(letter, payload_len=len(payload))
+            result.deadletters.append(encode_deadletter(letter))
+            return
+        verdict = self.sequences.observe(message.device, message.stream, message.seq)
+        if isinstance(message, Reading):
+            self.counters.readings += 1
+            # forwarded as received: it passed the same decoder the gateway applies
+            result.records.append(UplinkRecord(RecordKind.READING, payload))
+            return
+        self.counters.frames += 1
+        result.records.append(UplinkRecord(RecordKind.FRAME, encode_frame(message)))
+        if verdict is Verdict.LATE or verdict is Verdict.DUPLICATE:
+            return  # stored (the store de-duplicates), but windows are cut from in-order signal only
+        for pipeline in self._by_stream.get(message.stream, ()):
+            if verdict is Verdict.GAP:
+                pipeline.on_gap(message.device, message.stream)
+            result.events.extend(pipeline.on_frame(message, arrival_ns))

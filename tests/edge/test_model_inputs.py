@@ -1,0 +1,42 @@
+"""Model inputs of many windows at once are each window's own: grouped by shape, returned in order."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from edge.dsp import emotion, motion
+from models.preprocessing.emotion import window_features
+from models.preprocessing.motion import WINDOW, motion_channels
+
+
+def test_motion_inputs_of_mixed_rates_and_missing_gyroscopes_are_each_windows_own() -> None:
+    rng = np.random.default_rng(5)
+    acc50, acc100 = rng.normal(0, 1, (100, 3)), rng.normal(0, 1, (200, 3))
+    gyro50 = rng.normal(0, 50, (100, 3))
+    windows: list[motion.MotionSamples] = [
+        (acc50, 50.0, gyro50, 50.0), (acc100, 100.0, None, None), (acc50 * 2, 50.0, None, None),
+        (acc50 / 2, 50.0, gyro50 / 2, 50.0), (acc50[:60], 50.0, None, None),  # 1.2 s: too short for a window
+    ]
+    inputs = motion.model_inputs(windows)
+    assert len(inputs) == 5 and inputs[4] is None
+    for (acc, acc_hz, gyro, gyro_hz), x in zip(windows[:4], inputs[:4], strict=True):
+        assert x is not None and x.shape == (WINDOW, 6)
+        assert np.array_equal(x, motion_channels(acc, acc_hz, gyro, gyro_hz)[-WINDOW:])
+    assert np.all(inputs[1][:, 3:] == 0) and np.any(inputs[0][:, 3:] != 0)  # type: ignore[index]
+    assert motion.model_inputs([]) == []
+
+
+def test_emotion_inputs_of_mixed_rates_are_each_windows_own_in_order() -> None:
+    rng = np.random.default_rng(6)
+
+    def window(ecg_hz: float, scale: float) -> emotion.EmotionSamples:
+        t = np.arange(int(60 * ecg_hz)) / ecg_hz
+        ecg = scale * np.sin(2 * np.pi * 1.2 * t) ** 15 + rng.normal(0, 0.02, t.size)  # spiky, 72 bpm
+        return (ecg, ecg_hz, rng.normal(2, 0.1, 60 * 4), 4.0, rng.normal(0, 1, 60 * 64), 64.0)
+
+    windows = [window(700.0, 1.0), window(256.0, 1.0), window(700.0, 0.5)]
+    inputs = emotion.model_inputs(windows)
+    assert len(inputs) == 3
+    for w, x in zip(windows, inputs, strict=True):
+        assert np.array_equal(x, window_features(*w))
+    assert not np.array_equal(inputs[0], inputs[2])
