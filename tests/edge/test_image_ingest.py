@@ -12,7 +12,7 @@ import pytest
 
 from edge.config import EdgeConfig
 from edge.image_ingest import ImageIngest
-from edge.node import EdgeProcessor
+from edge.processor import EdgeProcessor
 from iomt.wire import topics
 from iomt.wire.chunks import CHUNK_HEADER, Image, decode_chunk, encode_image, split
 from iomt.wire.deadletter import decode_deadletter

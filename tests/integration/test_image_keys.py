@@ -13,7 +13,7 @@ import numpy as np
 
 from edge.config import EdgeConfig
 from edge.device_keys import DeviceKeyClient, EdgeKeyRing, KeyFetchError
-from edge.node import EdgeProcessor
+from edge.processor import EdgeProcessor
 from gateway.config import GatewayConfig
 from gateway.server import running_gateway
 from iomt.wire import topics
