@@ -20,6 +20,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import signal
 import sqlite3
 import sys
@@ -32,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from gateway.auth import EdgeTokens
 from gateway.config import GatewayConfig
 from gateway.server import running_gateway
 from iomt.config import MqttConfig
@@ -126,6 +128,19 @@ def _stored(db_path: Path, devices: list[str]) -> dict[str, set[int]]:
                 for d in devices}
 
 
+def _edge_token(config: GatewayConfig, node: str, workdir: Path) -> Path:
+    """The edge's uplink credential at this gateway, in an owner-only file (never on a command line)."""
+    tokens = EdgeTokens(config.state_file())
+    try:
+        token = tokens.issue(node)
+    finally:
+        tokens.close()
+    path = workdir / f"{node}.uplink-token"
+    path.touch(mode=0o600)
+    path.write_text(token + "\n")
+    return path
+
+
 async def restart_case(
     persistence: bool, workdir: Path, *, devices: int = 5, frames_per_s: float = 10.0, before_s: float = 4.0,
     away_s: float = 3.0, after_s: float = 4.0, drain_s: float = 60.0,
@@ -140,11 +155,13 @@ async def restart_case(
     edge: asyncio.subprocess.Process | None = None
     try:
         config = GatewayConfig(port=gateway_port, db_path=workdir / "store.sqlite")
+        token_file = _edge_token(config, node, workdir)
         async with running_gateway(config) as gateway:
             edge = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "iomt_app", "--log-level", "ERROR", "edge", "--broker", broker.url,
                 "--gateway", gateway.url, "--outbox", str(workdir / "outbox.sqlite"), "--site", site,
                 "--node-id", node, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+                env={**os.environ, "IOMT_EDGE__UPLINK_TOKEN_FILE": str(token_file)},
             )
             if not await asyncio.to_thread(_wait_online, broker.url, site, node, 60.0):
                 raise RuntimeError("the edge node did not come online")

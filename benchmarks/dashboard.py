@@ -69,7 +69,7 @@ def _figures(sample: dict[str, Any], seconds: float) -> dict[str, Any]:
     }
 
 
-async def _feed(url: str, patients: int, stop: asyncio.Event) -> None:
+async def _feed(url: str, token: str, patients: int, stop: asyncio.Event) -> None:
     import aiohttp
 
     from iomt.wire.events import Event, EventKind, encode_event
@@ -95,7 +95,7 @@ async def _feed(url: str, patients: int, stop: asyncio.Event) -> None:
                     window_start_us=t - 1_000_000, window_end_us=t, t_us=t, value=75.0, node="bench-edge")))
                     for d in devices]
             async with http.post(f"{url}/api/v1/uplink", data=encode_batch(records),
-                                 headers={"Content-Type": CONTENT_TYPE}) as r:
+                                 headers={"Content-Type": CONTENT_TYPE, "Authorization": f"Bearer {token}"}) as r:
                 r.raise_for_status()
             seq += 1
             next_at = t0 / 1e6 + seq * 0.2
@@ -119,12 +119,12 @@ async def _measure(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             webdriver.Chrome, service=Service(executable_path="/usr/bin/chromedriver"), options=options
         )
         try:
-            await asyncio.to_thread(driver.get, gw.url)
+            token = await asyncio.to_thread(_sign_in, driver, gw)
             await asyncio.to_thread(driver.execute_script, PROBE)
             await asyncio.sleep(args.seconds)
             baseline = _figures(await asyncio.to_thread(driver.execute_script, COLLECT), args.seconds)
             stop = asyncio.Event()
-            feeder = asyncio.ensure_future(_feed(gw.url, args.patients, stop))
+            feeder = asyncio.ensure_future(_feed(gw.url, token, args.patients, stop))
             try:
                 await asyncio.sleep(3.0)  # cards created, traces filling
                 await asyncio.to_thread(driver.execute_script, COLLECT)
@@ -137,6 +137,27 @@ async def _measure(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             await asyncio.to_thread(driver.quit)
     return {"patients": args.patients, "seconds": args.seconds, "baseline_idle_page": baseline,
             "streaming": loaded, "load_avg": list(os.getloadavg()), "cpus": os.cpu_count()}
+
+
+def _sign_in(driver: Any, gw: Any) -> str:
+    """A viewer signs in through the login page (the dashboard needs a session); returns the uplink
+    token of the bench's edge."""
+    from selenium.webdriver.support.wait import WebDriverWait
+
+    from gateway.auth.context import EDGE_AUTHORITY, USERS
+    from gateway.auth.edges import EdgeTokens
+
+    password = "bench viewer password"
+    gw.app[USERS].add("bench", "viewer", password)
+    driver.get(f"{gw.url}/login")
+    driver.execute_script("document.getElementById('username').value = 'bench';"
+                          f"document.getElementById('password').value = {password!r};"
+                          "document.getElementById('submit').click();")
+    WebDriverWait(driver, 15).until(lambda d: d.execute_script(
+        "return location.pathname === '/' && window.iomtStats !== undefined"))
+    authority = gw.app[EDGE_AUTHORITY]
+    assert isinstance(authority, EdgeTokens)
+    return authority.issue("bench-edge")
 
 
 def run(args: argparse.Namespace) -> int:

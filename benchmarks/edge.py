@@ -126,7 +126,12 @@ def run_once(patients: int, duration_s: float, batched: bool, edge_core: int, wo
         gw_port, metrics_port = free_port(), free_port()
         gateway = _spawn(IOMT, ["gateway", "--port", str(gw_port), "--db", str(workdir / "gateway.sqlite")], other,
                          workdir / "gateway.log")
-        env = dict(os.environ, IOMT_EDGE__BATCHED_INFERENCE=str(batched).lower())
+        token_file = workdir / "edge-1.uplink-token"  # the edge's credential at the gateway's uplink
+        subprocess.run([sys.executable, *IOMT, "edge-tokens", "issue", "edge-1", "--state",
+                        str(workdir / "state.sqlite"), "--audit", str(workdir / "audit.sqlite"), "--out",
+                        str(token_file)], check=True, stdout=subprocess.DEVNULL)
+        env = dict(os.environ, IOMT_EDGE__BATCHED_INFERENCE=str(batched).lower(),
+                   IOMT_EDGE__UPLINK_TOKEN_FILE=str(token_file))
         edge = _spawn(
             IOMT, ["edge", "--broker", broker.url, "--gateway", f"http://127.0.0.1:{gw_port}", "--outbox",
              str(workdir / "outbox.sqlite"), "--metrics-port", str(metrics_port), "--stats",

@@ -71,7 +71,12 @@ def split_subjects(subjects: list[str], seed: int, fractions: tuple[float, float
 def _examples(name: str, rec: Any, classes: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     if name == "fall":
         return labels.fall_examples(rec)
-    x, y = labels.ecg_examples(rec, classes) if name == "ecg" else labels.emotion_examples(rec, classes)
+    if name == "emotion":
+        from cloud.emotion_augment import augment
+
+        x, y = labels.emotion_examples(augment(rec), classes)
+    else:
+        x, y = labels.ecg_examples(rec, classes)
     return x, y, np.full(len(y), "", dtype="<U16")
 
 
@@ -114,20 +119,24 @@ def build(
         t_out[s] = np.concatenate(ts_all) if ts_all else np.zeros(0, dtype="<U16")
     real = _add_real_negatives(name, x_out, y_out, t_out)
     params: dict[str, Any] = {"name": name, "profile": _profile_dict(profile)}
-    params["preprocessing_version"] = PREPROCESSING_VERSION
+    params["preprocessing_version"] = input_version(name)
+    augmentation = _augmentation(name)
+    if augmentation is not None:
+        params["augmentation"] = augmentation
     digest = _hash(x_out, y_out, params)
     card = {
         "dataset": f"{name} (simulated)",
         "source": source,
         "recording_kind": RECORDING_KIND[name],
         "generation": _profile_dict(profile),
-        "preprocessing": {"module": spec(name).preprocessing, "version": PREPROCESSING_VERSION},
+        "preprocessing": {"module": spec(name).preprocessing, "version": input_version(name)},
         "classes": list(classes),
         "split_by": "subject",
         "subjects": splits,
         "windows": {s: len(y_out[s]) for s in SPLITS},
         "class_counts": {s: {c: int((y_out[s] == i).sum()) for i, c in enumerate(classes)} for s in SPLITS},
         "ambiguous_windows_left_out": dropped,
+        **({"augmentation": augmentation} if augmentation is not None else {}),
         "real_data": real,
         "fall_like_negative_windows": {
             s: {
@@ -140,6 +149,21 @@ def build(
         "sha256": digest,
     }
     return Dataset(name, classes, x_out, y_out, splits, digest, card, t_out)
+
+
+def input_version(name: str) -> str:
+    """The preprocessing version a dataset of ``name`` records: emotion's own input version (2.x, unit-free
+    features); the package version for the others, as their datasets always recorded (their hashes stay)."""
+    return spec(name).preprocessing_version if name == "emotion" else PREPROCESSING_VERSION
+
+
+def _augmentation(name: str) -> dict[str, Any] | None:
+    """How the model's recordings are augmented before windowing (``None``: they are not)."""
+    if name != "emotion":
+        return None
+    from cloud.emotion_augment import SETTINGS
+
+    return dict(SETTINGS)
 
 
 def _add_real_negatives(
@@ -200,6 +224,8 @@ def card_markdown(card: dict[str, Any]) -> str:
         " (the same code the edge runs).",
         f"- Split by {card['split_by']}: " + "; ".join(f"{s}: {len(v)} subjects" for s, v in card["subjects"].items()),
         f"- Ambiguous windows left out (partial events, unmatched beats): {card['ambiguous_windows_left_out']}",
+        *([f"- Augmentation (every split; cloud.emotion_augment): {card['augmentation']}"]
+          if card.get("augmentation") else []),
         *(
             [f"- Fall-like daily activities among the negatives (windows): {card['fall_like_negative_windows']}"]
             if any(card.get("fall_like_negative_windows", {}).values())

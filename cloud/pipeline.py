@@ -25,7 +25,8 @@ def dataset_for(name: str, profile_kind: str, workdir: Path, rebuild: bool) -> A
     directory = workdir / name
     if not rebuild and (directory / "data.npz").is_file():
         ds = data.load(name, directory)
-        if ds.card.get("generation") == data._profile_dict(data_profile):
+        built_with = (ds.card.get("preprocessing") or {}).get("version")
+        if ds.card.get("generation") == data._profile_dict(data_profile) and built_with == data.input_version(name):
             return ds
     log.info("simulating the %s dataset (%s profile)", name, profile_kind)
     ds = data.build(name, data_profile)

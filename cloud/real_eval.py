@@ -38,8 +38,16 @@ class RealEvalResult:
 #: (released .tflite, recordings folder or None for the default cache, report folder) -> result.
 RealEvaluator = Callable[[Path, Path | None, Path], RealEvalResult]
 
+def _emotion(tflite: Path, recordings: Path | None, report: Path) -> RealEvalResult:
+    from cloud.real_emotion.evaluate import evaluate_real_emotion
+
+    return evaluate_real_emotion(tflite, recordings, report)
+
+
 #: Model name -> its evaluator; each model's owner adds one wrapper and one entry.
-REAL_EVALUATORS: dict[str, RealEvaluator] = {}
+REAL_EVALUATORS: dict[str, RealEvaluator] = {
+    "emotion": _emotion,
+}
 
 
 def evaluate_real(model: str, tflite: Path, recordings: Path | None, report: Path) -> RealEvalResult:

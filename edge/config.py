@@ -89,6 +89,13 @@ class EdgeConfig(StrictModel):
             raise ValueError("must be 1-64 letters, digits, '_', '.', '-' and not start with '_'")
         return value
 
+    @field_validator("models")
+    @classmethod
+    def _once(cls, value: tuple[ModelName, ...]) -> tuple[ModelName, ...]:
+        if len(set(value)) != len(value):
+            raise ValueError("a model is listed twice")
+        return value
+
     @model_validator(mode="after")
     def _one_token(self) -> EdgeConfig:
         if self.uplink_token is not None and self.uplink_token_file is not None:
@@ -108,13 +115,6 @@ class EdgeConfig(StrictModel):
         if not token:
             raise ConfigError(f"edge uplink_token_file {self.uplink_token_file} is empty")
         return token
-
-    @field_validator("models")
-    @classmethod
-    def _once(cls, value: tuple[ModelName, ...]) -> tuple[ModelName, ...]:
-        if len(set(value)) != len(value):
-            raise ValueError("a model is listed twice")
-        return value
 
     @field_validator("gateway_url")
     @classmethod

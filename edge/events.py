@@ -68,6 +68,19 @@ class EventFactory:
             priority=Priority.MEDIUM if problem else Priority.INFO, detail={"stream": stream},
         )
 
+    def model_quality(
+        self, device: str, model: str, version: str, label: str, problem: bool, window: tuple[int, int],
+        detail: Mapping[str, Any],
+    ) -> Event:
+        """A model's input for ``device`` in ``window`` could not be analysed (``problem``; ``label`` says
+        why, e.g. the emotion model's ``no_ppg``), or can be again: a ``quality`` event of the model itself,
+        unlike :meth:`quality`, which is about one stream's signal."""
+        return Event(
+            device=device, model=model, model_version=version, kind=EventKind.QUALITY, label=label,
+            score=1.0 if problem else 0.0, window_start_us=window[0], window_end_us=window[1], t_us=window[1],
+            site=self.site, node=self.node, priority=Priority.MEDIUM if problem else Priority.INFO, detail=detail,
+        )
+
     def alert(
         self, device: str, model: str, version: str, label: AlertLabel, priority: Priority, state: AlertState,
         score: float, window: tuple[int, int], raised_by_us: int, **detail: object,

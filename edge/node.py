@@ -42,15 +42,15 @@ class EdgeNode:
         self.config = config
         self.metrics = EdgeMetrics()
         token = config.uplink_secret()
-        client = DeviceKeyClient(config.gateway_url, token, config.uplink_timeout_s, config.gateway_ca_file) \
+        key_client = DeviceKeyClient(config.gateway_url, token, config.uplink_timeout_s, config.gateway_ca_file) \
             if token else None
         #: device keys fetched from the gateway as images need them, to open sealed images (memory only)
-        self.keys = EdgeKeyRing(client)
+        self.keys = EdgeKeyRing(key_client)
         self.processor = EdgeProcessor(config, keys=self.keys)
         self.outbox = Outbox(config.outbox_path, config.outbox_synchronous, max_bytes=int(config.outbox_max_mb * 2**20))
-        self.uplink = UplinkSender(
-            self.outbox, GatewayClient(config.gateway_url, config.uplink_timeout_s, config.node_id), config.uplink_batch
-        )
+        client = GatewayClient(config.gateway_url, config.uplink_timeout_s, config.node_id, token,
+                               config.gateway_ca_file)
+        self.uplink = UplinkSender(self.outbox, client, config.uplink_batch)
         self._own_bus = bus is None
         self.bus: MessageBus = bus or BulkMqttBus(
             config.mqtt,

@@ -10,9 +10,11 @@ from __future__ import annotations
 import http.client
 import logging
 import sqlite3
+import ssl
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from edge.outbox import Outbox
@@ -39,10 +41,16 @@ class UplinkError(RuntimeError):
 
 
 class GatewayClient:
-    """A keep-alive HTTP connection to the gateway."""
+    """A keep-alive HTTP(S) connection to the gateway, authenticated with the node's uplink token.
 
-    def __init__(self, base_url: str, timeout_s: float, node: str = "") -> None:
+    Over HTTPS the gateway's certificate is verified against ``ca_file`` (default: the system's CAs).
+    """
+
+    def __init__(self, base_url: str, timeout_s: float, node: str = "", token: str | None = None,
+                 ca_file: Path | None = None) -> None:
         self._node = node
+        self._auth = _Secret(f"Bearer {token}") if token else None
+        self._ssl = ssl.create_default_context(cafile=ca_file) if ca_file is not None else None
         parts = urlsplit(base_url)
         self._https = parts.scheme == "https"
         self._host = parts.hostname or "127.0.0.1"
@@ -56,6 +64,8 @@ class GatewayClient:
             conn = self._connection()
             try:
                 headers = {"Content-Type": CONTENT_TYPE, NODE_HEADER: self._node}
+                if self._auth is not None:
+                    headers["Authorization"] = self._auth.value
                 conn.request("POST", UPLINK_PATH, body=body, headers=headers)
                 response = conn.getresponse()
                 payload = response.read()
@@ -64,6 +74,9 @@ class GatewayClient:
                 if attempt == 1:
                     raise UplinkError(f"gateway unreachable: {exc}") from exc
                 continue
+            if response.status in (401, 403):
+                raise UplinkError(f"gateway refused this edge's credential ({response.status}: {payload[:200]!r}); "
+                                  "check uplink_token / uplink_token_file")
             if response.status != 200:
                 raise UplinkError(f"gateway answered {response.status}: {payload[:200]!r}")
             try:
@@ -74,14 +87,24 @@ class GatewayClient:
 
     def _connection(self) -> http.client.HTTPConnection:
         if self._conn is None:
-            cls = http.client.HTTPSConnection if self._https else http.client.HTTPConnection
-            self._conn = cls(self._host, self._port, timeout=self._timeout)
+            if self._https:
+                self._conn = http.client.HTTPSConnection(self._host, self._port, timeout=self._timeout,
+                                                         context=self._ssl)
+            else:
+                self._conn = http.client.HTTPConnection(self._host, self._port, timeout=self._timeout)
         return self._conn
 
     def close(self) -> None:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+
+
+@dataclass(frozen=True)
+class _Secret:
+    """A header value that never shows in a repr or a log."""
+
+    value: str = field(repr=False)
 
 
 class UplinkSender:

@@ -26,12 +26,16 @@ from firmware_sim.motion import MotionGenerator, MotionStream
 from firmware_sim.persona import Persona
 from firmware_sim.truth import TruthEvent
 from iomt.wire.chunks import Image, encode_image, split
-from iomt.wire.frames import Reading, encode_frame, encode_reading, make_frame
+from iomt.wire.frames import Reading, encode_frame, encode_reading, int16_samples, make_frame
 from iomt.wire.sealed_image import GROUND_TRUTH, MaskLayer, SealedImage, seal_image
 
-#: stream -> int16 scale (physical unit per count): ECG/PPG/resp 1 uV, acc 1/2048 g (+-16 g),
-#: gyro 0.1 deg/s (+-3276 deg/s), EDA 1 nS.
-SCALES = {"ecg": 0.001, "acc": 1 / 2048, "gyro": 0.1, "eda": 0.001, "ppg": 0.001, "resp": 0.001}
+#: Samples go out as int16 at a power-of-two scale chosen per block from the data
+#: (:func:`iomt.wire.frames.int16_samples`): nothing clips on the wire and nothing is left a handful
+#: of steps, whatever the units (a replayed PPG in ADC counts, an EDA in siemens). The 1.0.0 devices
+#: used one fixed scale per stream (0.001 for ECG/EDA/PPG/resp), which clipped a PPG in counts at
+#: +-32.767. A device's own front-end limits are faults (saturation).
+#: int16 counts and the scale they were taken at.
+Quantized = tuple[np.ndarray, float]
 
 Render = Callable[[int, int], "bytes | list[bytes]"]
 
@@ -109,12 +113,12 @@ class SimDevice:
         t = (t0_us - self.start_us) / 1e6 + np.arange(len(samples)) / fs
         return flt.apply_signal_faults(self.faults, self.device_id, stream, t, samples, self.rng)
 
-    def _frame(self, stream: str, seq: int, t0_us: int, fs: float, samples: np.ndarray) -> bytes:
-        """Encode one frame; ``samples`` are physical values, or already int16 counts."""
-        if samples.dtype != np.int16:
-            samples = quantize(stream, self._signal(stream, t0_us, fs, samples))
-        return encode_frame(make_frame(self.device_id, stream, seq, self.stamp(t0_us), fs, samples,
-                                       scale=SCALES[stream]))
+    def _frame(self, stream: str, seq: int, t0_us: int, fs: float, samples: np.ndarray | Quantized) -> bytes:
+        """Encode one frame; ``samples`` are physical values, or already int16 counts with their scale."""
+        if isinstance(samples, np.ndarray):
+            samples = quantize(self._signal(stream, t0_us, fs, samples))
+        counts, scale = samples
+        return encode_frame(make_frame(self.device_id, stream, seq, self.stamp(t0_us), fs, counts, scale=scale))
 
     def _source(self, stream: str, rate: float, frame_s: float, render: Callable[[int, int], bytes | list[bytes]]
                 ) -> StreamSource:
@@ -140,9 +144,9 @@ class SimDevice:
         return render
 
 
-def quantize(stream: str, values: np.ndarray) -> np.ndarray:
-    """Physical values -> int16 counts of the stream's scale (saturating, like an ADC)."""
-    return np.clip(np.rint(np.asarray(values) * (1.0 / SCALES[stream])), -32768, 32767).astype(np.int16)
+def quantize(values: np.ndarray) -> Quantized:
+    """Physical values -> int16 counts at a scale chosen from them."""
+    return int16_samples(values)
 
 
 class _Blocks:
@@ -160,8 +164,10 @@ class _Blocks:
         self.n = {s: round(fs * frame_s) for s, fs in rates.items()}
         self.quantized = quantized
         self._buf: dict[str, np.ndarray] = {}
+        self._scale: dict[str, float | None] = {}
         self._pos: dict[str, int] = dict.fromkeys(rates, 0)
-        self._pending: dict[str, list[np.ndarray]] = {s: [] for s in rates}
+        #: rendered blocks per stream: int16 counts with the block's scale, or physical values (None)
+        self._pending: dict[str, list[tuple[np.ndarray, float | None]]] = {s: [] for s in rates}
 
     def prime(self) -> None:
         """Render the first block now (before a run's clock starts) instead of on the first frame."""
@@ -172,20 +178,22 @@ class _Blocks:
         seconds = self._first * self.frame_s if self._first else self.block_s
         self._first = 0
         for s, values in self.make(seconds).items():
-            self._pending[s].append(quantize(s, values) if self.quantized else values)
+            self._pending[s].append(quantize(values) if self.quantized else (values, None))
 
-    def take(self, stream: str) -> np.ndarray:
+    def take(self, stream: str) -> np.ndarray | Quantized:
+        """The next frame of ``stream``: int16 counts with their block's scale, or physical values."""
         n = self.n[stream]
         buf = self._buf.get(stream)
         pos = self._pos[stream]
         if buf is None or pos + n > len(buf):
             if not self._pending[stream]:
                 self._render_next()
-            buf = self._pending[stream].pop(0)
+            buf, self._scale[stream] = self._pending[stream].pop(0)
             self._buf[stream] = buf
             pos = 0
         self._pos[stream] = pos + n
-        return buf[pos:pos + n]
+        scale = self._scale[stream]
+        return buf[pos:pos + n] if scale is None else (buf[pos:pos + n], scale)
 
 
 class EcgPatch(SimDevice):

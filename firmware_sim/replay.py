@@ -272,13 +272,19 @@ def _map_streams(path: Path, kind: str, names: list[str], columns: np.ndarray,
 
 
 def resample(signal: np.ndarray, fs_in: float, fs_out: float) -> np.ndarray:
-    """Polyphase resampling (anti-aliased) along axis 0."""
+    """Polyphase resampling (anti-aliased) along axis 0.
+
+    Each channel's median is taken off before and put back after: the filter pads with zeros and its
+    phases' gains differ from 1 in the third decimal, so a channel sitting thousands of units off zero
+    (a raw ADC PPG or EDA) would ring at its ends and at the new rate by more than its own signal.
+    """
     if math.isclose(fs_in, fs_out):
         return signal
     from scipy.signal import resample_poly
 
     ratio = Fraction(fs_out / fs_in).limit_denominator(1000)
-    return np.asarray(resample_poly(signal, ratio.numerator, ratio.denominator, axis=0))
+    centre = np.median(signal, axis=0, keepdims=True) if len(signal) else 0.0
+    return np.asarray(resample_poly(signal - centre, ratio.numerator, ratio.denominator, axis=0)) + centre
 
 
 class ReplayDevice(SimDevice):

@@ -11,7 +11,9 @@ writes the change, so a batch's resolution is committed together with the batch 
     raised --acknowledge--> acknowledged --resolve--> resolved
        \\----------------------resolve------------------/
 
-A redelivered resolution finds the alert resolved already and changes nothing.
+A redelivered resolution finds the alert resolved already and changes nothing. An edge may resolve
+only the alerts it raised: a resolution from another node is refused (:class:`AlertForbidden`), and
+the store counts it in :attr:`~gateway.store.records.WriteResult.refused` instead of applying it.
 """
 
 from __future__ import annotations
@@ -51,6 +53,10 @@ class AlertTransitionError(ValueError):
     """An alert cannot go from its state to the one asked (e.g. acknowledging a resolved alert)."""
 
 
+class AlertForbidden(PermissionError):
+    """An edge asked to resolve an alert another node raised."""
+
+
 @dataclass(frozen=True, slots=True)
 class Alert:
     """An alert event and what people did about it; ``state`` is the alert's, not the event's."""
@@ -65,12 +71,16 @@ class Alert:
 
 @dataclass(frozen=True, slots=True)
 class AlertUpdate:
-    """A request to act on the alert ``event_id``: who did it, and when (µs since the epoch)."""
+    """A request to act on the alert ``event_id``: who did it, and when (µs since the epoch).
+
+    ``node`` is the edge node that asks (an edge's resolution); ``None`` for people.
+    """
 
     event_id: str
     action: AlertAction
     who: str
     t_us: int
+    node: str | None = None
 
 
 def next_state(current: AlertState, action: AlertAction | str) -> AlertState:
@@ -90,7 +100,11 @@ def next_state(current: AlertState, action: AlertAction | str) -> AlertState:
 
 
 def apply(alert: Alert, update: AlertUpdate) -> Alert:
-    """``alert`` after ``update``, recording who acted and when; raises :class:`AlertTransitionError`."""
+    """``alert`` after ``update``, recording who acted and when; raises :class:`AlertTransitionError`, or
+    :class:`AlertForbidden` when an edge acts on an alert another node raised."""
+    if update.node is not None and (not update.node or update.node != alert.event.node):
+        raise AlertForbidden(f"edge {update.node!r} may not {update.action} alert {alert.event.event_id!r}, "
+                             f"raised by {alert.event.node or 'an unknown node'!r}")
     state = next_state(alert.state, update.action)
     if update.action == AlertAction.ACKNOWLEDGE:
         return replace(alert, state=state, acknowledged_by=update.who, acknowledged_us=update.t_us)
@@ -112,5 +126,6 @@ def edge_resolutions(events: Iterable[Event]) -> list[AlertUpdate]:
             continue
         alert_id = event.detail.get("alert_id")
         if isinstance(alert_id, str):
-            updates.append(AlertUpdate(alert_id, AlertAction.RESOLVE, f"edge:{event.node or 'unknown'}", event.t_us))
+            updates.append(AlertUpdate(alert_id, AlertAction.RESOLVE, f"edge:{event.node or 'unknown'}", event.t_us,
+                                       node=event.node))
     return updates

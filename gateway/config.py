@@ -37,6 +37,62 @@ class LiveConfig(StrictModel):
     )
 
 
+class AuthConfig(StrictModel):
+    """People and machines at the API (:mod:`gateway.auth`): sessions, tokens, lockout, origins."""
+
+    session_idle_s: float = Field(
+        1800.0, gt=0, description="A browser session ends after this long without a request (the dashboard's "
+        "polling counts as activity, so an open page stays signed in up to session_max_s)."
+    )
+    session_max_s: float = Field(12 * 3600.0, gt=0, description="A browser session ends this long after login.")
+    token_ttl_s: float = Field(
+        30 * 86_400.0, gt=0, description="Default lifetime of an API token from POST /api/v1/tokens."
+    )
+    token_max_ttl_s: float = Field(365 * 86_400.0, gt=0, description="Longest lifetime an API token may ask for.")
+    max_failures: int = Field(
+        5, ge=1, le=100, description="Failed logins in a row after which the user name is locked for lockout_s."
+    )
+    lockout_s: float = Field(
+        60.0, gt=0, description="First lockout; each further lockout of the same name doubles it (up to 15 min)."
+    )
+    attempts_per_minute: int = Field(
+        20, ge=1, le=10_000, description="Login and token requests accepted per client address per minute."
+    )
+    allowed_origins: tuple[str, ...] = Field(
+        (), description="Origins (scheme://host:port) besides the gateway's own that may open the WebSocket and "
+        "send state-changing requests (e.g. a reverse proxy's public address)."
+    )
+    metrics_token: SecretStr | None = Field(
+        None, description="Bearer token a Prometheus scraper presents for /metrics (admins may read it too); "
+        "never logged."
+    )
+
+
+class HttpsConfig(StrictModel):
+    """Serve HTTPS instead of HTTP (the demo's certificates from `iomt security init`, or any)."""
+
+    cert_file: Path = Field(description="PEM certificate chain of the gateway (server first).")
+    key_file: Path = Field(description="PEM private key of the certificate.")
+
+
+class LimitsConfig(StrictModel):
+    """How much request body the gateway holds at once (a few large uploads must not exhaust its memory)."""
+
+    json_body_bytes: int = Field(
+        64 * 1024, ge=1024, description="Largest body of a JSON API request (login, alert actions, users)."
+    )
+    large_body_bytes: int = Field(
+        1024 * 1024, ge=1024, description="An uplink body above this size (or of unknown size) is 'large'."
+    )
+    concurrent_large_bodies: int = Field(
+        2, ge=0, le=1000, description="Large bodies handled at once; further ones wait (0: no limit)."
+    )
+    large_body_wait_s: float = Field(
+        5.0, ge=0, le=300, description="How long a large body waits for its turn before the gateway answers 503 "
+        "with Retry-After (the edge retries)."
+    )
+
+
 class GatewayConfig(StrictModel):
     host: str = Field("127.0.0.1", description="Address the HTTP server binds to (0.0.0.0 for all).")
     port: int = Field(8080, ge=0, le=65535, description="HTTP port of the API and dashboard (0 picks a free one).")
@@ -50,8 +106,26 @@ class GatewayConfig(StrictModel):
         None, description="Broker to follow for edge availability and dead letters; none disables it."
     )
     max_uplink_bytes: int = Field(64 * 1024 * 1024, ge=1024, description="Largest uplink batch accepted.")
+    state_path: Path | None = Field(
+        None, description="SQLite file of users, sessions and edge tokens (default: state.sqlite beside db_path)."
+    )
+    audit_path: Path | None = Field(
+        None, description="SQLite file of the hash-chained audit log (default: audit.sqlite beside db_path)."
+    )
+    auth: AuthConfig = Field(default_factory=AuthConfig, description="Authentication of people and edges.")
     registry: RegistryConfig | None = Field(
-        None, description="The device registry: the device keys that open end-to-end encrypted images (and that "
-        "edges fetch); none: no device keys, so encrypted images are refused."
+        None, description="Device registry whose enrolled edges' uplink tokens the uplink accepts (and which "
+        "it audits), and whose device keys open end-to-end encrypted images (and go to the edges of their site); "
+        "none: the edge tokens in the state file (`iomt edge-tokens`), and encrypted images are refused."
     )
     imaging: ImagingConfig = Field(default_factory=ImagingConfig, description="The image store.")
+    tls: HttpsConfig | None = Field(None, description="Serve HTTPS with this certificate; none serves HTTP.")
+    limits: LimitsConfig = Field(default_factory=LimitsConfig, description="Request body limits.")
+
+    def state_file(self) -> Path:
+        """Where users, sessions and edge tokens live (relational state, whichever time-series backend)."""
+        return self.state_path if self.state_path is not None else self.db_path.parent / "state.sqlite"
+
+    def audit_file(self) -> Path:
+        """Where the audit log lives."""
+        return self.audit_path if self.audit_path is not None else self.db_path.parent / "audit.sqlite"

@@ -16,7 +16,11 @@ UPLINK_TOPIC = "uplink"
 
 
 def batch_from_records(records: list[UplinkRecord], node: str) -> WriteBatch:
-    """Decode records; a record that fails validation becomes a dead letter, the rest are kept."""
+    """Decode records; a record that fails validation becomes a dead letter, the rest are kept.
+
+    ``node`` is the edge the batch comes from (its credential): an event naming another node is a
+    forgery and is dead-lettered; one naming none is attributed to ``node``.
+    """
     frames: list[Frame] = []
     readings: list[Reading] = []
     events: list[Event] = []
@@ -25,6 +29,9 @@ def batch_from_records(records: list[UplinkRecord], node: str) -> WriteBatch:
         try:
             if record.kind is RecordKind.EVENT:
                 event = decode_event(record.payload)
+                if event.node and event.node != node:
+                    raise DecodeError("node", f"the event names node {event.node!r} but the batch comes from "
+                                              f"edge {node!r}; an edge sends only its own events")
                 events.append(event if event.node else dataclasses.replace(event, node=node))
                 continue
             message = decode_payload(record.payload, max_bytes=len(record.payload) + 1)

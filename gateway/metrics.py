@@ -68,6 +68,17 @@ class Metrics:
             "iomt_gateway_image_refusals", "Imaging payloads refused, by the field at fault (tag: failed "
             "authentication; encryption: not encrypted; key_id: no such device key)", ["field"], registry=r
         )
+        self.refused_resolutions = Counter(
+            "iomt_gateway_refused_alert_resolutions",
+            "Edge resolutions refused because another node raised the alert", registry=r,
+        )
+        self.logins = Counter(
+            "iomt_gateway_logins", "Password checks (login and token requests) by outcome", ["outcome"], registry=r
+        )
+        self.large_bodies_refused = Counter(
+            "iomt_gateway_large_bodies_refused", "Large uploads answered 503 because every slot stayed taken",
+            registry=r,
+        )
 
     def watch_store(self, store: StreamAccounting) -> None:
         self.registry.register(_StoreCollector(store))

@@ -26,6 +26,8 @@ import numpy as np
 from pydantic import TypeAdapter
 
 from gateway.alerts import Alert
+from gateway.audit import AuditEntry, Verification
+from gateway.auth.records import CreatedUser, IssuedToken, Me, SessionInfo, UserView
 from gateway.imaging.records import DeviceKeyGrant, ImageView, MaskView
 from gateway.store.records import EdgeModel, Series
 from gateway.views import EdgeView, NodeModels, PatientView, Summary
@@ -121,9 +123,12 @@ EDGES = Listing("edges", EdgeView)
 MODELS = Listing("models", EdgeModel)
 IMAGES = Listing("images", ImageView)
 DEVICE_KEYS = Listing("keys", DeviceKeyGrant)
+USERS = Listing("users", UserView)
+AUDIT = Listing("entries", AuditEntry)
 
 #: Every record with a schema of its own in the OpenAPI document (the records they hold come along).
-RECORDS: tuple[type, ...] = (Event, Alert, Series, PatientView, EdgeView, NodeModels, EdgeModel, Summary, ImageView,
+RECORDS: tuple[type, ...] = (Event, Alert, Series, PatientView, EdgeView, NodeModels, EdgeModel, Summary,
+                             Me, SessionInfo, IssuedToken, UserView, CreatedUser, AuditEntry, Verification, ImageView,
                              MaskView, DeviceKeyGrant)
 
 

@@ -11,9 +11,11 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from gateway.app import STORE, create_app
+from gateway.auth.edges import EdgeAuthority
 from gateway.config import GatewayConfig
 from gateway.listener import BrokerListener
 from gateway.store.base import Store
+from gateway.tls import server_context
 from iomt.transport.mqtt import MqttBus
 
 log = logging.getLogger(__name__)
@@ -23,6 +25,7 @@ log = logging.getLogger(__name__)
 class RunningGateway:
     app: web.Application
     port: int
+    scheme: str = "http"
 
     @property
     def store(self) -> Store:
@@ -30,7 +33,7 @@ class RunningGateway:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{self.scheme}://127.0.0.1:{self.port}"
 
 
 class GatewayStartError(RuntimeError):
@@ -38,12 +41,16 @@ class GatewayStartError(RuntimeError):
 
 
 @asynccontextmanager
-async def running_gateway(config: GatewayConfig, store: Store | None = None) -> AsyncIterator[RunningGateway]:
-    """Serve the gateway for the duration of the ``async with`` block."""
-    app = create_app(config, store)
+async def running_gateway(
+    config: GatewayConfig, store: Store | None = None, edges: EdgeAuthority | None = None
+) -> AsyncIterator[RunningGateway]:
+    """Serve the gateway for the duration of the ``async with`` block; edges authenticate against
+    ``edges`` (default: the edge tokens in the state file)."""
+    ssl_context = server_context(config.tls) if config.tls is not None else None
+    app = create_app(config, store, edges)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, config.host, config.port)
+    site = web.TCPSite(runner, config.host, config.port, ssl_context=ssl_context)
     try:
         await site.start()
     except OSError as exc:
@@ -60,8 +67,9 @@ async def running_gateway(config: GatewayConfig, store: Store | None = None) -> 
             bus = MqttBus(config.mqtt, client_id=f"iomt-gateway-{port}")
             BrokerListener(bus, app[STORE], config.site).start()
             await asyncio.get_running_loop().run_in_executor(None, bus.start)
-        log.info("gateway listening on http://%s:%d", config.host, port)
-        yield RunningGateway(app, port)
+        scheme = "https" if ssl_context is not None else "http"
+        log.info("gateway listening on %s://%s:%d", scheme, config.host, port)
+        yield RunningGateway(app, port, scheme)
     finally:
         if bus is not None:
             bus.stop()

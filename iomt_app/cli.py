@@ -12,10 +12,25 @@ from collections.abc import Sequence
 
 from iomt import __version__
 from iomt.config import ConfigError
-from iomt_app.commands import Handler, bench, broker, demo, devices, edge, gateway, replay, security, sim, train
+from iomt_app.commands import (
+    Handler,
+    audit,
+    bench,
+    broker,
+    demo,
+    devices,
+    edge,
+    edge_tokens,
+    gateway,
+    replay,
+    security,
+    sim,
+    train,
+    users,
+)
 
 #: Modules with ``register(subparsers)``; order is the order in ``iomt --help``.
-COMMAND_MODULES = (demo, sim, replay, edge, gateway, train, bench, broker, devices, security)
+COMMAND_MODULES = (demo, sim, replay, edge, gateway, users, edge_tokens, audit, train, bench, broker, devices, security)
 
 
 def environment() -> dict[str, str]:

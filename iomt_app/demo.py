@@ -3,11 +3,16 @@
 At the end it drains the pipeline and writes a summary whose loss and duplicate counts come from the
 sequence numbers in the store, compared with what the simulator reports it published.
 
-Secure by default: on the embedded broker, the first run provisions ``<workdir>/security`` (a local
+Secure by default. On the embedded broker, the first run provisions ``<workdir>/security`` (a local
 CA, the broker's TLS certificate, the gateway's HTTPS certificate, an identity with credentials for
-every simulated device, the edge and the gateway, the admin user; :mod:`iomt_app.provision`), the
-broker listens with TLS on 127.0.0.1 and accepts only enrolled identities within their topic grants,
-and each process gets its credentials in a config file (``--config``), never on its command line.
+every simulated device, the edge and the gateway in the device registry, the admin user of the
+page and API; :mod:`iomt_app.provision`), the broker listens with TLS on 127.0.0.1 and accepts only
+enrolled identities within their topic grants, the edge authenticates at the uplink with the token
+the registry issued it, and each process gets its credentials in a config file (``--config``), never
+on its command line. With ``--broker URL`` (a broker run elsewhere) the demo enrols nothing there,
+but the API is still authenticated: the admin user in the gateway's state file and an uplink token
+for the edge in ``<workdir>/credentials``. Either way the admin's generated password is printed
+once, on the terminal only.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from typing import Any
 from pydantic import SecretStr
 
 from gateway import views
+from gateway.auth import EdgeTokens, ensure_admin
 from gateway.config import GatewayConfig
 from gateway.imaging.service import IMAGING
 from gateway.registry.config import RegistryConfig
@@ -98,6 +104,30 @@ async def _spawn(name: str, *args: str, log_level: str, env: dict[str, str] | No
                                                 env=None if env is None else {**os.environ, **env})
 
 
+def _credentials(config: GatewayConfig, workdir: Path) -> Path:
+    """First run: the admin user (password printed once) and the edge's uplink token file; later runs
+    keep the users and issue the edge a fresh token (its old one stops working)."""
+    password = ensure_admin(config.state_file())
+    if password is not None:
+        print(  # noqa: T201 - shown once on the terminal, deliberately not through logging
+            f"\n  admin password (shown once, stored only as a hash in {config.state_file()}; sign in to the "
+            f"dashboard as 'admin'): "
+            f"{password}\n", flush=True,
+        )
+    tokens = EdgeTokens(config.state_file())
+    try:
+        token = tokens.issue(EDGE)
+    finally:
+        tokens.close()
+    path = workdir / "credentials" / f"{EDGE}.uplink-token"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.chmod(0o700)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(token + "\n")
+    return path
+
+
 async def _stop(proc: asyncio.subprocess.Process | None, grace_s: float = 30.0) -> None:
     if proc is None or proc.returncode is not None:
         return
@@ -143,8 +173,8 @@ async def run_demo(options: DemoOptions) -> int:
         gateway_mqtt = MqttConfig(url=broker_url) if broker_url else None
         edge_config: list[str] = []
         sim_config: list[str] = []
-        registry: RegistryConfig | None = None
         sim_env: dict[str, str] | None = None
+        edge_env: dict[str, str] = {}
         if broker_url is None:
             security = await loop.run_in_executor(None, _secure, workdir, options.patients)
             port = free_port()
@@ -160,21 +190,27 @@ async def run_demo(options: DemoOptions) -> int:
                                       tls=TlsConfig(ca_file=security.ca_cert))
             edge_config = ["--config", str(security.edge_config(EDGE))]
             sim_config = ["--config", str(security.sim_config)]
-            # the gateway opens sealed images with the registry's device keys (and hands the edge its site's)
-            registry = RegistryConfig(path=security.registry, key_file=security.registry_key)
+            gateway_config = GatewayConfig(
+                port=options.port, db_path=workdir / "gateway.sqlite", mqtt=gateway_mqtt,
+                state_path=security.user_state, audit_path=security.audit_log,
+                registry=RegistryConfig(path=security.registry, key_file=security.registry_key),
+            )
         else:
             log.warning("using the broker at %s as it is: the demo enrols nothing there, so no device has a key to "
                         "seal images with and the demo runs no imaging device", broker_url)
             sim_env = {"IOMT_SIM__IMAGING_DEVICES": "0"}
-        gateway_config = GatewayConfig(port=options.port, db_path=workdir / "gateway.sqlite", mqtt=gateway_mqtt,
-                                       registry=registry)
+            gateway_config = GatewayConfig(port=options.port, db_path=workdir / "gateway.sqlite", mqtt=gateway_mqtt)
+            token_file = await loop.run_in_executor(None, _credentials, gateway_config, workdir)
+            edge_config = ["--node-id", EDGE]
+            edge_env = {"IOMT_EDGE__UPLINK_TOKEN_FILE": str(token_file)}
         async with running_gateway(gateway_config) as gateway:
             log.info("dashboard: %s   (store: %s, broker: %s)", gateway.url, gateway_config.db_path, broker_url)
-            if registry is not None:
+            if gateway_config.registry is not None:
                 log.info("images (sealed end to end, with their masks): %s/static/images.html", gateway.url)
             edge = await _spawn(
                 "edge", "edge", *edge_config, "--broker", broker_url, "--gateway", gateway.url,
                 "--outbox", str(workdir / "edge-outbox.sqlite"), log_level=child_level,
+                env=edge_env,
             )
             if not await _wait_edge_online(gateway.store, edge, 30.0):
                 log.error("the edge node did not come online")
@@ -239,7 +275,8 @@ def _secure(workdir: Path, patients: int) -> Provisioned:
              len(security.enrolled))
     if security.admin_password is not None:
         print(  # noqa: T201 - shown once on the terminal, deliberately not through logging
-            f"\n  admin password (shown once, stored only as a hash in {security.admin_user}): "
+            f"\n  admin password (shown once, stored only as a hash in {security.user_state}; sign in to the "
+            f"dashboard as 'admin'): "
             f"{security.admin_password}\n", flush=True,
         )
     return security

@@ -12,12 +12,18 @@ what exists (enrolling only parties that are new). Layout (see also the README's
 ``gateway/https.crt``, ``.key``           the gateway's HTTPS certificate (SANs: the gateway hosts)
 ``registry/registry.sqlite``, ``.key``    the device registry and its master key
 ``registry/registry.toml``                ``[registry]`` config for ``iomt devices --config``
-``credentials/edge-<node>.toml``          ``[edge]`` config: node, site, uplink token file, MQTT username/password, CA
+``credentials/edge-<node>.toml``          ``[edge]`` config: node, site, MQTT username/password, CA,
+                                          uplink token file, the CA of the gateway's HTTPS
 ``credentials/edge-<node>.uplink-token``  the edge's uplink token (for the gateway's uplink auth)
-``credentials/gateway.toml``              ``[gateway]`` config: MQTT username/password, CA, the registry
+``credentials/gateway.toml``              ``[gateway]`` config: MQTT username/password, CA, the user
+                                          state file, the registry (edges' uplink tokens; device keys
+                                          that open sealed images), HTTPS
 ``credentials/sim.toml``, ``devices.json`` ``[sim]`` config and each device's username, password, key
 ``credentials/issued.json``               every secret issued here (a second run reuses them)
-``users/admin.json``                      the admin user record: name, role, password *hash*
+``audit/audit.sqlite``                     the audit log (gateway.audit): enrolments here and by ``iomt
+                                          devices``, and the gateway's (its ``audit_path``)
+``users/state.sqlite``                     the gateway's users (``admin`` first; password *hash* only),
+                                          sessions and API tokens (its ``state_path``)
 ========================================  =========================================================
 
 The admin password itself is returned once (:attr:`Provisioned.admin_password`) and stored nowhere.
@@ -28,15 +34,17 @@ from __future__ import annotations
 import json
 import logging
 import os
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gateway.audit import AuditLog
+from gateway.auth import ensure_admin
 from gateway.registry import pki
+from gateway.registry.config import audit_changes
 from gateway.registry.dynsec import dynsec_document
-from gateway.registry.hashing import PERSON_ITERATIONS, hash_secret, new_secret
+from gateway.registry.hashing import hash_secret, new_secret
 from gateway.registry.keys import write_private
 from gateway.registry.records import ALL_SITES, Issued, Kind, RegistryError
 from gateway.registry.service import DeviceRegistry
@@ -47,7 +55,6 @@ log = logging.getLogger(__name__)
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
 #: The dynamic security plugin's admin client: the registry's own identity at mosquitto.
 DYNSEC_ADMIN = "iomt-registry"
-ADMIN_USER = "admin"
 
 
 @dataclass(frozen=True)
@@ -141,8 +148,14 @@ class Provisioned:
         return self.credentials / "issued.json"
 
     @property
-    def admin_user(self) -> Path:
-        return self.root / "users" / "admin.json"
+    def audit_log(self) -> Path:
+        """The audit log the gateway, the registry commands and provisioning append to."""
+        return self.root / "audit" / "audit.sqlite"
+
+    @property
+    def user_state(self) -> Path:
+        """The gateway's user store (:class:`gateway.auth.UserStore`; the gateway's ``state_path``)."""
+        return self.root / "users" / "state.sqlite"
 
     def mqtt_credentials(self, name: str) -> tuple[str, str]:
         """(username, password) of ``name`` from its credentials file."""
@@ -158,7 +171,11 @@ def provision(root: Path, plan: SecurityPlan) -> Provisioned:
     os.chmod(root, 0o700)
     out = Provisioned(root)
     _certificates(out, plan)
-    registry = DeviceRegistry(SqliteRegistry(out.registry, out.registry_key))
+    out.audit_log.parent.mkdir(exist_ok=True)
+    os.chmod(out.audit_log.parent, 0o700)
+    audit = AuditLog(out.audit_log)
+    os.chmod(out.audit_log, 0o600)
+    registry = DeviceRegistry(SqliteRegistry(out.registry, out.registry_key), on_change=audit_changes(audit))
     secrets_: dict[str, dict[str, Any]] = _read_json(out.issued)
     wanted: list[tuple[str, Kind, str]] = [(plan.gateway, Kind.GATEWAY, plan.gateway_site)]
     wanted += [(node, Kind.EDGE, plan.site) for node in plan.edges]
@@ -179,6 +196,9 @@ def provision(root: Path, plan: SecurityPlan) -> Provisioned:
         enrolled.append(name)
     _write_json_private(out.issued, secrets_)
     admin_password = _admin(out)
+    if admin_password is not None:
+        audit.append("system", "user.add", "user:admin", {"role": "admin"})
+    audit.close()
     dynsec_admin_password = _dynsec_admin(out, plan, changed=bool(enrolled))
     _credential_files(out, plan, secrets_, dynsec_admin_password)
     if plan.broker_owner is not None:
@@ -213,14 +233,10 @@ def _certificates(out: Provisioned, plan: SecurityPlan) -> None:
 
 
 def _admin(out: Provisioned) -> str | None:
-    """Create the admin user record (hash only) if missing; the password, once."""
-    if out.admin_user.exists():
-        return None
-    password = new_secret(15)
-    record = {"username": ADMIN_USER, "role": "admin", "created_at": time.time(),
-              "password_hash": hash_secret(password, PERSON_ITERATIONS)}
-    _write_json_private(out.admin_user, record)
-    return password
+    """Create the gateway's ``admin`` user (hash only) while it has no user; its password, once."""
+    out.user_state.parent.mkdir(parents=True, exist_ok=True)
+    os.chmod(out.user_state.parent, 0o700)
+    return ensure_admin(out.user_state)
 
 
 def _dynsec_admin(out: Provisioned, plan: SecurityPlan, *, changed: bool) -> str | None:
@@ -254,13 +270,16 @@ def _credential_files(
         return section
 
     for node in plan.edges:
-        # the uplink token also fetches the site's device keys from the gateway (sealed images)
-        edge = {"node_id": node, "site": plan.site, "uplink_token_file": str(out.edge_token(node)), "mqtt": mqtt(node)}
+        edge = {"node_id": node, "site": plan.site, "uplink_token_file": str(out.edge_token(node)),
+                "gateway_ca_file": str(out.ca_cert), "mqtt": mqtt(node)}
         _write_toml(out.edge_config(node), {"edge": edge}, {"edge.mqtt.tls": tls})
         write_private(out.edge_token(node), (secrets_[node]["uplink_token"] + "\n").encode())
-    # the registry's device keys open the images devices seal end to end (and go to the edges of their site)
-    gateway = {"site": plan.gateway_site, "mqtt": mqtt(plan.gateway),
-               "registry": {"path": str(out.registry), "key_file": str(out.registry_key)}}
+    # the registry also holds the device keys that open images sealed end to end (and go to the edges of
+    # their site)
+    gateway = {"site": plan.gateway_site, "state_path": str(out.user_state), "audit_path": str(out.audit_log),
+               "mqtt": mqtt(plan.gateway),
+               "registry": {"path": str(out.registry), "key_file": str(out.registry_key)},
+               "tls": {"cert_file": str(out.gateway_cert), "key_file": str(out.gateway_key)}}
     _write_toml(out.gateway_config, {"gateway": gateway}, {"gateway.mqtt.tls": tls})
     sim: dict[str, Any] = {"site": plan.site, "device_credentials": str(out.devices_file)}
     if plan.broker_url:
@@ -269,7 +288,8 @@ def _credential_files(
     devices = {d: {"username": d, "password": secrets_[d]["password"], "key_id": secrets_[d].get("key_id"),
                    "key": secrets_[d].get("key")} for d in plan.devices}
     _write_json_private(out.devices_file, {"devices": devices})
-    registry: dict[str, Any] = {"path": str(out.registry), "key_file": str(out.registry_key)}
+    registry: dict[str, Any] = {"path": str(out.registry), "key_file": str(out.registry_key),
+                                "audit_path": str(out.audit_log)}
     if dynsec_password is not None:
         registry["broker"] = "dynsec"
         registry["dynsec"] = {"username": DYNSEC_ADMIN, "password": dynsec_password}

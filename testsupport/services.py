@@ -20,6 +20,7 @@ import subprocess
 import tempfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -297,6 +298,7 @@ bind-address = "{host}:{rpc_port}"
   bind-address = "{host}:{port}"
   log-enabled = false
   max-body-size = 0
+  auth-enabled = {auth}
 [continuous_queries]
   enabled = false
 [logging]
@@ -306,7 +308,8 @@ bind-address = "{host}:{rpc_port}"
 
 class Influxd(ManagedProcess):
     """An InfluxDB 1.x server (Debian's ``influxdb``); ``url`` is its HTTP address. Its data lives in
-    ``workdir``, so ``kill`` and ``start`` bring the same databases back."""
+    ``workdir``, so ``kill`` and ``start`` bring the same databases back. With ``admin`` (user,
+    password) it enforces authentication, and that user is created (an admin) once it is up."""
 
     name = "influxd"
     program = "influxd"
@@ -314,9 +317,11 @@ class Influxd(ManagedProcess):
     install_hint = "run the README's test command (it installs influxdb)"
     start_timeout_s = 30.0
 
-    def __init__(self, *, workdir: Path | None = None, port: int | None = None, host: str = "127.0.0.1") -> None:
+    def __init__(self, *, workdir: Path | None = None, port: int | None = None, host: str = "127.0.0.1",
+                 admin: tuple[str, str] | None = None) -> None:
         super().__init__(workdir=workdir, port=port, host=host)
         self.rpc_port = free_port(host)
+        self.admin = admin
 
     @property
     def url(self) -> str:
@@ -324,8 +329,30 @@ class Influxd(ManagedProcess):
 
     def command(self, program: str) -> list[str]:
         conf = self.workdir / "influxdb.conf"
-        conf.write_text(INFLUXD_CONFIG.format(host=self.host, dir=self.workdir, port=self.port, rpc_port=self.rpc_port))
+        conf.write_text(INFLUXD_CONFIG.format(host=self.host, dir=self.workdir, port=self.port, rpc_port=self.rpc_port,
+                                              auth="true" if self.admin else "false"))
         return [program, "-config", str(conf)]
+
+    def start(self, timeout_s: float | None = None) -> Self:
+        super().start(timeout_s)
+        if self.admin is not None and not self._has_users():  # a restart finds the user there already
+            user, password = self.admin
+            quoted = password.replace("\\", "\\\\").replace("'", "\\'")
+            statement = f"CREATE USER \"{user}\" WITH PASSWORD '{quoted}' WITH ALL PRIVILEGES"
+            body = urllib.parse.urlencode({"q": statement}).encode()
+            request = urllib.request.Request(f"{self.url}/query", data=body, method="POST")
+            with urllib.request.urlopen(request, timeout=10) as response:
+                if response.status != 200:
+                    raise ServiceError(f"influxd did not create the user {user!r}: {response.status}")
+        return self
+
+    def _has_users(self) -> bool:
+        """Whether an unauthenticated query is refused (then the first user exists)."""
+        try:
+            with urllib.request.urlopen(f"{self.url}/query?q=SHOW+DATABASES", timeout=5):
+                return False
+        except urllib.error.HTTPError as exc:
+            return exc.code == 401
 
     def ready(self) -> bool:
         return self.ping()

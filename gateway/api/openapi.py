@@ -11,6 +11,7 @@ from typing import Any
 from gateway import serde
 from gateway.alerts import OPEN, Alert, AlertAction
 from gateway.api.routes import ALERT_STATE_FILTERS, MAX_LIMIT, MAX_POINTS, alert_action_path
+from gateway.auth.openapi import auth_paths
 from gateway.imaging.openapi import paths as imaging_paths
 from gateway.store.records import Series
 from gateway.views import NodeModels, PatientView, Summary
@@ -76,7 +77,7 @@ def openapi_document() -> dict[str, Any]:
         "/api/v1/uplink": {"post": {
             "summary": "Store a batch from an edge node; 200 only after the store committed it",
             "parameters": [{"name": "X-Iomt-Node", "in": "header", "required": False, "schema": {"type": "string"},
-                            "description": "The sending edge node"}],
+                            "description": "The sending edge node; must be the node its token names"}],
             "requestBody": {"required": True, "content": {"application/x-iomt-uplink": {
                 "schema": {"type": "string", "format": "binary"}}}},
             "responses": {"200": {"description": "Committed", "content": {"application/json": {"schema": {
@@ -118,6 +119,7 @@ def openapi_document() -> dict[str, Any]:
         **imaging_paths(),
         OPENAPI_PATH: _get("This document", _OBJECT, errors=()),
         "/": {"get": {"summary": "The live dashboard (HTML)", "responses": {"200": {"description": "HTML"}}}},
+        **auth_paths(),
     }
     schemas = serde.schemas()
     schemas["Error"] = {"type": "object", "required": ["error", "status"],

@@ -18,6 +18,7 @@ from gateway import serde, views
 from gateway.alerts import OPEN, OPEN_STATES, AlertAction, AlertNotFound, AlertTransitionError
 from gateway.api import params
 from gateway.api.params import BadRequest
+from gateway.auth import Role, audit, principal, requires
 from gateway.live import alert_message
 from gateway.state import HUB, METRICS, STORE
 from gateway.store.records import AlertQuery, EventQuery
@@ -41,10 +42,12 @@ def now_us() -> int:
     return time.time_ns() // 1000
 
 
+@requires(Role.VIEWER)
 async def list_patients(request: web.Request) -> web.Response:
     return web.json_response(serde.PATIENTS.body(await in_thread(request, views.patients, request.app[STORE])))
 
 
+@requires(Role.VIEWER)
 async def get_patient(request: web.Request) -> web.Response:
     device = params.identifier(request.match_info["device"], "device")
     assert device is not None
@@ -54,6 +57,7 @@ async def get_patient(request: web.Request) -> web.Response:
     return web.json_response(serde.to_json(found))
 
 
+@requires(Role.VIEWER)
 async def get_stream(request: web.Request) -> web.Response:
     device = params.identifier(request.match_info["device"], "device")
     stream = request.match_info["stream"]
@@ -66,6 +70,7 @@ async def get_stream(request: web.Request) -> web.Response:
     return web.json_response(serde.series_json(series))
 
 
+@requires(Role.VIEWER)
 async def list_events(request: web.Request) -> web.Response:
     q = request.query
     query = EventQuery(
@@ -92,6 +97,7 @@ def alert_query(query: Mapping[str, str]) -> AlertQuery:
     )
 
 
+@requires(Role.VIEWER)
 async def list_alerts(request: web.Request) -> web.Response:
     query = alert_query(request.query)
     return web.json_response(serde.ALERTS.body(await in_thread(request, request.app[STORE].alerts, query)))
@@ -102,6 +108,7 @@ def alert_action_path(action: AlertAction) -> str:
 
 
 def alert_action_handler(action: AlertAction) -> Callable[[web.Request], Awaitable[web.Response]]:
+    @requires(Role.CLINICIAN)
     async def handler(request: web.Request) -> web.Response:
         return await alert_action(request, action)
 
@@ -117,24 +124,35 @@ async def alert_action(request: web.Request, action: AlertAction) -> web.Respons
         body = await request.json(loads=json.loads) if request.can_read_body else {}
     except ValueError:
         raise BadRequest("body", "must be JSON like {\"by\": \"nurse-ann\"}") from None
-    who = body.get("by") if isinstance(body, dict) else None
+    if not isinstance(body, dict):
+        raise BadRequest("by", "the body is a JSON object, like {\"by\": \"nurse-ann\"}")
+    user = principal(request).name
+    who = body.get("by", user)
     if not isinstance(who, str) or not who.strip() or len(who) > 64:
         raise BadRequest("by", "who acts on the alert: a non-empty string of at most 64 characters")
+    if who.strip() != user:
+        raise web.HTTPForbidden(reason=f"by: you are signed in as {user!r}; an action is recorded under the "
+                                       "signed-in user (leave out \"by\" or give your own name)")
     try:
-        alert = await in_thread(request, request.app[STORE].update_alert, event_id, action, who.strip(), now_us())
+        alert = await in_thread(request, request.app[STORE].update_alert, event_id, action, user, now_us())
     except AlertNotFound:
         raise web.HTTPNotFound(reason=f"no alert {event_id!r}") from None
     except AlertTransitionError as exc:
         raise web.HTTPConflict(reason=str(exc)) from None
     request.app[METRICS].alert_actions.labels(action.value).inc()
+    await audit(request, f"alert.{action.value}", event_id,
+                {"device": alert.event.device, "model": alert.event.model, "label": alert.event.label,
+                 "state": alert.state.value})
     request.app[HUB].publish([alert_message(alert)])
     return web.json_response(serde.alert_json(alert))
 
 
+@requires(Role.VIEWER)
 async def list_edges(request: web.Request) -> web.Response:
     return web.json_response(serde.EDGES.body(await in_thread(request, views.edges, request.app[STORE])))
 
 
+@requires(Role.VIEWER)
 async def edge_models(request: web.Request) -> web.Response:
     node = params.identifier(request.match_info["node"], "node")
     assert node is not None
@@ -144,10 +162,12 @@ async def edge_models(request: web.Request) -> web.Response:
     return web.json_response(serde.to_json(found))
 
 
+@requires(Role.VIEWER)
 async def list_models(request: web.Request) -> web.Response:
     return web.json_response(serde.MODELS.body(await in_thread(request, request.app[STORE].edge_models)))
 
 
+@requires(Role.VIEWER)
 async def summary(request: web.Request) -> web.Response:
     return web.json_response(serde.to_json(await in_thread(request, views.summary, request.app[STORE])))
 

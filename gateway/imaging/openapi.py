@@ -6,7 +6,7 @@ from typing import Any
 
 from gateway import serde
 from gateway.imaging.records import ImageView, Layer, MaskView
-from gateway.imaging.routes import MAX_IMAGES, ROUTES
+from gateway.imaging.routes import MAX_IMAGES
 
 _ERROR = {"description": "What was wrong",
           "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
@@ -30,12 +30,10 @@ def _query(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any
 _IMAGE_ID = _path("image_id", "The image's id (32 hex digits, from the listing)")
 
 
-def _role(path: str) -> str:
-    return next(r.role for r in ROUTES if r.path.replace("{image_id:[0-9a-f]{32}}", "{image_id}") == path)
-
-
 def paths() -> dict[str, Any]:
-    out: dict[str, Any] = {
+    """The image API's paths; who may call each (``x-iomt-access``) is added from the handlers' declarations
+    with the rest of the document's (:mod:`gateway.auth.openapi`)."""
+    return {
         "/api/v1/patients/{device}/images": {"get": {
             "summary": "A patient's images, newest first (the patient they name, or the imaging device's id): time, "
                        "modality, spacing, size, mask layers, the model's finding",
@@ -65,6 +63,3 @@ def paths() -> dict[str, Any]:
             "responses": {"200": _ok(serde.DEVICE_KEYS.schema()), "400": _ERROR, "401": _ERROR, "403": _ERROR,
                           "404": _ERROR, "503": _ERROR}}},
     }
-    for path, item in out.items():
-        item["get"]["x-iomt-role"] = _role(path)
-    return out

@@ -1,8 +1,9 @@
 """The image API: a patient's images, one image as PNG (decrypted here, for an authorised user), its mask
 layers as run lengths or PNG, and the device keys an edge needs to open its site's images.
 
-Each route declares who may call it in :data:`ROUTES` (``viewer`` < ``clinician`` < ``admin``, or
-``edge``: an edge node with its uplink credential), for the gateway's auth layer to enforce:
+Each handler declares who may call it with the gateway's access decorators (:mod:`gateway.auth`:
+``viewer`` < ``clinician`` < ``admin``, or ``edge``: an edge node with its uplink credential), which
+the auth middleware enforces:
 
 ==========================================================  =======  ==================================
 route                                                       role     what
@@ -27,13 +28,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 from aiohttp import web
 
 from gateway import serde
 from gateway.api import params
 from gateway.api.params import BadRequest
+from gateway.auth import Role, audit, edge_node, edges_only, requires
 from gateway.imaging.png import gray_png, mask_png
 from gateway.imaging.records import DeviceKeyGrant, Layer
 from gateway.imaging.service import IMAGING, Imaging
@@ -41,7 +43,6 @@ from gateway.imaging.store import ImageNotFound
 from gateway.registry.records import Kind, Principal, RegistryError
 
 T = TypeVar("T")
-Role = Literal["viewer", "clinician", "admin", "edge"]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 MAX_IMAGES = 1000
@@ -54,7 +55,6 @@ class Route:
     method: str
     path: str
     handler: Handler
-    role: Role
 
 
 async def _run(fn: Callable[..., T], *args: Any) -> T:
@@ -65,6 +65,7 @@ def _imaging(request: web.Request) -> Imaging:
     return request.app[IMAGING]
 
 
+@requires(Role.VIEWER)
 async def list_images(request: web.Request) -> web.Response:
     patient = params.identifier(request.match_info["device"], "device")
     assert patient is not None
@@ -77,6 +78,7 @@ async def list_images(request: web.Request) -> web.Response:
     return web.json_response(serde.IMAGES.body(found), headers=NO_STORE)
 
 
+@requires(Role.VIEWER)
 async def get_image(request: web.Request) -> web.Response:
     image_id = request.match_info["image_id"]
     try:
@@ -86,6 +88,7 @@ async def get_image(request: web.Request) -> web.Response:
     return web.json_response(serde.to_json(view), headers=NO_STORE)
 
 
+@requires(Role.VIEWER)
 async def image_png(request: web.Request) -> web.Response:
     image_id = request.match_info["image_id"]
     store = _imaging(request).store
@@ -100,6 +103,7 @@ async def image_png(request: web.Request) -> web.Response:
     return web.Response(body=body, content_type="image/png", headers=NO_STORE)
 
 
+@requires(Role.VIEWER)
 async def image_mask(request: web.Request) -> web.Response:
     image_id = request.match_info["image_id"]
     layer = params.identifier(request.match_info["layer"], "layer")
@@ -116,34 +120,32 @@ async def image_mask(request: web.Request) -> web.Response:
     return web.json_response(serde.to_json(view), headers=NO_STORE)
 
 
-def _edge(request: web.Request, imaging: Imaging) -> Principal:
-    """The edge an ``Authorization: Bearer <uplink token>`` names in the device registry (401 otherwise).
-
-    This is the plug-in point for the gateway's auth layer: once it authenticates edges itself, the
-    edge's node name comes from there and only its site is read from the registry."""
+def _edge(imaging: Imaging, node: str) -> Principal:
+    """The registry's record of the edge ``node`` the auth layer authenticated (its site says whose keys it
+    may have); 403 when the registry does not know it as an active edge."""
     if imaging.registry is None:
         raise web.HTTPServiceUnavailable(reason="this gateway has no device registry (gateway.registry): it holds "
                                                 "no device keys")
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    principal = imaging.registry.verify_edge_token(token.strip()) if scheme.lower() == "bearer" and token else None
-    if principal is None:
-        raise web.HTTPUnauthorized(reason="an edge's uplink token is required (Authorization: Bearer <token>)",
-                                   headers={"WWW-Authenticate": 'Bearer realm="iomt-edge"'})
+    principal = imaging.registry.get(node)
+    if principal is None or principal.kind is not Kind.EDGE or not principal.active:
+        raise web.HTTPForbidden(reason=f"edge {node!r} is not an active edge of the device registry, which says "
+                                       "whose device keys an edge may fetch (iomt devices enrol --kind edge)")
     return principal
 
 
+@edges_only
 async def device_keys(request: web.Request) -> web.Response:
     """Keys of active devices of the calling edge's site: every device's newest, or ``?device=`` (and
     ``?key_id=``) for one."""
     imaging = _imaging(request)
-    edge = await _run(_edge, request, imaging)
+    edge = await _run(_edge, imaging, edge_node(request))
     device = params.identifier(request.query.get("device"), "device")
     key_id = params.integer(request.query, "key_id", 0, 1, 0xFFFFFFFF) if "key_id" in request.query else None
     if key_id is not None and device is None:
         raise BadRequest("key_id", "needs device")
     grants = await _run(_grants, imaging, edge, device, key_id)
-    await _run(imaging.audit.append, f"edge:{edge.name}", "device_key.release", device or f"site:{edge.site}",
-               {"keys": [[g.device, g.key_id] for g in grants]})
+    await audit(request, "device_key.release", device or f"site:{edge.site}",
+                {"keys": [[g.device, g.key_id] for g in grants]})
     return web.json_response(serde.DEVICE_KEYS.body(grants), headers=NO_STORE)
 
 
@@ -174,11 +176,11 @@ def _grants(imaging: Imaging, edge: Principal, device: str | None, key_id: int |
 
 
 ROUTES: tuple[Route, ...] = (
-    Route("GET", "/api/v1/patients/{device}/images", list_images, "viewer"),
-    Route("GET", f"/api/v1/images/{PATH_ID}", get_image, "viewer"),
-    Route("GET", f"/api/v1/images/{PATH_ID}/image.png", image_png, "viewer"),
-    Route("GET", f"/api/v1/images/{PATH_ID}/masks/{{layer}}", image_mask, "viewer"),
-    Route("GET", "/api/v1/edge/device-keys", device_keys, "edge"),
+    Route("GET", "/api/v1/patients/{device}/images", list_images),
+    Route("GET", f"/api/v1/images/{PATH_ID}", get_image),
+    Route("GET", f"/api/v1/images/{PATH_ID}/image.png", image_png),
+    Route("GET", f"/api/v1/images/{PATH_ID}/masks/{{layer}}", image_mask),
+    Route("GET", "/api/v1/edge/device-keys", device_keys),
 )
 
 

@@ -8,11 +8,9 @@ import logging
 import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 from aiohttp import web
 
-from gateway.audit import AuditLog
 from gateway.config import GatewayConfig
 from gateway.imaging.ingest import ImagingIngest, PreparedImages
 from gateway.imaging.keys import RegistryKeys
@@ -27,25 +25,19 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Imaging:
-    """What the imaging handlers and the uplink share: the store, the ingest, the registry, the audit log."""
+    """What the imaging handlers and the uplink share: the store, the ingest, the registry (device key releases
+    go to the gateway's audit log through :func:`gateway.auth.audit`)."""
 
     store: ImageStore
     ingest: ImagingIngest
     registry: DeviceRegistry | None
     keys: RegistryKeys | None
-    audit: AuditLog
 
     def close(self) -> None:
         self.store.close()
-        self.audit.close()
 
 
 IMAGING = web.AppKey("imaging", Imaging)
-
-
-def audit_file(config: GatewayConfig) -> Path:
-    """The gateway's audit log (the same file the rest of the gateway appends to)."""
-    return config.db_path.parent / "audit.sqlite"
 
 
 def open_imaging(config: GatewayConfig) -> Imaging:
@@ -58,7 +50,7 @@ def open_imaging(config: GatewayConfig) -> Imaging:
                     "refused")
     ingest = ImagingIngest(store, keys, require_encryption=imaging.require_encryption,
                            max_image_bytes=imaging.max_image_bytes)
-    return Imaging(store, ingest, registry, keys, AuditLog(audit_file(config)))
+    return Imaging(store, ingest, registry, keys)
 
 
 def install(app: web.Application, config: GatewayConfig) -> None:

@@ -7,9 +7,10 @@ from typing import Literal
 
 from pydantic import Field
 
+from gateway.audit import AuditLog
 from gateway.registry.dynsec import DynsecDriver
-from gateway.registry.records import RegistryError
-from gateway.registry.service import DeviceRegistry
+from gateway.registry.records import Principal, RegistryError
+from gateway.registry.service import ChangeListener, DeviceRegistry
 from gateway.registry.store import SqliteRegistry
 from iomt.config import MqttConfig, StrictModel
 
@@ -28,6 +29,10 @@ class RegistryConfig(StrictModel):
         None, description="Connection of the dynamic security plugin's admin client (broker 'dynsec')."
     )
     timeout_s: float = Field(10.0, gt=0, le=120, description="How long to wait for the broker to take a change.")
+    audit_path: Path | None = Field(
+        None, description="Audit log (gateway.audit, hash-chained) that enrolments, rotations and revocations are "
+        "appended to, e.g. the gateway's own audit_path; none: changes are not audited."
+    )
 
 
 def open_registry(config: RegistryConfig) -> DeviceRegistry:
@@ -39,4 +44,16 @@ def open_registry(config: RegistryConfig) -> DeviceRegistry:
                                 "username and password)")
         driver = DynsecDriver(config.dynsec, config.timeout_s)
     key_file = config.key_file or config.path.with_suffix(".key")
-    return DeviceRegistry(SqliteRegistry(config.path, key_file), driver)
+    registry = DeviceRegistry(SqliteRegistry(config.path, key_file), driver)
+    if config.audit_path is not None:
+        registry.on_change = audit_changes(AuditLog(config.audit_path))
+    return registry
+
+
+def audit_changes(audit: AuditLog) -> ChangeListener:
+    """The registry's change hook appending each change to ``audit`` (no secret: name, kind, site)."""
+
+    def changed(action: str, principal: Principal, actor: str) -> None:
+        audit.append(actor, action, principal.name, {"kind": str(principal.kind), "site": principal.site})
+
+    return changed

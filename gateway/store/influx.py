@@ -204,10 +204,12 @@ class InfluxStore:
                 self._count_into(self._stats, seen, refused)
         if keep:
             self._write(KEEP, keep)
-        changed = self._alerts.written(new_events.values(), batch.events)
+        not_applied: list[AlertUpdate] = []
+        changed = self._alerts.written(new_events.values(), batch.events, not_applied)
         stored = len(seen) + len(keep)
         latest = {a.event.event_id: a for a in changed}  # raised and resolved in one batch: the resolved one
-        return WriteResult(stored=stored, duplicates=len(batch) - stored, alerts=tuple(latest.values()))
+        return WriteResult(stored=stored, duplicates=len(batch) - stored, alerts=tuple(latest.values()),
+                           refused=tuple(not_applied))
 
     @staticmethod
     def _count_into(

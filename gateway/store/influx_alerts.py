@@ -63,11 +63,13 @@ class AlertLog:
             self._log([update])
         return updated
 
-    def written(self, new_events: Iterable[Event], batch_events: Iterable[Event]) -> list[Alert]:
+    def written(self, new_events: Iterable[Event], batch_events: Iterable[Event],
+                refused: list[AlertUpdate] | None = None) -> list[Alert]:
         """After a batch's events are written: the alerts its new events raised, and the ones its edges resolved.
 
         Every resolution of the batch is applied, new or redelivered: one that was applied already finds
         its alert resolved and changes nothing, one whose log entry a failed write lost is applied now.
+        A resolution of an alert another node raised is not applied; it is added to ``refused``.
         """
         opened = [a for e in new_events if (a := alerts.opened_by(e)) is not None]
         updates = alerts.edge_resolutions(batch_events)
@@ -83,6 +85,10 @@ class AlertLog:
                     continue
                 try:
                     current[update.event_id] = alerts.apply(alert, update)
+                except alerts.AlertForbidden:
+                    if refused is not None:
+                        refused.append(update)
+                    continue
                 except alerts.AlertTransitionError:
                     continue  # a redelivered resolution, or one a person already made
                 applied.append(update)

@@ -2,10 +2,14 @@
 
 Connection failures and 5xx answers become :class:`StoreUnavailable` (the uplink answers 503 and the
 edge retries); 4xx answers and InfluxQL errors are :class:`ValueError` (a bug, not an outage).
+
+Credentials travel in an ``Authorization: Basic`` header (InfluxDB 1.x, 2.x and 3.x accept it on the
+v1 API), never in the URL, where proxies, access logs and error messages would keep them.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 from urllib.parse import urlencode
@@ -24,17 +28,20 @@ class InfluxHttp:
         self.url = url.rstrip("/")
         self.database = database
         self._pool = urllib3.PoolManager(maxsize=4, retries=False, timeout=urllib3.Timeout(connect=2.0, read=timeout_s))
-        self._auth: dict[str, str] = {"u": username, "p": password or ""} if username else {}
+        self._headers: dict[str, str] = {}
+        if username:
+            pair = f"{username}:{password or ''}".encode()
+            self._headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
 
     def request(self, method: str, path: str, fields: dict[str, str], body: bytes | None = None) -> bytes:
         try:
             if body is None:
                 response = self._pool.request_encode_body(
-                    method, self.url + path, fields={**fields, **self._auth}, encode_multipart=False
+                    method, self.url + path, fields=fields, encode_multipart=False, headers=self._headers
                 )
             else:
-                query = urlencode({**fields, **self._auth})
-                response = self._pool.request(method, f"{self.url}{path}?{query}", body=body)
+                response = self._pool.request(method, f"{self.url}{path}?{urlencode(fields)}", body=body,
+                                              headers=self._headers)
         except urllib3.exceptions.HTTPError as exc:
             raise StoreUnavailable(f"InfluxDB at {self.url} unreachable: {exc}") from exc
         if response.status >= 500:

@@ -8,7 +8,7 @@ from enum import StrEnum
 
 import numpy as np
 
-from gateway.alerts import Alert
+from gateway.alerts import Alert, AlertUpdate
 from iomt.wire.deadletter import DeadLetter
 from iomt.wire.events import AlertState, Event, EventKind, Priority
 from iomt.wire.frames import Frame, Reading
@@ -37,12 +37,14 @@ class WriteBatch:
 
 @dataclass(frozen=True, slots=True)
 class WriteResult:
-    """What a committed write did: new rows, redeliveries it recognised and refused, and the alerts it
-    raised or changed (an edge's resolution), as they now stand in the store."""
+    """What a committed write did: new rows, redeliveries it recognised and refused, the alerts it
+    raised or changed (an edge's resolution), as they now stand in the store, and the edge resolutions
+    it refused because the alert was raised by another node (stored as events, not applied)."""
 
     stored: int
     duplicates: int
     alerts: tuple[Alert, ...] = ()
+    refused: tuple[AlertUpdate, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

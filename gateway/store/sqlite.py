@@ -114,14 +114,16 @@ class SqliteStore:
                 )
                 stored += db.total_changes - before
                 self._write_registry(seen, models)
-                changed = self._open_alerts(batch.events) + self._resolve_by_edges(batch.events)
+                refused: list[AlertUpdate] = []
+                changed = self._open_alerts(batch.events) + self._resolve_by_edges(batch.events, refused)
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
             db.execute("COMMIT")
             db.execute("UPDATE batches SET committed_us = ? WHERE id = ?", (time.time_ns() // 1000, batch_id))
         latest = {a.event.event_id: a for a in changed}  # raised and resolved in one batch: the resolved one
-        return WriteResult(stored=stored, duplicates=len(batch) - stored, alerts=tuple(latest.values()))
+        return WriteResult(stored=stored, duplicates=len(batch) - stored, alerts=tuple(latest.values()),
+                           refused=tuple(refused))
 
     def _insert_grouped(self, sql: str, rows: list[tuple[Any, ...]]) -> int:
         """Insert rows (device, stream, seq, ...) per stream, keeping that stream's counters; returns new rows.
@@ -350,8 +352,9 @@ class SqliteStore:
                 opened.append(alert)
         return opened
 
-    def _resolve_by_edges(self, events: Iterable[Event]) -> list[Alert]:
-        """Close the alerts the batch's resolution events name; one already closed (or unknown) stays as it is."""
+    def _resolve_by_edges(self, events: Iterable[Event], refused: list[AlertUpdate]) -> list[Alert]:
+        """Close the alerts the batch's resolution events name; one already closed (or unknown) stays as it is,
+        and one raised by another node is added to ``refused``."""
         changed = []
         for update in alerts.edge_resolutions(events):
             current = self._load_alert(update.event_id)
@@ -359,6 +362,9 @@ class SqliteStore:
                 continue
             try:
                 updated = alerts.apply(current, update)
+            except alerts.AlertForbidden:
+                refused.append(update)
+                continue
             except alerts.AlertTransitionError:
                 continue  # a redelivered resolution, or one a person already made
             self._save_alert(updated)

@@ -148,6 +148,32 @@ def make_frame(
     return Frame(device, stream, seq, t0_us, float(sample_rate), arr, float(scale))
 
 
+#: Largest int16 count a scaled block may use: the whole range, since the block's peak is known.
+INT16_LIMIT = 32767
+
+
+def int16_samples(values: np.ndarray) -> tuple[np.ndarray, float]:
+    """``(counts, scale)`` to send ``values`` (physical units, any shape) as int16 without clipping.
+
+    The scale is the smallest power of two at which the block's peak fits int16 (an all-zero block
+    gets 1.0): every block keeps 15-16 bits of precision relative to its own peak, whatever its units,
+    a PPG in ADC counts thousands of units tall or an EDA in siemens (1e-6) alike. A fixed scale
+    cannot do both: the 1.0.0 devices' 0.001 per count clipped a PPG in counts at +-32.767 and left an
+    EDA in siemens a handful of steps. Powers of two keep consecutive frames on one of a few scales,
+    and ``counts * scale`` exact. Non-finite values are refused (``ValueError``): a frame can carry none.
+    """
+    x = np.asarray(values, dtype=np.float64)
+    peak = float(np.max(np.abs(x))) if x.size else 0.0
+    if not math.isfinite(peak):
+        raise ValueError("values contain NaN or infinity; a frame cannot carry them")
+    if peak == 0.0:
+        return np.zeros(x.shape, dtype=np.int16), 1.0
+    mantissa, exponent = math.frexp(peak / INT16_LIMIT)  # peak / LIMIT = mantissa * 2**exponent, 0.5 <= m < 1
+    scale = math.ldexp(1.0, exponent - 1 if mantissa == 0.5 else exponent)
+    counts = np.rint(x * (1.0 / scale))
+    return np.clip(counts, -INT16_LIMIT - 1, INT16_LIMIT).astype(np.int16), scale
+
+
 def encode_reading(reading: Reading) -> bytes:
     """Encode a reading to compact JSON."""
     body = {

@@ -20,6 +20,7 @@ BENCH_MODULES = {
     "dashboard": ("benchmarks.dashboard",),
     "train": ("benchmarks.train",),
     "mqtt": ("benchmarks.mqtt",),
+    "bodies": ("benchmarks.bodies",),
     "broker-restart": ("benchmarks.broker_restart",),
 }
 

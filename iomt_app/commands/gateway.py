@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import logging
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from iomt_app.commands import add_common
+
+log = logging.getLogger(__name__)
+#: Where the first start leaves the generated admin password (beside the state file, mode 0600).
+INITIAL_PASSWORD_FILE = "initial-admin-password"
 
 
 def register(sub: Any) -> None:
@@ -18,6 +23,8 @@ def register(sub: Any) -> None:
     p.add_argument("--db", type=Path, help="SQLite store file")
     p.add_argument("--backend", choices=("sqlite", "influxdb"), help="time-series store (default sqlite)")
     p.add_argument("--influx-url", metavar="URL", help="InfluxDB HTTP address for --backend influxdb")
+    p.add_argument("--tls-cert", type=Path, metavar="FILE", help="serve HTTPS with this PEM certificate")
+    p.add_argument("--tls-key", type=Path, metavar="FILE", help="the PEM private key of --tls-cert")
     p.set_defaults(func=run)
 
 
@@ -29,7 +36,25 @@ def run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     config = load_config(
         GatewayConfig, "gateway", path=args.config, env=env,
         overrides={"host": args.host, "port": args.port, "db_path": args.db, "mqtt.url": args.broker,
-                   "backend": args.backend, "influx.url": args.influx_url},
+                   "backend": args.backend, "influx.url": args.influx_url, "tls.cert_file": args.tls_cert,
+                   "tls.key_file": args.tls_key},
     )
+    first_admin(config.state_file())
     service.serve(config)
     return 0
+
+
+def first_admin(state: Path) -> Path | None:
+    """On the first start (no user yet) create ``admin`` and leave its password in a file readable by this
+    OS user only, beside the state file — never in the log. Returns that file when it was written."""
+    from gateway.auth import ensure_admin
+    from iomt_app.commands.edge_tokens import write_private
+
+    password = ensure_admin(state)
+    if password is None:
+        return None
+    path = state.parent / INITIAL_PASSWORD_FILE
+    write_private(path, password + "\n")
+    log.warning("first start: created the user 'admin'; its password is in %s (sign in, set your own with "
+                "`iomt users passwd admin`, then delete the file)", path)
+    return path

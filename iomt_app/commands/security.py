@@ -58,6 +58,6 @@ def _init(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     done = provision(args.dir, plan)
     print(f"security in {done.root}: {len(done.enrolled)} identities enrolled this run")  # noqa: T201
     if done.admin_password is not None:
-        print(f"admin password (shown once, stored only as a hash in {done.admin_user}): "  # noqa: T201
+        print(f"admin password (shown once, stored only as a hash in {done.user_state}): "  # noqa: T201
               f"{done.admin_password}")
     return 0

@@ -8,15 +8,16 @@ import keras
 from keras import layers
 
 from models.definitions import ModelSpec
-from models.preprocessing import PREPROCESSING_VERSION, emotion
+from models.preprocessing import emotion
 
 SPEC = ModelSpec(
     name="emotion",
     classes=("baseline", "stress", "amusement"),
     input_shape=(emotion.STEPS, emotion.FEATURES),
     preprocessing="models.preprocessing.emotion",
-    preprocessing_version=PREPROCESSING_VERSION,
-    description="baseline / stress / amusement from a 60 s window of ECG, EDA and PPG as 6 feature steps",
+    preprocessing_version=emotion.RELATIVE_VERSION,
+    description="baseline / stress / amusement from a 60 s window of ECG, EDA and PPG as 6 steps of 11 unit-free"
+    " features relative to the subject's own running baseline (input 2)",
     has_lstm=True,
 )
 

@@ -119,7 +119,7 @@ def test_the_demos_broker_refuses_the_unauthenticated_and_no_secret_is_on_a_comm
     import threading
     import time
 
-    from gateway.registry.hashing import verify_secret
+    from gateway.auth import Role, UserStore
     from iomt.config import MqttConfig, TlsConfig
     from iomt.transport import TransportError
     from iomt.transport.bulk_mqtt import BulkMqttBus
@@ -176,6 +176,11 @@ def test_the_demos_broker_refuses_the_unauthenticated_and_no_secret_is_on_a_comm
     output = "".join(lines)
     password = re.search(r"admin password \(shown once[^)]*\): (\S+)", output)
     assert password is not None and output.count(password.group(1)) == 1
-    record = json.loads((workdir / "security" / "users" / "admin.json").read_text())
-    assert record["role"] == "admin" and verify_secret(password.group(1), record["password_hash"])
-    assert password.group(1) not in (workdir / "security" / "users" / "admin.json").read_text()
+    state = workdir / "security" / "users" / "state.sqlite"
+    users = UserStore(state)
+    try:
+        user = users.verify("admin", password.group(1))
+    finally:
+        users.close()
+    assert user is not None and user.role is Role.ADMIN
+    assert password.group(1).encode() not in state.read_bytes()

@@ -21,7 +21,7 @@ import pytest
 from selenium.webdriver.common.by import By
 
 from gateway.audit import AuditLog
-from tests.gateway.browser import chromium
+from tests.gateway.browser import chromium, sign_in
 
 pytestmark = pytest.mark.slow
 
@@ -36,8 +36,19 @@ def poll(fn, timeout_s: float, what: str):  # type: ignore[no-untyped-def]
     raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
 
 
-def images_of(base: str, patient: str) -> list[dict[str, object]]:
-    with urllib.request.urlopen(f"{base}/api/v1/patients/{patient}/images", timeout=10) as r:
+def api_token(base: str, password: str) -> str:
+    """An API token of the demo's admin (as a script would get one)."""
+    body = json.dumps({"username": "admin", "password": password, "label": "test"}).encode()
+    request = urllib.request.Request(f"{base}/api/v1/tokens", data=body, method="POST",
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as r:
+        return json.loads(r.read())["token"]  # type: ignore[no-any-return]
+
+
+def images_of(base: str, patient: str, token: str) -> list[dict[str, object]]:
+    request = urllib.request.Request(f"{base}/api/v1/patients/{patient}/images",
+                                     headers={"Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(request, timeout=10) as r:
         return json.loads(r.read())["images"]  # type: ignore[no-any-return]
 
 
@@ -53,10 +64,13 @@ def test_the_demos_imaging_device_shows_its_images_with_their_masks(tmp_path: Pa
         found = poll(lambda: re.search(r"images \(sealed[^)]*\): (http://\S+)/static",
                                                                 "".join(lines)), 90, "the images page's address")
         base = found.group(1)
+        password = re.search(r"admin password \(shown once[^)]*\): (\S+)", "".join(lines))
+        assert password is not None, "".join(lines)[-3000:]
+        token = api_token(base, password.group(1))
 
         def with_lesion() -> tuple[str, dict[str, object]] | None:
             for patient in ("patient-0001", "patient-0002"):
-                for image in images_of(base, patient):
+                for image in images_of(base, patient, token):
                     if any(layer["layer"] == "ground_truth" and layer["area_px"] > 0  # type: ignore[index]
                            for layer in image["layers"]):  # type: ignore[attr-defined]
                         return patient, image
@@ -66,6 +80,7 @@ def test_the_demos_imaging_device_shows_its_images_with_their_masks(tmp_path: Pa
         assert image["encrypted_in_transit"] is True and image["device"] == "imaging-0001"
         assert image["node"] == "edge-1" and image["spacing_mm"] == [0.3125, 0.3125]
         with chromium() as driver:
+            sign_in(driver, base, "admin", password.group(1), timeout_s=30)
             driver.get(f"{base}/static/images.html?patient={patient}")
             card = f".image-card[data-image-id='{image['image_id']}'][data-loaded]"
             poll(lambda: driver.find_elements(By.CSS_SELECTOR, card), 30, "the image drawn")
@@ -92,7 +107,7 @@ def test_the_demos_imaging_device_shows_its_images_with_their_masks(tmp_path: Pa
             demo.stdout.close()
     assert demo.returncode == 0, "".join(lines)[-3000:]
     # the edge fetched the imaging device's key (to open its images for analysis), and only that one
-    audit = AuditLog(workdir / "audit.sqlite")
+    audit = AuditLog(workdir / "security" / "audit" / "audit.sqlite")  # the gateway's, shared with provisioning
     try:
         releases = [(e.actor, e.target, e.detail["keys"]) for e in audit.entries() if e.action == "device_key.release"]
     finally:

@@ -16,7 +16,7 @@ from iomt.transport.mqtt import MqttBus
 from iomt.wire import topics
 from iomt.wire.events import decode_event
 from tests.e2e.scripted import publish_realtime, scripted_motion
-from tests.integration.helpers import edge_config, start_edge
+from tests.integration.helpers import edge_config, enrol, start_edge
 
 pytestmark = pytest.mark.slow
 
@@ -36,7 +36,8 @@ async def test_a_fall_raises_one_alert_within_2_s_and_fall_like_activities_none(
     ]
     impacts = [e[0] for e in devices[0].truth if e[3] == "impact"]
     assert len(impacts) == 1, devices[0].truth
-    node = await start_edge(edge_config(tmp_path, mqtt_config, gateway.url, site))  # type: ignore[attr-defined]
+    node = await start_edge(edge_config(tmp_path, mqtt_config, gateway.url, site,  # type: ignore[attr-defined]
+                                        uplink_token=enrol(gateway, f"edge-{site}")))
     assert node.processor.registry.current("fall") is not None, node.processor.registry.errors()
     alerts: queue.Queue[tuple[ReceivedMessage, float]] = queue.Queue()
     bus = MqttBus(mqtt_config, f"watch-{site}")

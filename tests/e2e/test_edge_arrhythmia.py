@@ -15,7 +15,7 @@ from iomt.transport.mqtt import MqttBus
 from iomt.wire import topics
 from iomt.wire.events import Event, decode_event
 from tests.e2e.scripted import publish_realtime, scripted_ecg
-from tests.integration.helpers import edge_config, start_edge
+from tests.integration.helpers import edge_config, enrol, start_edge
 
 pytestmark = pytest.mark.slow
 
@@ -32,7 +32,8 @@ async def test_a_burst_of_v_beats_alerts_and_a_lead_off_only_reports_signal_qual
     assert episodes and 6 < episodes[0][0] < SECONDS - 6, vt.truth  # the simulator's seed 1 has one here
     lead_off = scripted_ecg("leadoff-patient", SECONDS, seed=3, condition="normal", lead_off=(8.0, 18.0))
     normal = scripted_ecg("calm-patient", SECONDS, seed=4, condition="normal")
-    node = await start_edge(edge_config(tmp_path, mqtt_config, gateway.url, site))  # type: ignore[attr-defined]
+    node = await start_edge(edge_config(tmp_path, mqtt_config, gateway.url, site,  # type: ignore[attr-defined]
+                                        uplink_token=enrol(gateway, f"edge-{site}")))
     assert node.processor.registry.current("ecg") is not None, node.processor.registry.errors()
     events: queue.Queue[Event] = queue.Queue()
     bus = MqttBus(mqtt_config, f"watch-{site}")

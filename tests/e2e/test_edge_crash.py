@@ -4,6 +4,7 @@ published while it was dead, reaches the store exactly once."""
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import sqlite3
 import subprocess
@@ -15,6 +16,7 @@ import numpy as np
 import pytest
 
 from firmware_sim.ecg import EcgSynth
+from gateway.auth import EdgeTokens
 from gateway.config import GatewayConfig
 from gateway.server import running_gateway
 from gateway.store.base import EventQuery
@@ -34,11 +36,12 @@ DEVICES = [f"icu-{i}" for i in range(5)]
 RATE = 250.0
 
 
-def start_edge(broker: str, gateway_port: int, outbox: Path, site: str) -> subprocess.Popen[bytes]:
+def start_edge(broker: str, gateway_port: int, outbox: Path, site: str, token_file: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, "-m", "iomt_app", "--log-level", "ERROR", "edge", "--broker", broker, "--gateway",
          f"http://127.0.0.1:{gateway_port}", "--outbox", str(outbox), "--site", site, "--node-id", "crashy"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env={**os.environ, "IOMT_EDGE__UPLINK_TOKEN_FILE": str(token_file)},
     )
 
 
@@ -68,8 +71,13 @@ async def test_sigkill_and_restart_lose_nothing_and_duplicate_nothing(tmp_path: 
     outbox = tmp_path / "outbox.sqlite"
     gateway_port = free_port()
     synths = {d: EcgSynth(RATE, 60.0 + 5 * i, np.random.default_rng(i)) for i, d in enumerate(DEVICES)}
+    config = GatewayConfig(port=gateway_port, db_path=tmp_path / "store.sqlite")
+    token_file = tmp_path / "crashy.uplink-token"
+    tokens = EdgeTokens(config.state_file())
+    token_file.write_text(tokens.issue("crashy") + "\n")
+    tokens.close()
     with Mosquitto() as broker:
-        edge = start_edge(broker.url, gateway_port, outbox, site)
+        edge = start_edge(broker.url, gateway_port, outbox, site, token_file)
         bus = MqttBus(MqttConfig(url=broker.url, reconnect_max_s=1.0), f"pub-{site}")
         await asyncio.to_thread(bus.start)
         try:
@@ -85,9 +93,8 @@ async def test_sigkill_and_restart_lose_nothing_and_duplicate_nothing(tmp_path: 
             assert frames_at_kill == 40 * len(DEVICES)
             # phase 2: published while the edge is dead; the broker keeps them for its session
             await asyncio.to_thread(publish, bus, site, synths, range(40, 60))
-            config = GatewayConfig(port=gateway_port, db_path=tmp_path / "store.sqlite")
             async with running_gateway(config) as gateway:
-                edge = start_edge(broker.url, gateway_port, outbox, site)
+                edge = start_edge(broker.url, gateway_port, outbox, site, token_file)
                 store = gateway.store
                 await wait_until(lambda: store.count("frames") >= 60 * len(DEVICES), 60, "every frame stored")
                 await wait_until(lambda: outbox_contents(outbox)[0] == 0, 30, "the outbox to drain")

@@ -21,7 +21,7 @@ from iomt.config import MqttConfig
 from iomt.transport.mqtt import MqttBus
 from models.runtime import RELEASED_DIR
 from tests.e2e.scripted import publish_realtime, scripted_motion
-from tests.integration.helpers import edge_config, start_edge, wait_until
+from tests.integration.helpers import edge_config, enrol, start_edge, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -71,7 +71,8 @@ async def test_a_model_update_mid_stream_swaps_versions_without_losing_a_window(
     model_dir = copy_model("fall", models)
     old = json.loads((model_dir / "fall.json").read_text())["version"]
     url = gateway.url  # type: ignore[attr-defined]
-    config = edge_config(tmp_path, mqtt_config, url, site, models_dir=models, models=("fall",), model_poll_s=0.2,
+    config = edge_config(tmp_path, mqtt_config, url, site, uplink_token=enrol(gateway, f"edge-{site}"),
+                         models_dir=models, models=("fall",), model_poll_s=0.2,
                          fall_screen_g=None)
     node = await start_edge(config)
     devices = [scripted_motion(f"walker-{i}", ["standing", "walking"], 12.0, seed=30 + i) for i in range(3)]

@@ -12,12 +12,14 @@ import jsonschema
 import pytest
 
 from gateway.alerts import Alert
+from gateway.auth import Role
 from gateway.config import GatewayConfig
 from gateway.server import RunningGateway, running_gateway
 from gateway.store.records import AlertQuery, WriteBatch
 from iomt.wire.events import AlertState, Event, EventKind, Priority, encode_event
 from iomt.wire.frames import encode_frame
-from iomt.wire.uplink import CONTENT_TYPE, RecordKind, UplinkRecord, encode_batch
+from iomt.wire.uplink import RecordKind, UplinkRecord, encode_batch
+from tests.gateway.auth_helpers import Keys
 from tests.gateway.helpers import T0_US, acc_frame, ecg_frame, event, fall_alert, uplink_body, vitals
 
 
@@ -28,14 +30,19 @@ async def gw(tmp_path: Path) -> AsyncIterator[RunningGateway]:
 
 
 @pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
+def keys(gw: RunningGateway) -> Keys:
+    return Keys(gw)
+
+
+@pytest.fixture
+async def http(keys: Keys) -> AsyncIterator[aiohttp.ClientSession]:
+    """Signed in as nurse-ann, a clinician (uplink requests carry their edge's token instead)."""
+    async with aiohttp.ClientSession(headers=keys.user("nurse-ann", Role.CLINICIAN)) as session:
         yield session
 
 
-async def post_uplink(http, gw, body: bytes, node: str = "edge-1") -> tuple[int, dict]:
-    async with http.post(f"{gw.url}/api/v1/uplink", data=body,
-                         headers={"Content-Type": CONTENT_TYPE, "X-Iomt-Node": node}) as r:
+async def post_uplink(http, keys: Keys, body: bytes, node: str = "edge-1") -> tuple[int, dict]:
+    async with http.post(f"{keys.gw.url}/api/v1/uplink", data=body, headers=keys.edge(node)) as r:
         return r.status, await r.json()
 
 
@@ -45,36 +52,36 @@ async def get(http, gw, path: str, **query: str) -> tuple[int, dict]:
         return r.status, await r.json()
 
 
-async def seed(http, gw) -> None:
+async def seed(http, keys: Keys) -> None:
     body = uplink_body(
         frames=[ecg_frame("p1", s) for s in range(10)] + [acc_frame("p1", 0), ecg_frame("p2", 0)],
         readings=[vitals("p1", 0)],
         events=[event("p1", T0_US + 5_000_000, value=71.0), event("p1", T0_US + 9_000_000, value=74.0),
                 event("p2", T0_US, model="fall", kind="inference", label="no_fall", value=None, version="2.1.0")],
     )
-    status, ack = await post_uplink(http, gw, body)
+    status, ack = await post_uplink(http, keys, body)
     assert status == 200 and ack == {"stored": 16, "duplicates": 0, "rejected": 0}
 
 
-async def test_uplink_acknowledges_after_commit_and_counts_redeliveries(http, gw):
+async def test_uplink_acknowledges_after_commit_and_counts_redeliveries(http, gw, keys):
     body = uplink_body(frames=[ecg_frame("p1", s) for s in range(3)])
-    assert await post_uplink(http, gw, body) == (200, {"stored": 3, "duplicates": 0, "rejected": 0})
+    assert await post_uplink(http, keys, body) == (200, {"stored": 3, "duplicates": 0, "rejected": 0})
     assert gw.store.stored_sequences("p1", "ecg") == [0, 1, 2]
-    assert await post_uplink(http, gw, body) == (200, {"stored": 0, "duplicates": 3, "rejected": 0})
+    assert await post_uplink(http, keys, body) == (200, {"stored": 0, "duplicates": 3, "rejected": 0})
 
 
-async def test_uplink_rejects_malformed_batches_and_dead_letters_bad_records(http, gw):
-    status, body = await post_uplink(http, gw, b"not a batch")
+async def test_uplink_rejects_malformed_batches_and_dead_letters_bad_records(http, gw, keys):
+    status, body = await post_uplink(http, keys, b"not a batch")
     assert status == 400 and "malformed uplink batch" in body["error"]
     good = ecg_frame("p1", 0)
     bad = encode_frame(good)[:-3]
     batch = encode_batch([UplinkRecord(RecordKind.FRAME, encode_frame(good)), UplinkRecord(RecordKind.FRAME, bad)])
-    assert await post_uplink(http, gw, batch) == (200, {"stored": 2, "duplicates": 0, "rejected": 1})
+    assert await post_uplink(http, keys, batch) == (200, {"stored": 2, "duplicates": 0, "rejected": 1})
     assert gw.store.count("deadletters") == 1 and gw.store.count("frames") == 1
 
 
-async def test_patients_list_loss_counters_heart_rate_and_one_patient(http, gw):
-    await seed(http, gw)
+async def test_patients_list_loss_counters_heart_rate_and_one_patient(http, gw, keys):
+    await seed(http, keys)
     gw.store.write(WriteBatch(frames=[ecg_frame("p2", 3)]))
     status, body = await get(http, gw, "/api/v1/patients")
     assert status == 200
@@ -92,8 +99,8 @@ async def test_patients_list_loss_counters_heart_rate_and_one_patient(http, gw):
     assert status == 400 and err["error"].startswith("device:")
 
 
-async def test_stream_range_is_downsampled_on_the_server(http, gw):
-    await seed(http, gw)
+async def test_stream_range_is_downsampled_on_the_server(http, gw, keys):
+    await seed(http, keys)
     start, end = str(T0_US / 1e6), str((T0_US + 10_000_000) / 1e6)
     status, body = await get(http, gw, "/api/v1/patients/p1/streams/ecg", start=start, end=end, points="100")
     assert status == 200
@@ -132,8 +139,8 @@ async def test_stream_of_unknown_or_non_waveform_stream_is_400(http, gw):
         assert status == 400 and body["error"].startswith("stream:")
 
 
-async def test_events_filters_and_malformed_parameters(http, gw):
-    await seed(http, gw)
+async def test_events_filters_and_malformed_parameters(http, gw, keys):
+    await seed(http, keys)
     status, body = await get(http, gw, "/api/v1/events", device="p1")
     assert status == 200 and [e["value"] for e in body["events"]] == [74.0, 71.0]
     status, body = await get(http, gw, "/api/v1/events", model="fall")
@@ -145,10 +152,10 @@ async def test_events_filters_and_malformed_parameters(http, gw):
         assert status == 400, (query, body)
 
 
-async def test_alerts_by_priority_acknowledge_and_resolve_with_who_and_when(http, gw):
+async def test_alerts_by_priority_acknowledge_and_resolve_with_who_and_when(http, gw, keys):
     low = event("p2", T0_US + 50, kind="alert", model="sqi", label="lead_off", priority="low")
     fall = fall_alert("p1", T0_US)
-    assert (await post_uplink(http, gw, uplink_body(events=[low, fall])))[0] == 200
+    assert (await post_uplink(http, keys, uplink_body(events=[low, fall])))[0] == 200
     status, body = await get(http, gw, "/api/v1/alerts")
     assert [a["label"] for a in body["alerts"]] == ["fall", "lead_off"]  # high before low, though older
     url = f"{gw.url}/api/v1/alerts/{fall.event_id}"
@@ -157,9 +164,10 @@ async def test_alerts_by_priority_acknowledge_and_resolve_with_who_and_when(http
         assert r.status == 200 and acked["state"] == "acknowledged" and acked["acknowledged_by"] == "nurse-ann"
     stored = gw.store.alerts(AlertQuery(states={AlertState.ACKNOWLEDGED}))
     assert [a.event.event_id for a in stored] == [fall.event_id] and stored[0].acknowledged_us is not None
-    async with http.post(f"{url}/acknowledge", json={"by": "nurse-bob"}) as r:
+    async with http.post(f"{url}/acknowledge", json={"by": "nurse-bob"},
+                         headers=keys.user("nurse-bob", Role.CLINICIAN)) as r:
         assert r.status == 409 and "already acknowledged" in (await r.json())["error"]
-    async with http.post(f"{url}/resolve", json={"by": "dr-cho"}) as r:
+    async with http.post(f"{url}/resolve", json={"by": "dr-cho"}, headers=keys.user("dr-cho", Role.CLINICIAN)) as r:
         assert r.status == 200 and (await r.json())["resolved_by"] == "dr-cho"
     status, body = await get(http, gw, "/api/v1/alerts", state="open")
     assert status == 200
@@ -169,13 +177,14 @@ async def test_alerts_by_priority_acknowledge_and_resolve_with_who_and_when(http
     assert [a["state"] for a in body["alerts"]] == ["resolved"]
 
 
-async def test_alert_actions_malformed(http, gw):
+async def test_alert_actions_malformed(http, gw, keys):
     fall = fall_alert("p1", T0_US)
-    await post_uplink(http, gw, uplink_body(events=[fall]))
+    await post_uplink(http, keys, uplink_body(events=[fall]))
     url = f"{gw.url}/api/v1/alerts/{fall.event_id}/acknowledge"
     cases = [
         ({"data": b"{not json", "headers": {"Content-Type": "application/json"}}, 400, "body:"),
-        ({}, 400, "by:"),
+        ({}, 415, "Content-Type must be application/json"),
+        ({"json": {"by": "nurse-bob"}}, 403, "by: you are signed in as 'nurse-ann'"),
         ({"json": {"by": ""}}, 400, "by:"),
         ({"json": {"by": 7}}, 400, "by:"),
         ({"json": ["nurse"]}, 400, "by:"),
@@ -185,15 +194,15 @@ async def test_alert_actions_malformed(http, gw):
         async with http.post(url, **kwargs) as r:
             body = await r.json()
             assert (r.status, body["error"][: len(prefix)]) == (status, prefix), kwargs
-    async with http.post(f"{gw.url}/api/v1/alerts/{'0' * 32}/resolve", json={"by": "x"}) as r:
+    async with http.post(f"{gw.url}/api/v1/alerts/{'0' * 32}/resolve", json={"by": "nurse-ann"}) as r:
         assert r.status == 404
     async with http.post(f"{gw.url}/api/v1/alerts/{fall.event_id}/delete", json={"by": "x"}) as r:
         assert r.status == 404 and "error" in await r.json()
     assert gw.store.alerts(AlertQuery())[0].state == "raised"
 
 
-async def test_edges_status_and_models_per_edge(http, gw):
-    await seed(http, gw)
+async def test_edges_status_and_models_per_edge(http, gw, keys):
+    await seed(http, keys)
     gw.store.set_edge_status("edge-1", "ward-1", "online", T0_US)
     gw.store.set_edge_status("edge-9", "ward-2", "offline", T0_US)
     status, body = await get(http, gw, "/api/v1/edges")
@@ -209,8 +218,8 @@ async def test_edges_status_and_models_per_edge(http, gw):
     assert status == 200 and {m["node"] for m in body["models"]} == {"edge-1"}
 
 
-async def test_summary_health_unknown_paths_and_methods(http, gw):
-    await seed(http, gw)
+async def test_summary_health_unknown_paths_and_methods(http, gw, keys):
+    await seed(http, keys)
     status, body = await get(http, gw, "/api/v1/summary")
     assert status == 200 and body["totals"]["frames"] == 12 and body["patients"][0]["device"] == "p1"
     assert (await get(http, gw, "/healthz")) == (200, {"status": "ok"})
@@ -244,12 +253,12 @@ def full_event(device: str, t_us: int, **changes: object) -> Event:
     return dataclasses.replace(base, **changes)
 
 
-async def test_every_event_field_reaches_the_api(http, gw):
+async def test_every_event_field_reaches_the_api(http, gw, keys):
     """A field of the Event record that the API dropped (as /events once dropped window_* and detail) fails here."""
     inference = full_event("p1", T0_US)
     alert = full_event("p2", T0_US + 1, kind=EventKind.ALERT, state=AlertState.RAISED, priority=Priority.HIGH,
                        detail={"alert_id": "will-be-the-id"}, event_id="will-be-the-id")
-    assert (await post_uplink(http, gw, uplink_body(events=[inference, alert])))[0] == 200
+    assert (await post_uplink(http, keys, uplink_body(events=[inference, alert]), node="edge-5"))[0] == 200
     status, body = await get(http, gw, "/api/v1/events")
     assert status == 200
     by_id = {e["event_id"]: e for e in body["events"]}
@@ -266,9 +275,9 @@ async def test_every_event_field_reaches_the_api(http, gw):
     assert (acked["state"], acked["acknowledged_by"]) == ("acknowledged", "nurse-ann")
 
 
-async def test_every_answer_matches_the_openapi_document(http, gw):
-    await seed(http, gw)
-    await post_uplink(http, gw, uplink_body(events=[fall_alert("p1", T0_US)]))
+async def test_every_answer_matches_the_openapi_document(http, gw, keys):
+    await seed(http, keys)
+    await post_uplink(http, keys, uplink_body(events=[fall_alert("p1", T0_US)]))
     gw.store.set_edge_status("edge-1", "ward-1", "online", T0_US)
     status, doc = await get(http, gw, "/api/v1/openapi.json")
     schemas = doc["components"]["schemas"]
@@ -295,10 +304,10 @@ async def test_every_answer_matches_the_openapi_document(http, gw):
         jsonschema.validate(broken, {"$ref": "#/components/schemas/PatientView", "components": doc["components"]})
 
 
-async def test_redeliveries_are_counted_in_patients_summary_and_metrics_but_stored_once(http, gw):
+async def test_redeliveries_are_counted_in_patients_summary_and_metrics_but_stored_once(http, gw, keys):
     body = uplink_body(frames=[ecg_frame("p1", s) for s in range(4)], readings=[vitals("p1", 0)])
-    assert await post_uplink(http, gw, body) == (200, {"stored": 5, "duplicates": 0, "rejected": 0})
-    assert await post_uplink(http, gw, body) == (200, {"stored": 0, "duplicates": 5, "rejected": 0})
+    assert await post_uplink(http, keys, body) == (200, {"stored": 5, "duplicates": 0, "rejected": 0})
+    assert await post_uplink(http, keys, body) == (200, {"stored": 0, "duplicates": 5, "rejected": 0})
     status, patients = await get(http, gw, "/api/v1/patients")
     [p1] = patients["patients"]
     assert p1["loss"]["ecg"] == {"frames": 4, "missing": 0, "duplicates": 4, "last_seq": 3}
@@ -307,15 +316,15 @@ async def test_redeliveries_are_counted_in_patients_summary_and_metrics_but_stor
     assert status == 200 and summary["totals"]["duplicates"] == 5 and summary["totals"]["frames"] == 4
     assert summary["patients"] == patients["patients"]
     assert gw.store.stored_sequences("p1", "ecg") == [0, 1, 2, 3]
-    async with http.get(f"{gw.url}/metrics") as r:
+    async with http.get(f"{gw.url}/metrics", headers=keys.role(Role.ADMIN)) as r:
         text = await r.text()
     assert 'iomt_store_stream_duplicates{device="p1",stream="ecg"} 4.0' in text
 
 
-async def test_prometheus_metrics_cover_gateway_and_store(http, gw):
-    await seed(http, gw)
+async def test_prometheus_metrics_cover_gateway_and_store(http, gw, keys):
+    await seed(http, keys)
     await get(http, gw, "/api/v1/events", kind="gossip")
-    async with http.get(f"{gw.url}/metrics") as r:
+    async with http.get(f"{gw.url}/metrics", headers=keys.role(Role.ADMIN)) as r:
         assert r.status == 200
         text = await r.text()
     assert 'iomt_gateway_uplink_batches_total{outcome="committed"} 1.0' in text
@@ -344,8 +353,8 @@ QUERY_ENDPOINTS = {
 }
 
 
-async def test_no_query_parameter_value_makes_a_500(http, gw):
-    await seed(http, gw)
+async def test_no_query_parameter_value_makes_a_500(http, gw, keys):
+    await seed(http, keys)
     for path, names in QUERY_ENDPOINTS.items():
         for name in names:
             for value in NASTY:

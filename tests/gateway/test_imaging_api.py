@@ -25,6 +25,7 @@ import pytest
 from PIL import Image as PilImage
 
 from gateway.audit import AuditLog
+from gateway.auth import Role
 from gateway.config import GatewayConfig, InfluxConfig
 from gateway.imaging.config import ImagingConfig
 from gateway.server import RunningGateway, running_gateway
@@ -34,6 +35,7 @@ from iomt.wire.chunks import encode_image
 from iomt.wire.masks import decode_rle
 from iomt.wire.sealed_image import wrap_legacy_image
 from iomt.wire.uplink import CONTENT_TYPE
+from tests.gateway.auth_helpers import Keys, bearer
 from tests.gateway.imaging_helpers import (
     DEVICE,
     EDGE,
@@ -56,13 +58,15 @@ async def deployment(request: pytest.FixtureRequest, tmp_path: Path
         server = request.getfixturevalue("influxd")
         config = config.model_copy(update={"backend": "influxdb", "influx": InfluxConfig(
             url=server.url, database=f"t{uuid.uuid4().hex[:12]}")})
-    async with running_gateway(config) as gw, aiohttp.ClientSession() as http:
+    # the session reads as a viewer; the uplink and the key requests send the edge's own token
+    async with running_gateway(config) as gw, aiohttp.ClientSession(headers=Keys(gw).role(Role.VIEWER)) as http:
         yield gw, enrolled, http, request.param
 
 
-async def post(http: aiohttp.ClientSession, gw: RunningGateway, body: bytes) -> dict[str, int]:
+async def post(http: aiohttp.ClientSession, gw: RunningGateway, edge_token: str, body: bytes) -> dict[str, int]:
+    """An uplink batch as the edge sends it, with the uplink token the registry issued it."""
     async with http.post(f"{gw.url}/api/v1/uplink", data=body,
-                         headers={"Content-Type": CONTENT_TYPE, "X-Iomt-Node": EDGE}) as r:
+                         headers={"Content-Type": CONTENT_TYPE, "X-Iomt-Node": EDGE, **bearer(edge_token)}) as r:
         assert r.status == 200, await r.text()
         return await r.json()  # type: ignore[no-any-return]
 
@@ -97,9 +101,10 @@ async def test_images_with_their_layers_and_finding_round_trip_through_the_api(d
     first, image1, mask1 = sealed_image(1, key)
     second, image2, mask2 = sealed_image(2, key)
     # the lesion event of image 2 arrives before its image (another batch): both find each other
-    ack = await post(http, gw, image_batch(events=[lesion_event(DEVICE, image2, mask2)]))
+    ack = await post(http, gw, enrolled.edge_token, image_batch(events=[lesion_event(DEVICE, image2, mask2)]))
     assert ack == {"stored": 1, "duplicates": 0, "rejected": 0}
-    ack = await post(http, gw, image_batch([first, second], [lesion_event(DEVICE, image1, np.zeros_like(mask1))]))
+    ack = await post(http, gw, enrolled.edge_token,
+                     image_batch([first, second], [lesion_event(DEVICE, image1, np.zeros_like(mask1))]))
     assert ack == {"stored": 3, "duplicates": 0, "rejected": 0}
 
     listing = await get_json(http, f"{gw.url}/api/v1/patients/{PATIENT}/images")
@@ -156,8 +161,17 @@ async def test_images_with_their_layers_and_finding_round_trip_through_the_api(d
                            ("/api/v1/images/{image_id}/masks/{layer}", truth)):
         schema = doc["paths"][template]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
         jsonschema.validate(body, {**schema, "components": doc["components"]})
-        assert doc["paths"][template]["get"]["x-iomt-role"] == "viewer"
-    assert doc["paths"]["/api/v1/edge/device-keys"]["get"]["x-iomt-role"] == "edge"
+        assert doc["paths"][template]["get"]["x-iomt-access"] == "viewer"
+    assert doc["paths"]["/api/v1/edge/device-keys"]["get"]["x-iomt-access"] == "edge"
+
+    # nobody signed in reads no image, no pixels and no mask; an edge's token is not a person's
+    async with aiohttp.ClientSession() as anonymous:
+        for path in (f"/api/v1/patients/{PATIENT}/images", f"/api/v1/images/{image_id}",
+                     f"/api/v1/images/{image_id}/image.png", f"/api/v1/images/{image_id}/masks/predicted"):
+            async with anonymous.get(f"{gw.url}{path}") as r:
+                assert r.status == 401, path
+            async with anonymous.get(f"{gw.url}{path}", headers=bearer(enrolled.edge_token)) as r:
+                assert r.status == 401, path
 
     for device, (_key_id, raw) in enrolled.keys.items():
         assert raw.hex() not in caplog.text, device
@@ -175,14 +189,15 @@ async def test_tampered_unencrypted_foreign_and_replayed_images_are_refused_and_
     wrong_id = bytearray(sealed_image(7, key)[0])
     wrong_id[6:10] = (9).to_bytes(4, "little")  # a key version that does not exist
     unknown_device, _, _ = sealed_image(8, key, device="us-4242")
-    ack = await post(http, gw, image_batch([bytes(tampered), plain, legacy, other_key, bytes(wrong_id),
-                                            unknown_device, b"garbage", good]))
+    ack = await post(http, gw, enrolled.edge_token, image_batch([bytes(tampered), plain, legacy, other_key,
+                                                                 bytes(wrong_id), unknown_device, b"garbage", good]))
     assert ack == {"stored": 1 + 7, "duplicates": 0, "rejected": 7}  # dead letters are stored rows too
     # a replay of the good image (an attacker, or a redelivery) is recognised, not stored twice
-    assert await post(http, gw, image_batch([good])) == {"stored": 0, "duplicates": 1, "rejected": 0}
+    replayed = await post(http, gw, enrolled.edge_token, image_batch([good]))
+    assert replayed == {"stored": 0, "duplicates": 1, "rejected": 0}
     assert [i["seq"] for i in (await get_json(http, f"{gw.url}/api/v1/patients/{PATIENT}/images"))["images"]] == [5]
     assert gw.store.count(Table.DEADLETTERS) == 7
-    async with http.get(f"{gw.url}/metrics") as r:
+    async with http.get(f"{gw.url}/metrics", headers=Keys(gw).role(Role.ADMIN)) as r:
         counts = refusals(await r.text())
     assert counts == {"tag": 2.0, "encryption": 2.0, "key_id": 2.0, "magic": 1.0}
 
@@ -193,8 +208,9 @@ async def test_legacy_unencrypted_images_only_with_the_switch(tmp_path: Path) ->
     legacy = wrap_legacy_image(encode_image(image), device="old-xray")
     config = GatewayConfig(port=0, db_path=tmp_path / "gw.sqlite", registry=enrolled.config,
                            imaging=ImagingConfig(require_encryption=False))
-    async with running_gateway(config) as gw, aiohttp.ClientSession() as http:
-        assert await post(http, gw, image_batch([legacy])) == {"stored": 1, "duplicates": 0, "rejected": 0}
+    async with running_gateway(config) as gw, aiohttp.ClientSession(headers=Keys(gw).role(Role.VIEWER)) as http:
+        ack = await post(http, gw, enrolled.edge_token, image_batch([legacy]))
+        assert ack == {"stored": 1, "duplicates": 0, "rejected": 0}
         (stored,) = (await get_json(http, f"{gw.url}/api/v1/patients/old-xray/images"))["images"]
         assert stored["encrypted_in_transit"] is False and stored["device_key_id"] is None
         assert np.array_equal(await get_png(http, f"{gw.url}/api/v1/images/{stored['image_id']}/image.png"),
@@ -204,7 +220,7 @@ async def test_legacy_unencrypted_images_only_with_the_switch(tmp_path: Path) ->
 async def test_images_rest_encrypted_and_outside_influxdb(deployment) -> None:
     gw, enrolled, http, backend = deployment
     payload, image, mask = sealed_image(11, enrolled.keys[DEVICE])
-    await post(http, gw, image_batch([payload], [lesion_event(DEVICE, image, mask)]))
+    await post(http, gw, enrolled.edge_token, image_batch([payload], [lesion_event(DEVICE, image, mask)]))
     root = gw.app[CONFIG].db_path.parent
     files = [p for p in (root / "images").rglob("*") if p.is_file()]
     blobs = [p for p in files if p.suffix in (".image", ".mask")]
@@ -250,7 +266,7 @@ def _influx_query(url: str, database: str, q: str, column: int | None = 0) -> li
 async def test_an_edge_fetches_the_keys_of_its_sites_devices_and_each_release_is_audited(deployment) -> None:
     gw, enrolled, http, _ = deployment
     url = f"{gw.url}/api/v1/edge/device-keys"
-    async with http.get(url) as r:
+    async with http.get(url) as r:  # a viewer's token is no edge's
         assert r.status == 401 and "uplink token" in (await r.json())["error"]
     async with http.get(url, headers={"Authorization": "Bearer edge-1.wrong"}) as r:
         assert r.status == 401
@@ -275,7 +291,7 @@ async def test_an_edge_fetches_the_keys_of_its_sites_devices_and_each_release_is
     enrolled.registry.revoke("us-0002")
     async with http.get(url, params={"device": "us-0002"}, headers=auth) as r:
         assert r.status == 403
-    audit = AuditLog(gw.app[CONFIG].db_path.parent / "audit.sqlite")
+    audit = AuditLog(gw.app[CONFIG].audit_file())  # the gateway's one audit log
     try:
         entries = [e for e in audit.entries() if e.action == "device_key.release"]
         assert len(entries) == 3 and {e.actor for e in entries} == {f"edge:{EDGE}"}
@@ -296,8 +312,8 @@ async def test_images_expire_with_the_events_retention(tmp_path: Path) -> None:
     new, _, _ = sealed_image(2, key, t_us=now_us)
     config = GatewayConfig(port=0, db_path=tmp_path / "gw.sqlite", registry=enrolled.config,
                            retention=RetentionConfig(events_days=2, prune_interval_s=0.2))
-    async with running_gateway(config) as gw, aiohttp.ClientSession() as http:
-        await post(http, gw, image_batch([old, new], [lesion_event(DEVICE, old_image, old_mask)]))
+    async with running_gateway(config) as gw, aiohttp.ClientSession(headers=Keys(gw).role(Role.VIEWER)) as http:
+        await post(http, gw, enrolled.edge_token, image_batch([old, new], [lesion_event(DEVICE, old_image, old_mask)]))
         deadline = time.monotonic() + 20
         while len((await get_json(http, f"{gw.url}/api/v1/patients/{PATIENT}/images"))["images"]) != 1:
             assert time.monotonic() < deadline, "the old image was not pruned"

@@ -16,10 +16,12 @@ import numpy as np
 import pytest
 from selenium.webdriver.common.by import By
 
+from gateway.auth import Role
 from gateway.config import GatewayConfig
 from gateway.server import running_gateway
 from iomt.wire.uplink import CONTENT_TYPE
-from tests.gateway.browser import chromium
+from tests.gateway.auth_helpers import PASSWORD, Keys, bearer
+from tests.gateway.browser import chromium, sign_in
 from tests.gateway.imaging_helpers import (
     DEVICE,
     PATIENT,
@@ -66,13 +68,21 @@ async def test_images_with_predicted_and_true_masks_toggles_scale_bar_and_findin
     analysed, image1, mask1 = sealed_image(1, key)
     unanalysed, _, _ = sealed_image(2, key, truth=False)
     async with running_gateway(config) as gw, aiohttp.ClientSession() as http:
+        keys = Keys(gw)
+        viewer = keys.user("viewer-vic", Role.VIEWER)
         body = image_batch([analysed, unanalysed], [lesion_event(DEVICE, image1, mask1, version="1.2.0")])
-        async with http.post(f"{gw.url}/api/v1/uplink", data=body, headers={"Content-Type": CONTENT_TYPE}) as r:
+        async with http.post(f"{gw.url}/api/v1/uplink", data=body,
+                             headers={"Content-Type": CONTENT_TYPE, **bearer(enrolled.edge_token)}) as r:
             assert r.status == 200
-        async with http.get(f"{gw.url}/api/v1/patients/{PATIENT}/images") as r:
+        async with http.get(f"{gw.url}/api/v1/patients/{PATIENT}/images", headers=viewer) as r:
             ids = {i["seq"]: i["image_id"] for i in (await r.json())["images"]}
         with chromium() as driver:
-            await asyncio.to_thread(driver.get, f"{gw.url}/static/images.html?patient={PATIENT}")
+            page = f"{gw.url}/static/images.html?patient={PATIENT}"
+            # not signed in: the page's first API answer is 401, and the page sends the browser to sign in
+            await asyncio.to_thread(driver.get, page)
+            await wait_js(driver, "return location.pathname === '/login'", 20, "the sign-in page")
+            await asyncio.to_thread(sign_in, driver, gw.url, "viewer-vic", PASSWORD)
+            await asyncio.to_thread(driver.get, page)
             await wait_js(driver, "return document.querySelectorAll('.image-card[data-loaded]').length === 2", 20,
                           "both images drawn")
             cards = await asyncio.to_thread(driver.find_elements, By.CSS_SELECTOR, ".image-card")

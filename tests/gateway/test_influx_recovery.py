@@ -1,5 +1,6 @@
 """InfluxDB taken away mid-load and brought back: a real edge outbox and uplink keep retrying, and the
-store ends up holding every frame exactly once. Also: while it is down the uplink answers 503 (retry)."""
+store ends up holding every frame exactly once. Also: while it is down the uplink answers 503 (retry),
+and the answer names no internal address."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ from edge.uplink import GatewayClient, UplinkSender
 from gateway.config import GatewayConfig, InfluxConfig
 from gateway.server import running_gateway
 from iomt.wire.frames import encode_frame
-from iomt.wire.uplink import CONTENT_TYPE, RecordKind, UplinkRecord
+from iomt.wire.uplink import RecordKind, UplinkRecord
+from tests.gateway.auth_helpers import Keys
 from tests.gateway.helpers import ecg_frame, uplink_body
 from testsupport.services import Influxd
 
@@ -31,10 +33,14 @@ async def test_uplink_answers_503_while_influx_is_down(tmp_path):
     with Influxd(workdir=tmp_path / "influx") as server:
         async with running_gateway(config(server, tmp_path)) as gw, aiohttp.ClientSession() as http:
             body = uplink_body(frames=[ecg_frame("p1", 0)])
-            url, headers = f"{gw.url}/api/v1/uplink", {"Content-Type": CONTENT_TYPE}
+            url, headers = f"{gw.url}/api/v1/uplink", Keys(gw).edge("edge-1")
             await asyncio.to_thread(server.kill)
             async with http.post(url, data=body, headers=headers) as r:
+                text = await r.text()
                 assert r.status == 503 and "store unavailable" in (await r.json())["error"]
+                assert r.headers["Retry-After"] == "1"
+                for internal in (server.url, f"{server.host}:{server.port}", str(server.port), "InfluxDB"):
+                    assert internal not in text, f"the 503 answer shows {internal!r}: {text}"
             await asyncio.to_thread(server.start)
             async with http.post(url, data=body, headers=headers) as r:
                 assert r.status == 200 and (await r.json())["stored"] == 1
@@ -46,7 +52,8 @@ async def test_influx_killed_mid_load_every_frame_stored_exactly_once(tmp_path):
     with Influxd(workdir=tmp_path / "influx") as server:
         async with running_gateway(config(server, tmp_path)) as gw:
             outbox = Outbox(tmp_path / "outbox.sqlite")
-            sender = UplinkSender(Outbox(tmp_path / "outbox.sqlite"), GatewayClient(gw.url, 5.0), batch_size=40)
+            client = GatewayClient(gw.url, 5.0, node="edge-1", token=Keys(gw).edge_token("edge-1"))
+            sender = UplinkSender(Outbox(tmp_path / "outbox.sqlite"), client, batch_size=40)
             sender.start()
             try:
                 for chunk in range(chunks):

@@ -13,13 +13,14 @@ import aiohttp
 import numpy as np
 import pytest
 
+from gateway.auth import Role
 from gateway.config import GatewayConfig, LiveConfig
 from gateway.live import LiveHub, decimate_peaks, frame_for_display
 from gateway.server import RunningGateway, running_gateway
 from gateway.state import HUB
 from iomt.wire.events import AlertState, Event
 from iomt.wire.frames import make_frame
-from iomt.wire.uplink import CONTENT_TYPE
+from tests.gateway.auth_helpers import Keys
 from tests.gateway.helpers import T0_US, acc_frame, ecg_frame, edge_alert, event, fall_alert, uplink_body
 
 
@@ -63,8 +64,13 @@ async def gw(tmp_path: Path) -> AsyncIterator[RunningGateway]:
         yield running
 
 
-async def post(http: aiohttp.ClientSession, gw: RunningGateway, body: bytes) -> None:
-    async with http.post(f"{gw.url}/api/v1/uplink", data=body, headers={"Content-Type": CONTENT_TYPE}) as r:
+@pytest.fixture
+def keys(gw: RunningGateway) -> Keys:
+    return Keys(gw)
+
+
+async def post(http: aiohttp.ClientSession, keys: Keys, body: bytes, node: str = "edge-1") -> None:
+    async with http.post(f"{keys.gw.url}/api/v1/uplink", data=body, headers=keys.edge(node)) as r:
         assert r.status == 200
 
 
@@ -75,11 +81,12 @@ async def wait_for(predicate, timeout_s: float = 10.0) -> None:
         await asyncio.sleep(0.02)
 
 
-async def test_websocket_pushes_decimated_waves_events_and_alerts(gw):
-    async with aiohttp.ClientSession() as http, http.ws_connect(f"{gw.url}/api/v1/live") as ws:
+async def test_websocket_pushes_decimated_waves_events_and_alerts(gw, keys):
+    async with aiohttp.ClientSession(headers=keys.user("nurse", Role.CLINICIAN)) as http, \
+            http.ws_connect(f"{gw.url}/api/v1/live") as ws:
         assert json.loads((await ws.receive(timeout=5)).data)["type"] == "hello"
         alert = fall_alert("p1")
-        await post(http, gw, uplink_body(frames=[ecg_frame("p1", 0)], events=[event("p1"), alert]))
+        await post(http, keys, uplink_body(frames=[ecg_frame("p1", 0)], events=[event("p1"), alert]))
         got = {}
         while len(got) < 3:
             message = json.loads((await ws.receive(timeout=5)).data)
@@ -96,31 +103,33 @@ async def test_websocket_pushes_decimated_waves_events_and_alerts(gw):
         assert message["alert"]["state"] == "acknowledged" and message["alert"]["acknowledged_by"] == "nurse"
 
 
-async def test_an_edge_resolution_reaches_browsers_as_the_alert_it_closed(gw):
+async def test_an_edge_resolution_reaches_browsers_as_the_alert_it_closed(gw, keys):
     raised = edge_alert("p1", "run-9", AlertState.RAISED, T0_US, node="edge-4")
     resolved = edge_alert("p1", "run-9", AlertState.RESOLVED, T0_US + 3, node="edge-4")
-    async with aiohttp.ClientSession() as http, http.ws_connect(f"{gw.url}/api/v1/live") as ws:
+    async with aiohttp.ClientSession() as http, \
+            http.ws_connect(f"{gw.url}/api/v1/live", headers=keys.role(Role.VIEWER)) as ws:
         assert json.loads((await ws.receive(timeout=5)).data)["type"] == "hello"
-        await post(http, gw, uplink_body(events=[raised]))
+        await post(http, keys, uplink_body(events=[raised]), node="edge-4")
         first = json.loads((await ws.receive(timeout=5)).data)
         assert (first["type"], first["alert"]["event_id"], first["alert"]["state"]) == ("alert", "run-9", "raised")
-        await post(http, gw, uplink_body(events=[resolved]))
+        await post(http, keys, uplink_body(events=[resolved]), node="edge-4")
         closed = json.loads((await ws.receive(timeout=5)).data)["alert"]
         assert (closed["event_id"], closed["state"], closed["resolved_by"]) == ("run-9", "resolved", "edge:edge-4")
-        await post(http, gw, uplink_body(events=[raised, resolved]))  # a redelivery: nothing to tell anyone
-        await post(http, gw, uplink_body(frames=[ecg_frame("p1", 0)]))
+        await post(http, keys, uplink_body(events=[raised, resolved]), node="edge-4")  # a redelivery: nothing to tell
+        await post(http, keys, uplink_body(frames=[ecg_frame("p1", 0)]), node="edge-4")
         assert json.loads((await ws.receive(timeout=5)).data)["type"] == "wave"
 
 
-async def test_a_browser_that_stops_reading_does_not_grow_memory_and_a_gone_one_is_removed(gw):
+async def test_a_browser_that_stops_reading_does_not_grow_memory_and_a_gone_one_is_removed(gw, keys):
     hub = gw.app[HUB]
     patients = [f"p{i:03d}" for i in range(100)]
     async with aiohttp.ClientSession() as http:
-        stalled = await http.ws_connect(f"{gw.url}/api/v1/live", autoclose=False, max_msg_size=0)
+        stalled = await http.ws_connect(f"{gw.url}/api/v1/live", autoclose=False, max_msg_size=0,
+                                        headers=keys.role(Role.VIEWER))
         stalled._response.connection.transport.pause_reading()  # a browser tab that froze
         await wait_for(lambda: len(hub.clients) == 1)
         for seq in range(150):
-            await post(http, gw, uplink_body(frames=[ecg_frame(p, seq) for p in patients]))
+            await post(http, keys, uplink_body(frames=[ecg_frame(p, seq) for p in patients]))
             (client,) = hub.clients
             assert client.queue.qsize() <= 8
         assert client.dropped > 0

@@ -14,6 +14,13 @@ from iomt.config import MqttConfig
 T0_US = 1_764_000_000_000_000
 
 
+def enrol(gateway: object, node: str) -> str:
+    """An uplink token for ``node`` at a running gateway (what `iomt edge-tokens issue` does)."""
+    from gateway.auth.context import EDGE_AUTHORITY
+
+    return gateway.app[EDGE_AUTHORITY].issue(node)  # type: ignore[attr-defined, no-any-return]
+
+
 def edge_config(tmp_path: Path, mqtt: MqttConfig, gateway_url: str, site: str, **extra: object) -> EdgeConfig:
     return EdgeConfig(
         node_id=f"edge-{site}", site=site, mqtt=mqtt, gateway_url=gateway_url,

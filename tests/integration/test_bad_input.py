@@ -17,7 +17,7 @@ from iomt.transport.mqtt import MqttBus
 from iomt.wire import topics
 from iomt.wire.deadletter import decode_deadletter
 from iomt.wire.frames import HEADER, HEADER_SIZE, encode_frame, make_frame
-from tests.integration.helpers import T0_US, edge_config, start_edge, wait_until
+from tests.integration.helpers import T0_US, edge_config, enrol, start_edge, wait_until
 
 
 def ecg(device: str, seq: int) -> bytes:
@@ -57,7 +57,9 @@ async def test_bad_input_is_dead_lettered_and_valid_frames_survive(
 ) -> None:
     site = f"bad{uuid.uuid4().hex[:8]}"
     device = "patient-0001"
-    node = await start_edge(edge_config(tmp_path, mqtt_config, gateway.url, site))  # type: ignore[attr-defined]
+    token = enrol(gateway, f"edge-{site}")
+    node = await start_edge(edge_config(tmp_path, mqtt_config, gateway.url, site,  # type: ignore[attr-defined]
+                                        uplink_token=token))
     store = gateway.store  # type: ignore[attr-defined]
     letters: queue.Queue[ReceivedMessage] = queue.Queue()
     publisher = MqttBus(mqtt_config, f"pub-{site}")

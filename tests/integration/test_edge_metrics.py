@@ -13,7 +13,7 @@ from iomt.config import MqttConfig
 from iomt.transport.mqtt import MqttBus
 from iomt.wire import topics
 from iomt.wire.frames import encode_frame, make_frame
-from tests.integration.helpers import T0_US, edge_config, start_edge, wait_until
+from tests.integration.helpers import T0_US, edge_config, enrol, start_edge, wait_until
 from testsupport.net import free_port
 
 
@@ -31,6 +31,7 @@ async def test_metrics_count_messages_windows_inferences_and_rejections(
     site = f"met{uuid.uuid4().hex[:6]}"
     port = free_port()
     config = edge_config(tmp_path, mqtt_config, gateway.url, site, metrics_port=port,  # type: ignore[attr-defined]
+                         uplink_token=enrol(gateway, f"edge-{site}"),
                          models=("fall",), fall_screen_g=None)
     node = await start_edge(config)
     bus = await asyncio.to_thread(lambda: MqttBus(mqtt_config, f"pub-{site}").start())

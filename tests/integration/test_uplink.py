@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from gateway.auth import EdgeTokens
 from gateway.config import GatewayConfig
 from gateway.server import running_gateway
 from iomt.config import MqttConfig
@@ -24,7 +25,11 @@ async def test_records_wait_in_the_outbox_until_the_gateway_acknowledges(
 ) -> None:
     site = f"up{uuid.uuid4().hex[:8]}"
     port = free_port()
-    config = edge_config(tmp_path, mqtt_config, f"http://127.0.0.1:{port}", site)
+    gateway_config = GatewayConfig(port=port, db_path=tmp_path / "late-gateway.sqlite")
+    tokens = EdgeTokens(gateway_config.state_file())  # the edge is enrolled before either runs
+    token = tokens.issue(f"edge-{site}")
+    tokens.close()
+    config = edge_config(tmp_path, mqtt_config, f"http://127.0.0.1:{port}", site, uplink_token=token)
     node = await start_edge(config)
     publisher = await asyncio.to_thread(lambda: MqttBus(mqtt_config, f"pub-{site}").start())
     try:
@@ -41,7 +46,6 @@ async def test_records_wait_in_the_outbox_until_the_gateway_acknowledges(
         assert frames_waiting() == frames  # nothing deleted without an acknowledgement
         assert node.uplink.stats.failures >= 1
 
-        gateway_config = GatewayConfig(port=port, db_path=tmp_path / "late-gateway.sqlite")
         async with running_gateway(gateway_config) as gateway:
             await wait_until(lambda: node.outbox.depth() == 0, 15, "the outbox to drain")
             assert gateway.store.stored_sequences("patient-9", "acc") == list(range(frames))

@@ -80,9 +80,10 @@ def test_emotion_features_read_heart_rate_and_skin_conductance():
     ppg = np.sin(2 * np.pi * 1.5 * t)
     f = emotion.window_features(ecg, fs_ecg, eda, fs_eda, ppg, fs_ppg)
     assert f.shape == (emotion.STEPS, emotion.FEATURES) and np.all(np.isfinite(f))
+    names = emotion.FEATURE_NAMES
     assert np.allclose(f[:, 0], 0.90, atol=0.02)  # 90 bpm / 100
-    assert np.allclose(f[:, 3], 0.5, atol=0.01)  # 5 uS / 10
-    assert np.allclose(f[:, 8], 0.90, atol=0.05)  # PPG 1.5 Hz = 90 bpm / 100
+    assert np.allclose(f[:, names.index("eda_level_vs_baseline")], 0.0)  # a flat EDA is its own baseline
+    assert np.allclose(f[:, names.index("ppg_rate_100bpm")], 0.90, atol=0.05)  # PPG 1.5 Hz = 90 bpm / 100
     wins, starts = emotion.emotion_windows(
         {"ecg": np.concatenate([ecg, ecg]), "eda": np.concatenate([eda, eda]), "ppg": np.concatenate([ppg, ppg])},
         {"ecg": fs_ecg, "eda": fs_eda, "ppg": fs_ppg},

@@ -12,9 +12,9 @@ import pytest
 from edge.config import EdgeConfig
 from firmware_sim.config import SimConfig
 from firmware_sim.scenario import build_devices, default_scenario, device_ids
+from gateway.auth import Role, UserStore
 from gateway.config import GatewayConfig
 from gateway.registry.config import RegistryConfig, open_registry
-from gateway.registry.hashing import verify_secret
 from gateway.registry.records import RegistryError
 from gateway.registry.store import SqliteRegistry
 from iomt.config import load_config
@@ -67,8 +67,13 @@ def test_security_init_is_idempotent_and_owner_only(tmp_path: Path, capsys: pyte
     # the gateway, the edge, 3 patients and the default mix's imaging device
     assert "6 identities enrolled" in first and "admin password (shown once" in first
     password = first.split("): ")[1].split()[0]
-    admin = json.loads((root / "users" / "admin.json").read_text())
-    assert verify_secret(password, admin["password_hash"]) and password not in json.dumps(admin)
+    users = UserStore(root / "users" / "state.sqlite")
+    try:
+        admin = users.verify("admin", password)
+    finally:
+        users.close()
+    assert admin is not None and admin.role is Role.ADMIN
+    assert password.encode() not in (root / "users" / "state.sqlite").read_bytes()
     issued_before = (root / "credentials" / "issued.json").read_text()
     assert main(args) == 0
     second = capsys.readouterr().out
@@ -88,8 +93,11 @@ def test_provisioned_config_files_load_as_each_tiers_config(tmp_path: Path) -> N
     assert edge.uplink_token_file == done.edge_token("edge-1")  # it also fetches device keys with it
     gateway = load_config(GatewayConfig, "gateway", path=done.gateway_config)
     assert gateway.mqtt is not None and gateway.mqtt.username == "gateway" and gateway.site == "+"
-    assert gateway.registry is not None and gateway.registry.path == done.registry  # to open sealed images
-    assert gateway.registry.key_file == done.registry_key
+    assert gateway.state_file() == done.user_state and gateway.registry is not None
+    assert gateway.tls is not None and gateway.tls.cert_file == done.gateway_cert
+    assert edge.uplink_secret() == done.edge_token("edge-1").read_text().strip()
+    assert edge.gateway_ca_file == done.ca_cert
+    assert gateway.registry.path == done.registry and gateway.registry.key_file == done.registry_key  # sealed images
     sim = load_config(SimConfig, "sim", path=done.sim_config)
     assert sim.device_credentials == done.devices_file and sim.site == "ward"
     devices = json.loads(done.devices_file.read_text())["devices"]
@@ -98,6 +106,39 @@ def test_provisioned_config_files_load_as_each_tiers_config(tmp_path: Path) -> N
     assert registry.device_key("patient-0001").key.hex() == devices["patient-0001"]["key"]
     token = done.edge_token("edge-1").read_text().strip()
     assert registry.verify_edge_token(token) is not None
+    from gateway.auth.registry_edges import RegistryEdges
+
+    edges = RegistryEdges(open_registry(gateway.registry))
+    assert edges.edge_for_token(token) == "edge-1"
+    assert edges.edge_for_token(token + "x") is None
+    assert edges.edge_for_token(f"patient-0001.{token.partition('.')[2]}") is None
+
+
+def test_enrolments_by_provisioning_and_by_the_command_are_in_the_audit_log(tmp_path: Path) -> None:
+    from gateway.audit import AuditLog
+
+    done = provision(tmp_path / "s", SecurityPlan(site="ward", edges=("edge-1",), devices=("patient-0001",)))
+    config = ["--config", str(done.registry_config)]
+    out = ["--out", str(tmp_path / "p2.json")]
+    assert main(["devices", "enrol", "patient-0002", "--site", "ward", *out, *config]) == 0
+    assert main(["devices", "revoke", "patient-0001", *config]) == 0
+    audit = AuditLog(done.audit_log)
+    try:
+        entries = [(e.actor, e.action, e.target) for e in audit.entries()]
+        assert audit.verify().ok
+    finally:
+        audit.close()
+    assert ("system", "device.enrol", "edge-1") in entries and ("system", "user.add", "user:admin") in entries
+    assert (_cli_actor(), "device.enrol", "patient-0002") in entries
+    assert entries[-1][1:] == ("device.revoke", "patient-0001")
+    secrets_ = json.loads((tmp_path / "p2.json").read_text())
+    assert secrets_["mqtt_password"] not in done.audit_log.read_bytes().decode(errors="replace")
+
+
+def _cli_actor() -> str:
+    from iomt_app.commands.devices import _actor
+
+    return _actor()
 
 
 def test_a_revoked_identity_is_not_reinstated_by_provisioning(tmp_path: Path) -> None:

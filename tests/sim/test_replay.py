@@ -177,3 +177,60 @@ def test_motion_wfdb_units_come_from_its_header(tmp_path: Path) -> None:
     loaded = load(tmp_path / "imu.hea", "motion")
     assert np.allclose(loaded.signals["acc"][:, 2], 1.0, atol=1e-3)
     assert np.allclose(loaded.signals["gyro"][:, 2], np.degrees(2.0), atol=1e-2)
+
+
+def _replayed_values(path: Path, kind: str, stream: str) -> tuple[np.ndarray, np.ndarray, list[Frame]]:
+    """What a replay of ``path`` puts on the wire for ``stream``: the decoded frames' values, the
+    signal they came from (resampled to the device rate) and the frames."""
+    from firmware_sim.replay import DEVICE_RATES, ReplayDevice
+
+    loaded = load(path, kind)
+    device = ReplayDevice("ppg-1", loaded, np.random.default_rng(0), frame_s=1.0)
+    device.bind(1_764_000_000_000_000, 0.0)
+    source = next(s for s in device.sources if s.stream == stream)
+    frames = []
+    for seq in range(device.frames):
+        frame = decode_payload(source.render(seq, device.t_us(seq * source.frame_s)))
+        assert isinstance(frame, Frame)
+        frames.append(frame)
+    values = np.concatenate([f.values()[:, 0] for f in frames])
+    expected = resample(loaded.signals[stream], loaded.rates[stream], DEVICE_RATES[stream])[: len(values), 0]
+    return values, expected, frames
+
+
+def _assert_no_clipping(values: np.ndarray, expected: np.ndarray, frames: list[Frame]) -> None:
+    for f in frames:  # no sample at an int16 rail: nothing was clipped
+        assert np.abs(f.samples.astype(np.int32)).max() < 32767
+    step = max(f.scale for f in frames)
+    np.testing.assert_allclose(values, expected, atol=step * 0.5 + 1e-4 * np.abs(expected).max())
+
+
+def test_replayed_ppg_in_adc_counts_reaches_the_wire_unclipped(tmp_path: Path) -> None:
+    """A PPG in raw ADC counts (hundreds to tens of thousands of units, offset and all) is sent at a
+    scale chosen per frame from the data, not at 0.001 a count (which clipped it at +-32.767)."""
+    rng = np.random.default_rng(3)
+    t = np.arange(0.0, 30.0, 0.01)
+    pulse = np.maximum(np.sin(2 * np.pi * 1.2 * t), 0.0) ** 3
+    for name, offset, amplitude in (("adc10", 512.0, 180.0), ("adc16", 30000.0, 9000.0), ("small", 0.0, 0.004)):
+        ppg = offset + amplitude * pulse + amplitude * 0.02 * rng.standard_normal(t.size)
+        path = tmp_path / f"{name}.csv"
+        path.write_text("t,ppg\n" + "\n".join(f"{a:.2f},{b:.6f}" for a, b in zip(t, ppg, strict=True)) + "\n")
+        values, expected, frames = _replayed_values(path, "emotion", "ppg")
+        _assert_no_clipping(values, expected, frames)
+        assert np.ptp(values) > 0.8 * amplitude  # the pulse is there, at its own size
+
+
+def test_real_ppg_from_heartpy_round_trips_through_replay_without_clipping(tmp_path: Path) -> None:
+    """heartpy's real PPG (raw ADC, ~100 Hz; fetched by scripts/fetch_real_emotion.sh) through replay."""
+    from cloud.real_emotion.sources import fetched_file
+
+    raw = fetched_file("heartpy", "heartpy/data/data2.csv")
+    if raw is None:
+        pytest.skip("heartpy's PPG is not fetched: run scripts/fetch_real_emotion.sh")
+    rows = raw.read_text().splitlines()[1:]
+    timer_ms, counts = np.array([[float(v) for v in r.split(",")] for r in rows if r.strip()]).T
+    path = tmp_path / "heartpy_data2.csv"
+    path.write_text("t,ppg\n" + "\n".join(f"{a / 1000:.5f},{b:g}" for a, b in zip(timer_ms, counts, strict=True)))
+    values, expected, frames = _replayed_values(path, "emotion", "ppg")
+    assert counts.max() > 32.767  # real counts: the old 0.001 scale would have clipped every sample
+    _assert_no_clipping(values, expected, frames)

@@ -145,3 +145,22 @@ def test_header_layout_is_stable() -> None:
     # The wire format is a contract with devices in the field: its size must not drift silently.
     assert HEADER_SIZE == 36
     assert struct.calcsize("<2sBBBBBBIqdfI") == HEADER_SIZE
+
+
+def test_int16_samples_fit_any_amplitude_at_a_power_of_two_scale_and_never_clip() -> None:
+    from iomt.wire.frames import int16_samples
+
+    for peak in (1e-6, 0.004, 1.0, 32.767, 32.768, 100.0, 4095.0, 65535.0, 3.3e6, 2.0**-10 * 32767):
+        x = np.array([peak, -peak / 3, peak / 7, 0.0])
+        counts, scale = int16_samples(x)
+        assert counts.dtype == np.int16 and np.abs(counts).max() <= 32767
+        assert np.abs(counts).max() > 32767 / 2  # the finest power of two that fits: at most one bit unused
+        assert scale == 2.0 ** round(np.log2(scale))
+        np.testing.assert_allclose(counts * scale, x, atol=scale / 2)
+        frame = decode_payload(encode_frame(make_frame("p", "ppg", 0, T0, 64.0, counts, scale)))
+        assert isinstance(frame, Frame)
+        np.testing.assert_allclose(frame.values()[:, 0], x, rtol=1e-6, atol=scale / 2)
+    counts, scale = int16_samples(np.zeros(4))
+    assert scale == 1.0 and not counts.any()
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        int16_samples(np.array([1.0, np.nan]))
