@@ -21,7 +21,7 @@ from models.definitions import spec
 from models.preprocessing import PREPROCESSING_VERSION
 
 #: model -> the simulator's recording kind.
-RECORDING_KIND = {"fall": "motion", "ecg": "ecg", "emotion": "emotion"}
+RECORDING_KIND = {"fall": "motion", "ecg": "ecg", "emotion": "emotion", "vitals": "vitals"}
 SPLITS = ("train", "val", "test")
 Generator = Callable[..., Iterable[Any]]
 
@@ -71,7 +71,9 @@ def split_subjects(subjects: list[str], seed: int, fractions: tuple[float, float
 def _examples(name: str, rec: Any, classes: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     if name == "fall":
         return labels.fall_examples(rec)
-    if name == "emotion":
+    if name == "vitals":
+        x, y = labels.vitals_examples(rec, classes)
+    elif name == "emotion":
         from cloud.emotion_augment import augment
 
         x, y = labels.emotion_examples(augment(rec), classes)

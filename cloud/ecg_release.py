@@ -40,7 +40,7 @@ PROFILES: dict[str, tuple[DataProfile, TrainSettings]] = {
                 TrainSettings(epochs=40, batch_size=128, patience=6, class_weight_power=0.5)),
     "smoke": (DataProfile(subjects=8, seconds=60.0), TrainSettings(epochs=2, batch_size=64, patience=1, verbose=0)),
 }
-VERSION = "1.1.0-rc1"
+VERSION = "1.1.0"
 
 
 def dataset(profile: DataProfile, workdir: Path, rebuild: bool) -> Dataset:
@@ -154,11 +154,31 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("build/ecg_eval"))
     parser.add_argument("--epochs", type=int)
     parser.add_argument("--rebuild-data", action="store_true")
+    parser.add_argument("--release", action="store_true",
+                        help="copy the exported model, its metadata, hold-out set and report into models/ecg/ "
+                        "(only when every floor held)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     report = run(args.profile, args.workdir, args.out, epochs=args.epochs, rebuild=args.rebuild_data)
     sys.stdout.write(markdown(report))
+    if args.release and report["floors_pass"]:
+        release(args.out / "ecg")
     return 0 if report["floors_pass"] else 1
+
+
+def release(exported: Path, models_dir: Path | None = None) -> None:
+    """Copy an exported ECG model (``.tflite``, metadata, hold-out set) and its report into the released
+    folder; the data card there is written by hand (it lists every real source and its use)."""
+    import shutil
+
+    from models.runtime import RELEASED_DIR
+
+    target = (models_dir or RELEASED_DIR) / "ecg"
+    for name in ("ecg.tflite", "ecg.json", "ecg_holdout.npz"):
+        shutil.copy2(exported / name, target / name)
+    (target / "report").mkdir(exist_ok=True)
+    for name in ("report.md", "ecg_eval.json"):
+        shutil.copy2(exported / "report" / name, target / "report" / name)
 
 
 if __name__ == "__main__":

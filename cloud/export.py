@@ -150,7 +150,8 @@ def export(
             "generation": ds.card.get("generation"),
             "windows": ds.card.get("windows"),
             "class_counts": ds.card.get("class_counts"),
-            "simulated": True,
+            # False once real recordings joined the training data (the dataset card says which)
+            "simulated": not bool((ds.card.get("real_data") or {}).get("used")),
         },
         "created_utc": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
     }

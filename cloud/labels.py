@@ -12,7 +12,10 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from models.preprocessing import beats, emotion, motion
+from iomt.wire.vitals import FIELDS, parse_vitals
+from models.clinical import news2
+from models.clinical.risk import observation, risk_of
+from models.preprocessing import beats, emotion, motion, vitals
 
 
 class AnnotationLike(Protocol):
@@ -117,3 +120,34 @@ def emotion_examples(
             if min(t1, t) - max(t0, s) >= 0.9 * emotion.WINDOW_S:
                 y[k] = lookup.get(label, -1)
     return feats, y
+
+
+def risk_labels(truth_rows: np.ndarray, classes: Sequence[str]) -> np.ndarray:
+    """The five-class risk (index in ``classes``) that NEWS2 gives each row of true vitals."""
+    lookup = {c: i for i, c in enumerate(classes)}
+    out = np.empty(len(truth_rows), dtype=np.int64)
+    for k, row in enumerate(np.asarray(truth_rows, dtype=np.float64)):
+        obs = observation(parse_vitals(dict(zip(FIELDS, (float(v) for v in row), strict=True))))
+        assert obs is not None, "true vitals always carry every NEWS2 parameter"
+        out[k] = lookup[risk_of(news2.score(obs)).value]
+    return out
+
+
+def vitals_windows(
+    rec: RecordingLike, classes: Sequence[str], hop_s: float = vitals.HOP_S
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(windows, labels, window end times)`` of one vitals recording: a window every ``hop_s``
+    (the edge's rate), labelled with the risk class NEWS2 gives the *true* vitals at its last
+    reading: the model learns NEWS2's response from noisy measurements."""
+    fs = rec.rates["vitals"]
+    measured = rec.signals["vitals"]
+    t = np.arange(len(measured)) / fs
+    x, ends = vitals.windows(t, measured, np.arange(hop_s, t[-1] + 1e-9, hop_s) if len(t) else [])
+    last = np.searchsorted(t, ends + 1e-9, side="right") - 1
+    y = risk_labels(rec.signals["vitals_truth"][last], classes) if len(ends) else np.zeros(0, np.int64)
+    return x, y, ends
+
+
+def vitals_examples(rec: RecordingLike, classes: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    x, y, _ = vitals_windows(rec, classes)
+    return x, y

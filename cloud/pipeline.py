@@ -126,7 +126,13 @@ def evaluate_model(
             logs[variant] = {k: t.get(k) for k in ("backend", "parameters", "epochs_run", "seconds", "samples_per_s")}
     if logs:
         extra["training"] = logs
-    metrics: dict[str, Any] = evaluate(model, ds, load_trained(workdir, model, "edge"), models_dir, report, extra)
+    edge_model = load_trained(workdir, model, "edge")
+    metrics: dict[str, Any] = evaluate(model, ds, edge_model, models_dir, report, extra)
+    if model == "vitals":
+        from cloud.vitals_report import news2_agreement
+        from models.runtime import ModelRunner
+
+        metrics["news2_agreement"] = news2_agreement(ds, edge_model, ModelRunner.released(model, models_dir), report)
     for key, check in metrics["checks"].items():
         log.info("%-45s %.4f %s", key, check["value"], "ok" if check["pass"] else "BELOW FLOOR")
     return metrics

@@ -15,6 +15,9 @@ PROFILES: dict[str, dict[str, tuple[DataProfile, TrainSettings]]] = {
         # label smoothing: the 1.0.0 model's probabilities sat at int8's 0.996 on real recordings
         "emotion": (DataProfile(subjects=80, seconds=1800.0),
                     TrainSettings(epochs=80, batch_size=32, patience=10, label_smoothing=0.1)),
+        # no class weights (power 0): plain agreement with NEWS2 is the target; weights over-called "medium"
+        "vitals": (DataProfile(subjects=400, seconds=4 * 3600.0),
+                   TrainSettings(epochs=60, batch_size=128, patience=8, class_weight_power=0.0)),
     },
     "smoke": {
         "fall": (DataProfile(subjects=4, seconds=60.0), TrainSettings(epochs=2, batch_size=32, patience=1, verbose=0)),
@@ -22,6 +25,10 @@ PROFILES: dict[str, dict[str, tuple[DataProfile, TrainSettings]]] = {
         "emotion": (  # long enough that augmented subjects (a first stretch cut) still have test windows
             DataProfile(subjects=6, seconds=400.0),
             TrainSettings(epochs=2, batch_size=8, patience=1, verbose=0),
+        ),
+        "vitals": (
+            DataProfile(subjects=6, seconds=2 * 3600.0),
+            TrainSettings(epochs=2, batch_size=32, patience=1, verbose=0, class_weight_power=0.0),
         ),
     },
 }

@@ -38,6 +38,12 @@ class RealEvalResult:
 #: (released .tflite, recordings folder or None for the default cache, report folder) -> result.
 RealEvaluator = Callable[[Path, Path | None, Path], RealEvalResult]
 
+def _ecg(tflite: Path, recordings: Path | None, report: Path) -> RealEvalResult:
+    from cloud.real_ecg.release_eval import evaluate_release
+
+    return evaluate_release(tflite, recordings, report)
+
+
 def _emotion(tflite: Path, recordings: Path | None, report: Path) -> RealEvalResult:
     from cloud.real_emotion.evaluate import evaluate_real_emotion
 
@@ -46,6 +52,7 @@ def _emotion(tflite: Path, recordings: Path | None, report: Path) -> RealEvalRes
 
 #: Model name -> its evaluator; each model's owner adds one wrapper and one entry.
 REAL_EVALUATORS: dict[str, RealEvaluator] = {
+    "ecg": _ecg,
     "emotion": _emotion,
 }
 

@@ -5,6 +5,8 @@
 * Arrhythmia: runs and burden, never a single beat — a run of three or more V beats, or a share of
   ectopic (S/V) beats over the recent beats above a threshold.
 * Stress: the stress probability averaged over minutes.
+* Vitals risk: the vitals model's class, debounced over consecutive windows; it escalates and
+  de-escalates like the RCP bands it is trained on (one alert per level, the old one resolved).
 
 An alert is raised once and resolved once: while active it is not raised again (de-duplicated).
 Each machine remembers the device time of the window that raised its alert (``raised_by_us``) and
@@ -36,6 +38,10 @@ class AlertLabel(StrEnum):
     ECTOPY_BURDEN = "ectopy_burden"
     #: the stress probability high for minutes
     STRESS = "stress"
+    #: the vitals risk model's class at a RCP response band, for consecutive windows (one label per band)
+    VITALS_RISK_LOW_MEDIUM = "vitals_risk_low_medium"
+    VITALS_RISK_MEDIUM = "vitals_risk_medium"
+    VITALS_RISK_HIGH = "vitals_risk_high"
 
 
 #: The name pipelines were built with before :class:`~edge.events.EventFactory` built every event
@@ -171,3 +177,61 @@ class StressState:
             raised_by, self.raised_by_us = self.raised_by_us, None
             return AlertState.RESOLVED, mean, raised_by
         return None
+
+
+# -- vitals risk -----------------------------------------------------------------------------------
+
+#: Alert level of the vitals model's classes (index in its output): none and low raise nothing.
+RISK_LEVEL = {"none": 0, "low": 0, "low_medium": 1, "medium": 2, "high": 3}
+#: What each level raises: label and priority, as the RCP chart's responses (a single red parameter
+#: calls for a ward-based response: low priority; medium the urgent response team; high the emergency one).
+RISK_ALERTS: dict[int, tuple[AlertLabel, Priority]] = {
+    1: (AlertLabel.VITALS_RISK_LOW_MEDIUM, Priority.LOW),
+    2: (AlertLabel.VITALS_RISK_MEDIUM, Priority.MEDIUM),
+    3: (AlertLabel.VITALS_RISK_HIGH, Priority.HIGH),
+}
+#: Consecutive windows (one a minute) at a level or above that raise it, and at a lower level that lower it.
+RISK_ENTER = 2
+RISK_LEAVE = 3
+
+#: ``(label, state, priority, score, raised_by_us)`` of one alert transition.
+Transition = tuple[AlertLabel, AlertState, Priority, float, int]
+
+
+@dataclass
+class RiskState:
+    """The confirmed alert level of one patient's vitals risk, from the model's class per window.
+
+    The level goes up to L when the last :data:`RISK_ENTER` windows are all at L or above, and down
+    to L' when the last :data:`RISK_LEAVE` windows are all at L' or below: a single window neither
+    raises nor resolves. ``min_level`` is the lowest level that alerts at all (lower ones count as 0).
+    """
+
+    min_level: int = 2
+    level: int = 0
+    recent: deque[int] = field(default_factory=lambda: deque(maxlen=max(RISK_ENTER, RISK_LEAVE)))
+    #: end of the window that raised the active alert
+    raised_by_us: int | None = None
+
+    def on_window(self, risk_class: str, score: float, end_us: int) -> list[Transition]:
+        """Feed the class (and its probability) of the window ending at ``end_us``; the transitions
+        it causes: the old level's alert resolved, the new level's raised."""
+        level = RISK_LEVEL[risk_class]
+        self.recent.append(level if level >= self.min_level else 0)
+        recent = list(self.recent)
+        new = self.level
+        if len(recent) >= RISK_ENTER and min(recent[-RISK_ENTER:]) > self.level:
+            new = min(recent[-RISK_ENTER:])
+        elif len(recent) >= RISK_LEAVE and max(recent[-RISK_LEAVE:]) < self.level:
+            new = max(recent[-RISK_LEAVE:])
+        if new == self.level:
+            return []
+        out: list[Transition] = []
+        if self.level and self.raised_by_us is not None:
+            label, priority = RISK_ALERTS[self.level]
+            out.append((label, AlertState.RESOLVED, priority, score, self.raised_by_us))
+        self.level, self.raised_by_us = new, (end_us if new else None)
+        if new:
+            label, priority = RISK_ALERTS[new]
+            out.append((label, AlertState.RAISED, priority, score, end_us))
+        return out

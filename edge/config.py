@@ -22,6 +22,8 @@ class ModelName(StrEnum):
     FALL = "fall"
     #: stress, from the emotion band's ECG, EDA and PPG
     EMOTION = "emotion"
+    #: deterioration risk (five NEWS2-aligned classes), from the vitals monitor's readings
+    VITALS = "vitals"
 
 
 class EdgeConfig(StrictModel):
@@ -50,8 +52,9 @@ class EdgeConfig(StrictModel):
     )
     models_dir: Path = Field(RELEASED_DIR, description="Directory of <name>/<name>.tflite + <name>.json models.")
     models: tuple[ModelName, ...] = Field(
-        (ModelName.ECG, ModelName.FALL, ModelName.EMOTION), description="Models this node runs: only their "
-        "pipelines run (heart rate and ECG signal quality come with 'ecg'); every stream is forwarded either way."
+        (ModelName.ECG, ModelName.FALL, ModelName.EMOTION, ModelName.VITALS), description="Models this node runs: "
+        "only their pipelines run (heart rate and ECG signal quality come with 'ecg'); every stream is forwarded "
+        "either way."
     )
     model_poll_s: float = Field(5.0, gt=0, description="Seconds between checks of models_dir for new versions.")
     batched_inference: bool = Field(True, description="Infer windows of many patients in one call per model.")
@@ -75,6 +78,11 @@ class EdgeConfig(StrictModel):
     min_cycle_ms: float = Field(
         20.0, ge=0, le=1000, description="Shortest processing cycle: messages arriving within it are handled "
         "together (cheaper per message, at up to this much added latency); 0 handles them as they come."
+    )
+    vitals_alert_from: Literal["low_medium", "medium", "high", "off"] = Field(
+        "medium", description="Lowest class of the vitals risk model that raises an alert (held for "
+        "consecutive windows); lower classes only report. 'off': the vitals model reports, never alerts "
+        "(the gateway's NEWS2 alarms stand alone)."
     )
     metrics_port: int | None = Field(None, ge=0, le=65535, description="Serve Prometheus metrics on this port.")
     allow_unencrypted_images: bool = Field(

@@ -6,6 +6,12 @@ due devices are quality-checked, then conditioned and searched together, in batc
 spans. What a search does — the span it needs, the stand-in future, how its R-peaks update the
 device's history, which beats it completes — is :mod:`edge.dsp.ecg`. Each beat is classified once;
 beat labels feed :class:`edge.alerts.ArrhythmiaState`; the same R-peaks give the heart rate.
+
+A beat window holds the beat's input 1 vector and its predecessor's (the device's last beat cut,
+warm-up beats included; none after a start, a gap or bad signal: the beat stands for its own, as a
+record's first beat does in training); :meth:`EcgPipeline.model_inputs` turns them into the input
+of the model running (:func:`models.preprocessing.beats.model_input`, by the input major its
+metadata names), so a 1.0.0 and a 1.1.0 model run alike and may be swapped while beats flow.
 ``tests/edge/test_ecg_equivalence.py`` holds the beats to the training path's.
 """
 
@@ -38,7 +44,7 @@ from edge.quality_state import QualityTracker
 from iomt.wire.events import AlertState, Event
 from iomt.wire.frames import Frame
 from models.preprocessing import PREPROCESSING_VERSION
-from models.preprocessing.beats import ECG_RATE_HZ, beat_vectors_at
+from models.preprocessing.beats import ECG_RATE_HZ, VECTOR, beat_vectors_at, input_major, model_input
 from models.preprocessing.ecg import heart_rate_from_peaks
 from models.preprocessing.resample import resample
 from models.runtime import ModelRunner
@@ -78,6 +84,13 @@ class _Device:
     newest_peak: int = -1
     idle_runs: int = 0
     arrhythmia: ArrhythmiaState = field(default_factory=ArrhythmiaState)
+    #: input 1 vector of the last beat cut (the next beat's predecessor); None after a reset
+    last_vector: np.ndarray | None = None
+
+    def forget_peaks(self) -> None:
+        """The beats before and after this point are not neighbours (a gap, bad signal, a stuck search)."""
+        self.peaks = []
+        self.last_vector = None
 
 
 @dataclass(slots=True)
@@ -92,6 +105,8 @@ class _Cut:
     #: R-peaks (span indices) of the LOCAL_BEATS before the beat, the beat and the next one
     context: list[int]
     n_prev: int
+    #: cut only to be the next beat's predecessor (completed during warm-up): not classified
+    warmup: bool = False
 
 
 class EcgPipeline:
@@ -130,7 +145,7 @@ class EcgPipeline:
         dev = self._devices.get(device)
         if dev is not None:
             dev.buffer.clear()
-            dev.peaks = []
+            dev.forget_peaks()
             dev.warming = True
             dev.next_run_total = dev.buffer.total + round(4.0 * dev.buffer.rate_hz)
 
@@ -165,7 +180,7 @@ class EcgPipeline:
                 if problem is None:
                     good.append(device)
                 else:  # the beats on either side of bad signal are not neighbours
-                    dev.peaks = []
+                    dev.forget_peaks()
         return good
 
     def _batches(self, fs: float, devices: list[str]) -> list[tuple[int, list[tuple[str, np.ndarray]]]]:
@@ -189,7 +204,7 @@ class EcgPipeline:
         stuck history (:func:`~edge.dsp.ecg.history_is_stale`) starts afresh first, as after a gap."""
         buf = dev.buffer
         if dev.peaks and history_is_stale(dev.peaks, model_index(buf.total - 1, buf.rate_hz)):
-            dev.peaks = []
+            dev.forget_peaks()
             dev.warming = True
         return search_span(dev.peaks, dev.last_beat_index, buf.total, buf.filled, buf.rate_hz)
 
@@ -218,9 +233,22 @@ class EcgPipeline:
         vectors = beat_vectors_at(
             conditioned, np.asarray(rows), np.asarray([c.context for c in cuts]), np.asarray([c.n_prev for c in cuts])
         )
-        self.beats += len(cuts)
-        return [Window(c.device, c.start_us, c.end_us, v, c.arrival_ns, c.r_us) for c, v in zip(cuts, vectors,
-                                                                                               strict=True)]
+        windows: list[BeatWindow] = []
+        for c, v in zip(cuts, vectors, strict=True):  # a device's beats in order: each is the next one's predecessor
+            dev = self._devices[c.device]
+            previous = v if dev.last_vector is None else dev.last_vector
+            dev.last_vector = v
+            if not c.warmup:
+                windows.append(Window(c.device, c.start_us, c.end_us, np.concatenate([v, previous]), c.arrival_ns,
+                                      c.r_us))
+        self.beats += len(windows)
+        return windows
+
+    def model_inputs(self, windows: list[BeatWindow], runner: ModelRunner) -> np.ndarray:
+        """The batch ``runner`` reads: each window's beat with its predecessor, as input 1 or input 2."""
+        pairs = np.stack([w.x for w in windows])
+        ref = runner.metadata.preprocessing
+        return model_input(pairs[:, :VECTOR], pairs[:, VECTOR:], input_major(ref.module, ref.version))
 
     def _beats(self, device: str, dev: _Device, origin: int, size: int, events: list[Event]) -> list[_Cut]:
         """The beats of the R-peak history not classified yet whose waveform lies in the span (``size``
@@ -242,13 +270,13 @@ class EcgPipeline:
         cuts = []
         for beat in completed_beats(peaks, origin, last, t_end, dev.last_beat_us):
             dev.last_beat_us, dev.last_beat_index = beat.r_us, beat.peak
-            if beat.end_us <= dev.warm_until_us:
-                # completed while the detector was still gathering its first seconds of context
-                self.warmup_beats += 1
-                continue
+            # completed while the detector was still gathering its first seconds of context: cut (the next
+            # beat's predecessor), not classified
+            warmup = beat.end_us <= dev.warm_until_us
+            self.warmup_beats += warmup
             context, n_prev = beat_context(peaks, beat.index, origin)
             cuts.append(_Cut(device, beat.start_us, beat.end_us, dev.arrivals.arrival_of(beat.end_us), beat.r_us,
-                             context, n_prev))
+                             context, n_prev, warmup))
         return cuts
 
     def _schedule(self, dev: _Device, newest: int) -> None:

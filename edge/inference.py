@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from edge.pipeline import Pipeline, Window
+from edge.pipeline import Pipeline, ShapesInputs, Window
 from edge.registry import ModelRegistry
 from iomt.wire.events import Event
 
@@ -59,7 +59,10 @@ class InferenceEngine:
                 stats.no_model += len(windows)
             else:
                 started = time.perf_counter()
-                x = np.stack([w.x for w in windows])
+                if isinstance(pipeline, ShapesInputs):
+                    x = pipeline.model_inputs(windows, runner)
+                else:
+                    x = np.stack([w.x for w in windows])
                 if self.batched:
                     outputs = runner.predict(x)
                     stats.calls += 1

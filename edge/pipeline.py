@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 
 from edge.config import ModelName
 from iomt.wire.events import Event
-from iomt.wire.frames import Frame
+from iomt.wire.frames import Frame, Reading
 from models.runtime import ModelRunner
 
 P = TypeVar("P")
@@ -60,6 +60,34 @@ class Pipeline(Protocol[P]):
     ) -> list[Event]:
         """Events for windows after inference (``outputs`` is ``None`` when no model is loaded)."""
         ...
+
+
+@runtime_checkable
+class ShapesInputs(Protocol):
+    """A pipeline whose windows hold more than one model input format: it turns them into the input of
+    the model running now (a node may run either of two released versions, and swap between them)."""
+
+    def model_inputs(self, windows: list[Window[Any]], runner: ModelRunner) -> np.ndarray:
+        """The batch ``runner`` reads for ``windows``."""
+        ...
+
+
+@runtime_checkable
+class ReadingPipeline(Pipeline[P], Protocol[P]):
+    """A pipeline that also reads low-rate readings (vital signs) of ``reading_streams``."""
+
+    reading_streams: frozenset[str]
+
+    def on_reading(self, reading: Reading, arrival_ns: int) -> list[Event]:
+        """Buffer a reading (in order: late and duplicate ones never reach it); may return events."""
+        ...
+
+
+@runtime_checkable
+class Counted(Protocol):
+    """A pipeline with counters of its own for the node's stats (``iomt edge --stats``)."""
+
+    def counters(self) -> dict[str, int]: ...
 
 
 def class_index(runner: ModelRunner, label: str) -> int | None:

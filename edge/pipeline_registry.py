@@ -20,6 +20,7 @@ from edge.events import EventFactory
 from edge.fall_pipeline import FallPipeline
 from edge.pipeline import Pipeline
 from edge.quality_state import QualityTracker
+from edge.vitals_pipeline import VitalsPipeline
 
 
 @dataclass(frozen=True)
@@ -47,10 +48,16 @@ def _emotion(ctx: PipelineContext) -> Pipeline[Any]:
     return EmotionPipeline(ctx.events)
 
 
+def _vitals(ctx: PipelineContext) -> Pipeline[Any]:
+    alert_from = ctx.config.vitals_alert_from
+    return VitalsPipeline(ctx.events, None if alert_from == "off" else alert_from)
+
+
 PIPELINES: Mapping[ModelName, PipelineFactory] = {
     ModelName.ECG: _ecg,
     ModelName.FALL: _fall,
     ModelName.EMOTION: _emotion,
+    ModelName.VITALS: _vitals,
 }
 
 

@@ -3,9 +3,10 @@ letters out.
 
 A data message is decoded (a bad one becomes a dead letter naming the field), its sequence number
 classified, and it is forwarded as received; a waveform frame in order also feeds the pipelines of
-this node's models (:mod:`edge.pipeline_registry`). Imaging chunks are reassembled, checked and opened
-with the device's key (:mod:`edge.image_ingest`); a complete image is forwarded still sealed. Each
-batch ends with one inference cycle.
+this node's models (:mod:`edge.pipeline_registry`), and so does a reading in order (vital signs) the
+pipelines that read its stream (:class:`edge.pipeline.ReadingPipeline`). Imaging chunks are
+reassembled, checked and opened with the device's key (:mod:`edge.image_ingest`); a complete image is
+forwarded still sealed. Each batch ends with one inference cycle.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from edge.config import EdgeConfig
 from edge.events import EventFactory
 from edge.image_ingest import ImageArrival, ImageIngest
 from edge.inference import InferenceEngine, Inferred
-from edge.pipeline import Pipeline
+from edge.pipeline import Pipeline, ReadingPipeline
 from edge.pipeline_registry import PipelineContext, build_pipelines
 from edge.quality_state import QualityTracker
 from edge.registry import ModelRegistry
@@ -83,9 +84,13 @@ class EdgeProcessor:
                                   allow_unencrypted=config.allow_unencrypted_images)
         self._topics: dict[str, topics.Topic] = {}
         self._by_stream: dict[str, list[Pipeline[Any]]] = {}
+        self._by_reading_stream: dict[str, list[ReadingPipeline[Any]]] = {}
         for pipeline in self.pipelines:
             for stream in pipeline.streams:
                 self._by_stream.setdefault(stream, []).append(pipeline)
+            if isinstance(pipeline, ReadingPipeline):
+                for stream in pipeline.reading_streams:
+                    self._by_reading_stream.setdefault(stream, []).append(pipeline)
         self.engine = InferenceEngine(self.registry, self.pipelines, config.batched_inference)
 
     def handle(self, topic: str, payload: bytes) -> tuple[list[UplinkRecord], list[Event], bytes | None]:
@@ -155,6 +160,9 @@ class EdgeProcessor:
             self.counters.readings += 1
             # forwarded as received: it passed the same decoder the gateway applies
             result.records.append(UplinkRecord(RecordKind.READING, payload))
+            if verdict is not Verdict.LATE and verdict is not Verdict.DUPLICATE:
+                for reader in self._by_reading_stream.get(message.stream, ()):
+                    result.events.extend(reader.on_reading(message, arrival_ns))
             return
         self.counters.frames += 1
         result.records.append(UplinkRecord(RecordKind.FRAME, encode_frame(message)))

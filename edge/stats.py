@@ -14,6 +14,7 @@ from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 from edge.metrics import Distribution
+from edge.pipeline import Counted
 
 if TYPE_CHECKING:
     from edge.node import EdgeNode
@@ -103,6 +104,7 @@ def node_stats(node: EdgeNode, wall_s: float) -> dict[str, Any]:
         "counters": asdict(processor.counters),
         "sequence": processor.sequences.totals(),
         "models": {name: asdict(s) for name, s in processor.engine.stats.items()},
+        "pipelines": {str(p.model): p.counters() for p in processor.pipelines if isinstance(p, Counted)},
         "model_versions": processor.registry.versions(),
         "latency_ms": overall_summary(metrics.latency, 1e3),
         "latency_ms_by_model": distribution_summary(metrics.latency, 1e3),

@@ -75,6 +75,8 @@ class BeatGenerator:
     hrv_scale: Control | None = None
     resp_phase: Control | None = None
     episodes: list[Episode] = field(default_factory=list)
+    #: episodes a scenario forces (AF, or VT whose length sets the beats), started at their start time
+    forced: list[Episode] = field(default_factory=list)
     _t_prev: float = 0.0
     _next_sinus: float = -1.0
     _ar: float = 0.0
@@ -91,20 +93,37 @@ class BeatGenerator:
         self._t_prev = -float(self.rng.uniform(0.2, 1.0)) * rr
         self._next_sinus = self._t_prev + rr
         self._lf_phase = float(self.rng.uniform(0, 2 * np.pi))
-        self._next_af = self._draw_af_gap(0.0) if self.persona.af_burden > 0 else float("inf")
+        has_af = self.persona.af_burden > 0 or self.persona.af_episodes_per_hour > 0
+        self._next_af = self._draw_af_gap(0.0) if has_af else float("inf")
+        self.forced = sorted(self.forced, key=lambda e: e.start)
         self._next_vt = self._draw_vt_gap(0.0) if self.persona.vt_runs_per_hour > 0 else float("inf")
 
     # --- episode planning -------------------------------------------------------------------------
     def _draw_af_gap(self, t: float) -> float:
+        if self.persona.af_episodes_per_hour > 0:
+            return t + float(self.rng.exponential(3600.0 / self.persona.af_episodes_per_hour))
         b = self.persona.af_burden
         return t + float(self.rng.exponential(60.0 * (1 - b) / b)) + 5.0
 
     def _draw_vt_gap(self, t: float) -> float:
         return t + float(self.rng.exponential(3600.0 / self.persona.vt_runs_per_hour)) + 3.0
 
+    def _take_forced(self, label: str, t: float) -> Episode | None:
+        for ep in self.forced:
+            if ep.label == label and ep.start <= t:
+                self.forced.remove(ep)
+                return ep
+        return None
+
     def _in_af(self, t: float) -> bool:
+        if self.forced and t >= self._af_end:
+            forced = self._take_forced("AF", t)
+            if forced is not None:
+                self._af_end = t + (forced.end - forced.start)
+                self.episodes.append(Episode("AF", t, self._af_end))
+                return True
         if t >= self._next_af:
-            length = float(self.rng.uniform(20.0, 120.0))
+            length = float(self.rng.uniform(self.persona.af_episode_min_s, self.persona.af_episode_max_s))
             self._af_end = self._next_af + length
             self.episodes.append(Episode("AF", self._next_af, self._af_end))
             self._next_af = self._draw_af_gap(self._af_end)
@@ -144,7 +163,13 @@ class BeatGenerator:
         rng, p = self.rng, self.persona
         prev = self._t_prev
         rr = self._sinus_rr(prev)
-        if self._vt_left == 0 and self._next_vt <= prev:
+        forced = self._take_forced("VT", prev) if self.forced and self._vt_left == 0 else None
+        if forced is not None:
+            self._vt_rate = float(rng.uniform(140, 220))
+            run_rr = 60.0 / self._vt_rate
+            self._vt_left = max(3, round((forced.end - forced.start) / run_rr))
+            self.episodes.append(Episode("VT", prev + run_rr, prev + run_rr * self._vt_left))
+        elif self._vt_left == 0 and self._next_vt <= prev:
             self._vt_left = int(rng.integers(3, 16))
             self._vt_rate = float(rng.uniform(140, 220))
             run_rr = 60.0 / self._vt_rate
@@ -167,8 +192,8 @@ class BeatGenerator:
             return self._commit(t, "N", self._normal(t - prev, p_wave=False))
         u = rng.random()
         if u < p.p_s:
-            t = prev + rr * float(rng.uniform(0.55, 0.8))
-            self._next_sinus = t + rr * float(rng.uniform(1.0, 1.1))
+            t = prev + rr * float(rng.uniform(0.55, p.s_coupling_max))
+            self._next_sinus = t + rr * float(rng.uniform(1.0, p.s_pause_max))
             return self._commit(t, "S", self._supraventricular(t - prev))
         u -= p.p_s
         if u < p.p_v:
@@ -210,8 +235,13 @@ class BeatGenerator:
 
     def _supraventricular(self, rr_prev: float) -> np.ndarray:
         w = self._normal(rr_prev)
-        w[P] = (-self.persona.pr_s * float(self.rng.uniform(0.6, 0.9)), 0.02,
-                self.persona.p_amp * float(self.rng.uniform(-0.9, 0.5)))
+        ectopic_p = (-self.persona.pr_s * float(self.rng.uniform(0.6, 0.9)), 0.02,
+                     self.persona.p_amp * float(self.rng.uniform(-0.9, 0.5)))
+        # an atrial focus near the sinus node gives a P wave like the sinus one: only the timing tells
+        # (drawn only where the persona asks for it, so default signals stay as they were)
+        sinus_like = self.persona.s_sinus_p > 0 and self.rng.random() < self.persona.s_sinus_p
+        if not sinus_like:
+            w[P] = ectopic_p
         # Aberrant conduction: an early impulse finds a bundle still refractory (~10 % of S beats).
         w[R, 1] *= float(self.rng.uniform(1.8, 2.4)) if self.rng.random() < 0.1 else float(self.rng.uniform(0.95, 1.1))
         return w

@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from firmware_sim.rates import RatesName
 from firmware_sim.scenario import DEFAULT_IMAGING_DEVICES
 from iomt.config import MqttConfig, StrictModel
 
@@ -31,3 +32,6 @@ class SimConfig(StrictModel):
         "\"password\", \"key_id\", \"key\"}}}); each device then connects with its own, as real devices do, and "
         "imaging devices seal their images with their key."
     )
+    rates: RatesName = Field("realistic", description=(
+        "Random falls, arrhythmia episodes and deteriorations: realistic (clinically plausible, the default), "
+        "demo (raised so that something happens within minutes; not clinical) or enriched (training data)."))

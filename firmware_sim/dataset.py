@@ -21,15 +21,19 @@ from pathlib import Path
 
 import numpy as np
 
+from firmware_sim.deterioration import CoursePlan
 from firmware_sim.ecg import EcgStream
 from firmware_sim.emotion import RATES as EMOTION_RATES
 from firmware_sim.emotion import EmotionStream
 from firmware_sim.motion import MotionGenerator
 from firmware_sim.motion import random_mount as random_mount_matrix
 from firmware_sim.persona import Persona, make_persona
+from firmware_sim.rates import ENRICHED, EventRates
+from firmware_sim.rates import rates as rate_profile
+from firmware_sim.vitals import RED_FLAGS, VitalsGenerator
 
-KINDS = ("ecg", "motion", "emotion")
-DEFAULT_RATE = {"ecg": 250.0, "motion": 50.0, "emotion": EMOTION_RATES["ecg"]}
+KINDS = ("ecg", "motion", "emotion", "vitals")
+DEFAULT_RATE = {"ecg": 250.0, "motion": 50.0, "emotion": EMOTION_RATES["ecg"], "vitals": 1.0}
 INDEX = "index.json"
 
 
@@ -37,16 +41,18 @@ INDEX = "index.json"
 class Annotation:
     t_s: float  # start (for a beat: the R-peak time) in seconds from the recording start
     t_end_s: float  # end (== t_s for point events such as beats)
-    label: str  # beats N/S/V/F/Q; activity or fall name; emotion baseline/stress/amusement; AF/VT
-    kind: str  # "beat" | "activity" | "fall" | "impact" | "emotion" | "rhythm"
+    label: str  # beats N/S/V/F/Q; activity or fall name; emotion baseline/stress/amusement; AF/VT; course
+    kind: str  # "beat" | "activity" | "fall" | "impact" | "emotion" | "rhythm" | "deterioration"
 
 
 @dataclass(frozen=True)
 class Recording:
     subject: str  # e.g. "s0007"; all windows of a subject stay in one split
-    kind: str  # "ecg" | "motion" | "emotion"
+    kind: str  # "ecg" | "motion" | "emotion" | "vitals"
     rates: dict[str, float]  # stream -> Hz
-    signals: dict[str, np.ndarray]  # stream -> (n_samples, channels) float32; acc g, gyro deg/s, ecg mV, eda uS
+    # stream -> (n_samples, channels) float32; acc g, gyro deg/s, ecg mV, eda uS; vitals and vitals_truth
+    # (n, 8) in iomt.wire.vitals.FIELDS order
+    signals: dict[str, np.ndarray]
     truth: tuple[Annotation, ...]
     persona: dict[str, object]  # age, resting_hr, condition, ...
 
@@ -59,26 +65,33 @@ def subject_rng(seed: int, kind: str, index: int) -> np.random.Generator:
 def generate(
     kind: str, subjects: int, seconds: float, seed: int, *, rate_hz: float | None = None,
     random_mount: bool = False, vary: Callable[[Persona, np.random.Generator], Persona] | None = None,
+    rates: str = "enriched",
 ) -> Iterator[Recording]:
-    """``subjects`` recordings of ``seconds`` each. ``rate_hz`` sets the ECG rate (ecg, emotion) or
-    the motion sensors' rate (motion); ``random_mount`` turns each motion subject's sensor by its own
-    random 3-D rotation (recorded in the persona as ``mount``). ``vary`` (ECG only) changes each persona
-    before its signal is rendered, with a generator of its own (the subject's signal generator is left
-    untouched)."""
+    """``subjects`` recordings of ``seconds`` each. ``rate_hz`` sets the ECG rate (ecg, emotion), the
+    motion sensors' rate (motion) or the readings' rate (vitals); ``random_mount`` turns each motion
+    subject's sensor by its own random 3-D rotation (recorded in the persona as ``mount``). ``vary``
+    (ECG only) changes each persona before its signal is rendered, with a generator of its own (the
+    subject's signal generator is left untouched). ``rates`` is the event-rate profile
+    (:mod:`firmware_sim.rates`): training recordings are ``enriched`` (dense in falls, arrhythmia
+    episodes and deteriorations); ``realistic`` gives a ward's rates."""
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
     if subjects < 1 or seconds <= 0:
         raise ValueError("subjects must be >= 1 and seconds > 0")
     rate = float(rate_hz or DEFAULT_RATE[kind])
+    profile = rate_profile(rates)
     for index in range(subjects):
         rng = subject_rng(seed, kind, index)
         if kind == "ecg":
             persona = make_persona(seed, index)
             if vary is not None:
                 persona = vary(persona, np.random.default_rng([seed, zlib.crc32(b"vary"), index]))
-            yield _ecg(persona, rng, seconds, rate)
+            yield _ecg(profile.apply(persona), rng, seconds, rate)
         elif kind == "motion":
-            yield _motion(make_persona(seed, index), rng, seconds, rate, random_mount)
+            yield _motion(make_persona(seed, index), rng, seconds, rate, random_mount, profile)
+        elif kind == "vitals":
+            yield _vitals(make_persona(seed, index), rng, seconds, rate, profile,
+                          np.random.default_rng([seed, zlib.crc32(b"course-plan"), index]))
         else:
             yield _emotion(make_persona(seed, index, condition="normal"), rng, seconds, rate)
 
@@ -94,9 +107,9 @@ def _ecg(persona: Persona, rng: np.random.Generator, seconds: float, fs: float) 
 
 
 def _motion(persona: Persona, rng: np.random.Generator, seconds: float, fs: float,
-            random_mount: bool = False) -> Recording:
+            random_mount: bool = False, profile: EventRates = ENRICHED) -> Recording:
     mount = random_mount_matrix(np.random.default_rng(rng.integers(0, 2**63 - 1))) if random_mount else None
-    gen = MotionGenerator(persona, fs, rng, mount=mount)
+    gen = MotionGenerator(persona, fs, rng, mount=mount, fall_rate_per_h=profile.fall_rate(persona))
     n = round(seconds * fs)
     acc, gyro, truth = [], [], []
     have = 0
@@ -113,6 +126,24 @@ def _motion(persona: Persona, rng: np.random.Generator, seconds: float, fs: floa
     if mount is not None:
         info["mount"] = np.round(mount, 6).tolist()
     return Recording(persona.subject, "motion", {"acc": fs, "gyro": fs}, signals, _sorted(truth), info)
+
+
+def _vitals(persona: Persona, rng: np.random.Generator, seconds: float, fs: float, profile: EventRates,
+            plan_rng: np.random.Generator) -> Recording:
+    """Readings at ``fs`` (``vitals``: measured; ``vitals_truth``: true values), courses as truth
+    (kind ``deterioration``, label the course, from onset to resolution)."""
+    plan = CoursePlan(profile, plan_rng)
+    # Enriched recordings: one subject in five has a stable baseline with one red-range parameter, so
+    # that NEWS2's "single red score" response is not left to the few minutes a course passes through it.
+    flags = list(RED_FLAGS)
+    red = flags[int(plan_rng.integers(len(flags)))] if profile.name == "enriched" and plan_rng.random() < 0.2 else None
+    gen = VitalsGenerator(persona, rng, plan, period_s=1.0 / fs, red_flag=red)
+    block = gen.render(np.arange(round(seconds * fs)) / fs)
+    truth = [Annotation(c.start_s, min(c.end_s, seconds), c.kind, "deterioration") for c in plan.courses
+             if c.start_s < seconds]
+    signals = {"vitals": block.measured.astype(np.float32), "vitals_truth": block.truth.astype(np.float32)}
+    return Recording(persona.subject, "vitals", {"vitals": fs, "vitals_truth": fs}, signals, _sorted(truth),
+                     persona.as_dict())
 
 
 def _emotion(persona: Persona, rng: np.random.Generator, seconds: float, ecg_hz: float) -> Recording:

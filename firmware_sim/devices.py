@@ -18,16 +18,23 @@ from typing import Any
 import numpy as np
 
 from firmware_sim import faults as flt
+from firmware_sim.cardiac import BeatGenerator, Episode
+from firmware_sim.deterioration import CoursePlan
 from firmware_sim.ecg import EcgStream
 from firmware_sim.emotion import RATES as EMOTION_RATES
 from firmware_sim.emotion import EmotionStream
 from firmware_sim.imaging import mask_bbox, mask_rle, phantom
 from firmware_sim.motion import MotionGenerator, MotionStream
 from firmware_sim.persona import Persona
+from firmware_sim.rates import REALISTIC
 from firmware_sim.truth import TruthEvent
+from firmware_sim.vitals import VitalsGenerator
 from iomt.wire.chunks import Image, encode_image, split
 from iomt.wire.frames import Reading, encode_frame, encode_reading, int16_samples, make_frame
 from iomt.wire.sealed_image import GROUND_TRUTH, MaskLayer, SealedImage, seal_image
+from iomt.wire.vitals import FIELDS, parse_vitals
+from models.clinical import news2
+from models.clinical.risk import observation, risk_of
 
 #: Samples go out as int16 at a power-of-two scale chosen per block from the data
 #: (:func:`iomt.wire.frames.int16_samples`): nothing clips on the wire and nothing is left a handful
@@ -202,9 +209,14 @@ class EcgPatch(SimDevice):
     kind = "ecg_patch"
 
     def __init__(self, device_id: str, persona: Persona, rng: np.random.Generator, fs: float = 250.0,
-                 frame_s: float = 0.5, faults: list[Any] | None = None, block_s: float = 10.0) -> None:
+                 frame_s: float = 0.5, faults: list[Any] | None = None, block_s: float = 10.0,
+                 hr_offset: Callable[[float], float] | None = None, forced: list[Episode] | None = None) -> None:
         super().__init__(device_id, rng, faults)
-        self.ecg = EcgStream(persona, fs, rng)
+        generator = None
+        if hr_offset is not None or forced:
+            control = (lambda t: persona.resting_hr + hr_offset(t)) if hr_offset is not None else None
+            generator = BeatGenerator(persona, rng, hr_bpm=control, forced=list(forced or []))
+        self.ecg = EcgStream(persona, fs, rng, generator)
         self.fs = fs
 
         def make(seconds: float) -> dict[str, np.ndarray]:
@@ -237,9 +249,10 @@ class MotionWearable(SimDevice):
 
     def __init__(self, device_id: str, persona: Persona, rng: np.random.Generator, fs: float = 50.0,
                  frame_s: float = 0.5, faults: list[Any] | None = None, block_s: float = 10.0,
-                 schedule: list[str] | None = None) -> None:
+                 schedule: list[str] | None = None, fall_rate_per_h: float | None = None) -> None:
         super().__init__(device_id, rng, faults)
-        self.motion = MotionStream(MotionGenerator(persona, fs, rng), schedule=list(schedule or []))
+        generator = MotionGenerator(persona, fs, rng, fall_rate_per_h=fall_rate_per_h)
+        self.motion = MotionStream(generator, schedule=list(schedule or []))
 
         def make(seconds: float) -> dict[str, np.ndarray]:
             acc, gyro = self.motion.render(round(fs * seconds))
@@ -258,9 +271,9 @@ class EmotionBand(SimDevice):
 
     def __init__(self, device_id: str, persona: Persona, rng: np.random.Generator, ecg_hz: float = 250.0,
                  frame_s: float = 1.0, cycle_s: float = 600.0, faults: list[Any] | None = None,
-                 block_s: float = 10.0) -> None:
+                 block_s: float = 10.0, hr_offset: Callable[[float], float] | None = None) -> None:
         super().__init__(device_id, rng, faults)
-        self.band = EmotionStream(persona, rng, cycle_s=cycle_s, ecg_hz=ecg_hz)
+        self.band = EmotionStream(persona, rng, cycle_s=cycle_s, ecg_hz=ecg_hz, hr_offset=hr_offset)
         self._reported = 0
 
         def make(seconds: float) -> dict[str, np.ndarray]:
@@ -278,39 +291,57 @@ class EmotionBand(SimDevice):
 
 
 class VitalsMonitor(SimDevice):
-    """Heart rate, SpO2, blood pressure, temperature and respiration rate at ~1 Hz as JSON readings."""
+    """Heart rate, SpO2, blood pressure, temperature and respiration rate at ~1 Hz as JSON readings,
+    with the oxygen flow (``o2``, L/min, 0 on air) and, once a course scripts it, the consciousness
+    code (``acvpu``); see :mod:`iomt.wire.vitals`. Values come from
+    :class:`firmware_sim.vitals.VitalsGenerator`, rendered :data:`BLOCK` readings at a time.
+
+    Truth: kind ``vitals`` for every reading (label: the course under way or ``stable``; ``seq``,
+    ``phase``, the ``news2`` total, ``band`` and five-class ``risk`` the true values score, and the
+    true ``values``), and kind ``deterioration`` when a course starts (label: the course; ``t_end``
+    when it has resolved; ``duration_s`` onset to worst, ``severity``, ``forced``).
+    """
 
     kind = "vitals"
+    BLOCK = 64
 
     def __init__(self, device_id: str, persona: Persona, rng: np.random.Generator, period_s: float = 1.0,
-                 heart_rate: Callable[[], float | None] | None = None, faults: list[Any] | None = None) -> None:
+                 heart_rate: Callable[[], float | None] | None = None, faults: list[Any] | None = None,
+                 plan: CoursePlan | None = None) -> None:
         super().__init__(device_id, rng, faults)
-        sys_bp = 110 + 0.5 * max(0, persona.age - 30) + rng.normal(0, 8)
-        # Mean and measurement noise of hr, spo2, bp_sys, bp_dia, temp_c, resp_rate; noise is drawn 64
-        # readings at a time (one numpy call instead of six per reading).
-        mean = np.array([persona.resting_hr, 97.5 - 0.03 * max(0, persona.age - 60), sys_bp, sys_bp * 0.62, 36.8,
-                         persona.resp_rate])
-        sd = np.array([1.5, 0.7, 2.0, 1.5, 0.1, 0.8])
-        batch: list[list[float]] = []
+        self.plan = plan if plan is not None else CoursePlan(REALISTIC, np.random.default_rng(rng.integers(2**63)))
+        self.generator = VitalsGenerator(persona, rng, self.plan, hr_from_ecg=heart_rate is not None,
+                                         period_s=period_s)
+        block: list[tuple[float, np.ndarray, np.ndarray]] = []  # (t, measured row, true row), last first
+        announced: set[int] = set()
 
         def render(seq: int, t0_us: int) -> bytes:
-            if not batch:
-                draws = mean + sd * rng.standard_normal((64, 6))
-                draws[:, 1] = np.clip(draws[:, 1], 85, 100)
-                batch.extend(draws[::-1].tolist())
-            hr_n, spo2, bp_sys, bp_dia, temp, resp = batch.pop()
+            if not block:
+                t = (seq + np.arange(self.BLOCK)) * period_s
+                rendered = self.generator.render(t)
+                block.extend(zip(t.tolist(), rendered.measured, rendered.truth, strict=True))
+                block.reverse()
+            t_s, measured, truth = block.pop()
             hr = heart_rate() if heart_rate else None
-            values = {
-                "hr": round(hr if hr is not None else hr_n, 1),
-                "spo2": round(spo2, 1),
-                "bp_sys": round(bp_sys),
-                "bp_dia": round(bp_dia),
-                "temp_c": round(temp, 2),
-                "resp_rate": round(resp, 1),
-            }
+            values = self.generator.reading_values(measured, t_s, hr)
+            self._note_truth(seq, t_s, truth, announced)
             return encode_reading(Reading(device_id, "vitals", seq, self.stamp(t0_us), values))
 
         self._source("vitals", 1.0 / period_s, period_s, render)
+
+    def _note_truth(self, seq: int, t: float, truth: np.ndarray, announced: set[int]) -> None:
+        course = self.plan.active(t)
+        if course is not None and id(course) not in announced:
+            announced.add(id(course))
+            self.note("deterioration", course.kind, course.start_s, course.end_s, {
+                "duration_s": course.duration_s, "severity": round(course.severity, 3), "forced": course.forced})
+        values = dict(zip(FIELDS, (round(float(v), 2) for v in truth), strict=True))
+        obs = observation(parse_vitals(values))
+        assert obs is not None
+        scored = news2.score(obs)
+        self.note("vitals", course.kind if course is not None else "stable", t, t, {
+            "seq": seq, "phase": course.phase(t) if course is not None else "stable", "news2": scored.total,
+            "band": scored.band.value, "risk": risk_of(scored).value, "values": values})
 
 
 class StatusReporter(SimDevice):

@@ -17,6 +17,7 @@ of consecutive blocks with continuous signals (the EDA responses' tails carry ov
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -57,6 +58,8 @@ class EmotionStream:
     rng: np.random.Generator
     cycle_s: float = 600.0
     ecg_hz: float = RATES["ecg"]
+    #: heart-rate change from elsewhere (a deterioration course), added to the episodes' rate
+    hr_offset: Callable[[float], float] | None = None
     episodes: list[tuple[float, float, str]] = field(default_factory=list)
     _t: float = 0.0
     _grid_t: np.ndarray = field(default_factory=lambda: np.zeros(0))
@@ -67,7 +70,9 @@ class EmotionStream:
 
     def __post_init__(self) -> None:
         p = self.persona
-        gen = BeatGenerator(p, self.rng, hr_bpm=lambda t: self._control(t, 0),
+        offset = self.hr_offset
+        gen = BeatGenerator(p, self.rng, hr_bpm=(lambda t: self._control(t, 0)) if offset is None
+                            else (lambda t: self._control(t, 0) + offset(t)),
                             hrv_scale=lambda t: self._control(t, 1), resp_phase=self._phase)
         self._ecg = EcgStream(p, self.ecg_hz, self.rng, gen)
         self._extend_plan(self.cycle_s)

@@ -269,6 +269,14 @@ class MotionBlock:
 
 @dataclass
 class MotionGenerator:
+    """One persona's activities, one block at a time.
+
+    ``fall_rate_per_h`` None: falls are drawn from the activity chain with the other activities (the
+    enriched training recordings: ~48 falls per hour). A number: the chain never picks a fall by
+    itself; falls happen as a Poisson process at that rate (:mod:`firmware_sim.rates`), as soon as
+    the posture allows one after their due time. A scripted activity is performed whatever the rate.
+    """
+
     persona: Persona
     fs: float
     rng: np.random.Generator
@@ -276,12 +284,17 @@ class MotionGenerator:
     pose: Pose = (0.0, 0.0)
     #: sensor axes relative to the body (3x3 rotation, sensor = mount @ body); None: body axes
     mount: np.ndarray | None = None
+    fall_rate_per_h: float | None = None
     _bias: np.ndarray = field(default_factory=lambda: np.zeros(6))
     _noise: tuple[float, float] = (0.0, 0.0)
+    _t: float = 0.0  # seconds generated so far
+    _next_fall: float = float("inf")
 
     def __post_init__(self) -> None:
         self._bias = np.concatenate([self.rng.normal(0, 0.01, 3), self.rng.normal(0, 0.5, 3)])
         self._noise = (float(self.rng.uniform(*ACC_NOISE_G)), float(self.rng.uniform(*GYRO_NOISE_DPS)))
+        if self.fall_rate_per_h:
+            self._next_fall = float(self.rng.exponential(3600.0 / self.fall_rate_per_h))
 
     def next_block(self, activity: str | None = None) -> MotionBlock:
         """Draw the next activity from the posture's chain (or perform ``activity``, which must be one
@@ -293,9 +306,11 @@ class MotionGenerator:
                 allowed = ", ".join(o[0] for o in options)
                 raise ValueError(f"{activity!r} cannot follow posture {self.posture!r}; allowed: {allowed}")
             choice = named[0]
-        else:
+        elif self.fall_rate_per_h is None:
             weights = np.array([w * (self.persona.fall_risk if risky else 1.0) for _, w, risky, _ in options])
             choice = options[int(self.rng.choice(len(options), p=weights / weights.sum()))]
+        else:
+            choice = self._rate_driven_choice(options)
         parts = choice[3](self.rng, self.persona, self.fs, self.pose)
         self._blend(parts)
         if self.persona.placement == "wrist":
@@ -314,11 +329,25 @@ class MotionGenerator:
                 events.append((t, t + dur, label, "activity"))
             events.extend((t + a, t + b, lab, kind) for a, b, lab, kind in seg.events)
             t += dur
+        self._t += t
         last = parts[-1][1]
         self.posture = last.posture
         self.pose = (float(last.pitch[-1]), float(last.roll[-1]))
         acc, gyro = self._measure([seg for _, seg in parts])
         return MotionBlock(acc, gyro, events)
+
+    def _rate_driven_choice(self, options: list[tuple[str, float, bool, Activity]]
+                            ) -> tuple[str, float, bool, Activity]:
+        """A fall when one is due and the posture allows it, else an activity that is not a fall."""
+        falls = [o for o in options if o[2]]
+        if falls and self._t >= self._next_fall:
+            assert self.fall_rate_per_h
+            self._next_fall = self._t + float(self.rng.exponential(3600.0 / self.fall_rate_per_h))
+            pick = falls
+        else:
+            pick = [o for o in options if not o[2]]
+        weights = np.array([o[1] for o in pick], dtype=np.float64)
+        return pick[int(self.rng.choice(len(pick), p=weights / weights.sum()))]
 
     def _wrist(self, seg: ms.Segment) -> None:
         """A wrist-worn sensor: the forearm swings with the gait (about +-30 deg, up to ~170 deg/s and

@@ -70,6 +70,16 @@ class Persona:
     r_amp: float = 1.0  # R-wave height over ecg_gain
     s_amp: float = 0.25  # S-wave depth over ecg_gain (a V1-like lead: small r, deep S)
     v_amp: float = 1.4  # ventricular ectopic R height over ecg_gain (real PVCs: about 1-3x the normal QRS)
+    # supraventricular ectopic timing over the sinus RR: coupling (premature beat) and the interval after it
+    # (a PAC resets the sinus node); the training data widens both to what real records show
+    s_coupling_max: float = 0.8
+    s_pause_max: float = 1.1
+    s_sinus_p: float = 0.0  # share of supraventricular ectopics whose P wave looks like the sinus one
+    # Set by an event-rate profile for live devices (firmware_sim.rates), never drawn here. 0: AF
+    # episodes follow af_burden in short episodes (the enriched training recordings' way).
+    af_episodes_per_hour: float = 0.0
+    af_episode_min_s: float = 20.0  # length range of an AF episode
+    af_episode_max_s: float = 120.0
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)

@@ -25,12 +25,28 @@ Example::
     start_s = 10
     end_s = 40
 
+    [[deteriorations]]        # a course forced on chosen patients (firmware_sim.deterioration)
+    course = "sepsis"         # sepsis | respiratory | haemorrhage
+    devices = ["patient-0001"]
+    start_s = 30
+    duration_s = 600          # onset to worst (then a quarter of that at worst, then recovery)
+
+    [[arrhythmias]]           # an episode forced on chosen ECG wearers
+    rhythm = "VT"             # VT (a run lasting duration_s) | AF
+    devices = ["patient-0002"]
+    start_s = 20
+    duration_s = 3
+
+``rates`` (top level) picks the profile of random events, ``realistic`` by default
+(:mod:`firmware_sim.rates`); forced events happen whatever the profile.
+
 Errors name the field and, where it can be found, the line: ``scenario.toml line 14: faults[0].probability:
 Input should be less than or equal to 1``.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import re
 import tomllib
 from dataclasses import replace
@@ -40,6 +56,8 @@ from typing import Literal
 import numpy as np
 from pydantic import Field, ValidationError, field_validator
 
+from firmware_sim.cardiac import Episode
+from firmware_sim.deterioration import COURSES, Course, CourseKind, CoursePlan
 from firmware_sim.devices import (
     EcgPatch,
     EmotionBand,
@@ -51,6 +69,7 @@ from firmware_sim.devices import (
 )
 from firmware_sim.faults import BatteryDrain, Fault
 from firmware_sim.persona import CONDITIONS, make_persona
+from firmware_sim.rates import RatesName, rates
 from iomt.config import StrictModel
 from iomt.wire.topics import is_identifier
 
@@ -137,6 +156,26 @@ class ImagingSpec(StrictModel):
         return v
 
 
+class _Forced(StrictModel):
+    devices: list[str] = Field(["*"], description="Patient ids (shell patterns allowed) it happens to.")
+    start_s: float = Field(0.0, ge=0, description="Onset, seconds from the start of the run.")
+
+    def matches(self, device: str) -> bool:
+        return any(fnmatch.fnmatchcase(device, p) for p in self.devices)
+
+
+class DeteriorationSpec(_Forced):
+    course: CourseKind = Field(..., description=f"The course: {', '.join(COURSES)}.")
+    duration_s: float = Field(..., gt=0, description=(
+        "Seconds from onset to the worst (hours on a ward; minutes to compress it for a demo or test)."))
+    severity: float = Field(1.0, ge=0.3, le=2.0, description="Scales every change (1: the textbook course).")
+
+
+class ArrhythmiaSpec(_Forced):
+    rhythm: Literal["VT", "AF"] = Field(..., description="VT: a run of ventricular tachycardia; AF: an AF episode.")
+    duration_s: float = Field(..., gt=0, le=86_400, description="Length of the run or episode.")
+
+
 class Scenario(StrictModel):
     site: str = Field("default", description="Site of the devices.")
     seed: int = Field(0, ge=0, description="The same seed gives the same signals.")
@@ -146,6 +185,11 @@ class Scenario(StrictModel):
     patients: list[PatientGroup] = Field(default_factory=list, description="Patient groups.")
     imaging: list[ImagingSpec] = Field(default_factory=list, description="Imaging devices.")
     faults: list[Fault] = Field(default_factory=list, description="Faults to inject.")
+    rates: RatesName = Field("realistic", description=(
+        "Profile of random falls, arrhythmia episodes and deteriorations (firmware_sim.rates): realistic, "
+        "demo (raised, not clinical) or enriched (training recordings)."))
+    deteriorations: list[DeteriorationSpec] = Field(default_factory=list, description="Forced courses.")
+    arrhythmias: list[ArrhythmiaSpec] = Field(default_factory=list, description="Forced arrhythmia episodes.")
 
 
 #: Imaging devices in ``iomt sim``'s and the demo's default mix (benchmarks of physiological load use none).
@@ -158,17 +202,18 @@ def imaging_device_id(index: int) -> str:
 
 
 def default_scenario(patients: int, seed: int = 0, site: str = "default", ecg_hz: int = 250,
-                     motion_hz: float = 50.0, imaging_devices: int = 0) -> Scenario:
+                     motion_hz: float = 50.0, rates: RatesName = "realistic", imaging_devices: int = 0) -> Scenario:
     """The default mix: 80 % ECG patch + motion wearable + vitals monitor, 20 % emotion band +
-    motion + vitals (every fifth patient); and ``imaging_devices`` ultrasound devices imaging the
-    patients in turn, an image every 10 s."""
+    motion + vitals (every fifth patient), with random events at the ``rates`` profile; and
+    ``imaging_devices`` ultrasound devices imaging the patients in turn, an image every 10 s."""
     groups = []
     for i in range(patients):
         kit = ["emotion_band", "motion", "vitals"] if i % 5 == 4 else list(DEFAULT_DEVICES)
         groups.append({"count": 1, "devices": kit, "ecg_hz": ecg_hz, "motion_hz": motion_hz})
     imaging = [{"id": imaging_device_id(j + 1), "modality": "ultrasound", "interval_s": 10.0}
                for j in range(imaging_devices)]
-    return Scenario.model_validate({"site": site, "seed": seed, "patients": groups, "imaging": imaging})
+    return Scenario.model_validate({"site": site, "seed": seed, "patients": groups, "rates": rates,
+                                    "imaging": imaging})
 
 
 def load_scenario(path: Path) -> Scenario:
@@ -251,6 +296,7 @@ def build_devices(scenario: Scenario) -> list[SimDevice]:
     """The scenario's devices, deterministic from its seed."""
     devices: list[SimDevice] = []
     faults = list(scenario.faults)
+    profile = rates(scenario.rates)
     index = 0
     counters: dict[str, int] = {}
     for group in scenario.patients:
@@ -259,23 +305,32 @@ def build_devices(scenario: Scenario) -> list[SimDevice]:
             pid = f"{group.prefix}-{counters[group.prefix]:04d}"
             if not is_identifier(pid):
                 raise ScenarioError(f"patients: prefix {group.prefix!r} gives an invalid device id {pid!r}")
-            persona = replace(make_persona(scenario.seed, index, condition=group.condition), placement=group.placement)
+            drawn = replace(make_persona(scenario.seed, index, condition=group.condition), placement=group.placement)
+            persona = profile.apply(drawn)
             rng = np.random.default_rng([scenario.seed, index, 0xD0])
+            plan = CoursePlan(profile, np.random.default_rng([scenario.seed, index, 0xC0]), forced=[
+                Course(d.course, d.start_s, d.duration_s, d.severity, forced=True)
+                for d in scenario.deteriorations if d.matches(pid)])
+            episodes = [Episode(a.rhythm, a.start_s, a.start_s + a.duration_s)
+                        for a in scenario.arrhythmias if a.matches(pid)]
             kit: list[SimDevice] = []
             ecg: EcgPatch | EmotionBand | None = None
             for kind in group.devices:
                 if kind == "ecg_patch":
-                    ecg = EcgPatch(pid, persona, rng, float(group.ecg_hz), scenario.frame_s, faults)
+                    ecg = EcgPatch(pid, persona, rng, float(group.ecg_hz), scenario.frame_s, faults,
+                                   hr_offset=plan.hr_offset, forced=episodes)
                     kit.append(ecg)
                 elif kind == "motion":
                     kit.append(MotionWearable(pid, persona, rng, group.motion_hz, scenario.frame_s, faults,
-                                              schedule=list(group.schedule)))
+                                              schedule=list(group.schedule),
+                                              fall_rate_per_h=profile.fall_rate(persona)))
                 elif kind == "emotion_band":
                     ecg = EmotionBand(pid, persona, rng, float(group.ecg_hz), max(1.0, scenario.frame_s),
-                                      group.emotion_cycle_s, faults)
+                                      group.emotion_cycle_s, faults, hr_offset=plan.hr_offset)
                     kit.append(ecg)
             if "vitals" in group.devices:
-                kit.append(VitalsMonitor(pid, persona, rng, heart_rate=ecg.heart_rate if ecg else None, faults=faults))
+                kit.append(VitalsMonitor(pid, persona, rng, heart_rate=ecg.heart_rate if ecg else None, faults=faults,
+                                         plan=plan))
             if any(isinstance(f, BatteryDrain) and f.matches(pid) for f in faults):
                 kit.append(StatusReporter(pid, rng, faults))
             devices.extend(kit)

@@ -13,36 +13,65 @@ import re
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from firmware_sim.config import SimConfig
 from firmware_sim.fleet import Fleet, FleetReport
-from firmware_sim.scenario import Scenario
+from firmware_sim.scenario import DeteriorationSpec, Scenario
 from iomt.transport import MessageBus
 
 log = logging.getLogger(__name__)
 
 
 def scenario_for(
-    config: SimConfig, path: Path | None = None, *, seed: int | None = None, site: str | None = None
+    config: SimConfig, path: Path | None = None, *, seed: int | None = None, site: str | None = None,
+    deteriorations: Sequence[str] = (),
 ) -> Scenario:
-    """The scenario to run: the file at ``path`` (its QoS the config's unless the file sets one; ``seed``
-    and ``site`` replaced where given), or the config's default mix. A bad file raises ``ScenarioError``."""
+    """The scenario to run: the file at ``path`` (its QoS and event-rate profile the config's unless the
+    file sets them; ``seed`` and ``site`` replaced where given), or the config's default mix; plus the
+    courses ``deteriorations`` force (``COURSE:PATIENT:START_S:DURATION_S`` each, see
+    :func:`parse_deterioration`). A bad file or course raises ``ScenarioError``."""
     from firmware_sim.scenario import default_scenario, load_scenario
 
+    forced = [parse_deterioration(text) for text in deteriorations]
     if path is None:
         scenario = default_scenario(config.patients, config.seed, config.site, config.ecg_hz, config.acc_hz,
-                                    imaging_devices=config.imaging_devices)
-        return scenario.model_copy(update={"qos": config.qos, "frame_s": config.frame_s})
+                                    config.rates, imaging_devices=config.imaging_devices)
+        return scenario.model_copy(update={"qos": config.qos, "frame_s": config.frame_s,
+                                           "deteriorations": forced})
     scenario = load_scenario(path)
     updates: dict[str, Any] = {"qos": config.qos} if "qos" not in scenario.model_fields_set else {}
+    if forced:
+        updates["deteriorations"] = [*scenario.deteriorations, *forced]
+    if "rates" not in scenario.model_fields_set:
+        updates["rates"] = config.rates
     if seed is not None:
         updates["seed"] = seed
     if site is not None:
         updates["site"] = site
     return scenario.model_copy(update=updates)
+
+
+def parse_deterioration(text: str) -> DeteriorationSpec:
+    """``COURSE:PATIENT:START_S:DURATION_S`` (e.g. ``sepsis:patient-0002:60:600``) as a forced course;
+    ``ScenarioError`` says what is wrong."""
+    from pydantic import ValidationError
+
+    from firmware_sim.scenario import DeteriorationSpec, ScenarioError
+
+    parts = text.split(":")
+    if len(parts) != 4:
+        raise ScenarioError(f"deterioration {text!r}: expected COURSE:PATIENT:START_S:DURATION_S, "
+                            "e.g. sepsis:patient-0002:60:600")
+    course, patient, start, duration = parts
+    try:
+        return DeteriorationSpec.model_validate({"course": course, "devices": [patient], "start_s": start,
+                                                 "duration_s": duration})
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise ScenarioError(f"deterioration {text!r}: {problems}") from None
 
 
 def run_fleet(
@@ -52,6 +81,7 @@ def run_fleet(
     either, until SIGTERM/SIGINT) and return what was published. Ground truth goes to the broker when
     the config says so and is appended to ``truth_path`` when given. A scenario whose devices cannot be
     built raises ``ScenarioError`` before anything is published."""
+    from firmware_sim.rates import rates
     from firmware_sim.scenario import build_devices
     from firmware_sim.truth import TruthSink
 
@@ -64,7 +94,8 @@ def run_fleet(
     truth = TruthSink(bus if config.publish_truth else None, scenario.site, truth_path)
     fleet = Fleet(bus, scenario.site, streams, qos=scenario.qos, truth=truth, faults=list(scenario.faults),
                   seed=scenario.seed)
-    log.info("simulating %d devices (%d streams) on %s", len(devices), len(streams), config.mqtt.url)
+    log.info("simulating %d devices (%d streams) on %s; event rates: %s", len(devices), len(streams),
+             config.mqtt.url, rates(scenario.rates).label)
     with _stop_on_signals(fleet):
         report = fleet.run(duration if duration is not None else float("inf"))
     truth.close()
@@ -148,13 +179,14 @@ def _connect(config: SimConfig, devices: list[str], client_id: str) -> MessageBu
     return MqttBus(config.mqtt, client_id=client_id).start()
 
 
-def make_dataset(kind: str, subjects: int, seconds: float, seed: int, out: Path, rate_hz: float | None = None) -> Path:
+def make_dataset(kind: str, subjects: int, seconds: float, seed: int, out: Path, rate_hz: float | None = None,
+                 rates: str = "enriched") -> Path:
     """Write ``subjects`` labelled recordings of ``seconds`` each to ``out`` (no MQTT, faster than real
-    time); returns the index file."""
+    time), with events at the ``rates`` profile (training data: ``enriched``); returns the index file."""
     from firmware_sim.dataset import generate, write_dataset
 
     start = time.perf_counter()
-    index = write_dataset(out, generate(kind, subjects, seconds, seed, rate_hz=rate_hz))
+    index = write_dataset(out, generate(kind, subjects, seconds, seed, rate_hz=rate_hz, rates=rates))
     wall = time.perf_counter() - start
     log.info("wrote %d %s recordings of %g s to %s in %.1f s (%.0fx real time)", subjects, kind, seconds, index,
              wall, subjects * seconds / max(wall, 1e-9))

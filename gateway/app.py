@@ -13,7 +13,7 @@ from pathlib import Path
 from aiohttp import web
 
 from gateway import uplink_audit
-from gateway.api import audit_routes, auth_routes
+from gateway.api import audit_routes, auth_routes, registry_routes
 from gateway.api.openapi import OPENAPI_PATH, openapi_document
 from gateway.api.params import BadRequest
 from gateway.api.routes import add_routes
@@ -211,5 +211,6 @@ def create_app(
     add_routes(app)
     auth_routes.add_routes(app)
     audit_routes.add_routes(app)
+    registry_routes.add_routes(app)
     install_imaging(app, config)
     return app

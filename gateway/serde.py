@@ -26,6 +26,7 @@ import numpy as np
 from pydantic import TypeAdapter
 
 from gateway.alerts import Alert
+from gateway.api.registry_records import IssuedCredentials, RegistryEntry
 from gateway.audit import AuditEntry, Verification
 from gateway.auth.records import CreatedUser, IssuedToken, Me, SessionInfo, UserView
 from gateway.imaging.records import DeviceKeyGrant, ImageView, MaskView
@@ -125,11 +126,12 @@ IMAGES = Listing("images", ImageView)
 DEVICE_KEYS = Listing("keys", DeviceKeyGrant)
 USERS = Listing("users", UserView)
 AUDIT = Listing("entries", AuditEntry)
+REGISTRY = Listing("identities", RegistryEntry)
 
 #: Every record with a schema of its own in the OpenAPI document (the records they hold come along).
 RECORDS: tuple[type, ...] = (Event, Alert, Series, PatientView, EdgeView, NodeModels, EdgeModel, Summary,
-                             Me, SessionInfo, IssuedToken, UserView, CreatedUser, AuditEntry, Verification, ImageView,
-                             MaskView, DeviceKeyGrant)
+                             Me, SessionInfo, IssuedToken, UserView, CreatedUser, AuditEntry, Verification,
+                             RegistryEntry, IssuedCredentials, ImageView, MaskView, DeviceKeyGrant)
 
 
 def ref(record: type) -> JsonObject:

@@ -58,6 +58,16 @@ class DemoOptions:
     workdir: Path | None = None
     drain_timeout_s: float = 60.0
     log_level: str = "INFO"
+    #: event-rate profile of the simulated ward (firmware_sim.rates); the demo's own is raised, labelled
+    rates: str = "demo"
+    #: deterioration courses forced on patients (``COURSE:PATIENT:START_S:DURATION_S``); None: the
+    #: showcase, a sepsis-like course compressed into eight minutes on the second patient
+    deteriorations: tuple[str, ...] | None = None
+
+    def forced_courses(self) -> tuple[str, ...]:
+        if self.deteriorations is not None:
+            return self.deteriorations
+        return (f"sepsis:patient-{min(2, self.patients):04d}:60:480",)
 
 
 def _split_streams(sim_report: dict[str, Any]) -> tuple[dict[str, int], dict[str, int]]:
@@ -217,7 +227,13 @@ async def run_demo(options: DemoOptions) -> int:
                 return 1
             report_path = workdir / "sim-report.json"
             sim_args = ["sim", *sim_config, "--broker", broker_url, "--patients", str(options.patients),
-                        "--report", str(report_path)]
+                        "--report", str(report_path), "--rates", options.rates]
+            for course in options.forced_courses():
+                sim_args += ["--deterioration", course]
+                log.info("deterioration forced: %s (course:patient:onset s:onset-to-worst s)", course)
+            if options.rates == "demo":
+                log.info("event rates: DEMO profile, raised so that falls, arrhythmias and deteriorations happen "
+                         "within minutes (not clinical; --rates realistic for a ward's rates)")
             if options.duration_s is not None:
                 sim_args += ["--duration", str(options.duration_s)]
             sim = await _spawn("sim", *sim_args, log_level=child_level, env=sim_env)

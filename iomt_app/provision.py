@@ -274,13 +274,17 @@ def _credential_files(
                 "gateway_ca_file": str(out.ca_cert), "mqtt": mqtt(node)}
         _write_toml(out.edge_config(node), {"edge": edge}, {"edge.mqtt.tls": tls})
         write_private(out.edge_token(node), (secrets_[node]["uplink_token"] + "\n").encode())
+    # the gateway's registry API enrols and revokes at the broker by the same driver as `iomt devices`
+    # (with mosquitto: its dynamic security admin, whose password the gateway's container holds already)
+    broker_driver = _registry_broker(plan, dynsec_password)
     # the registry also holds the device keys that open images sealed end to end (and go to the edges of
     # their site)
     gateway = {"site": plan.gateway_site, "state_path": str(out.user_state), "audit_path": str(out.audit_log),
                "mqtt": mqtt(plan.gateway),
-               "registry": {"path": str(out.registry), "key_file": str(out.registry_key)},
+               "registry": {"path": str(out.registry), "key_file": str(out.registry_key), **broker_driver},
                "tls": {"cert_file": str(out.gateway_cert), "key_file": str(out.gateway_key)}}
-    _write_toml(out.gateway_config, {"gateway": gateway}, {"gateway.mqtt.tls": tls})
+    _write_toml(out.gateway_config, {"gateway": gateway},
+                {"gateway.mqtt.tls": tls, **({"gateway.registry.dynsec.tls": tls} if broker_driver else {})})
     sim: dict[str, Any] = {"site": plan.site, "device_credentials": str(out.devices_file)}
     if plan.broker_url:
         sim["mqtt"] = {"url": plan.broker_url}
@@ -289,14 +293,19 @@ def _credential_files(
                    "key": secrets_[d].get("key")} for d in plan.devices}
     _write_json_private(out.devices_file, {"devices": devices})
     registry: dict[str, Any] = {"path": str(out.registry), "key_file": str(out.registry_key),
-                                "audit_path": str(out.audit_log)}
-    if dynsec_password is not None:
-        registry["broker"] = "dynsec"
-        registry["dynsec"] = {"username": DYNSEC_ADMIN, "password": dynsec_password}
-        if plan.broker_url:
-            registry["dynsec"]["url"] = plan.broker_url
+                                "audit_path": str(out.audit_log), **broker_driver}
     _write_toml(out.registry_config, {"registry": registry},
                 {"registry.dynsec.tls": tls} if dynsec_password is not None else {})
+
+
+def _registry_broker(plan: SecurityPlan, dynsec_password: str | None) -> dict[str, Any]:
+    """The ``broker``/``dynsec`` keys of a ``[registry]`` section (none: the embedded broker reads the registry)."""
+    if dynsec_password is None:
+        return {}
+    dynsec: dict[str, Any] = {"username": DYNSEC_ADMIN, "password": dynsec_password}
+    if plan.broker_url:
+        dynsec["url"] = plan.broker_url
+    return {"broker": "dynsec", "dynsec": dynsec}
 
 
 def _chown_broker(out: Provisioned, owner: tuple[int, int]) -> None:

@@ -28,7 +28,7 @@ import numpy as np
 
 from cloud.real_ecg.fetch import DEFAULT_DEST
 from cloud.real_ecg.records import RealRecord, load_all
-from models.preprocessing.beats import NORMALISED_INPUT, beat_vectors, normalise_beats, previous_beats
+from models.preprocessing.beats import beat_vectors, input_major, model_input, previous_beats
 
 MATCH_S = 0.150
 V_FLOOR = 0.90
@@ -42,16 +42,13 @@ def input_version(metadata: dict[str, Any]) -> str:
     """``"2"`` when the model reads :func:`normalise_beats` vectors (input major 2 of
     :mod:`models.preprocessing.beats`, as its metadata says), else ``"1"``."""
     ref = metadata.get("preprocessing", {})
-    major = str(ref.get("version", "1")).split(".")[0]
-    return NORMALISED_INPUT if ref.get("module") == "models.preprocessing.beats" and major == "2" else "1"
+    return input_major(str(ref.get("module", "")), str(ref.get("version", "1")))
 
 
 def record_vectors(rec: RealRecord, version: str) -> tuple[np.ndarray, np.ndarray]:
     """``(R-peak sample indices at the record's rate, model inputs)`` of every classifiable beat."""
     t, vectors = beat_vectors(rec.signal_mv, rec.fs)
-    if version == NORMALISED_INPUT:
-        vectors = normalise_beats(vectors, previous_beats(vectors))
-    return np.round(t * rec.fs).astype(np.int64), vectors
+    return np.round(t * rec.fs).astype(np.int64), model_input(vectors, previous_beats(vectors), version)
 
 
 def _annotated_classes(rec: RealRecord, peaks: np.ndarray) -> list[str]:

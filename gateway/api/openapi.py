@@ -10,6 +10,7 @@ from typing import Any
 
 from gateway import serde
 from gateway.alerts import OPEN, Alert, AlertAction
+from gateway.api.registry_openapi import registry_paths
 from gateway.api.routes import ALERT_STATE_FILTERS, MAX_LIMIT, MAX_POINTS, alert_action_path
 from gateway.auth.openapi import auth_paths
 from gateway.imaging.openapi import paths as imaging_paths
@@ -120,6 +121,7 @@ def openapi_document() -> dict[str, Any]:
         OPENAPI_PATH: _get("This document", _OBJECT, errors=()),
         "/": {"get": {"summary": "The live dashboard (HTML)", "responses": {"200": {"description": "HTML"}}}},
         **auth_paths(),
+        **registry_paths(),
     }
     schemas = serde.schemas()
     schemas["Error"] = {"type": "object", "required": ["error", "status"],

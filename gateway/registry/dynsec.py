@@ -12,6 +12,7 @@ from the hashes the registry holds — mosquitto uses the same PBKDF2-SHA512 for
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import threading
 import uuid
@@ -71,7 +72,19 @@ class DynsecDriver:
         self.description = f"mosquitto dynamic security at {admin.url}"
 
     def enrol(self, principal: Principal, password: str) -> None:
-        self.call(enrol_commands(principal, password), f"enrol {principal.name}")
+        """Create the principal's role, grants and client. The registry only enrols a name it has never
+        held, so a client or role of that name on the broker is a leftover of an enrolment that failed
+        half-way: it is removed first. If the broker refuses part of this enrolment, what it did take is
+        removed again, so that a retry is not refused by our own leftovers."""
+        what = f"enrol {principal.name}"
+        self.call(revoke_commands(principal), f"clear leftovers before we {what}", missing_ok=True)
+        try:
+            self.call(enrol_commands(principal, password), what)
+        except BrokerSyncError:
+            # the first error is the one to report; the next enrolment clears leftovers anyway
+            with contextlib.suppress(BrokerSyncError):
+                self.call(revoke_commands(principal), f"undo a refused {what}", missing_ok=True)
+            raise
 
     def set_password(self, principal: Principal, password: str) -> None:
         self.call([{"command": "setClientPassword", "username": principal.name, "password": password}],

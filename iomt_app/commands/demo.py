@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from firmware_sim.rates import RATE_NAMES
+
 
 def register(sub: Any) -> None:
     p: argparse.ArgumentParser = sub.add_parser(
@@ -22,6 +24,12 @@ def register(sub: Any) -> None:
     p.add_argument("--port", type=int, default=8080, help="HTTP port of the dashboard (default 8080)")
     p.add_argument("--workdir", type=Path, help="where the store and outbox go (default: a new temp dir)")
     p.add_argument("--drain-timeout", type=float, default=60.0, help="seconds to wait for the pipeline to drain")
+    p.add_argument("--rates", choices=RATE_NAMES, default="demo", help=(
+        "event rates of the simulated ward: demo (default here: raised so that falls, arrhythmias and "
+        "deteriorations happen within minutes; not clinical) or realistic (clinically plausible, rare)"))
+    p.add_argument("--deterioration", action="append", metavar="COURSE:PATIENT:START_S:DURATION_S", help=(
+        "force a deterioration course (sepsis, respiratory, haemorrhage) on a patient; repeatable; 'none' for "
+        "none (default: sepsis on the second patient from 60 s, at its worst 8 minutes later)"))
     p.set_defaults(func=run)
 
 
@@ -37,5 +45,7 @@ def run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     options = DemoOptions(
         patients=args.patients, duration_s=args.duration, summary_path=args.summary, broker_url=args.broker,
         port=args.port, workdir=args.workdir, drain_timeout_s=args.drain_timeout, log_level=args.log_level,
+        rates=args.rates,
+        deteriorations=None if args.deterioration is None else tuple(d for d in args.deterioration if d != "none"),
     )
     return asyncio.run(run_demo(options))

@@ -33,7 +33,7 @@ def _module(name: str) -> Any:
     return importlib.import_module(f"models.definitions.{name}")
 
 
-MODEL_NAMES = ("fall", "ecg", "emotion")
+MODEL_NAMES = ("fall", "ecg", "emotion", "vitals")
 
 
 def spec(name: str) -> ModelSpec:

@@ -4,8 +4,10 @@
 #: Semantic: a new major version changes an input format, so models built on another major cannot
 #: run on it; a minor one changes values within the same formats (1.1.0: the R-peak search of
 #: :mod:`models.preprocessing.qrs` finds wide, small and fast beats the 1.0.0 search skipped; the
-#: beat vectors and emotion features keep their layout and meaning).
-PREPROCESSING_VERSION = "1.1.0"
+#: beat vectors and emotion features keep their layout and meaning; 1.1.1: that search also drops
+#: waves in the ST segment and minor deflections — P waves, notches after a ventricular beat — that the
+#: real-recording R-peak validation showed it counting as beats).
+PREPROCESSING_VERSION = "1.1.1"
 
 
 def compatible(version: str, running: str = PREPROCESSING_VERSION) -> bool:

@@ -152,3 +152,18 @@ def normalise_beats(vectors: np.ndarray, previous: np.ndarray | None = None) -> 
     out[:, WAVE : 2 * WAVE] = np.clip(prev[:, :WAVE] / scale[:, None], -NORM_CLIP, NORM_CLIP)
     out[:, 2 * WAVE :] = v[:, WAVE:]
     return out
+
+
+def input_major(module: str, version: str) -> str:
+    """The input format (:data:`NORMALISED_INPUT` or ``"1"``) of a model whose metadata names the
+    preprocessing ``module`` and ``version``: major 2 of this module reads :func:`normalise_beats`."""
+    major = version.split(".")[0]
+    return NORMALISED_INPUT if module == __name__ and major == NORMALISED_INPUT else "1"
+
+
+def model_input(vectors: np.ndarray, previous: np.ndarray, major: str) -> np.ndarray:
+    """What a model of input ``major`` (:func:`input_major`) reads for beats with input 1 ``vectors``
+    whose predecessors' input 1 vectors are ``previous``: training, the real-recording evaluation and
+    the edge all call this, so they feed a model alike."""
+    v = np.asarray(vectors, dtype=np.float32).reshape(-1, VECTOR)
+    return normalise_beats(v, previous) if major == NORMALISED_INPUT else v

@@ -26,11 +26,24 @@ decides locally and in proportion to amplitude:
      comes later than that in its cycle;
    * a bump: less than :data:`BUMP_RATIO` of the mean amplitude of the sharp beats on either side;
 
+   * a wave in the ST segment: nearly smooth (below :data:`NEAR_SMOOTH_RATIO`), within
+     :data:`ST_T_S` of the sharp beat before it and :data:`ST_T_EARLY` of the interval between the
+     two sharp beats before that, whatever its slope and height (a deep early T wave after a small
+     QRS; a ventricular beat this soon would fall inside the previous beat's own repolarisation —
+     simulated PVCs, as smooth, come 0.35 s after theirs at the earliest — and in a tachycardia,
+     where beats do come this soon, they come as soon after each other, not at a quarter of the
+     interval before);
+
    and a sharp candidate is dropped when it is less than :data:`SHARP_BUMP_RATIO` of the sharp beat
    before it, or less than :data:`EARLY_SPIKE_RATIO` of it and earlier than :data:`EARLY_SPIKE` of
-   the interval before (a spike of noise in a pause, a P wave; only beats before it count: the edge
-   decides on the newest beat before the next one exists), and any candidate below
-   :data:`MIN_AMP_MV` peak to peak (noise on a flat line).
+   the interval before (a spike of noise in a pause, a P wave), or a *minor deflection*: below
+   :data:`MINOR_RATIO` of the sharp beat before it in height and in slope alike and earlier than
+   :data:`MINOR_EARLY` of the interval before, or below it against both sharp beats before it at
+   any time (a P wave, a notch in the pause after a ventricular beat, a spike of noise; a real beat,
+   supraventricular or ventricular, is as tall or as steep as its neighbours in at least one of the
+   two, and the beat after a tall ventricular beat comes late but is like the beat before it).
+   Only beats before it count: the edge decides on the newest beat before the next one exists. Any
+   candidate below :data:`MIN_AMP_MV` peak to peak is dropped (noise on a flat line).
 5. Each R-peak is placed on the largest deflection of the 5-20 Hz band within 80 ms.
 
 Everything works on many rows at once (the edge searches a batch of devices per call), and each row's
@@ -62,6 +75,15 @@ SHARP_BUMP_RATIO = 0.15
 EARLY_SPIKE = 0.7
 EARLY_SPIKE_RATIO = 0.35
 MIN_AMP_MV = 0.05
+#: 1.1.1: below this (and above SMOOTH_RATIO) a candidate is nearly smooth: a T wave if within ST_T_EARLY.
+NEAR_SMOOTH_RATIO = 0.65
+ST_T_EARLY = 0.3
+ST_T_S = 0.26
+#: 1.1.1: a sharp candidate this small against the beat before it, in height and slope, and this early, is
+#: a P wave or noise (the real records of the R-peak validation that showed it: aladin A08391, CPSC A0009
+#: V1, pecg A00001).
+MINOR_RATIO = 0.4
+MINOR_EARLY = 0.9
 #: Half-widths (s) of the windows the candidate features are measured over.
 HF_HALF_S, LF_HALF_S, AMP_HALF_S = 0.05, 0.10, 0.06
 
@@ -127,6 +149,7 @@ def _not_qrs(x: np.ndarray, filtered: np.ndarray, g: np.ndarray, rows: np.ndarra
     hf = np.sqrt(np.mean(_window(filtered, rows, cols, round(HF_HALF_S * fs)) ** 2, axis=1))
     lf = np.sqrt(np.mean(_window(x - filtered, rows, cols, round(LF_HALF_S * fs)) ** 2, axis=1))
     smooth = hf < SMOOTH_RATIO * lf
+    near_smooth = hf < NEAR_SMOOTH_RATIO * lf
     amp = np.ptp(_window(x, rows, cols, round(AMP_HALF_S * fs)), axis=1)
     h = g[rows, cols]
     n = x.shape[1]
@@ -158,6 +181,17 @@ def _not_qrs(x: np.ndarray, filtered: np.ndarray, g: np.ndarray, rows: np.ndarra
         bump |= ~smooth & same_prev & (amp < SHARP_BUMP_RATIO * prev_amp)
         premature = same_prev2 & (pos - sharp[b1] < EARLY_SPIKE * interval)
         bump |= ~smooth & premature & (amp < EARLY_SPIKE_RATIO * prev_amp)
+        prev_slope = np.where(same_prev, h[is_sharp][b1], 0.0)
+        minor = same_prev2 & (pos - sharp[b1] < MINOR_EARLY * interval)
+        bump |= ~smooth & minor & (amp < MINOR_RATIO * prev_amp) & (h < MINOR_RATIO * prev_slope)
+        # whenever it comes: as small and as flat against *both* sharp beats before it (after a ventricular
+        # beat the next sinus beat comes late, and a P wave or notch in that pause is not premature)
+        prev2_amp = np.where(same_prev2, sharp_amp[b0], 0.0)
+        prev2_slope = np.where(same_prev2, h[is_sharp][b0], 0.0)
+        bump |= (~smooth & same_prev2 & (amp < MINOR_RATIO * np.minimum(prev_amp, prev2_amp))
+                 & (h < MINOR_RATIO * np.minimum(prev_slope, prev2_slope)))
+        behind = pos - sharp[b1]
+        bump |= near_smooth & same_prev2 & (behind < ST_T_EARLY * interval) & (behind < ST_T_S * fs)
     else:
         early = np.zeros(rows.size, dtype=bool)
         bump = np.zeros(rows.size, dtype=bool)

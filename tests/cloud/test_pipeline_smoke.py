@@ -30,7 +30,9 @@ def iomt(*args: str | Path) -> None:
 
 
 @pytest.mark.timeout(3 * 240 + 60)  # three subprocesses, each with its own 240 s limit (TensorFlow on 2 cores)
-@pytest.mark.parametrize(("model", "variant"), [("fall", "both"), ("ecg", "edge"), ("emotion", "edge")])
+@pytest.mark.parametrize(
+    ("model", "variant"), [("fall", "both"), ("ecg", "edge"), ("emotion", "edge"), ("vitals", "edge")]
+)
 def test_train_export_eval_smoke(tmp_path: Path, model: str, variant: str):
     work, out, report = tmp_path / "work", tmp_path / "models", tmp_path / "report"
     common = ("--profile", "smoke", "--workdir", work)
@@ -68,3 +70,8 @@ def test_train_export_eval_smoke(tmp_path: Path, model: str, variant: str):
     assert "simulated" in text and "int8" in text
     for png in ("confusion.png", "roc.png"):
         assert (report / png).read_bytes()[:4] == b"\x89PNG"
+    if model == "vitals":  # agreement with NEWS2, held out and on scripted courses
+        agreement = metrics["news2_agreement"]
+        assert agreement["held_out"]["int8_model"]["n"] == card["windows"]["test"]
+        assert {"ward/sepsis", "compressed/haemorrhage"} <= set(agreement["scripted_courses"])
+        assert "Agreement with NEWS2" in text and "Scripted deteriorations" in text

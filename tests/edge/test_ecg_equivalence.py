@@ -25,7 +25,17 @@ from edge.quality_state import QualityTracker
 from firmware_sim.ecg import EcgStream, EcgSynth
 from firmware_sim.persona import make_persona
 from iomt.wire.frames import make_frame
-from models.preprocessing.beats import ECG_RATE_HZ, LOCAL_BEATS, WAVE, beat_vectors, normalise_beats
+from models.preprocessing.beats import (
+    ECG_RATE_HZ,
+    INPUT2,
+    LOCAL_BEATS,
+    VECTOR,
+    WAVE,
+    beat_vectors,
+    input_major,
+    normalise_beats,
+    previous_beats,
+)
 from models.runtime import ModelRunner
 
 T0_US = 1_764_000_000_000_000
@@ -44,9 +54,9 @@ def _records() -> Iterator[tuple[str, float, np.ndarray]]:
     yield "pvc-360Hz", 360.0, stream.render(360 * SECONDS)
 
 
-def _edge(signal: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray]:
-    """``(R-peak sample index at the model rate, vectors)`` of every beat the edge pipeline classifies,
-    fed 0.5 s frames as a device sends them."""
+def _edge(signal: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(R-peak sample index at the model rate, input 1 vectors, the model inputs of the released model)``
+    of every beat the edge pipeline classifies, fed 0.5 s frames as a device sends them."""
     pipeline = EcgPipeline(AlertContext("s", "n"), QualityTracker("s", "n"), hop_s=0.5)
     n = round(fs * 0.5)
     windows = []
@@ -55,7 +65,8 @@ def _edge(signal: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray]:
         pipeline.on_frame(frame, k)
         windows += pipeline.ready()[0]
     peaks = np.array([(w.extra - T0_US) * ECG_RATE_HZ / 1e6 for w in windows])
-    return peaks, np.stack([w.x for w in windows])
+    # each window holds the beat's input 1 vector and its predecessor's (the last beat the edge cut)
+    return peaks, np.stack([w.x[:VECTOR] for w in windows]), pipeline.model_inputs(windows, ModelRunner.released("ecg"))
 
 
 @pytest.fixture(scope="module")
@@ -66,18 +77,25 @@ def compared() -> dict[str, np.ndarray]:
 def compare() -> dict[str, np.ndarray]:
     """Every training beat the edge could have classified (from its first classified beat to its
     last), paired with the nearest edge beat."""
-    out: dict[str, list[np.ndarray]] = {"distance": [], "train": [], "edge": [], "edge_unmatched": [], "history": []}
+    out: dict[str, list[np.ndarray]] = {"distance": [], "train": [], "edge": [], "edge_unmatched": [], "history": [],
+                                        "train_input": [], "edge_input": []}
+    released = ModelRunner.released("ecg")
+    major = input_major(released.metadata.preprocessing.module, released.metadata.preprocessing.version)
     for _name, fs, signal in _records():
         counts = np.clip(np.round(signal / SCALE_MV), -32768, 32767).astype(np.int16)
-        edge_peaks, edge_vectors = _edge(counts, fs)
+        edge_peaks, edge_vectors, edge_inputs = _edge(counts, fs)
         t, train_vectors = beat_vectors(counts * SCALE_MV, fs)  # what the device sent, as training sees it
+        train_previous = previous_beats(train_vectors)  # as cloud.ecg_dataset pairs them
         train_peaks = t * ECG_RATE_HZ
         inside = (train_peaks >= edge_peaks.min()) & (train_peaks <= edge_peaks.max())
-        train_peaks, train_vectors = train_peaks[inside], train_vectors[inside]
+        train_peaks, train_vectors, train_previous = train_peaks[inside], train_vectors[inside], train_previous[inside]
+        train_inputs = normalise_beats(train_vectors, train_previous) if major == "2" else train_vectors
         nearest = np.abs(edge_peaks[None, :] - train_peaks[:, None]).argmin(axis=1)
         out["distance"].append(np.abs(edge_peaks[nearest] - train_peaks))
         out["train"].append(train_vectors)
         out["edge"].append(edge_vectors[nearest])
+        out["train_input"].append(train_inputs)
+        out["edge_input"].append(edge_inputs[nearest])
         out["history"].append(np.arange(train_peaks.size) >= LOCAL_BEATS)  # the edge has seen 8 RR by then
         to_train = np.abs(train_peaks[None, :] - edge_peaks[:, None]).min(axis=1)
         out["edge_unmatched"].append(to_train > 2)
@@ -108,24 +126,31 @@ def test_the_edge_vectors_are_the_training_vectors_within_a_few_int8_steps(compa
     assert np.mean(rr_close[compared["history"][same]]) >= 0.99
 
 
-def test_the_normalised_input_of_edge_and_training_beats_agrees(compared: dict[str, np.ndarray]) -> None:
-    """Input 2 (each beat and the one before it, over the beat's QRS amplitude) is a pure function of
-    two consecutive vectors, so it agrees as closely as input 1 does, in units of the beat's own
-    amplitude. Measured: median 0.005, 99th percentile 0.052 of a QRS amplitude."""
+def test_the_released_model_reads_input_2() -> None:
+    """1.1.0 reads each beat with the one before it (so the tests below compare that input)."""
+    runner = ModelRunner.released("ecg")
+    assert runner.window_shape == (INPUT2,)
+    assert input_major(runner.metadata.preprocessing.module, runner.metadata.preprocessing.version) == "2"
+
+
+def test_the_edge_feeds_the_model_input_2_as_training_does(compared: dict[str, np.ndarray]) -> None:
+    """Input 2 (each beat and the one before it, over the beat's QRS amplitude), cut by the edge pipeline
+    with the predecessor it keeps per device and shaped by :meth:`EcgPipeline.model_inputs` for the
+    released model, against training's (:func:`previous_beats` over the whole record): it agrees as
+    closely as input 1 does, in units of the beat's own amplitude. Measured: median 0.005, 99th
+    percentile 0.05 of a QRS amplitude; the RR features are input 1's."""
     same = compared["distance"] < 0.5
-    train_v, edge_v = compared["train"][same], compared["edge"][same]
-    # each beat with the one before it, as training pairs them and the edge would (its last vector)
-    train = normalise_beats(train_v[1:], train_v[:-1])
-    edge = normalise_beats(edge_v[1:], edge_v[:-1])
+    train, edge = compared["train_input"][same], compared["edge_input"][same]
+    assert train.shape[1] == edge.shape[1] == INPUT2
     wave_error = np.abs(train[:, : 2 * WAVE] - edge[:, : 2 * WAVE]).max(axis=1)
     assert np.median(wave_error) <= 0.01
     assert np.percentile(wave_error, 99) <= 0.1
-    np.testing.assert_array_equal(train[:, 2 * WAVE :], train_v[1:, WAVE:])
+    np.testing.assert_array_equal(edge[:, 2 * WAVE :], compared["edge"][same][:, WAVE:])
 
 
 def test_the_released_model_gives_the_same_class_for_edge_and_training_beats(compared: dict[str, np.ndarray]) -> None:
     runner = ModelRunner.released("ecg")
     matched = compared["distance"] <= 2
-    train = runner.predict(compared["train"][matched]).argmax(axis=1)
-    edge = runner.predict(compared["edge"][matched]).argmax(axis=1)
-    assert np.mean(train == edge) >= 0.99  # measured: 99.6 %; the previous edge path: 98.8 %
+    train = runner.predict(compared["train_input"][matched]).argmax(axis=1)
+    edge = runner.predict(compared["edge_input"][matched]).argmax(axis=1)
+    assert np.mean(train == edge) >= 0.99  # measured: 99.8 % (1.1.0, input 2); 1.0.0: 99.6 %

@@ -12,6 +12,7 @@ from edge.emotion_pipeline import EmotionPipeline
 from edge.fall_pipeline import FallPipeline
 from edge.pipeline_registry import PIPELINES
 from edge.processor import EdgeProcessor
+from edge.vitals_pipeline import VitalsPipeline
 from firmware_sim.ecg import EcgSynth
 from iomt.wire import topics
 from iomt.wire.events import Event
@@ -78,14 +79,15 @@ def test_heart_rate_and_ecg_quality_come_with_the_ecg_model() -> None:
 
 
 def test_the_default_node_runs_every_pipeline_in_one_order_whatever_the_configured_order() -> None:
-    assert [type(p) for p in EdgeProcessor(EdgeConfig()).pipelines] == [EcgPipeline, FallPipeline, EmotionPipeline]
+    assert [type(p) for p in EdgeProcessor(EdgeConfig()).pipelines] == [
+        EcgPipeline, FallPipeline, EmotionPipeline, VitalsPipeline]
     reordered = EdgeProcessor(EdgeConfig(models=("emotion", "ecg")))  # type: ignore[arg-type]
     assert [type(p) for p in reordered.pipelines] == [EcgPipeline, EmotionPipeline]
     assert [type(p) for p in EdgeProcessor(EdgeConfig(models=())).pipelines] == []
 
 
 def test_an_unknown_or_repeated_model_is_refused_with_the_known_names() -> None:
-    with pytest.raises(ValidationError, match="'ecg', 'fall' or 'emotion'"):
+    with pytest.raises(ValidationError, match="'ecg', 'fall', 'emotion' or 'vitals'"):
         EdgeConfig(models=("ecg", "sepsis"))  # type: ignore[arg-type]
     with pytest.raises(ValidationError, match="listed twice"):
         EdgeConfig(models=("fall", "fall"))  # type: ignore[arg-type]

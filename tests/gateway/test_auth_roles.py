@@ -53,6 +53,12 @@ ENDPOINTS: dict[tuple[str, str], tuple[str, int, Any]] = {
     ("DELETE", "/api/v1/users/{name}"): ("admin", 404, {}),
     ("GET", "/api/v1/audit"): ("admin", 200, None),
     ("GET", "/api/v1/audit/verify"): ("admin", 200, None),
+    # this gateway has no device registry: an admin gets past the checks to the 503 saying what to configure
+    ("GET", "/api/v1/registry/identities"): ("admin", 503, None),
+    ("POST", "/api/v1/registry/identities"): ("admin", 503, {"name": "dev-matrix", "site": "s1"}),
+    ("GET", "/api/v1/registry/identities/{name}"): ("admin", 503, None),
+    ("POST", "/api/v1/registry/identities/{name}/rotate"): ("admin", 503, {}),
+    ("POST", "/api/v1/registry/identities/{name}/revoke"): ("admin", 503, {}),
     ("GET", "/api/v1/patients/{device}/images"): ("viewer", 200, None),
     ("GET", "/api/v1/images/{image_id}"): ("viewer", 404, None),
     ("GET", "/api/v1/images/{image_id}/image.png"): ("viewer", 404, None),

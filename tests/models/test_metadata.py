@@ -19,7 +19,7 @@ from models.metadata import SCHEMA_VERSION, MetadataError, ModelMetadata, Tensor
 from models.preprocessing import PREPROCESSING_VERSION, compatible
 from models.runtime import released_paths
 
-NAMES = ("fall", "ecg", "emotion")
+NAMES = ("fall", "ecg", "emotion", "vitals")
 
 
 def released(name: str = "ecg") -> dict[str, Any]:

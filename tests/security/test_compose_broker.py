@@ -132,6 +132,29 @@ def test_the_registry_drives_the_running_broker(deployed: tuple[ShippedMosquitto
         device.stop()
 
 
+def test_the_gateways_registry_api_drives_the_same_broker(deployed: tuple[ShippedMosquitto, Provisioned]) -> None:
+    """The gateway's config names the registry with the same driver as `iomt devices`, so what its API
+    (gateway/api/registry_routes.py, which opens exactly this) revokes is dropped by mosquitto at once."""
+    from gateway.config import GatewayConfig
+
+    broker, security = deployed
+    gateway = load_config(GatewayConfig, "gateway", path=security.gateway_config)
+    assert gateway.registry is not None and gateway.registry.broker == "dynsec"
+    registry = open_registry(gateway.registry)
+    issued = registry.enrol("patient-0010", "device", "default")
+    config = MqttConfig(url=broker.url, username="patient-0010", password=SecretStr(issued.password),
+                        reconnect_max_s=1.0, tls=TlsConfig(ca_file=security.ca_cert))
+    device = MqttBus(config, "patient-0010").start(timeout=10)
+    try:
+        registry.revoke("patient-0010")
+        deadline = time.monotonic() + 5
+        while device.connected and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not device.connected
+    finally:
+        device.stop()
+
+
 def test_what_it_holds_survives_a_sigkill(deployed: tuple[ShippedMosquitto, Provisioned]) -> None:
     """A persistent session's subscription and the QoS 1 messages queued for it while it is away
     are still there after kill -9 and a restart, once a save has passed (``autosave_interval 1``:

@@ -69,8 +69,9 @@ def _reference_r_peaks(x: np.ndarray, fs: float) -> np.ndarray:
         return a[np.clip(np.arange(c - half, c + half + 1), 0, x.size - 1)]
 
     low = x - band
-    smooth = [np.sqrt(np.mean(window(band, c, qrs.HF_HALF_S) ** 2))
-              < qrs.SMOOTH_RATIO * np.sqrt(np.mean(window(low, c, qrs.LF_HALF_S) ** 2)) for c in cands]
+    hf = [np.sqrt(np.mean(window(band, c, qrs.HF_HALF_S) ** 2)) for c in cands]
+    lf = [np.sqrt(np.mean(window(low, c, qrs.LF_HALF_S) ** 2)) for c in cands]
+    smooth = [h < qrs.SMOOTH_RATIO * w for h, w in zip(hf, lf, strict=True)]
     amp = [float(np.ptp(window(x, c, qrs.AMP_HALF_S))) for c in cands]
     sharp = [(int(c), a) for c, a, s in zip(cands, amp, smooth, strict=True) if not s and a >= qrs.MIN_AMP_MV]
     beats = []
@@ -82,6 +83,9 @@ def _reference_r_peaks(x: np.ndarray, fs: float) -> np.ndarray:
         if smooth[i] and t_like:
             early = len(before) >= 2 and c - before[-1][0] < qrs.T_EARLY * (before[-1][0] - before[-2][0])
             drop |= amp[i] < qrs.T_AMP_RATIO * amp[i - 1] or early
+        if len(before) >= 2 and hf[i] < qrs.NEAR_SMOOTH_RATIO * lf[i]:  # a wave in the ST segment
+            behind = c - before[-1][0]
+            drop |= behind < qrs.ST_T_EARLY * (before[-1][0] - before[-2][0]) and behind < qrs.ST_T_S * fs
         neighbours = [a for _, a in before[-1:] + after[:1]]
         if smooth[i]:
             drop |= bool(neighbours) and amp[i] * len(neighbours) < qrs.BUMP_RATIO * sum(neighbours)
@@ -89,6 +93,11 @@ def _reference_r_peaks(x: np.ndarray, fs: float) -> np.ndarray:
             drop |= bool(before) and amp[i] < qrs.SHARP_BUMP_RATIO * before[-1][1]
             premature = len(before) >= 2 and c - before[-1][0] < qrs.EARLY_SPIKE * (before[-1][0] - before[-2][0])
             drop |= premature and amp[i] < qrs.EARLY_SPIKE_RATIO * before[-1][1]
+            if len(before) >= 2:  # minor deflections: against the sharp beat before if early, both before at any time
+                (c1, a1), (c2, a2) = before[-1], before[-2]
+                small = amp[i] < qrs.MINOR_RATIO * a1 and g[c] < qrs.MINOR_RATIO * g[c1]
+                drop |= small and c - c1 < qrs.MINOR_EARLY * (c1 - c2)
+                drop |= amp[i] < qrs.MINOR_RATIO * min(a1, a2) and g[c] < qrs.MINOR_RATIO * min(g[c1], g[c2])
         if not drop:
             half = max(1, int(0.08 * fs))
             lo = max(0, c - half)
