@@ -221,7 +221,7 @@ def card_markdown(card: dict[str, Any]) -> str:
         *(["  Every subject is simulated: no real patient data is in this dataset."]
           if not (card.get("real_data") or {}).get("used") else []),
         *([f"- Real data added {'as non-falls' if card['recording_kind'] == 'motion' else 'to training'}:"
-           f" {card['real_data']}"] if card.get("real_data") else []),
+           f" {card['real_data']}"] if card.get("real_data") and not card.get("real_sources") else []),
         f"- Preprocessing: `{card['preprocessing']['module']}` version {card['preprocessing']['version']}"
         " (the same code the edge runs).",
         f"- Split by {card['split_by']}: " + "; ".join(f"{s}: {len(v)} subjects" for s, v in card["subjects"].items()),
@@ -240,4 +240,36 @@ def card_markdown(card: dict[str, Any]) -> str:
     ]
     for s, counts in card["class_counts"].items():
         lines.append(f"| {s} | {card['windows'][s]} | " + " | ".join(str(counts[c]) for c in card["classes"]) + " |")
+    if card.get("real_sources"):
+        lines += _real_sources_markdown(card)
     return "\n".join(lines) + "\n"
+
+
+def _real_sources_markdown(card: dict[str, Any]) -> list[str]:
+    """Every real source a dataset drew on (or could not), with units and licence as the source states
+    them and what went to training and what was held out (``card['real_sources']``)."""
+    lines = [
+        "", "## Real recordings (every source)", "",
+        "| source (package) | what | units (as the source states) | licence (as stated) | training | held out |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for src in card["real_sources"]:
+        train = (f"{len(src['used_for_training'])} recordings, {src['hours_training']} h"
+                 if src["used_for_training"] else "—")
+        held = f"{len(src['held_out'])} recordings, {src['hours_held_out']} h" if src["held_out"] else "—"
+        if not src.get("fetched", True):
+            train = held = "not fetched"
+        lines.append(f"| {src['source']} (`{src['package']}` {src['dist']}) | {src['what']} | {src['units']} | "
+                     f"{src['licence']} | {train} | {held} |")
+    real = card.get("real_data") or {}
+    if real.get("rotations_per_recording"):
+        lines.append(f"\nTraining recordings are added as non-falls under {real['rotations_per_recording']} random "
+                     "3-D rotations each; held-out recordings appear only in the test split (worn orientation) "
+                     "and in `iomt eval fall`. No real recording holds a fall.")
+    for name, why in (card.get("real_left_out") or {}).items():
+        lines.append(f"- Left out: {name}: {why}")
+    for name in card.get("real_reserved_never_used") or []:
+        lines.append(f"- Reserved for the team's validation, never fetched or used: {name}")
+    if card.get("hard_cases"):
+        lines.append(f"- Simulated hard cases: {card['hard_cases']}")
+    return lines

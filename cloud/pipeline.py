@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from models.definitions import VARIANTS
 
 log = logging.getLogger(__name__)
+_FALL_BUILDER = "cloud.fall_data"
 
 
 def dataset_for(name: str, profile_kind: str, workdir: Path, rebuild: bool) -> Any:
@@ -23,13 +24,22 @@ def dataset_for(name: str, profile_kind: str, workdir: Path, rebuild: bool) -> A
 
     data_profile, _ = profile(profile_kind, name)
     directory = workdir / name
+    builder = _FALL_BUILDER if name == "fall" else None
     if not rebuild and (directory / "data.npz").is_file():
         ds = data.load(name, directory)
         built_with = (ds.card.get("preprocessing") or {}).get("version")
-        if ds.card.get("generation") == data._profile_dict(data_profile) and built_with == data.input_version(name):
+        if (ds.card.get("generation") == data._profile_dict(data_profile) and built_with == data.input_version(name)
+                and ds.card.get("builder") == builder):
             return ds
-    log.info("simulating the %s dataset (%s profile)", name, profile_kind)
-    ds = data.build(name, data_profile)
+    log.info("building the %s dataset (%s profile)", name, profile_kind)
+    if name == "fall":
+        from cloud import fall_data
+
+        # real daily activity (fetched for a release; a smoke run takes only what is cached) under
+        # random rotations, plus simulated subjects with random mounts and the hard cases
+        ds = fall_data.build_with_real(data_profile, fetch=profile_kind == "release")
+    else:
+        ds = data.build(name, data_profile)
     data.save(ds, directory)
     log.info("%s dataset: %s", name, json.dumps(ds.card["class_counts"]))
     return ds
@@ -89,6 +99,25 @@ def export_model(
     meta = export(model, ds, workdir, out, version=version, variant=variant)
     log.info("metrics: %s", json.dumps(meta["metrics"]["int8"]))
     return meta
+
+
+def evaluate_released(
+    model: str, *, models_dir: Path, recordings: Path | None, report: Path,
+    options: Mapping[str, Any] | None = None,
+) -> Any:
+    """The released ``models_dir/<model>/<model>.tflite`` (nothing else: no trained float model, no
+    dataset) on real recordings, through :func:`cloud.real_eval.evaluate_real`; returns its
+    :class:`~cloud.real_eval.RealEvalResult`."""
+    from cloud.real_eval import evaluate_real
+    from models.runtime import released_paths
+
+    tflite, _ = released_paths(model, models_dir)
+    if not tflite.is_file():
+        raise FileNotFoundError(f"{tflite} not found: no released {model} model in {models_dir}")
+    result = evaluate_real(model, tflite, recordings, report, options)
+    for name, held in result.floors.items():
+        log.info("%-70s %s", name, "ok" if held else "BELOW FLOOR")
+    return result
 
 
 def evaluate_model(

@@ -7,9 +7,11 @@ from cloud.train import TrainSettings
 
 PROFILES: dict[str, dict[str, tuple[DataProfile, TrainSettings]]] = {
     "release": {
+        # impact windows of 100 simulated subjects x 30 min (random mounts, hard cases) + the real
+        # recordings (cloud.fall_data): the 1.1.0 release
         "fall": (
-            DataProfile(subjects=30, seconds=600.0),
-            TrainSettings(epochs=40, batch_size=64, patience=8, learning_rate=1e-3, clipnorm=1.0),
+            DataProfile(subjects=100, seconds=1800.0),
+            TrainSettings(epochs=30, batch_size=64, patience=6, learning_rate=2e-3),
         ),
         "ecg": (DataProfile(subjects=100, seconds=900.0), TrainSettings(epochs=40, batch_size=128, patience=6)),
         # label smoothing: the 1.0.0 model's probabilities sat at int8's 0.996 on real recordings
@@ -20,7 +22,7 @@ PROFILES: dict[str, dict[str, tuple[DataProfile, TrainSettings]]] = {
                    TrainSettings(epochs=60, batch_size=128, patience=8, class_weight_power=0.0)),
     },
     "smoke": {
-        "fall": (DataProfile(subjects=4, seconds=60.0), TrainSettings(epochs=2, batch_size=32, patience=1, verbose=0)),
+        "fall": (DataProfile(subjects=6, seconds=300.0), TrainSettings(epochs=2, batch_size=32, patience=1, verbose=0)),
         "ecg": (DataProfile(subjects=4, seconds=40.0), TrainSettings(epochs=2, batch_size=32, patience=1, verbose=0)),
         "emotion": (  # long enough that augmented subjects (a first stretch cut) still have test windows
             DataProfile(subjects=6, seconds=400.0),

@@ -36,7 +36,16 @@ class RealEvalResult:
 
 
 #: (released .tflite, recordings folder or None for the default cache, report folder) -> result.
-RealEvaluator = Callable[[Path, Path | None, Path], RealEvalResult]
+#: An evaluator may take keyword options of its own (the fall one: the units of the recordings);
+#: :func:`evaluate_real` passes them only when the caller gave some.
+RealEvaluator = Callable[..., RealEvalResult]
+
+
+def _fall(tflite: Path, recordings: Path | None, report: Path, **options: Any) -> RealEvalResult:
+    from cloud.fall_real_eval import evaluate
+
+    return evaluate(tflite, recordings, report, **options)
+
 
 def _ecg(tflite: Path, recordings: Path | None, report: Path) -> RealEvalResult:
     from cloud.real_ecg.release_eval import evaluate_release
@@ -52,16 +61,20 @@ def _emotion(tflite: Path, recordings: Path | None, report: Path) -> RealEvalRes
 
 #: Model name -> its evaluator; each model's owner adds one wrapper and one entry.
 REAL_EVALUATORS: dict[str, RealEvaluator] = {
+    "fall": _fall,
     "ecg": _ecg,
     "emotion": _emotion,
 }
 
 
-def evaluate_real(model: str, tflite: Path, recordings: Path | None, report: Path) -> RealEvalResult:
+def evaluate_real(
+    model: str, tflite: Path, recordings: Path | None, report: Path, options: Mapping[str, Any] | None = None
+) -> RealEvalResult:
     """Run ``model``'s real-recording evaluation, or say which models have one."""
     try:
         evaluator = REAL_EVALUATORS[model]
     except KeyError:
         known = ", ".join(sorted(REAL_EVALUATORS)) or "none yet"
         raise ValueError(f"no real-recording evaluation for model {model!r}; models with one: {known}") from None
-    return evaluator(tflite, recordings, report)
+    given = {k: v for k, v in (options or {}).items() if v is not None}
+    return evaluator(tflite, recordings, report, **given) if given else evaluator(tflite, recordings, report)

@@ -164,6 +164,7 @@ def _markdown(name: str, m: dict[str, Any], ds: Dataset) -> str:
             f"# {name} {m['version']}: evaluation report",
             "",
             CAVEAT,
+            *_real_in_test(ds),
             "",
             f"Test split: {m['test_windows']} windows from {len(m['test_subjects'])} held-out simulated subjects; "
             f"dataset sha256 `{m['dataset_sha256'][:16]}…`. Floors: {FLOORS.get(name, {})}.",
@@ -187,3 +188,14 @@ def _markdown(name: str, m: dict[str, Any], ds: Dataset) -> str:
             extra,
         ]
     )
+
+
+def _real_in_test(ds: Dataset) -> list[str]:
+    """The exception to the caveat: real windows (all non-falls) held out from training in the test split."""
+    held = (ds.card.get("real_data") or {}).get("held_out_test_only") or {}
+    n = sum(int(v.get("impact_windows", 0)) for v in held.values())
+    if not n:
+        return []
+    return ["", f"Exception: the test split also holds **{n} real** impact windows (non-falls) from recordings "
+            f"held out from training ({', '.join(sorted(held))}). Real false alarms per hour on whole "
+            "recordings are in `real_eval.md` (`iomt eval fall`)."]

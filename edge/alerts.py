@@ -1,7 +1,7 @@
 """Alerts as small state machines over model outputs, one per device and kind.
 
-* Falls: a high fall score makes a *candidate*; it is confirmed only by what follows the impact —
-  lying still raises the alert, getting up (renewed movement) cancels it.
+* Falls are judged impact by impact in :mod:`models.fall_logic` (:mod:`edge.fall_pipeline`); only
+  their label is here.
 * Arrhythmia: runs and burden, never a single beat — a run of three or more V beats, or a share of
   ectopic (S/V) beats over the recent beats above a threshold.
 * Stress: the stress probability averaged over minutes.
@@ -47,62 +47,6 @@ class AlertLabel(StrEnum):
 #: The name pipelines were built with before :class:`~edge.events.EventFactory` built every event
 #: (``tests/edge/test_ecg_equivalence.py``, the train/serve check, builds its pipeline with it).
 AlertContext = EventFactory
-
-
-# -- falls ------------------------------------------------------------------------------------------
-
-#: Seconds of motion after the impact that decide between "lying still" and "got up".
-FALL_OBSERVE_S = 0.75
-#: Standard deviation of |acc| (g) below which the wearer counts as lying still.
-STILL_STD_G = 0.12
-#: No second fall alert for the same device within this many seconds.
-FALL_REFRACTORY_S = 30.0
-FALL_THRESHOLD = 0.5
-
-
-@dataclass
-class FallCandidate:
-    impact_us: int
-    score: float
-    window: tuple[int, int]
-    version: str
-
-
-@dataclass
-class FallConfirmer:
-    """Per-device fall state: idle, candidate (waiting for post-impact motion), refractory."""
-
-    threshold: float = FALL_THRESHOLD
-    candidate: FallCandidate | None = None
-    last_alert_us: int = -(1 << 62)
-    cancelled: int = 0
-
-    def on_score(self, score: float, window: tuple[int, int], impact_us: int, version: str) -> None:
-        if score < self.threshold or impact_us - self.last_alert_us < FALL_REFRACTORY_S * 1e6:
-            return
-        c = self.candidate
-        # a stronger score for the same impact replaces the candidate; another impact waits its turn
-        if c is None or (score > c.score and abs(impact_us - c.impact_us) < 1e6):
-            self.candidate = FallCandidate(impact_us, score, window, version)
-
-    def on_motion(self, magnitude: np.ndarray, t_last_us: int, rate_hz: float) -> FallCandidate | None:
-        """Feed the newest |acc| samples; return the candidate when it is confirmed."""
-        c = self.candidate
-        if c is None:
-            return None
-        after_us = t_last_us - c.impact_us
-        if after_us < FALL_OBSERVE_S * 1e6:
-            return None
-        n = min(len(magnitude), int(FALL_OBSERVE_S * rate_hz))
-        # the observed stretch starts a little after the impact so that the rebound is not counted
-        settle = int(0.25 * rate_hz)
-        tail = magnitude[-n + settle :] if n > settle else magnitude[-n:]
-        self.candidate = None
-        if float(np.std(tail)) < STILL_STD_G:
-            self.last_alert_us = c.impact_us
-            return c
-        self.cancelled += 1
-        return None
 
 
 # -- arrhythmia -------------------------------------------------------------------------------------

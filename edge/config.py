@@ -67,8 +67,9 @@ class EdgeConfig(StrictModel):
         "otherwise runs follow the next expected beat."
     )
     fall_screen_g: float | None = Field(
-        1.6, ge=1.0, description="Only windows with an |acc| peak above this (or a free-fall dip) reach the fall "
-        "model; none runs the model on every window."
+        None, ge=1.0, description="Impact screen of the fall detector (g): a burst of |acc| above it is an impact "
+        "whose window the fall model judges. None: the screen the released model was trained behind "
+        "(models.fall_logic); lower values show the model more windows (load tests)."
     )
     hr_interval_s: float = Field(2.0, gt=0, le=60, description="Seconds between heart-rate events per patient.")
     max_batch_messages: int = Field(

@@ -1,11 +1,26 @@
-"""Motion: which devices have sliding windows due for the fall model, their buffers, and the
-confirmation of a fall by what follows the impact.
+"""Motion: the fall detector of :mod:`models.fall_logic` on a node's device streams.
 
-Due windows of every device are cut together once their gyroscope covers them too; the quality
-check, the impact screen (``screen_g``) and the model-input assembly run over all of them at once
-(:mod:`edge.dsp.motion`). Fall scores make candidates in :class:`edge.alerts.FallConfirmer`, which
-raises the alert once the wearer has lain still for a moment after the impact, and drops it if
-they got up.
+One :class:`~models.fall_logic.FallTracker` per device does the work the model does not: it finds
+impacts (bursts of ``|a|`` above its screen), hands their orientation-invariant windows
+(:func:`models.preprocessing.motion.impact_window`, input version 2) to the model, and judges each
+impact on what follows it — posture relative to gravity, time on the ground, inactivity — within
+10 s. This module only feeds it and turns its decisions into events:
+
+* accelerometer frames are pushed as they come, each with the gyroscope samples that cover it
+  (interpolated onto the accelerometer's sample times; a gyroscope that falls a second behind is not
+  waited for and its last value is held). A device whose gyroscope has not appeared within a second
+  of its first accelerometer frame is tracked accelerometer-only;
+* impact windows go to the model in the node's batched inference cycle; their scores come back in
+  :meth:`FallPipeline.on_outputs`;
+* ``fall`` decisions raise a high-priority alert (id derived from the device and the impact time);
+  ``device_removed`` decisions — a device lying dead still after an impact, or for
+  :attr:`~models.fall_logic.FallLogicConfig.not_worn_s` without one — raise a technical event
+  (kind ``quality``, label ``device_removed``), once until the device moves again;
+* every impact is judged on its own: there is no refractory period, so a fall two seconds after a
+  false alert gets its own alert.
+
+A sequence gap or a change of rate on the accelerometer starts a new tracker (samples on either side
+of a gap are never spliced): an impact still awaiting its decision at that moment is dropped.
 """
 
 from __future__ import annotations
@@ -14,246 +29,288 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from edge.alerts import AlertLabel, FallConfirmer
-from edge.arrivals import ArrivalLog
+from edge.alerts import AlertLabel
 from edge.buffers import RingBuffer
 from edge.config import ModelName
-from edge.dsp.motion import model_inputs, screen_windows
+from edge.dsp.quality import motion_quality_many
 from edge.events import EventFactory
 from edge.pipeline import Window, class_index
 from edge.quality_state import QualityTracker
 from iomt.wire.events import AlertState, Event, Priority
 from iomt.wire.frames import Frame
-from models.preprocessing.motion import HOP_S, WINDOW_S
+from models.fall_logic import DEVICE_REMOVED, FALL, FallDecision, FallLogicConfig, FallTracker
+from models.preprocessing.motion import IMPACT_AT_S, WINDOW_S
 from models.runtime import ModelRunner
 
 MODEL = ModelName.FALL
-BUFFER_S = 8.0
+#: Label of the technical event raised when a device is taken off or put down.
+DEVICE_REMOVED_LABEL = "device_removed"
+#: Gyroscope history kept per device (s), and how long an accelerometer frame waits for it (µs).
+GYRO_BUFFER_S = 4.0
 GYRO_WAIT_US = 1_000_000
-#: a window still pending that ends this long before a new frame's last sample is cut before the
-#: frame is buffered (its start is about to leave the buffer)
-_PUSH_OUT_US = round((BUFFER_S - WINDOW_S) * 1e6) - round(WINDOW_S * 1e6)
+#: Seconds of accelerometer per signal-quality check.
+QUALITY_S = WINDOW_S
 
-#: A motion window's ``extra``: the device time (µs) of its largest |acc| (the impact, if it is a fall).
-MotionWindow = Window[int]
+
+@dataclass(frozen=True, slots=True)
+class Impact:
+    """A motion window's ``extra``: the impact the window is centred on and the tracker judging it."""
+
+    impact_id: int
+    impact_us: int
+    peak_g: float
+    tracker: FallTracker
+
+
+#: A fall-model input: the impact-centred window of one impact.
+MotionWindow = Window[Impact]
 
 
 @dataclass(slots=True)
 class _Device:
-    acc: RingBuffer
-    #: accelerometer samples in one window and in one hop, at the accelerometer's rate
-    window_n: int
-    hop_n: int
-    #: position of the device among all devices (windows are cut in this order)
+    rate_hz: float
     order: int
+    #: accelerometer frames ``(values g, t_last_us, arrival_ns)`` not yet pushed (waiting for the gyroscope)
+    queue: list[tuple[np.ndarray, int, int]] = field(default_factory=list)
+    first_us: int | None = None
+    tracker: FallTracker | None = None
+    tracker_gyro: bool = False
+    #: device time (µs) of the tracker's first sample: tracker time t_s is ``t0_us + t_s * 1e6``
+    t0_us: int = 0
     gyro: RingBuffer | None = None
-    arrivals: ArrivalLog = field(default_factory=ArrivalLog)
-    gyro_arrivals: ArrivalLog = field(default_factory=ArrivalLog)
-    next_total: int = 0
-    #: device times at which a window ends, waiting until every stream covers them
-    pending: list[int] = field(default_factory=list)
-    confirmer: FallConfirmer = field(default_factory=FallConfirmer)
-    version: str = ""
-
-
-@dataclass(slots=True)
-class _Cut:
-    """A window due to be cut: the device, the device time its last sample was taken, and whether
-    the gyroscope covers it."""
-
-    device: str
-    dev: _Device
-    end_us: int
-    use_gyro: bool
-
-
-@dataclass(slots=True)
-class _Passed:
-    """A window that passed the quality check and the impact screen, waiting for assembly."""
-
-    cut: _Cut
-    start_us: int
-    acc: np.ndarray
-    impact_us: int
-    arrival_ns: int
-    gyro: np.ndarray | None
-    gyro_hz: float | None
+    #: tracker sample count at which the next signal-quality check is due
+    next_quality: int = 0
+    #: model version and window of each impact scored, until decided
+    scored: dict[int, tuple[str, tuple[int, int]]] = field(default_factory=dict)
+    #: a device_removed event is out and the device has not moved since
+    removed_open: bool = False
 
 
 class FallPipeline:
     model = MODEL
     streams = frozenset({"acc", "gyro"})
 
-    def __init__(self, events: EventFactory, quality: QualityTracker, screen_g: float | None = 1.6) -> None:
+    def __init__(
+        self, events: EventFactory, quality: QualityTracker, screen_g: float | None = None,
+        logic: FallLogicConfig | None = None,
+    ) -> None:
+        """``screen_g`` overrides the impact screen of ``logic`` (default: the one the released model
+        was trained behind; a lower screen shows the model more windows, as a load test does)."""
         self.events = events
         self.quality = quality
-        self.screen_g = screen_g
+        base = logic or FallLogicConfig()
+        if screen_g is not None:
+            from dataclasses import replace
+
+            base = replace(base, screen_g=screen_g)
+        self.logic = base
         self._devices: dict[str, _Device] = {}
-        #: devices with windows pending since the last :meth:`ready` (a dict: ordered, unique)
-        self._waiting: dict[str, None] = {}
         self._windows: list[MotionWindow] = []
-        self._events: list[Event] = []
+        #: devices due a signal-quality check: the device time of their newest sample and their rate
+        self._quality_due: dict[str, tuple[int, float]] = {}
         self.windows = 0
-        self.screened_out = 0
+        self.decisions: dict[str, int] = {}
+
+    # -- frames --------------------------------------------------------------------------------------
 
     def on_frame(self, frame: Frame, arrival_ns: int) -> list[Event]:
         device = frame.device
         dev = self._devices.get(device)
         if frame.stream == "gyro":
-            if dev is not None:
-                gyro = dev.gyro
-                if gyro is None or gyro.rate_hz != frame.sample_rate:
-                    gyro = dev.gyro = RingBuffer(round(BUFFER_S * frame.sample_rate), 3, frame.sample_rate)
-                t_last = frame.t_last_us
-                gyro.extend(frame.values(), t_last)
-                dev.gyro_arrivals.add(t_last, arrival_ns)
-            return []
-        if dev is None or dev.acc.rate_hz != frame.sample_rate:
-            dev = self._devices[device] = self._new_device(frame.sample_rate, dev)
-        t_last = frame.t_last_us
-        # a window still waiting (for its gyroscope) is cut before this frame pushes its start out
-        if dev.pending and dev.pending[0] <= t_last - _PUSH_OUT_US:
-            self._cut_many(self._take_due(device, dev, force=True))
-        acc = dev.acc
-        acc.extend(frame.values(), t_last)
-        dev.arrivals.add(t_last, arrival_ns)
-        # one window per hop, even when several hops arrive at once (a burst after a reconnect);
-        # it is cut once the gyroscope covers it too (its frame may come right after this one)
-        if acc.total >= dev.next_total:
-            while acc.total >= dev.next_total:
-                dev.pending.append(acc.time_of(acc.total - dev.next_total))
-                dev.next_total += dev.hop_n
-            self._waiting[device] = None
-        if dev.confirmer.candidate is None:
-            return []
-        return self._confirm(device, dev)
-
-    def _new_device(self, rate_hz: float, previous: _Device | None) -> _Device:
-        window_n = round(WINDOW_S * rate_hz)
-        order = previous.order if previous is not None else len(self._devices)
-        dev = _Device(RingBuffer(round(BUFFER_S * rate_hz), 3, rate_hz), window_n, round(HOP_S * rate_hz), order)
-        dev.next_total = window_n
-        return dev
-
-    def _confirm(self, device: str, dev: _Device) -> list[Event]:
-        rate = dev.acc.rate_hz
-        magnitude = np.linalg.norm(dev.acc.latest(round(1.5 * rate)), axis=1)
-        confirmed = dev.confirmer.on_motion(magnitude, dev.acc.t_last_us, rate)
-        if confirmed is None:
-            return []
-        return [self.events.alert(
-            device, MODEL, confirmed.version, AlertLabel.FALL, Priority.HIGH, AlertState.RAISED, confirmed.score,
-            confirmed.window, confirmed.impact_us, impact_us=confirmed.impact_us,
-        )]
+            if dev is None:
+                dev = self._devices[device] = _Device(frame.sample_rate, len(self._devices))
+            g = dev.gyro
+            if g is None or g.rate_hz != frame.sample_rate:
+                g = dev.gyro = RingBuffer(max(2, round(GYRO_BUFFER_S * frame.sample_rate)), 3, frame.sample_rate)
+            g.extend(frame.values(), frame.t_last_us)
+            return self._flush(device, dev)
+        if dev is None:
+            dev = self._devices[device] = _Device(frame.sample_rate, len(self._devices))
+        elif dev.rate_hz != frame.sample_rate:
+            self._restart(dev, frame.sample_rate)
+        values = np.asarray(frame.values(), dtype=np.float64)
+        if dev.first_us is None:
+            dev.first_us = frame.t0_us
+        dev.queue.append((values, frame.t_last_us, arrival_ns))
+        return self._flush(device, dev)
 
     def on_gap(self, device: str, stream: str) -> None:
         dev = self._devices.get(device)
-        if dev is not None and stream == "acc":
-            # windows already complete are not lost to the gap
-            self._cut_many(self._take_due(device, dev, force=True))
-            dev.acc.clear()
-            dev.pending.clear()
-            dev.next_total = dev.acc.total + dev.window_n
-
-    def _take_due(self, device: str, dev: _Device, force: bool = False) -> list[_Cut]:
-        """Take the device's pending windows that can be cut now; the rest keep waiting."""
-        keep = []
-        due = []
-        gyro = dev.gyro
-        for end_us in dev.pending:
-            gyro_behind = gyro is not None and gyro.t_last_us < end_us
-            # a gyroscope that fell a second behind is not waited for (its channels read as zero)
-            if gyro_behind and not force and dev.acc.t_last_us - end_us < GYRO_WAIT_US:
-                keep.append(end_us)
-                continue
-            due.append(_Cut(device, dev, end_us, not gyro_behind))
-        dev.pending = keep
-        return due
-
-    def _cut_many(self, cuts: list[_Cut]) -> None:
-        """Cut the due windows of any number of devices, in order: the quality check and the impact
-        screen run over all of them in one numpy pass, and so does the assembly of the model input
-        of those that pass."""
-        taken: list[tuple[_Cut, int, np.ndarray]] = []
-        for cut in cuts:
-            acc = cut.dev.acc
-            skip = round((acc.t_last_us - cut.end_us) * acc.rate_hz / 1e6)
-            window = acc.latest(cut.dev.window_n, skip)
-            if window.shape[0] == cut.dev.window_n:
-                taken.append((cut, skip, window))
-        if not taken:
+        if dev is None:
             return
-        problems, quiet, peaks = screen_windows([w for _, _, w in taken], self.screen_g)
-        passed: list[_Passed] = []
-        for (cut, skip, acc_window), problem, is_quiet, peak in zip(taken, problems, quiet, peaks, strict=True):
-            dev = cut.dev
-            start_us = dev.acc.time_of(skip + dev.window_n - 1)
-            change = self.quality.update(cut.device, "acc", problem, (start_us, cut.end_us))
-            if change is not None:
-                self._events.append(change)
-            if problem is not None:
-                continue
-            if is_quiet:
-                self.screened_out += 1
-                continue
-            passed.append(self._with_gyro(cut, start_us, acc_window, dev.acc.time_of(skip + dev.window_n - 1 - peak)))
-        if passed:
-            self._assemble(passed)
+        if stream == "acc":
+            self._flush(device, dev, force=True)
+            self._restart(dev, dev.rate_hz)
+        elif dev.gyro is not None:
+            dev.gyro.clear()
 
-    def _with_gyro(self, cut: _Cut, start_us: int, acc: np.ndarray, impact_us: int) -> _Passed:
-        """A window that passed the checks, with the gyroscope samples that cover it (if any) and
-        the arrival of the last frame either stream needed."""
-        dev, end_us = cut.dev, cut.end_us
-        arrival = dev.arrivals.arrival_of(end_us)
-        g = dev.gyro
-        if g is not None and cut.use_gyro:
-            g_n = round(WINDOW_S * g.rate_hz)
-            g_skip = max(0, round((g.t_last_us - end_us) * g.rate_hz / 1e6))
-            candidate = g.latest(g_n, g_skip)
-            if candidate.shape[0] == g_n:
-                arrival = max(arrival, dev.gyro_arrivals.arrival_of(end_us))
-                return _Passed(cut, start_us, acc, impact_us, arrival, candidate, g.rate_hz)
-        return _Passed(cut, start_us, acc, impact_us, arrival, None, None)
+    def _restart(self, dev: _Device, rate_hz: float) -> None:
+        dev.rate_hz = rate_hz
+        dev.queue.clear()
+        dev.tracker = None
+        dev.first_us = None
+        dev.scored.clear()
 
-    def _assemble(self, passed: list[_Passed]) -> None:
-        """Windows (with their model inputs, :func:`~edge.dsp.motion.model_inputs`) of those that passed."""
-        inputs = model_inputs([(p.acc, p.cut.dev.acc.rate_hz, p.gyro, p.gyro_hz) for p in passed])
-        for p, x in zip(passed, inputs, strict=True):
-            if x is not None:
-                self._windows.append(Window(p.cut.device, p.start_us, p.cut.end_us, x, p.arrival_ns, p.impact_us))
+    def _flush(self, device: str, dev: _Device, force: bool = False) -> list[Event]:
+        """Push the queued accelerometer frames whose gyroscope samples have arrived (or will not)."""
+        out: list[Event] = []
+        while dev.queue:
+            values, t_last, arrival = dev.queue[0]
+            newest = dev.queue[-1][1]
+            g = dev.gyro
+            gyro_vals: np.ndarray | None = None
+            if g is None or g.filled == 0:
+                # no gyroscope yet: wait a second for one to appear before tracking without it
+                started = dev.first_us if dev.first_us is not None else t_last
+                if g is None and dev.tracker is None and not force and newest - started < GYRO_WAIT_US:
+                    break
+                if g is not None and dev.tracker_gyro:
+                    gyro_vals = np.zeros_like(values)  # a gyroscope cleared by a gap: no rotation seen
+            else:
+                if g.t_last_us < t_last and not force and newest - t_last < GYRO_WAIT_US:
+                    break
+                gyro_vals = _gyro_at(g, t_last, len(values), dev.rate_hz)
+            dev.queue.pop(0)
+            out.extend(self._push(device, dev, values, t_last, arrival, gyro_vals))
+        return out
+
+    def _push(
+        self, device: str, dev: _Device, acc: np.ndarray, t_last: int, arrival: int, gyro: np.ndarray | None
+    ) -> list[Event]:
+        if dev.tracker is None or dev.tracker_gyro != (gyro is not None):
+            dev.tracker = FallTracker(dev.rate_hz, self.logic)
+            dev.tracker_gyro = gyro is not None
+            dev.t0_us = t_last - round((len(acc) - 1) * 1e6 / dev.rate_hz)
+            dev.scored.clear()
+            dev.next_quality = round(QUALITY_S * dev.rate_hz)
+        tracker = dev.tracker
+        for w in tracker.push(acc, gyro):
+            impact_us = dev.t0_us + round(w.t_s * 1e6)
+            start = impact_us - round(IMPACT_AT_S * 1e6)
+            self._windows.append(Window(device, start, start + round(WINDOW_S * 1e6), w.x, arrival,
+                                        Impact(w.impact_id, impact_us, w.peak_g, tracker)))
+        if tracker.total >= dev.next_quality:
+            dev.next_quality = tracker.total + round(QUALITY_S * dev.rate_hz)
+            self._quality_due[device] = (t_last, dev.rate_hz)
+        return self._decided(device, dev)
+
+    def _decided(self, device: str, dev: _Device) -> list[Event]:
+        """Events for the tracker's decisions so far, and for a device left dead still."""
+        tracker = dev.tracker
+        if tracker is None:
+            return []
+        out: list[Event] = []
+        found = tracker.decisions()
+        removed = tracker.not_worn()
+        if removed is not None:
+            found.append(removed)
+        for d in found:
+            self.decisions[d.kind] = self.decisions.get(d.kind, 0) + 1
+            version, window = dev.scored.pop(d.impact_id, ("", (0, 0)))
+            if d.kind == FALL:
+                out.append(self._alert(device, dev, d, version, window))
+            elif d.kind == DEVICE_REMOVED and not dev.removed_open:
+                dev.removed_open = True
+                out.append(self._removed(device, dev, d, version))
+        if dev.removed_open and not tracker.dead_still:
+            dev.removed_open = False
+        return out
+
+    def _alert(self, device: str, dev: _Device, d: FallDecision, version: str, window: tuple[int, int]) -> Event:
+        impact_us = dev.t0_us + round(d.t_s * 1e6)
+        decided_us = dev.t0_us + round(d.decided_t_s * 1e6)
+        return self.events.alert(
+            device, MODEL, version, AlertLabel.FALL, Priority.HIGH, AlertState.RAISED, float(d.score or 0.0),
+            (window[0] or impact_us, decided_us), impact_us, impact_us=impact_us, peak_g=round(d.peak_g, 3),
+            posture_change_deg=None if d.posture_change_deg is None else round(d.posture_change_deg, 1),
+            confirmed_by=d.reason,
+        )
+
+    def _removed(self, device: str, dev: _Device, d: FallDecision, version: str) -> Event:
+        since_us = dev.t0_us + round(d.t_s * 1e6)
+        decided_us = dev.t0_us + round(d.decided_t_s * 1e6)
+        return self.events.model_quality(
+            device, MODEL, version, DEVICE_REMOVED_LABEL, True, (since_us, decided_us),
+            {"stream": "acc", "reason": d.reason, "after_impact": d.impact_id >= 0},
+        )
+
+    # -- inference cycle ------------------------------------------------------------------------------
 
     def ready(self) -> tuple[list[MotionWindow], list[Event]]:
-        if self._waiting:
-            devices = self._devices
-            waiting = sorted(self._waiting, key=lambda d: devices[d].order)
-            self._waiting = {}
-            cuts = []
-            for device in waiting:
-                dev = devices[device]
-                cuts.extend(self._take_due(device, dev))
-                if dev.pending:
-                    self._waiting[device] = None
-            self._cut_many(cuts)
-        windows, events = self._windows, self._events
-        self._windows, self._events = [], []
+        events = self._check_quality() if self._quality_due else []
+        windows, self._windows = self._windows, []
         self.windows += len(windows)
         return windows, events
+
+    def _check_quality(self) -> list[Event]:
+        """One signal-quality verdict per device per :data:`QUALITY_S` of accelerometer (the newest
+        samples its tracker holds), all devices due in one numpy pass (windows of one length together)."""
+        due, self._quality_due = self._quality_due, {}
+        by_length: dict[int, list[tuple[str, np.ndarray, int, float]]] = {}
+        for device, (t_last, rate) in due.items():
+            tracker = self._devices[device].tracker
+            n = round(QUALITY_S * rate)
+            if tracker is not None and tracker.total >= n:
+                by_length.setdefault(n, []).append((device, tracker.latest(n), t_last, rate))
+        out: list[Event] = []
+        for n, group in by_length.items():
+            problems = motion_quality_many(np.stack([samples for _, samples, _, _ in group]))
+            for (device, _, t_last, rate), problem in zip(group, problems, strict=True):
+                window = (t_last - round((n - 1) * 1e6 / rate), t_last)
+                change = self.quality.update(device, "acc", problem, window)
+                if change is not None:
+                    out.append(change)
+        return out
 
     def on_outputs(
         self, windows: list[MotionWindow], outputs: np.ndarray | None, runner: ModelRunner | None
     ) -> list[Event]:
-        if outputs is None or runner is None:
-            return []
-        fall = class_index(runner, "fall")
-        if fall is None:
-            fall = 1 if len(runner.classes) == 2 else 0
-        events = []
-        for w, probs in zip(windows, outputs, strict=True):
-            score = float(probs[fall])
-            dev = self._devices[w.device]
-            dev.confirmer.on_score(score, (w.start_us, w.end_us), w.extra, runner.version)
-            label = "fall" if score >= dev.confirmer.threshold else "no_fall"
+        """Scores back to the trackers (no model loaded: every impact is scored 0, so nothing is called
+        a fall but a device left dead still is still reported), one inference event per impact, and
+        the events of any decision now complete."""
+        fall = None
+        if outputs is not None and runner is not None:
+            fall = class_index(runner, "fall")
+            if fall is None:
+                fall = 1 if len(runner.classes) == 2 else 0
+        events: list[Event] = []
+        touched: dict[str, None] = {}
+        for i, w in enumerate(windows):
+            imp = w.extra
+            dev = self._devices.get(w.device)
+            score = 0.0 if outputs is None or fall is None else float(outputs[i][fall])
+            try:
+                imp.tracker.score(imp.impact_id, score)
+            except KeyError:
+                continue  # its tracker was restarted (a gap) or it was decided without a model input
+            if dev is None or dev.tracker is not imp.tracker:
+                continue
+            touched[w.device] = None
+            if runner is None or outputs is None:
+                continue
+            dev.scored[imp.impact_id] = (runner.version, (w.start_us, w.end_us))
+            label = "fall" if score >= self.logic.score_threshold else "no_fall"
             events.append(self.events.inference(
-                w.device, MODEL, runner.version, label, score, (w.start_us, w.end_us), {"impact_us": w.extra},
+                w.device, MODEL, runner.version, label, score, (w.start_us, w.end_us),
+                {"impact_us": imp.impact_us, "peak_g": round(imp.peak_g, 3)},
             ))
+        for device in touched:
+            events.extend(self._decided(device, self._devices[device]))
         return events
+
+
+def _gyro_at(g: RingBuffer, t_last_us: int, n: int, rate_hz: float) -> np.ndarray:
+    """The gyroscope (deg/s) at the sample times of ``n`` accelerometer samples at ``rate_hz`` ending at
+    ``t_last_us``: its own samples when they were taken at those times (the usual case: one clock, one
+    rate), else linear interpolation between them, its ends held."""
+    if g.rate_hz == rate_hz:
+        offset = (g.t_last_us - t_last_us) * rate_hz / 1e6
+        k = round(offset)
+        if abs(offset - k) < 1e-3 and k >= 0 and k + n <= g.filled:
+            return g.latest(n, k)
+    span_us = (n - 1) * 1e6 / rate_hz
+    ahead = max(0, round((g.t_last_us - t_last_us) * g.rate_hz / 1e6))
+    samples = g.latest(min(g.filled, round(span_us * g.rate_hz / 1e6) + 3 + ahead)).astype(np.float64)
+    g_times = g.t_last_us - (np.arange(len(samples) - 1, -1, -1) * 1e6 / g.rate_hz)
+    a_times = t_last_us - (np.arange(n - 1, -1, -1) * 1e6 / rate_hz)
+    return np.column_stack([np.interp(a_times, g_times, samples[:, c]) for c in range(3)])

@@ -8,8 +8,9 @@ Stream mapping per ``kind``:
   -> ``gyro`` (deg/s); without such names the first three channels are ``acc`` and the next three ``gyro``.
   Units are converted from what the recording states — a CSV header unit in brackets
   (``acc_x[m/s2]``, ``gyro_x[rad/s]``), a WFDB header's units — or from ``acc_unit``/``gyro_unit``
-  (:data:`ACC_UNITS`, :data:`GYRO_UNITS`); a recording stating none is in g and deg/s, the
-  contract's units. A stated unit that contradicts the option is refused.
+  (:data:`ACC_UNITS`, :data:`GYRO_UNITS`; ``iomt replay --acc-unit/--gyro-unit``). A motion stream
+  whose unit neither the recording nor the caller states is refused, never assumed (a phone's
+  m/s² read as g is a 9.8 g "impact" at rest), and so is a stated unit that contradicts the option.
 * ``emotion``: channels named ``ecg``, ``eda``/``gsr``, ``ppg``/``bvp``/``pleth``, ``resp``/``rsp``.
 
 WFDB beat annotations become ``beat`` truth mapped to the AAMI classes (N, L, R, e, j -> N; A, a, J,
@@ -117,7 +118,11 @@ def _motion_factor(path: Path, stream: str, stated: list[str | None], table: dic
         raise ReplayError(f"{path}: {stream}: the recording states {next(iter(known))!r} but {option!r} was given")
     if known:
         return table[next(iter(known))]
-    return unit_factor(option, table, stream, str(path)) if option else 1.0
+    if not option:
+        flag = "--acc-unit" if stream == "acc" else "--gyro-unit"
+        raise ReplayError(f"{path}: {stream}: the recording states no unit; say which with {flag} "
+                          f"({' | '.join(table)}) or in its header (e.g. {stream}_x[{next(iter(table))}])")
+    return unit_factor(option, table, stream, str(path))
 
 
 def _read_wfdb(path: Path, annotator: str) -> tuple[list[str], np.ndarray, float, list[Annotation]]:

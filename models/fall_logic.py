@@ -50,6 +50,7 @@ since the tracker's first sample). State per device: about 16 s of samples plus 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -140,8 +141,11 @@ class FallTracker:
 
     rate_hz: float
     config: FallLogicConfig = field(default_factory=FallLogicConfig)
-    _acc: np.ndarray = field(default_factory=lambda: np.zeros((0, 3)))
-    _gyro: np.ndarray | None = None
+    #: samples held (rows ``[:_n]``; the capacity grows, the start is dropped in steps by :meth:`_trim`):
+    #: appending into them costs no copy of the history per push (the edge pushes every frame)
+    _abuf: np.ndarray = field(default_factory=lambda: np.zeros((0, 3)))
+    _gbuf: np.ndarray | None = None
+    _n: int = 0
     _offset: int = 0  # absolute sample index of _acc[0]
     _burst: tuple[int, int, float] | None = None  # (last index above screen, peak index, peak g)
     _burst_start: int = 0
@@ -151,7 +155,7 @@ class FallTracker:
     _not_worn_reported: bool = False
     _has_gyro: bool | None = None
     _block_pos: int = 0  # absolute index of the next 0.5 s stillness block
-    _prev_block: tuple[np.ndarray, np.ndarray | None] | None = None
+    _prev_block: tuple[tuple[float, ...], tuple[float, ...] | None] | None = None
 
     def __post_init__(self) -> None:
         if not self.rate_hz > 0:
@@ -160,14 +164,31 @@ class FallTracker:
     @property
     def total(self) -> int:
         """Samples pushed so far."""
-        return self._offset + len(self._acc)
+        return self._offset + self._n
+
+    def latest(self, n: int) -> np.ndarray:
+        """The newest ``n`` acceleration samples held (fewer if fewer are), oldest first (a view)."""
+        return self._abuf[max(0, self._n - n): self._n]
+
+    @property
+    def _acc(self) -> np.ndarray:
+        return self._abuf[: self._n]
+
+    @property
+    def _gyro(self) -> np.ndarray | None:
+        return None if self._gbuf is None else self._gbuf[: self._n]
+
+    @property
+    def dead_still(self) -> bool:
+        """Whether the latest 0.5 s blocks show no body motion at all (a device lying somewhere)."""
+        return self._still_since is not None
 
     def push(self, acc: np.ndarray, gyro: np.ndarray | None = None) -> list[ImpactWindow]:
         """Append samples (``(n, 3)`` g and optionally ``(n, 3)`` deg/s); returns the impacts whose
         model input is now complete. A device either always or never sends a gyroscope."""
-        a = np.asarray(acc, dtype=np.float64).reshape(-1, 3)
+        a = acc if acc.dtype == np.float64 and acc.ndim == 2 else np.asarray(acc, dtype=np.float64).reshape(-1, 3)
         if gyro is not None:
-            g = np.asarray(gyro, dtype=np.float64).reshape(-1, 3)
+            g = gyro if gyro.dtype == np.float64 and gyro.ndim == 2 else np.asarray(gyro, np.float64).reshape(-1, 3)
             if len(g) != len(a):
                 raise ValueError(f"gyro: {len(g)} samples for {len(a)} acceleration samples (same rate needed)")
         else:
@@ -177,10 +198,8 @@ class FallTracker:
         elif self._has_gyro != (g is not None):
             raise ValueError("gyro: a device sends a gyroscope with every push or never")
         start = self.total
-        self._acc = np.concatenate([self._acc, a])
-        if g is not None:
-            self._gyro = g if self._gyro is None else np.concatenate([self._gyro, g])
-        self._find_bursts(start, np.linalg.norm(a, axis=1))
+        self._append(a, g)
+        self._find_bursts(start, np.sqrt(np.einsum("ij,ij->i", a, a)))
         ready = self._ready_windows()
         self._update_stillness()
         self._trim()
@@ -197,6 +216,8 @@ class FallTracker:
     def decisions(self) -> list[FallDecision]:
         """Decide every impact whose observation is complete (in impact order); a scored impact is
         never decided before its score arrives."""
+        if not self._pending:
+            return []
         out: list[FallDecision] = []
         due = round(self.config.decide_after_s * self.rate_hz)
         keep: list[_Pending] = []
@@ -223,6 +244,8 @@ class FallTracker:
 
     def _find_bursts(self, start: int, norm: np.ndarray) -> None:
         cfg = self.config
+        if self._burst is None and (len(norm) == 0 or float(norm.max()) < cfg.screen_g):
+            return  # the usual case: nothing near an impact
         gap = round(cfg.burst_gap_s * self.rate_hz)
         longest = round(cfg.burst_max_s * self.rate_hz)
         above = np.flatnonzero(norm >= cfg.screen_g)
@@ -251,6 +274,8 @@ class FallTracker:
         self._burst = None
 
     def _ready_windows(self) -> list[ImpactWindow]:
+        if not self._pending:
+            return []
         after = round((WINDOW_S - IMPACT_AT_S) * self.rate_hz)
         ready = []
         for p in self._pending:
@@ -264,18 +289,42 @@ class FallTracker:
                 ready.append(ImpactWindow(p.impact_id, p.index / self.rate_hz, p.peak_g, x))
         return ready
 
+    def _append(self, a: np.ndarray, g: np.ndarray | None) -> None:
+        n, end = self._n, self._n + len(a)
+        if end > len(self._abuf):
+            cap = max(2 * len(self._abuf), end, 256)
+            grown = np.empty((cap, 3))
+            grown[:n] = self._abuf[:n]
+            self._abuf = grown
+            if self._gbuf is not None:
+                grown_g = np.empty((cap, 3))
+                grown_g[:n] = self._gbuf[:n]
+                self._gbuf = grown_g
+        if g is not None and self._gbuf is None:
+            self._gbuf = np.empty((len(self._abuf), 3))
+        self._abuf[n:end] = a
+        if g is not None and self._gbuf is not None:
+            self._gbuf[n:end] = g
+        self._n = end
+
     def _trim(self) -> None:
         """Keep enough history for the oldest pending impact (4 s before it) and the stillness check."""
+        if self._n < round((self.config.decide_after_s + 7.0) * self.rate_hz):
+            return  # nothing to drop yet (drops come in steps of 2 s past decide_after_s + 5 s)
         keep_from = self.total - round((self.config.decide_after_s + 5.0) * self.rate_hz)
         for p in self._pending:
             keep_from = min(keep_from, p.index - round(4.5 * self.rate_hz))
         if self._burst is not None:
             keep_from = min(keep_from, self._burst_start - round(4.5 * self.rate_hz))
         drop = keep_from - self._offset
-        if drop > 0:
-            self._acc = self._acc[drop:]
-            if self._gyro is not None:
-                self._gyro = self._gyro[drop:]
+        # in steps of two seconds or more: holding a little more history changes nothing, and the
+        # buffers are moved once per step instead of once per push
+        if drop >= max(1, round(2.0 * self.rate_hz)):
+            keep = self._n - drop
+            self._abuf[:keep] = self._abuf[drop:self._n]
+            if self._gbuf is not None:
+                self._gbuf[:keep] = self._gbuf[drop:self._n]
+            self._n = keep
             self._offset += drop
 
     def _segment(self, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray | None]:
@@ -320,17 +369,21 @@ class FallTracker:
                 self._block_pos = self._offset
                 self._prev_block = None
                 continue
-            a = self._acc[lo:lo + block].mean(axis=0)
-            w = None if self._gyro is None else self._gyro[lo:lo + block].mean(axis=0)
+            # plain floats: this runs for every device every half second at the edge
+            ax, ay, az = (np.add.reduce(self._abuf[lo:lo + block], axis=0) / block).tolist()
+            a = (ax, ay, az)
+            w = None if self._gbuf is None else tuple(
+                (np.add.reduce(self._gbuf[lo:lo + block], axis=0) / block).tolist())
             prev = self._prev_block
             still = False
             if prev is not None:
                 pa, pw = prev
-                cos = float(a @ pa) / max(float(np.linalg.norm(a) * np.linalg.norm(pa)), 1e-9)
-                still = (float(np.degrees(np.arccos(np.clip(cos, -1, 1)))) < cfg.removed_tilt_deg
-                         and abs(float(np.linalg.norm(a) - np.linalg.norm(pa))) < cfg.removed_acc_g)
+                na, npa = math.sqrt(ax * ax + ay * ay + az * az), math.sqrt(sum(v * v for v in pa))
+                cos = (ax * pa[0] + ay * pa[1] + az * pa[2]) / max(na * npa, 1e-9)
+                still = (math.degrees(math.acos(min(1.0, max(-1.0, cos)))) < cfg.removed_tilt_deg
+                         and abs(na - npa) < cfg.removed_acc_g)
                 if still and w is not None and pw is not None:
-                    still = float(np.linalg.norm(w - pw)) < cfg.removed_gyro_dps
+                    still = math.sqrt(sum((x - y) ** 2 for x, y in zip(w, pw, strict=True))) < cfg.removed_gyro_dps
             if still:
                 if self._still_since is None:
                     self._still_since = self._block_pos - block

@@ -6,7 +6,8 @@
 Steps: fetch the real recordings (cloud.real_motion), build the dataset (cloud.fall_data; simulated
 subjects with random mounts + real training recordings under random rotations), train the ``edge``
 variant (cloud.train), export int8 + float32 .tflite with cloud.export.export into
-``<workdir>/models/fall/`` (never into models/: the release is phase 2), then run
+``<workdir>/models/fall/`` (never into models/: the release is made with ``iomt train fall`` / ``iomt export
+fall --version 1.1.0`` / ``iomt eval fall``, see models/fall/DATACARD.md), then run
 ``cloud.eval_fall`` with the int8 model through LiteRT and the float model: real recordings (worn
 and rotated, with both classic rules), simulated falls per kind, simulated daily activity. Writes
 ``<workdir>/report/eval.json`` and the figures.

@@ -46,8 +46,9 @@ STREAMS: dict[str, StreamSpec] = {
     s.name.value: s
     for s in (
         StreamSpec(Stream.ECG, 1, 50.0, 2000.0, "mV", "single-lead electrocardiogram"),
-        StreamSpec(Stream.ACC, 3, 10.0, 1000.0, "g", "3-axis accelerometer"),
-        StreamSpec(Stream.GYRO, 3, 10.0, 1000.0, "deg/s", "3-axis gyroscope"),
+        StreamSpec(Stream.ACC, 3, 10.0, 1000.0, "g", "3-axis accelerometer, x y z in the sensor's own right-handed "
+                   "axes (any mount: the fall detector is orientation-invariant)"),
+        StreamSpec(Stream.GYRO, 3, 10.0, 1000.0, "deg/s", "3-axis gyroscope, the accelerometer's axes"),
         StreamSpec(Stream.EDA, 1, 1.0, 1000.0, "uS", "electrodermal activity (skin conductance)"),
         StreamSpec(Stream.PPG, 1, 10.0, 1000.0, "a.u.", "photoplethysmogram"),
         StreamSpec(Stream.RESP, 1, 1.0, 1000.0, "a.u.", "respiration"),

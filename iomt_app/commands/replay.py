@@ -22,6 +22,10 @@ def register(sub: Any) -> None:
     r.add_argument("--channel", help="ECG channel name or index (default: the first ECG-like channel)")
     r.add_argument("--rate", type=float, help="device rate for the main stream (ECG or motion), Hz")
     r.add_argument("--csv-rate", type=float, help="sample rate of a CSV without a time column")
+    r.add_argument("--acc-unit", choices=["g", "mg", "m/s2"],
+                   help="acceleration unit of a motion recording that does not state it (converted to g)")
+    r.add_argument("--gyro-unit", choices=["deg/s", "rad/s"],
+                   help="angular-rate unit of a motion recording that does not state it (converted to deg/s)")
     r.add_argument("--annotator", default="atr", help="WFDB annotation extension (default atr)")
     r.add_argument("--speed", type=float, default=1.0, help="pace: 1 = real time, 10 = ten times faster")
     r.add_argument("--fast", action="store_true", help="as fast as possible (no pacing)")
@@ -44,6 +48,7 @@ def run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         report = run_replay(
             config, args.file, args.kind, device_id=args.device, channel=args.channel, csv_rate_hz=args.csv_rate,
             annotator=args.annotator, rate_hz=args.rate, speed=args.speed, fast=args.fast, truth_path=args.truth,
+            acc_unit=args.acc_unit, gyro_unit=args.gyro_unit,
         )
     except ReplayError as exc:
         print(f"iomt replay: {exc}", file=sys.stderr)  # noqa: T201 - user-facing error

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import json
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -31,9 +33,26 @@ def register(sub: Any) -> None:
     p.add_argument("--variant", choices=VARIANTS, default="edge")
     p.set_defaults(func=_export)
 
-    p = sub.add_parser("eval", parents=[common], help="float vs int8 report on the held-out subjects")
-    p.add_argument("--report", type=Path, required=True, help="directory for metrics.json, report.md, PNGs")
-    p.add_argument("--models-dir", type=Path, default=Path("models"))
+    p = sub.add_parser(
+        "eval", parents=[common],
+        help="the released .tflite on real recordings (models with a real-recording evaluation; exit 1 when a "
+        "floor fails), or --simulated: float vs int8 on the held-out simulated subjects",
+    )
+    p.add_argument("--report", type=Path, help="report directory (default build/eval/<model>)")
+    p.add_argument("--models-dir", type=Path, default=Path("models"), help="directory holding <name>/<name>.tflite")
+    p.add_argument("--recordings", type=Path,
+                   help="folder of real recordings (fall: CSV/WFDB of daily activity; default: the fetched real "
+                   "recordings no model was trained on)")
+    p.add_argument("--simulated", action="store_true",
+                   help="the float vs int8 report on the simulated test subjects instead (needs the trained model)")
+    p.add_argument("--acc-unit", choices=("g", "mg", "m/s2"), help="fall: acceleration unit of recordings that "
+                   "do not state it")
+    p.add_argument("--gyro-unit", choices=("deg/s", "rad/s"), help="fall: angular-rate unit of recordings that "
+                   "do not state it")
+    p.add_argument("--rate", type=float, help="fall: sample rate of CSVs without a time column (Hz)")
+    p.add_argument("--placement", help="fall: where the sensor was worn (waist, wrist, ...)")
+    p.add_argument("--per-kind", type=int, help="fall: simulated falls per kind (default 40)")
+    p.add_argument("--daily-subjects", type=int, help="fall: simulated subjects x 30 min of daily activity (default 6)")
     p.set_defaults(func=_eval)
 
 
@@ -49,14 +68,44 @@ def _train(args: argparse.Namespace, env: Mapping[str, str]) -> int:
 def _export(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     from cloud.pipeline import export_model
 
-    export_model(args.model, workdir=args.workdir, out=args.out, version=args.version, variant=args.variant,
-                 profile_kind=args.profile, rebuild_data=args.rebuild_data)
-    return 0
+    meta = export_model(args.model, workdir=args.workdir, out=args.out, version=args.version, variant=args.variant,
+                        profile_kind=args.profile, rebuild_data=args.rebuild_data)
+    return _floors_exit("export", args.model, failed_export_floors(meta))
 
 
 def _eval(args: argparse.Namespace, env: Mapping[str, str]) -> int:
-    from cloud.pipeline import evaluate_model
+    from cloud.pipeline import evaluate_model, evaluate_released
+    from cloud.real_eval import REAL_EVALUATORS
 
-    evaluate_model(args.model, workdir=args.workdir, models_dir=args.models_dir, report=args.report,
-                   profile_kind=args.profile, rebuild_data=args.rebuild_data)
-    return 0
+    report = args.report or Path("build/eval") / args.model
+    if args.simulated or args.model not in REAL_EVALUATORS:
+        if args.recordings is not None:
+            raise SystemExit(f"iomt eval: {args.model} has no real-recording evaluation yet; --recordings needs one")
+        metrics = evaluate_model(args.model, workdir=args.workdir, models_dir=args.models_dir, report=report,
+                                 profile_kind=args.profile, rebuild_data=args.rebuild_data)
+        failed = [k for k, v in metrics["checks"].items() if not v["pass"]]
+        return _floors_exit("eval", args.model, failed)
+    options = {"acc_unit": args.acc_unit, "gyro_unit": args.gyro_unit, "rate_hz": args.rate,
+               "placement": args.placement, "per_kind": args.per_kind, "daily_subjects": args.daily_subjects}
+    result = evaluate_released(args.model, models_dir=args.models_dir, recordings=args.recordings, report=report,
+                               options=options)
+    sys.stdout.write(json.dumps({"model": result.model, "passed": result.passed, "floors": dict(result.floors),
+                                 "report": str(report)}, indent=1) + "\n")
+    return _floors_exit("eval", args.model, result.failed_floors)
+
+
+def failed_export_floors(meta: Mapping[str, Any]) -> list[str]:
+    """The export floors (checks on the held-out test split, the int8 size) that ``meta`` failed."""
+    metrics = meta.get("metrics", {})
+    failed = [k for k, v in metrics.get("checks", {}).items() if not v["pass"]]
+    if metrics.get("size_ratio_pass") is False:
+        failed.append("size_ratio_int8_to_float32")
+    return failed
+
+
+def _floors_exit(command: str, model: str, failed: list[str]) -> int:
+    """0 when every floor held; else 1, naming the floors that failed on stderr."""
+    if not failed:
+        return 0
+    sys.stderr.write(f"iomt {command} {model}: below floor: {'; '.join(failed)}\n")
+    return 1

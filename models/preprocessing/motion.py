@@ -25,8 +25,9 @@ vector without knowing the mount, so the model sees the *change* of orientation 
 is the same to float rounding (``tests/models/test_motion_invariance.py``).
 
 **Version 1** (:func:`motion_channels`, :func:`motion_windows`) — the raw axes the released 1.0.0
-model reads: acceleration in g and angular rate in hundreds of deg/s. It stays until the edge moves
-to version 2 (its pipeline calls it).
+model read: acceleration in g and angular rate in hundreds of deg/s. The edge no longer makes it
+(its fall pipeline makes version 2 only, so a 1.x model is refused there: :data:`RUNS_MAJORS`); the
+functions stay for the simulated window datasets of ``cloud.data`` that still use them.
 
 Scaling is fixed (not per window) so that the size of an impact survives; every channel is clipped
 to +-:data:`CLIP` so one glitch cannot dominate int8 scaling.
@@ -51,8 +52,9 @@ CLIP = 8.0
 #: Output version of the orientation-invariant input (:func:`invariant_channels`); recorded with
 #: every model that reads it. Version 1 is the raw-axes input of :func:`motion_channels`.
 INVARIANT_VERSION = "2.0.0"
-#: Majors of input this module still makes (raw axes, orientation-invariant), so models of either run.
-RUNS_MAJORS = ("1", "2")
+#: Majors of input the edge makes with this module: the orientation-invariant input only. A model
+#: reading raw axes (1.x, the fall model 1.0.0) would be fed windows it was never trained on.
+RUNS_MAJORS = ("2",)
 #: Time constant of the gravity low-pass (s): long enough to ride over a step or an impact,
 #: short enough to follow a fall's 90-degree turn within about a second.
 GRAVITY_TAU_S = 0.3

@@ -22,11 +22,13 @@ pytestmark = pytest.mark.slow
 
 
 def iomt(*args: str | Path) -> None:
+    """Run an ``iomt`` command; a two-epoch smoke model may miss a floor (exit 1, naming it), nothing else."""
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     proc = subprocess.run(
         [sys.executable, "-m", "iomt_app", *map(str, args)], capture_output=True, text=True, env=env, timeout=240
     )
-    assert proc.returncode == 0, f"iomt {' '.join(map(str, args))} failed:\n{proc.stderr[-3000:]}"
+    below_floor = proc.returncode == 1 and ": below floor: " in proc.stderr
+    assert proc.returncode == 0 or below_floor, f"iomt {' '.join(map(str, args))} failed:\n{proc.stderr[-3000:]}"
 
 
 @pytest.mark.timeout(3 * 240 + 60)  # three subprocesses, each with its own 240 s limit (TensorFlow on 2 cores)
@@ -57,7 +59,7 @@ def test_train_export_eval_smoke(tmp_path: Path, model: str, variant: str):
     probs = runner.predict(window)
     assert probs.shape == (1, len(meta["classes"])) and abs(float(probs.sum()) - 1.0) < 0.05
 
-    iomt("eval", model, "--report", report, *common, "--models-dir", out)
+    iomt("eval", model, "--simulated", "--report", report, *common, "--models-dir", out)
     metrics = json.loads((report / "metrics.json").read_text())
     keys = {"accuracy", "sensitivity", "specificity", "precision", "recall", "macro_f1", "auc", "per_class"}
     for kind in ("float", "int8"):

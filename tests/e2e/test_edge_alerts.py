@@ -20,10 +20,11 @@ from tests.integration.helpers import edge_config, enrol, start_edge
 
 pytestmark = pytest.mark.slow
 
-SECONDS = 16.0
+#: long enough for the detector to decide (up to 10 s after the impact: posture, time down, inactivity)
+SECONDS = 24.0
 
 
-async def test_a_fall_raises_one_alert_within_2_s_and_fall_like_activities_none(
+async def test_a_fall_raises_one_alert_within_10_s_and_fall_like_activities_none(
     tmp_path: Path, mqtt_config: MqttConfig, gateway: object
 ) -> None:
     site = f"falls{uuid.uuid4().hex[:6]}"
@@ -61,6 +62,7 @@ async def test_a_fall_raises_one_alert_within_2_s_and_fall_like_activities_none(
     assert len(fall_alerts) == 1
     event, at = fall_alerts[0]
     impact_wall = start_us / 1e6 + impacts[0]
-    assert at - impact_wall <= 2.0, f"alert {at - impact_wall:.2f} s after the impact"
+    assert at - impact_wall <= 10.0, f"alert {at - impact_wall:.2f} s after the impact"
+    assert abs(int(event.detail["impact_us"]) - impact_wall * 1e6) < 500_000  # the alert names its impact
     assert event.model == "fall" and event.model_version and event.priority == "high" and event.state == "raised"
     assert event.window_start_us < event.window_end_us and 0.0 < event.score <= 1.0

@@ -2,55 +2,11 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from edge.alerts import (
     BURDEN_BEATS,
-    FALL_REFRACTORY_S,
     ArrhythmiaState,
-    FallConfirmer,
     StressState,
 )
-
-RATE = 50.0
-
-
-def lying_still(n: int) -> np.ndarray:
-    return 1.0 + 0.01 * np.random.default_rng(0).standard_normal(n)
-
-
-def moving(n: int) -> np.ndarray:
-    t = np.arange(n) / RATE
-    return 1.0 + 0.4 * np.sin(2 * np.pi * 1.8 * t)
-
-
-def test_a_fall_followed_by_stillness_is_confirmed_once() -> None:
-    c = FallConfirmer()
-    impact = 10_000_000
-    c.on_score(0.95, (impact - 1_500_000, impact + 500_000), impact, "1.0.0")
-    assert c.on_motion(lying_still(75), impact + 500_000, RATE) is None  # too early to judge
-    confirmed = c.on_motion(lying_still(75), impact + 1_000_000, RATE)
-    assert confirmed is not None and confirmed.impact_us == impact and confirmed.version == "1.0.0"
-    # the same fall scored again by overlapping windows does not raise a second alert
-    c.on_score(0.99, (impact - 1_000_000, impact + 1_000_000), impact, "1.0.0")
-    assert c.on_motion(lying_still(75), impact + 2_000_000, RATE) is None
-    # a new fall after the refractory period can
-    later = impact + int((FALL_REFRACTORY_S + 5) * 1e6)
-    c.on_score(0.9, (later - 1_000_000, later), later, "1.0.0")
-    assert c.on_motion(lying_still(75), later + 1_000_000, RATE) is not None
-
-
-def test_getting_up_cancels_the_candidate() -> None:
-    c = FallConfirmer()
-    c.on_score(0.9, (0, 2_000_000), 1_500_000, "1")
-    assert c.on_motion(moving(75), 2_500_000, RATE) is None
-    assert c.candidate is None and c.cancelled == 1
-
-
-def test_low_scores_make_no_candidate() -> None:
-    c = FallConfirmer()
-    c.on_score(0.2, (0, 2_000_000), 1_000_000, "1")
-    assert c.candidate is None
 
 
 def test_three_v_beats_in_a_row_raise_one_run_alert_and_it_resolves() -> None:

@@ -1,4 +1,4 @@
-"""Motion windows: one per hop whatever the batching, aligned with the gyroscope, none lost to a gap."""
+"""Motion windows through the node: one per impact whatever the batching, none across a gap."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from iomt.wire import topics
 from iomt.wire.frames import encode_frame, make_frame
 
 T0 = 1_764_000_000_000_000
+#: frames (0.5 s each) in which the wearer hits something (|a| about 3 g)
+IMPACT_FRAMES = (6, 14, 22)
 
 
 def frames(stream: str, count: int, seed: int = 0, start: int = 0) -> list[tuple[str, bytes, int]]:
@@ -17,6 +19,8 @@ def frames(stream: str, count: int, seed: int = 0, start: int = 0) -> list[tuple
     out = []
     for k in range(start, start + count):
         values = np.column_stack([rng.normal(0, .05, 25), rng.normal(0, .05, 25), 1 + rng.normal(0, .05, 25)])
+        if stream == "acc" and k in IMPACT_FRAMES:
+            values[12] = [0.5, 0.5, 3.0]
         scale = 1 / 4096 if stream == "acc" else 1 / 16
         raw = np.round(values / scale).astype(np.int16)
         frame = make_frame("p1", stream, k, T0 + k * 500_000, 50.0, raw, scale)
@@ -24,37 +28,37 @@ def frames(stream: str, count: int, seed: int = 0, start: int = 0) -> list[tuple
     return out
 
 
-def processor() -> EdgeProcessor:
-    p = EdgeProcessor(EdgeConfig(models=("fall",), fall_screen_g=None))
-    return p
-
-
 def fall_windows(p: EdgeProcessor) -> int:
     stats = p.engine.stats.get("fall")
     return stats.windows if stats else 0
 
 
-def test_a_burst_of_ten_frames_gives_every_window() -> None:
-    p = processor()
-    p.handle_batch(frames("acc", 10))  # 5 s in one batch: windows ending at 2.0, 2.5, ... 5.0 s
-    assert fall_windows(p) == 7
+def interleaved(count: int) -> list[tuple[str, bytes, int]]:
+    return [m for pair in zip(frames("acc", count), frames("gyro", count, seed=1), strict=True) for m in pair]
 
 
-def test_windows_wait_for_the_gyroscope_frame_that_follows() -> None:
-    p = processor()
-    acc, gyro = frames("acc", 4), frames("gyro", 4, seed=1)
-    for a, g in zip(acc[:3], gyro[:3], strict=True):
-        p.handle_batch([a, g])
-    p.handle_batch([acc[3]])  # the window ending at 2 s is complete for acc, not for gyro
-    assert fall_windows(p) == 0
-    p.handle_batch([gyro[3]])
-    assert fall_windows(p) == 1
+def test_one_window_per_impact_whether_frames_come_one_by_one_or_in_a_burst() -> None:
+    one_by_one = EdgeProcessor(EdgeConfig(models=("fall",)))
+    for message in interleaved(30):
+        one_by_one.handle_batch([message])
+    burst = EdgeProcessor(EdgeConfig(models=("fall",)))
+    burst.handle_batch(interleaved(30))
+    assert fall_windows(one_by_one) == fall_windows(burst) == len(IMPACT_FRAMES)
 
 
-def test_a_gap_does_not_lose_windows_that_were_already_complete() -> None:
-    p = processor()
-    burst = frames("acc", 6)
-    after_gap = frames("acc", 1, start=9)
-    p.handle_batch(burst + after_gap)
-    assert fall_windows(p) == 3  # 2.0, 2.5 and 3.0 s; the gap then restarts the window
-    assert p.sequences.totals()["missing"] == 3
+def test_a_lower_screen_shows_the_model_more_windows() -> None:
+    p = EdgeProcessor(EdgeConfig(models=("fall",), fall_screen_g=1.0))
+    p.handle_batch(interleaved(30))
+    assert fall_windows(p) > 3 * len(IMPACT_FRAMES)  # every second of |a| about 1 g is a burst now
+
+
+def test_a_gap_starts_over_and_never_splices_samples_across_it() -> None:
+    p = EdgeProcessor(EdgeConfig(models=("fall",)))
+    acc = frames("acc", 30)
+    gyro = frames("gyro", 30, seed=1)
+    kept = [m for k, pair in enumerate(zip(acc, gyro, strict=True)) if not 12 <= k < 15 for m in pair]
+    p.handle_batch(kept)
+    assert p.sequences.totals()["missing"] == 6  # 3 frames of each stream
+    # the impact in frame 14 was lost with the gap; a new tracker starts at frame 15, and the impact in
+    # frame 22 has its 1.4 s of history after that start
+    assert fall_windows(p) == 2

@@ -5,26 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edge.dsp import emotion, motion
+from edge.dsp import emotion
 from models.preprocessing.emotion import SubjectBaseline, window_features
-from models.preprocessing.motion import WINDOW, motion_channels
-
-
-def test_motion_inputs_of_mixed_rates_and_missing_gyroscopes_are_each_windows_own() -> None:
-    rng = np.random.default_rng(5)
-    acc50, acc100 = rng.normal(0, 1, (100, 3)), rng.normal(0, 1, (200, 3))
-    gyro50 = rng.normal(0, 50, (100, 3))
-    windows: list[motion.MotionSamples] = [
-        (acc50, 50.0, gyro50, 50.0), (acc100, 100.0, None, None), (acc50 * 2, 50.0, None, None),
-        (acc50 / 2, 50.0, gyro50 / 2, 50.0), (acc50[:60], 50.0, None, None),  # 1.2 s: too short for a window
-    ]
-    inputs = motion.model_inputs(windows)
-    assert len(inputs) == 5 and inputs[4] is None
-    for (acc, acc_hz, gyro, gyro_hz), x in zip(windows[:4], inputs[:4], strict=True):
-        assert x is not None and x.shape == (WINDOW, 6)
-        assert np.array_equal(x, motion_channels(acc, acc_hz, gyro, gyro_hz)[-WINDOW:])
-    assert np.all(inputs[1][:, 3:] == 0) and np.any(inputs[0][:, 3:] != 0)  # type: ignore[index]
-    assert motion.model_inputs([]) == []
 
 
 def test_emotion_inputs_of_mixed_rates_are_each_windows_own_in_order() -> None:

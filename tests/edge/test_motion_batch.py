@@ -1,4 +1,4 @@
-"""Batched motion checks are the per-window ones, to the bit: quality, impact screen, model input, arrivals.
+"""Batched motion checks are the per-window ones, to the bit: quality, model input, arrivals.
 
 The fall pipeline cuts the windows of every due device in one numpy pass; each reference below is
 the per-window code it replaced (or the shared function it must agree with).
@@ -11,7 +11,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from edge.arrivals import ArrivalLog
-from edge.dsp.motion import FREE_FALL_G, acc_magnitude, screen_windows
 from edge.dsp.quality import ACC_FULL_SCALE_G, CLIPPED_SHARE, motion_quality, motion_quality_many
 from models.preprocessing import motion
 from models.preprocessing.resample import resample
@@ -75,34 +74,6 @@ def test_quality_of_many_windows_is_the_per_window_verdict() -> None:
     nan = np.full((50, 3), 8.5)
     nan[:, 1] = np.nan
     assert motion_quality_many(nan[None]) == [reference_motion_quality(nan)] == ["saturation"]
-
-
-@settings(max_examples=200, deadline=None)
-@given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 120), scale=st.sampled_from([1e-3, 1.0, 8.0, 1e3]))
-def test_acc_magnitude_is_numpys_norm_to_the_bit(seed: int, n: int, scale: float) -> None:
-    w = (np.random.default_rng(seed).standard_normal((3, n, 3)) * scale).astype(np.float32)
-    assert np.array_equal(acc_magnitude(w), np.linalg.norm(w, axis=2))
-    assert np.array_equal(acc_magnitude(w.astype(np.float64)), np.linalg.norm(w.astype(np.float64), axis=2))
-
-
-def test_screen_of_many_windows_is_the_per_window_screen() -> None:
-    rng = np.random.default_rng(8)
-    windows = list(motion_like(rng, 30, 100)) + list(motion_like(rng, 12, 200))  # two rates at once
-    order = rng.permutation(len(windows))
-    windows = [windows[i] for i in order]
-    for screen_g in (1.6, None):
-        problems, quiet, peaks = screen_windows(windows, screen_g)
-        for w, problem, out, peak in zip(windows, problems, quiet, peaks, strict=True):
-            magnitude = np.linalg.norm(w, axis=1)
-            assert problem == reference_motion_quality(w)
-            ruled_out = screen_g is not None and magnitude.max() < screen_g and magnitude.min() > FREE_FALL_G
-            assert out == ruled_out
-            assert peak == int(magnitude.argmax())
-        assert any(quiet) == (screen_g is not None) and not all(quiet)
-
-
-def test_screen_of_no_windows_is_empty() -> None:
-    assert screen_windows([], 1.6) == ([], [], [])
 
 
 def test_motion_channels_match_the_training_code_for_recordings_and_windows() -> None:

@@ -41,7 +41,7 @@ def patient_frames(seconds: int = 10) -> list[tuple[str, bytes, int]]:
 
 
 def run(models: tuple[str, ...]) -> tuple[EdgeProcessor, list[Event], dict[RecordKind, int]]:
-    processor = EdgeProcessor(EdgeConfig(models=models, fall_screen_g=None, hr_interval_s=1.0))  # type: ignore[arg-type]
+    processor = EdgeProcessor(EdgeConfig(models=models, fall_screen_g=1.0, hr_interval_s=1.0))  # type: ignore[arg-type]
     frames = patient_frames()
     events: list[Event] = []
     kinds: dict[RecordKind, int] = {}

@@ -51,19 +51,20 @@ def _update(models_dir: Path, edit: Callable[[dict[str, Any]], None], version: s
         (_drop_sha, "sha256: missing"),
         (_schema_2, "schema version 2 is newer than this release reads (1)"),
         (_old_preprocessing, "model fall 2.0.0 was built for models.preprocessing.motion 0.9.0 but this edge runs"
-                             " models.preprocessing.motion input version 1.x or 2.x: re-export the model"),
+                             " models.preprocessing.motion input version 2.x: re-export the model"),
         (_bad_output, "output.dtype"),
     ],
 )
 def test_an_update_with_bad_metadata_is_refused_and_the_old_model_keeps_running(
     models_dir: Path, edit: Callable[[dict[str, Any]], None], reason: str
 ) -> None:
+    released = json.loads((models_dir / "fall" / "fall.json").read_text())["version"]
     registry = ModelRegistry(models_dir, ("fall",))
-    assert [c.new_version for c in registry.poll()] == ["1.0.0"]
+    assert [c.new_version for c in registry.poll()] == [released]
     running = registry.current("fall")
     _update(models_dir, edit, "2.0.0")
     [change] = registry.poll()
-    assert change.new_version is None and change.old_version == "1.0.0"
+    assert change.new_version is None and change.old_version == released
     assert change.error is not None and reason in change.error
     assert registry.errors() == {"fall": change.error}
     assert registry.current("fall") is running

@@ -32,7 +32,7 @@ async def test_metrics_count_messages_windows_inferences_and_rejections(
     port = free_port()
     config = edge_config(tmp_path, mqtt_config, gateway.url, site, metrics_port=port,  # type: ignore[attr-defined]
                          uplink_token=enrol(gateway, f"edge-{site}"),
-                         models=("fall",), fall_screen_g=None)
+                         models=("fall",), fall_screen_g=1.0)  # |a| of 1 g: a burst every second
     node = await start_edge(config)
     bus = await asyncio.to_thread(lambda: MqttBus(mqtt_config, f"pub-{site}").start())
     try:
@@ -54,7 +54,7 @@ async def test_metrics_count_messages_windows_inferences_and_rejections(
     assert value(text, 'iomt_edge_messages_total{result="accepted"}') == 11
     assert value(text, 'iomt_edge_sequence_total{kind="missing"}') == 2
     windows = value(text, 'iomt_edge_windows_total{model="fall"}')
-    assert windows >= 6 and value(text, 'iomt_edge_inferences_total{model="fall"}') == windows
+    assert windows >= 2 and value(text, 'iomt_edge_inferences_total{model="fall"}') == windows
     assert value(text, 'iomt_edge_window_latency_seconds_count') == windows
     assert 'iomt_edge_model_info{model="fall",version=' in text
     assert "iomt_edge_outbox_depth" in text and "iomt_edge_shed_frames_total" in text

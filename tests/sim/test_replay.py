@@ -108,7 +108,7 @@ def test_csv_replay_motion_with_labels(tmp_path: Path) -> None:
         rows.append(f"{i / 100:.2f},0.0,0.0,1.0,0.5,0.0,0.0,{label}")
     path = tmp_path / "walk.csv"
     path.write_text("\n".join(rows) + "\n")
-    loaded = load(path, "motion")
+    loaded = load(path, "motion", acc_unit="g", gyro_unit="deg/s")
     assert loaded.rates == {"acc": 100.0, "gyro": 100.0}
     assert loaded.signals["acc"].shape == (200, 3) and loaded.signals["gyro"].shape == (200, 3)
     assert [(a.label, a.t_s) for a in loaded.truth] == [("fall_forward", 1.2)]
@@ -163,7 +163,10 @@ def test_motion_csv_units_from_the_header_or_the_options(tmp_path: Path) -> None
     (tmp_path / "plain.csv").write_text(plain)
     as_mg = load(tmp_path / "plain.csv", "motion", acc_unit="mg", gyro_unit="rad/s")
     assert np.allclose(as_mg.signals["acc"][0], [0, 0, 1]) and np.allclose(as_mg.signals["gyro"][0, 2], 180 / math.pi)
-    assert np.allclose(load(tmp_path / "plain.csv", "motion").signals["acc"][0], [0, 0, 1000])  # contract: g
+    with pytest.raises(ReplayError, match="states no unit; say which with --acc-unit"):
+        load(tmp_path / "plain.csv", "motion")  # never assumed
+    with pytest.raises(ReplayError, match="states no unit; say which with --gyro-unit"):
+        load(tmp_path / "plain.csv", "motion", acc_unit="mg")
     with pytest.raises(ReplayError, match="unit 'furlong' is not one of"):
         load(tmp_path / "plain.csv", "motion", acc_unit="furlong")
 
@@ -177,6 +180,48 @@ def test_motion_wfdb_units_come_from_its_header(tmp_path: Path) -> None:
     loaded = load(tmp_path / "imu.hea", "motion")
     assert np.allclose(loaded.signals["acc"][:, 2], 1.0, atol=1e-3)
     assert np.allclose(loaded.signals["gyro"][:, 2], np.degrees(2.0), atol=1e-2)
+
+
+def test_iomt_replay_converts_motion_units_at_the_systems_edge(tmp_path: Path, mqtt_config: MqttConfig,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """A phone's recording in m/s^2 and rad/s without units in its header: ``iomt replay`` refuses to
+    guess, and with ``--acc-unit m/s2 --gyro-unit rad/s`` publishes g and deg/s on the wire."""
+    import math
+
+    rows = "t,acc_x,acc_y,acc_z,gyro_x,gyro_y,gyro_z\n"
+    rows += "".join(f"{i / 50:.2f},0,4.903325,9.80665,0,0.5,0\n" for i in range(100))
+    path = tmp_path / "phone.csv"
+    path.write_text(rows)
+    common = ["--kind", "motion", "--broker", mqtt_config.url, "--site", "units-site", "--device", "phone-1",
+              "--fast"]
+    assert main(["replay", str(path), *common]) == 2
+    assert "states no unit; say which with --acc-unit" in capsys.readouterr().err
+    received: list[ReceivedMessage] = []
+    lock = threading.Lock()
+
+    def keep(msg: ReceivedMessage) -> None:
+        with lock:
+            received.append(msg)
+
+    listener = MqttBus(mqtt_config, client_id="units-listener").start()
+    try:
+        listener.subscribe("iomt/v1/units-site/#", keep)
+        time.sleep(0.3)
+        assert main(["replay", str(path), *common, "--acc-unit", "m/s2", "--gyro-unit", "rad/s",
+                     "--report", str(tmp_path / "r.json")]) == 0
+        published = json.loads((tmp_path / "r.json").read_text())["published"]
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and sum("/truth/" not in m.topic for m in received) < published:
+            time.sleep(0.05)
+    finally:
+        listener.stop()
+    frames = [f for m in received if "/truth/" not in m.topic
+              for f in [decode_payload(m.payload)] if isinstance(f, Frame)]
+    acc = np.concatenate([f.values() for f in frames if f.stream == "acc"])
+    gyro = np.concatenate([f.values() for f in frames if f.stream == "gyro"])
+    assert len(acc) >= 50 and len(gyro) >= 50
+    np.testing.assert_allclose(acc.mean(axis=0), [0, 0.5, 1.0], atol=2e-3)  # g
+    np.testing.assert_allclose(gyro.mean(axis=0), [0, math.degrees(0.5), 0], atol=0.1)  # deg/s
 
 
 def _replayed_values(path: Path, kind: str, stream: str) -> tuple[np.ndarray, np.ndarray, list[Frame]]:
