@@ -196,7 +196,7 @@ class EdgeNode:
                 m.invoke.labels(model).observe(stats.invoke_s - invoke_s)
             self._seen[model] = (stats.windows, stats.inferences, stats.invoke_s)
         totals = self.processor.sequences.totals()
-        for kind in ("missing", "duplicates", "reordered"):
+        for kind in ("missing", "duplicates", "reordered", "restarts", "jumps"):
             delta = totals[kind] - self._sequence_seen.get(kind, 0)
             if delta > 0:
                 m.sequence.labels(kind).inc(delta)

@@ -12,6 +12,7 @@ forwarded still sealed. Each batch ends with one inference cycle.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,6 +35,8 @@ from iomt.wire.frames import Reading, decode_payload, encode_frame
 from iomt.wire.streams import CHUNKED_STREAMS
 from iomt.wire.uplink import RecordKind, UplinkRecord
 
+log = logging.getLogger(__name__)
+
 #: Topics whose parse is remembered (bounded: a flood of junk topics must not grow memory).
 MAX_CACHED_TOPICS = 200_000
 
@@ -48,6 +51,12 @@ class EdgeCounters:
     ignored: int = 0
     image_chunks: int = 0
     images: int = 0
+    #: frames that continued their stream and went to the pipelines (the others are only forwarded)
+    analysed: int = 0
+    #: messages whose handling failed on a fault of ours (dead-lettered as ``processing``, logged)
+    failed: int = 0
+    #: inference cycles that failed (logged); the batch's records are forwarded all the same
+    failed_cycles: int = 0
 
 
 @dataclass
@@ -102,16 +111,46 @@ class EdgeProcessor:
         """``(topic, payload, arrival_ns)`` messages, then one inference cycle."""
         result = BatchResult(time.monotonic_ns())
         for topic, payload, arrival_ns in messages:
-            self._decode(topic, payload, arrival_ns, result)
+            try:
+                self._decode(topic, payload, arrival_ns, result)
+            except Exception as exc:  # one message never costs the others of its batch
+                self.counters.failed += 1
+                log.exception("edge failed on a message on %s; dead-lettered, the batch goes on", topic[:200])
+                self._reject(topic, "processing", f"the edge failed on it ({type(exc).__name__}: {exc})"[:300],
+                             payload, result)
         if self.images.waiting:
             opened, _refused = self.images.ready()  # keys that arrived: open the waiting images for analysis
             result.images.extend(opened)
-        events, result.inferred = self.engine.cycle()
+        try:
+            events, result.inferred = self.engine.cycle()
+        except Exception:  # the records are durable either way; a cycle that fails must not block them
+            self.counters.failed_cycles += 1
+            log.exception("edge inference cycle failed; the batch's records are forwarded without its events")
+            events = []
         result.events.extend(events)
         result.event_payloads = [encode_event(event) for event in result.events]
         result.records.extend(UplinkRecord(RecordKind.EVENT, payload) for payload in result.event_payloads)
         self.counters.events += len(result.events)
         return result
+
+    def _reject(self, topic: str, field_name: str, reason: str, payload: bytes, result: BatchResult) -> None:
+        self.counters.dead_letter += 1
+        self.rejections[field_name] = self.rejections.get(field_name, 0) + 1
+        letter = make_deadletter(topic, field_name, reason, self.config.node_id, time.time_ns() // 1000, payload)
+        if self._is_image_topic(topic):  # an image's dead letter keeps its chunk header, never pixels
+            letter = make_deadletter(topic, field_name, reason, self.config.node_id, letter.t_us,
+                                     payload[:CHUNK_HEADER.size])
+            letter = dataclasses.replace(letter, payload_len=len(payload))
+        result.deadletters.append(encode_deadletter(letter))
+
+    def _is_image_topic(self, topic: str) -> bool:
+        parsed = self._topics.get(topic)
+        if parsed is None:
+            try:
+                parsed = topics.parse_topic(topic)
+            except DecodeError:
+                return False
+        return parsed.name in CHUNKED_STREAMS
 
     def _image_chunk(self, topic: topics.Topic, payload: bytes, result: BatchResult) -> None:
         """Reassemble, check and open imaging objects (raises DecodeError naming the field); a complete one
@@ -146,16 +185,10 @@ class EdgeProcessor:
                 payload, device=parsed.device, stream=parsed.name, max_bytes=self.config.max_payload_bytes
             )
         except DecodeError as exc:
-            self.counters.dead_letter += 1
-            self.rejections[exc.field] = self.rejections.get(exc.field, 0) + 1
-            letter = make_deadletter(topic, exc.field, exc.reason, self.config.node_id, time.time_ns() // 1000, payload)
-            if parsed is not None and parsed.name in CHUNKED_STREAMS:  # an image's dead letter keeps no pixels
-                letter = make_deadletter(topic, exc.field, exc.reason, self.config.node_id, letter.t_us,
-                                         payload[:CHUNK_HEADER.size])
-                letter = dataclasses.replace(letter, payload_len=len(payload))
-            result.deadletters.append(encode_deadletter(letter))
+            self._reject(topic, exc.field, exc.reason, payload, result)
             return
-        verdict = self.sequences.observe(message.device, message.stream, message.seq)
+        t_us = message.t_us if isinstance(message, Reading) else message.t0_us
+        verdict = self.sequences.observe(message.device, message.stream, message.seq, message.boot, t_us)
         if isinstance(message, Reading):
             self.counters.readings += 1
             # forwarded as received: it passed the same decoder the gateway applies
@@ -166,9 +199,10 @@ class EdgeProcessor:
             return
         self.counters.frames += 1
         result.records.append(UplinkRecord(RecordKind.FRAME, encode_frame(message)))
-        if verdict is Verdict.LATE or verdict is Verdict.DUPLICATE:
+        if not verdict.in_order:
             return  # stored (the store de-duplicates), but windows are cut from in-order signal only
+        self.counters.analysed += 1
         for pipeline in self._by_stream.get(message.stream, ()):
-            if verdict is Verdict.GAP:
+            if verdict is Verdict.GAP or verdict is Verdict.RESTART:
                 pipeline.on_gap(message.device, message.stream)
             result.events.extend(pipeline.on_frame(message, arrival_ns))

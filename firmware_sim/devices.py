@@ -76,6 +76,8 @@ class SimDevice:
         self.sources: list[StreamSource] = []
         self.start_us = 0
         self.stagger_s = 0.0
+        #: boot/session id written in every frame and reading (wire v2): new at every start of the device
+        self.boot = 0
         # Pending truth in device seconds (start, end, kind, label, extra): converted to wall time when
         # taken, so rendering may happen before the run's start time is known.
         self._truth: list[tuple[float, float, str, str, dict[str, Any]]] = []
@@ -90,6 +92,8 @@ class SimDevice:
         """Set the run's start (wall clock, us) and this device's offset within the frame period."""
         self.start_us = start_us
         self.stagger_s = stagger_s
+        # a start is a boot: its id differs per device and per start, and is reproducible for a given start
+        self.boot = zlib.crc32(f"{self.device_id}@{start_us}".encode()) or 1
 
     def t_us(self, t_stream_s: float) -> int:
         """True wall time of an instant ``t_stream_s`` seconds after this device's first sample."""
@@ -125,7 +129,8 @@ class SimDevice:
         if isinstance(samples, np.ndarray):
             samples = quantize(self._signal(stream, t0_us, fs, samples))
         counts, scale = samples
-        return encode_frame(make_frame(self.device_id, stream, seq, self.stamp(t0_us), fs, counts, scale=scale))
+        return encode_frame(make_frame(self.device_id, stream, seq, self.stamp(t0_us), fs, counts, scale=scale,
+                                       boot=self.boot))
 
     def _source(self, stream: str, rate: float, frame_s: float, render: Callable[[int, int], bytes | list[bytes]]
                 ) -> StreamSource:
@@ -325,7 +330,7 @@ class VitalsMonitor(SimDevice):
             hr = heart_rate() if heart_rate else None
             values = self.generator.reading_values(measured, t_s, hr)
             self._note_truth(seq, t_s, truth, announced)
-            return encode_reading(Reading(device_id, "vitals", seq, self.stamp(t0_us), values))
+            return encode_reading(Reading(device_id, "vitals", seq, self.stamp(t0_us), values, self.boot))
 
         self._source("vitals", 1.0 / period_s, period_s, render)
 
@@ -353,7 +358,7 @@ class StatusReporter(SimDevice):
         def render(seq: int, t0_us: int) -> bytes:
             pct = flt.battery_pct(self.faults, device_id, (t0_us - self.start_us) / 1e6)
             values = {"battery_pct": round(pct or 0.0, 1)}
-            return encode_reading(Reading(device_id, "status", seq, self.stamp(t0_us), values))
+            return encode_reading(Reading(device_id, "status", seq, self.stamp(t0_us), values, self.boot))
 
         self._source("status", 1.0 / period_s, period_s, render)
 

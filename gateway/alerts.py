@@ -43,6 +43,9 @@ TRANSITIONS: Mapping[tuple[AlertState, AlertAction], AlertState] = {
 OPEN_STATES = frozenset(state for state, _action in TRANSITIONS)
 #: The query value that stands for :data:`OPEN_STATES`.
 OPEN = "open"
+#: Who resolved an alert when the resolving event has no node: the gateway itself (its own alarms,
+#: :mod:`gateway.vitals.alarms`; the uplink stamps every edge's event with the edge's node).
+GATEWAY_ACTOR = "gateway"
 
 
 class AlertNotFound(LookupError):
@@ -73,7 +76,8 @@ class Alert:
 class AlertUpdate:
     """A request to act on the alert ``event_id``: who did it, and when (µs since the epoch).
 
-    ``node`` is the edge node that asks (an edge's resolution); ``None`` for people.
+    ``node`` is the node whose event asks (an edge's resolution; ``""`` for the gateway's own alarms, whose
+    events have no node): it may act only on alerts raised by the same node. ``None`` for people.
     """
 
     event_id: str
@@ -102,9 +106,10 @@ def next_state(current: AlertState, action: AlertAction | str) -> AlertState:
 def apply(alert: Alert, update: AlertUpdate) -> Alert:
     """``alert`` after ``update``, recording who acted and when; raises :class:`AlertTransitionError`, or
     :class:`AlertForbidden` when an edge acts on an alert another node raised."""
-    if update.node is not None and (not update.node or update.node != alert.event.node):
-        raise AlertForbidden(f"edge {update.node!r} may not {update.action} alert {alert.event.event_id!r}, "
-                             f"raised by {alert.event.node or 'an unknown node'!r}")
+    if update.node is not None and update.node != alert.event.node:
+        asking = f"edge {update.node!r}" if update.node else "the gateway"
+        raise AlertForbidden(f"{asking} may not {update.action} alert {alert.event.event_id!r}, "
+                             f"raised by {alert.event.node or 'the gateway'!r}")
     state = next_state(alert.state, update.action)
     if update.action == AlertAction.ACKNOWLEDGE:
         return replace(alert, state=state, acknowledged_by=update.who, acknowledged_us=update.t_us)
@@ -126,6 +131,6 @@ def edge_resolutions(events: Iterable[Event]) -> list[AlertUpdate]:
             continue
         alert_id = event.detail.get("alert_id")
         if isinstance(alert_id, str):
-            updates.append(AlertUpdate(alert_id, AlertAction.RESOLVE, f"edge:{event.node or 'unknown'}", event.t_us,
-                                       node=event.node))
+            who = f"edge:{event.node}" if event.node else GATEWAY_ACTOR
+            updates.append(AlertUpdate(alert_id, AlertAction.RESOLVE, who, event.t_us, node=event.node))
     return updates

@@ -29,6 +29,8 @@ from gateway.ingest import batch_from_records
 from gateway.live import LiveHub, batch_messages
 from gateway.metrics import Metrics
 from gateway.state import CONFIG, HUB, METRICS, STORE, WRITER
+from gateway.station import app as station_app
+from gateway.station.live import station_messages
 from gateway.store.base import Store, StoreUnavailable
 from gateway.store.factory import open_store
 from iomt.wire.errors import DecodeError
@@ -97,8 +99,9 @@ async def uplink(request: web.Request) -> web.Response:
     batch, prepared, images = await loop.run_in_executor(writer, prepare_and_commit, request.app[IMAGING],
                                                          image_records, batch, node)
     started = time.perf_counter()
-    try:
-        result = await loop.run_in_executor(writer, request.app[STORE].write, batch)
+    try:  # the edge's records, then what the station derives from them (NEWS2, its alarms), both committed
+        written = await loop.run_in_executor(writer, station_app.write, request.app, batch, node)
+        result = written.edge
     except StoreUnavailable:
         metrics.uplink_batches.labels("store_unavailable").inc()
         raise
@@ -119,7 +122,8 @@ async def uplink(request: web.Request) -> web.Response:
     hub = request.app[HUB]
     if hub.clients:
         live = request.app[CONFIG].live
-        hub.publish(await loop.run_in_executor(None, batch_messages, batch, result, live.ecg_hz, live.motion_hz))
+        messages = await loop.run_in_executor(None, batch_messages, batch, result, live.ecg_hz, live.motion_hz)
+        hub.publish(messages + station_messages(written))
     ack = UplinkAck(stored=result.stored + images.stored, duplicates=result.duplicates + images.duplicates,
                     rejected=len(batch.deadletters))
     return web.Response(body=encode_ack(ack), content_type=ACK_CONTENT_TYPE)
@@ -200,6 +204,7 @@ def create_app(
 
     app.cleanup_ctx.append(resources)
     install_auth(app, config, edges)
+    app.cleanup_ctx.append(station_app.lifetime(config))  # after auth's: it writes to the same audit log
     app.on_shutdown.append(close_live)
     app.router.add_post(UPLINK_PATH, uplink)
     app.router.add_get("/api/v1/live", live)
@@ -211,6 +216,7 @@ def create_app(
     add_routes(app)
     auth_routes.add_routes(app)
     audit_routes.add_routes(app)
+    station_app.add_routes(app)
     registry_routes.add_routes(app)
     install_imaging(app, config)
     return app

@@ -37,6 +37,31 @@ class LiveConfig(StrictModel):
     )
 
 
+class StationConfig(StrictModel):
+    """The central station: vitals alarms, technical alarms and the page's escalation (gateway.station)."""
+
+    news2_enter_readings: int = Field(
+        3, ge=1, le=100, description="Consecutive readings in a higher NEWS2 band before its alert is raised.")
+    news2_leave_readings: int = Field(
+        5, ge=1, le=100, description="Consecutive readings in a lower NEWS2 band before the alert follows it down.")
+    limit_enter_readings: int = Field(
+        3, ge=1, le=100, description="Consecutive readings past an alarm limit before its alert is raised.")
+    limit_leave_readings: int = Field(
+        5, ge=1, le=100, description="Consecutive readings back inside a limit (by its deadband) before it clears.")
+    no_data_after_s: float = Field(
+        15.0, gt=0, le=3600, description="A stream silent this long (at least 5 of its usual gaps) is 'no data'.")
+    stale_after_s: float = Field(15.0, gt=0, le=3600, description="Numerics older than this are shown stale.")
+    escalate_after_s: float = Field(
+        60.0, gt=0, le=3600, description="An alarm not acknowledged within this many seconds is escalated.")
+    tick_s: float = Field(1.0, gt=0, le=60, description="How often no-data and edge-offline alarms are evaluated.")
+    battery_low_pct: float = Field(20.0, gt=0, lt=100, description="Battery below this: battery_low (low priority).")
+    battery_critical_pct: float = Field(
+        10.0, gt=0, lt=100, description="Battery below this: battery_critical (medium priority).")
+    ecg_hr_fresh_s: float = Field(
+        10.0, gt=0, le=300,
+        description="Heart-rate limits use the edge's ECG heart rate when one came this recently, else the pulse.")
+
+
 class AuthConfig(StrictModel):
     """People and machines at the API (:mod:`gateway.auth`): sessions, tokens, lockout, origins."""
 
@@ -107,7 +132,8 @@ class GatewayConfig(StrictModel):
     )
     max_uplink_bytes: int = Field(64 * 1024 * 1024, ge=1024, description="Largest uplink batch accepted.")
     state_path: Path | None = Field(
-        None, description="SQLite file of users, sessions and edge tokens (default: state.sqlite beside db_path)."
+        None, description="SQLite file of the gateway's relational state: users, sessions, edge tokens, the patient "
+        "registry, alarm limits (default: state.sqlite beside db_path)."
     )
     audit_path: Path | None = Field(
         None, description="SQLite file of the hash-chained audit log (default: audit.sqlite beside db_path)."
@@ -121,9 +147,11 @@ class GatewayConfig(StrictModel):
     imaging: ImagingConfig = Field(default_factory=ImagingConfig, description="The image store.")
     tls: HttpsConfig | None = Field(None, description="Serve HTTPS with this certificate; none serves HTTP.")
     limits: LimitsConfig = Field(default_factory=LimitsConfig, description="Request body limits.")
+    station: StationConfig = Field(default_factory=StationConfig, description="The central station.")
 
     def state_file(self) -> Path:
-        """Where users, sessions and edge tokens live (relational state, whichever time-series backend)."""
+        """Where users, sessions, edge tokens, the patient registry and alarm limits live (relational state,
+        whichever time-series backend)."""
         return self.state_path if self.state_path is not None else self.db_path.parent / "state.sqlite"
 
     def audit_file(self) -> Path:

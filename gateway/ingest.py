@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 import time
 
 from gateway.store.records import WriteBatch
@@ -11,6 +12,8 @@ from iomt.wire.errors import DecodeError
 from iomt.wire.events import Event, decode_event
 from iomt.wire.frames import Frame, Reading, decode_payload
 from iomt.wire.uplink import RecordKind, UplinkRecord
+
+log = logging.getLogger(__name__)
 
 UPLINK_TOPIC = "uplink"
 
@@ -47,4 +50,9 @@ def batch_from_records(records: list[UplinkRecord], node: str) -> WriteBatch:
             dead.append(
                 make_deadletter(UPLINK_TOPIC, exc.field, exc.reason, node, time.time_ns() // 1000, record.payload)
             )
+        except Exception as exc:  # a fault of ours on one record must not fail the batch around it
+            log.exception("gateway failed on an uplink record of %s; dead-lettered", node)
+            reason = f"the gateway failed on it ({type(exc).__name__}: {exc})"[:300]
+            dead.append(make_deadletter(UPLINK_TOPIC, "processing", reason, node, time.time_ns() // 1000,
+                                        record.payload))
     return WriteBatch(frames, readings, events, dead)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 
-from gateway.store.base import Store
+from gateway.store.base import Store, StoreUnavailable
 from gateway.store.records import WriteBatch
 from iomt.transport import MessageBus, ReceivedMessage
 from iomt.wire import topics
@@ -24,12 +25,31 @@ class BrokerListener:
         self.store = store
         self.site = site
         self.malformed = 0
+        #: messages that decoded but could not be stored (the store was down, or a fault of ours)
+        self.failed = 0
 
     def start(self) -> None:
         self.bus.subscribe(topics.availability_filter(self.site), self.on_availability)
         self.bus.subscribe(topics.deadletter_filter(self.site), self.on_deadletter)
 
     def on_availability(self, message: ReceivedMessage) -> None:
+        self._guarded(self._availability, message)
+
+    def on_deadletter(self, message: ReceivedMessage) -> None:
+        self._guarded(self._deadletter, message)
+
+    def _guarded(self, handle: Callable[[ReceivedMessage], None], message: ReceivedMessage) -> None:
+        """One message that cannot be stored is counted and logged; the next one is handled as usual."""
+        try:
+            handle(message)
+        except StoreUnavailable as exc:
+            self.failed += 1
+            log.warning("could not store the message on %s: %s", message.topic[:200], exc)
+        except Exception:
+            self.failed += 1
+            log.exception("failed on the message on %s; dropped it, the listener goes on", message.topic[:200])
+
+    def _availability(self, message: ReceivedMessage) -> None:
         try:
             topic = topics.parse_topic(message.topic)
         except DecodeError:
@@ -45,11 +65,11 @@ class BrokerListener:
             return
         self.store.set_edge_status(topic.name, topic.site, status, time.time_ns() // 1000)
 
-    def on_deadletter(self, message: ReceivedMessage) -> None:
+    def _deadletter(self, message: ReceivedMessage) -> None:
         try:
             letter = decode_deadletter(message.payload)
-        except (ValueError, TypeError):
+        except DecodeError as exc:
             self.malformed += 1
-            log.warning("ignoring malformed dead-letter record on %s", message.topic)
+            log.warning("ignoring malformed dead-letter record on %s: %s", message.topic[:200], exc)
             return
         self.store.write(WriteBatch(deadletters=[letter]))

@@ -27,6 +27,8 @@ log = logging.getLogger(__name__)
 
 ECG_STREAMS = frozenset({"ecg", "ppg"})
 MOTION_STREAMS = frozenset({"acc"})
+#: Slow single-channel waveforms (the emotion band's respiration and skin conductance), sent at the motion rate.
+SLOW_STREAMS = frozenset({"resp", "eda"})
 
 
 def decimate_peaks(values: np.ndarray, factor: int) -> np.ndarray:
@@ -61,11 +63,14 @@ class WaveFrame:
 
 
 def frame_for_display(frame: Frame, ecg_hz: float, motion_hz: float) -> WaveFrame | None:
-    """A frame reduced for drawing: ECG-like streams decimated, motion as magnitude; others not shown."""
+    """A frame reduced for drawing: ECG-like streams decimated, motion as magnitude, respiration and EDA at the
+    motion rate; others (gyroscope) not shown. Each keeps its stream name, so the page draws it in its own trace."""
     if frame.stream in ECG_STREAMS:
         signal, target = frame.values()[:, 0], ecg_hz
     elif frame.stream in MOTION_STREAMS:
         signal, target = np.linalg.norm(frame.values(), axis=1), motion_hz
+    elif frame.stream in SLOW_STREAMS:
+        signal, target = frame.values()[:, 0], motion_hz
     else:
         return None
     factor = max(1, round(frame.sample_rate / target))

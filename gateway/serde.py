@@ -30,8 +30,14 @@ from gateway.api.registry_records import IssuedCredentials, RegistryEntry
 from gateway.audit import AuditEntry, Verification
 from gateway.auth.records import CreatedUser, IssuedToken, Me, SessionInfo, UserView
 from gateway.imaging.records import DeviceKeyGrant, ImageView, MaskView
+from gateway.station.beats import Beat
+from gateway.station.records import LimitChange, PatientLimits, PatientRecord
+from gateway.station.trends import News2Latest, News2Trend, VitalsTrend
+from gateway.station.views import StationView
 from gateway.store.records import EdgeModel, Series
 from gateway.views import EdgeView, NodeModels, PatientView, Summary
+from gateway.vitals.limits import ConditionLimits
+from gateway.vitals.units import Vital
 from iomt.wire.events import Event
 
 JsonObject = dict[str, Any]
@@ -127,10 +133,19 @@ DEVICE_KEYS = Listing("keys", DeviceKeyGrant)
 USERS = Listing("users", UserView)
 AUDIT = Listing("entries", AuditEntry)
 REGISTRY = Listing("identities", RegistryEntry)
+# the central station (gateway.station)
+VITALS = Listing("vitals", Vital)
+NEWS2_LATEST = Listing("news2", News2Latest)
+PATIENT_REGISTRY = Listing("patients", PatientRecord)
+LIMIT_CHANGES = Listing("changes", LimitChange)
+LIMIT_DEFAULTS = Listing("defaults", ConditionLimits)
+BEATS = Listing("beats", Beat)
 
 #: Every record with a schema of its own in the OpenAPI document (the records they hold come along).
 RECORDS: tuple[type, ...] = (Event, Alert, Series, PatientView, EdgeView, NodeModels, EdgeModel, Summary,
                              Me, SessionInfo, IssuedToken, UserView, CreatedUser, AuditEntry, Verification,
+                             StationView, VitalsTrend, News2Trend, News2Latest, PatientRecord, PatientLimits,
+                             LimitChange, ConditionLimits, Vital, Beat,
                              RegistryEntry, IssuedCredentials, ImageView, MaskView, DeviceKeyGrant)
 
 

@@ -9,6 +9,7 @@ from aiohttp import web
 from gateway.config import GatewayConfig
 from gateway.live import LiveHub
 from gateway.metrics import Metrics
+from gateway.station.service import Station
 from gateway.store.base import Store
 
 STORE = web.AppKey("store", Store)
@@ -16,3 +17,4 @@ WRITER = web.AppKey("writer", ThreadPoolExecutor)
 CONFIG = web.AppKey("config", GatewayConfig)
 HUB = web.AppKey("hub", LiveHub)
 METRICS = web.AppKey("metrics", Metrics)
+STATION = web.AppKey("station", Station)

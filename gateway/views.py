@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from gateway.alerts import OPEN_STATES
 from gateway.store.base import Store
 from gateway.store.records import AlertQuery, Table
+from gateway.vitals.news2_score import DERIVED_STREAMS
 
 #: The model whose latest value is a patient's heart rate.
 HEART_RATE_MODEL = "heart_rate"
@@ -101,8 +102,11 @@ class _PatientDraft:
 
 def patients(store: Store) -> list[PatientView]:
     """Every device the store knows (by its streams, events or counters), sorted by device."""
-    drafts = {d.device: _PatientDraft(d.device, d.site, list(d.streams), d.last_seen_us) for d in store.devices()}
+    drafts = {d.device: _PatientDraft(d.device, d.site, [s for s in d.streams if s not in DERIVED_STREAMS],
+                                      d.last_seen_us) for d in store.devices()}
     for s in store.stream_stats():
+        if s.stream in DERIVED_STREAMS:
+            continue  # the gateway's own (NEWS2 per vitals reading), not a device's
         draft = drafts.setdefault(s.device, _PatientDraft(s.device, streams=[s.stream]))
         draft.loss[s.stream] = StreamLoss(s.frames, s.missing, s.duplicates, s.last_seq)
     heart = store.latest_events(HEART_RATE_MODEL)

@@ -38,6 +38,8 @@ from gateway.config import GatewayConfig
 from gateway.imaging.service import IMAGING
 from gateway.registry.config import RegistryConfig
 from gateway.server import running_gateway
+from gateway.state import STATION
+from gateway.station.service import Station
 from gateway.store.base import Store
 from gateway.store.records import Table
 from iomt.config import MqttConfig, TlsConfig
@@ -102,6 +104,16 @@ def summarize(store: Store, sim_report: dict[str, Any], images_stored: int = 0) 
         "late_frames": int(sim_report.get("late_frames", 0)),
         "images": {"published": sum(image_streams.values()), "stored": images_stored},
     }
+
+
+def seed_ward(station: Station, patients: int, prefix: str = "patient") -> None:
+    """Register the simulated patients in the station's registry: four beds to a room (skips registered ones)."""
+    known = station.records()
+    for i in range(1, patients + 1):
+        device = f"{prefix}-{i:04d}"
+        if device not in known:
+            station.update_record(device, {"bed": str(i), "room": f"Room {(i - 1) // 4 + 1}",
+                                           "display_name": f"Patient {i}"}, "demo", "registry.update", "system")
 
 
 async def _spawn(name: str, *args: str, log_level: str, env: dict[str, str] | None = None
@@ -214,6 +226,7 @@ async def run_demo(options: DemoOptions) -> int:
             edge_config = ["--node-id", EDGE]
             edge_env = {"IOMT_EDGE__UPLINK_TOKEN_FILE": str(token_file)}
         async with running_gateway(gateway_config) as gateway:
+            await loop.run_in_executor(None, seed_ward, gateway.app[STATION], options.patients)
             log.info("dashboard: %s   (store: %s, broker: %s)", gateway.url, gateway_config.db_path, broker_url)
             if gateway_config.registry is not None:
                 log.info("images (sealed end to end, with their masks): %s/static/images.html", gateway.url)

@@ -14,6 +14,7 @@ from gateway.api.registry_openapi import registry_paths
 from gateway.api.routes import ALERT_STATE_FILTERS, MAX_LIMIT, MAX_POINTS, alert_action_path
 from gateway.auth.openapi import auth_paths
 from gateway.imaging.openapi import paths as imaging_paths
+from gateway.station.openapi import paths as station_paths
 from gateway.store.records import Series
 from gateway.views import NodeModels, PatientView, Summary
 from iomt.wire.events import EventKind, Priority
@@ -71,6 +72,7 @@ def _alert_action(action: AlertAction) -> dict[str, Any]:
 
 
 def openapi_document() -> dict[str, Any]:
+    station, station_schemas = station_paths()
     paths: dict[str, Any] = {
         "/healthz": _get("Liveness", {"type": "object", "properties": {"status": {"type": "string"}}}, errors=()),
         "/metrics": {"get": {"summary": "Prometheus metrics of the gateway and its store",
@@ -117,13 +119,14 @@ def openapi_document() -> dict[str, Any]:
         "/api/v1/live": {"get": {
             "summary": "WebSocket live feed: JSON messages of type wave (decimated), events and alert",
             "responses": {"101": {"description": "Switching to WebSocket"}}}},
+        **station,
         **imaging_paths(),
         OPENAPI_PATH: _get("This document", _OBJECT, errors=()),
         "/": {"get": {"summary": "The live dashboard (HTML)", "responses": {"200": {"description": "HTML"}}}},
         **auth_paths(),
         **registry_paths(),
     }
-    schemas = serde.schemas()
+    schemas = {**station_schemas, **serde.schemas()}
     schemas["Error"] = {"type": "object", "required": ["error", "status"],
                         "properties": {"error": {"type": "string"}, "status": {"type": "integer"}}}
     return {

@@ -23,6 +23,7 @@ from gateway.store.records import (
     EdgeStatus,
     EventQuery,
     LatencyStats,
+    ReadingSeries,
     Series,
     StreamStats,
     Table,
@@ -30,6 +31,7 @@ from gateway.store.records import (
     WriteResult,
 )
 from iomt.wire.events import Event
+from iomt.wire.frames import Reading
 
 
 class StoreUnavailable(RuntimeError):
@@ -50,6 +52,15 @@ class SampleStore(Protocol):
 
     def query_stream(self, device: str, stream: str, start_us: int, end_us: int, max_points: int) -> Series:
         """A waveform between two device instants, downsampled to at most ``max_points`` buckets."""
+        ...
+
+    def query_readings(self, device: str, stream: str, start_us: int, end_us: int, max_points: int) -> ReadingSeries:
+        """Readings (named values) of one stream between two device instants, both inclusive; more than
+        ``max_points`` are bucketed (mean, min, max per name; :func:`gateway.store.series.readings_series`)."""
+        ...
+
+    def latest_readings(self, stream: str) -> dict[str, Reading]:
+        """The newest reading of ``stream`` per device (by device time)."""
         ...
 
     def events(self, query: EventQuery) -> list[Event]:

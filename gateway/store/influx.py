@@ -7,7 +7,8 @@ module that imports it.
 Layout (database ``config.database``):
 
 * retention policy ``raw`` (``waveform_days``): ``frames`` (one point per frame: the sample block
-  as base64, like SQLite's chunks; tags device, stream; time = first sample), ``readings``, and
+  as base64, like SQLite's chunks; tags device, stream, boot; time = first sample plus a few ns
+  derived from boot and seq, so a forged frame never overwrites a real one), ``readings``, and
   ``duplicates`` (per write and stream, the redeliveries refused; written in the same request as the
   frames, so the counts expire with the waveforms);
 * retention policy ``keep`` (``events_days``): ``events`` (every field of the Event record,
@@ -17,7 +18,7 @@ Layout (database ``config.database``):
   :func:`gateway.alerts.apply`), ``edges``, ``deadletters``.
 
 Exactly once: a point's identity is measurement + tags + time, so a redelivered frame overwrites
-itself; before writing, one multi-statement query finds the (device, stream, seq) and event ids
+itself; before writing, one multi-statement query finds the (device, stream, boot, seq) and event ids
 already present, which are refused, reported as duplicates and counted per stream.
 
 InfluxDB has no transactions: a write's points and its alert actions are written under one lock,
@@ -28,6 +29,7 @@ redelivered (applying it twice changes nothing), so a write that failed half-way
 from __future__ import annotations
 
 import base64
+import dataclasses
 import logging
 import threading
 import time
@@ -39,10 +41,11 @@ import numpy as np
 from influxdb_client import Point, WritePrecision
 
 from gateway.alerts import Alert, AlertAction, AlertUpdate
+from gateway.store import influx_readings
 from gateway.store.base import StoreUnavailable
 from gateway.store.influx_alerts import AlertLog
 from gateway.store.influx_http import InfluxHttp
-from gateway.store.influx_lines import ALERT_EVENTS, NO_NODE, event_of, event_point, ns, quote
+from gateway.store.influx_lines import ALERT_EVENTS, NO_NODE, event_of, event_point, ns, ns_last, quote
 from gateway.store.records import (
     AlertQuery,
     DeviceInfo,
@@ -50,6 +53,7 @@ from gateway.store.records import (
     EdgeStatus,
     EventQuery,
     LatencyStats,
+    ReadingSeries,
     Retention,
     Series,
     StreamStats,
@@ -57,8 +61,10 @@ from gateway.store.records import (
     WriteBatch,
     WriteResult,
 )
-from gateway.store.series import series_of
+from gateway.store.series import readings_series, series_of
+from gateway.store.sessions import MAX_JUMP, Session, stream_stats
 from iomt.wire.events import AlertState, Event
+from iomt.wire.frames import Reading
 from iomt.wire.streams import is_reading_stream
 
 log = logging.getLogger(__name__)
@@ -92,17 +98,18 @@ class InfluxStore:
         self._http = InfluxHttp(self.url, database, timeout_s, username, password)
         self._alerts = AlertLog(self._rows, lambda points: self._write(KEEP, points),
                                 self._m(KEEP, "events"), self._m(KEEP, "alert_actions"))
-        # Per-stream counters [records, first_seq, last_seq, refused], loaded by one full query and then kept
-        # by ``write`` (under _stats_lock, held across the write so a reload can never count a point twice);
-        # reloaded every STATS_REFRESH_S so points the server expired by retention drop out.
+        # Per-session counters (gateway.store.sessions) and per-stream refused redeliveries, loaded by one
+        # full query and then kept by ``write`` (under _stats_lock, held across the write so a reload can
+        # never count a point twice); reloaded every STATS_REFRESH_S so points expired by retention drop out.
         self._stats_lock = threading.Lock()
-        self._stats: dict[tuple[str, str], list[int]] | None = None
+        self._stats: dict[tuple[str, str, int], Session] | None = None
+        self._refused: dict[tuple[str, str], int] = {}
         self._stats_loaded = 0.0
         self._ready = False
         try:
             self._ensure_database()
         except StoreUnavailable as exc:  # start anyway: every call retries, and the uplink answers 503
-            log.warning("InfluxDB not reachable yet (%s); will create the database when it is", exc)
+            log.warning("InfluxDB at %s not reachable yet (%s); will create the database when it is", self.url, exc)
 
     # -- database -------------------------------------------------------------------------------
     def _ensure_database(self) -> None:
@@ -152,31 +159,32 @@ class InfluxStore:
         present_frames, present_readings, present_events = self._present(batch)
         stored_us = time.time_ns() // 1000
         raw: list[Point] = []
-        seen: set[tuple[str, str, int]] = set()
+        seen: set[tuple[str, str, int, int]] = set()
         refused: dict[tuple[str, str], int] = defaultdict(int)
         for f in batch.frames:
-            key = (f.device, f.stream, f.seq)
+            key = (f.device, f.stream, f.boot, f.seq)
             if key in present_frames or key in seen:
                 refused[(f.device, f.stream)] += 1
                 continue
             seen.add(key)
             raw.append(
-                Point("frames").tag("device", f.device).tag("stream", f.stream)
+                Point("frames").tag("device", f.device).tag("stream", f.stream).tag("boot", str(f.boot))
                 .field("seq", f.seq).field("t_last_us", f.t_last_us).field("rate", float(f.sample_rate))
                 .field("channels", f.channels).field("scale", float(f.scale)).field("dtype", f.samples.dtype.str)
                 .field("data", base64.b64encode(f.samples.tobytes()).decode()).field("stored_us", stored_us)
-                .time(ns(f.t0_us), WritePrecision.NS)
+                .time(ns(f.t0_us, f"{f.boot}:{f.seq}"), WritePrecision.NS)
             )
         for r in batch.readings:
-            key = (r.device, r.stream, r.seq)
+            key = (r.device, r.stream, r.boot, r.seq)
             if key in present_readings or key in seen:
                 refused[(r.device, r.stream)] += 1
                 continue
             seen.add(key)
-            point = Point("readings").tag("device", r.device).tag("stream", r.stream).field("seq", r.seq)
+            point = (Point("readings").tag("device", r.device).tag("stream", r.stream).tag("boot", str(r.boot))
+                     .field("seq", r.seq))
             for name, value in r.values.items():
-                point.field(f"v_{name}", float(value))
-            raw.append(point.time(ns(r.t_us), WritePrecision.NS))
+                point.field(f"{influx_readings.PREFIX}{name}", float(value))
+            raw.append(point.time(ns(r.t_us, f"{r.boot}:{r.seq}"), WritePrecision.NS))
         now_ns = time.time_ns()
         raw.extend(
             Point("duplicates").tag("device", device).tag("stream", stream).field("refused", n)
@@ -201,7 +209,7 @@ class InfluxStore:
             if raw:
                 self._write(RAW, raw)
             if self._stats is not None:
-                self._count_into(self._stats, seen, refused)
+                self._count_into(self._stats, self._refused, seen, refused)
         if keep:
             self._write(KEEP, keep)
         not_applied: list[AlertUpdate] = []
@@ -213,18 +221,21 @@ class InfluxStore:
 
     @staticmethod
     def _count_into(
-        stats: dict[tuple[str, str], list[int]], seen: set[tuple[str, str, int]], refused: dict[tuple[str, str], int],
+        stats: dict[tuple[str, str, int], Session], totals: dict[tuple[str, str], int],
+        seen: set[tuple[str, str, int, int]], refused: dict[tuple[str, str], int],
     ) -> None:
-        for device, stream, seq in seen:
-            entry = stats.setdefault((device, stream), [0, seq, seq, 0])
-            entry[0] += 1
-            entry[1] = min(entry[1], seq)
-            entry[2] = max(entry[2], seq)
-        for key, n in refused.items():
-            if key in stats:  # else the stream's points are not loaded yet: the next reload counts them
-                stats[key][3] += n
+        new: dict[tuple[str, str, int], list[int]] = defaultdict(list)
+        for device, stream, boot, seq in seen:
+            new[(device, stream, boot)].append(seq)
+        stamp = time.time_ns()
+        for key, seqs in new.items():
+            stats.setdefault(key, Session()).add(seqs, stamp)
+        for stream_key, n in refused.items():
+            totals[stream_key] = totals.get(stream_key, 0) + n
 
-    def _present(self, batch: WriteBatch) -> tuple[set[tuple[str, str, int]], set[tuple[str, str, int]], set[str]]:
+    def _present(
+        self, batch: WriteBatch,
+    ) -> tuple[set[tuple[str, str, int, int]], set[tuple[str, str, int, int]], set[str]]:
         """What of ``batch`` the database already holds, found with one multi-statement query."""
         spans: dict[tuple[str, str, str], list[int]] = defaultdict(list)
         for f in batch.frames:
@@ -235,7 +246,7 @@ class InfluxStore:
             spans[("events", e.device, "")].append(e.t_us)
         statements, keys = [], []
         for (measurement, device, stream), times in spans.items():
-            lo, hi = ns(min(times)), ns(max(times)) + 999
+            lo, hi = ns(min(times)), ns_last(max(times))
             if measurement == "events":
                 statements.append(
                     f"SELECT event_id FROM {self._m(KEEP, 'events')} WHERE device = {quote(device)} "
@@ -243,29 +254,30 @@ class InfluxStore:
                 )
             else:
                 statements.append(
-                    f"SELECT seq FROM {self._m(RAW, measurement)} WHERE device = {quote(device)} "
+                    f"SELECT seq, boot FROM {self._m(RAW, measurement)} WHERE device = {quote(device)} "
                     f"AND stream = {quote(stream)} AND time >= {lo} AND time <= {hi}"
                 )
             keys.append((measurement, device, stream))
-        frames: set[tuple[str, str, int]] = set()
-        readings: set[tuple[str, str, int]] = set()
+        frames: set[tuple[str, str, int, int]] = set()
+        readings: set[tuple[str, str, int, int]] = set()
         events: set[str] = set()
         if not statements:
             return frames, readings, events
         for (measurement, device, stream), result in zip(keys, self._query("; ".join(statements)), strict=True):
             for series in result:
-                for _t, value in series["values"]:
+                for row in series["values"]:
                     if measurement == "events":
-                        events.add(value)
-                    else:
-                        (frames if measurement == "frames" else readings).add((device, stream, int(value)))
+                        events.add(row[1])
+                    else:  # a point written before wire v2 has no boot tag: boot 0, as its frame decodes
+                        boot = int(row[2]) if row[2] else 0
+                        (frames if measurement == "frames" else readings).add((device, stream, boot, int(row[1])))
         return frames, readings, events
 
     def query_stream(self, device: str, stream: str, start_us: int, end_us: int, max_points: int) -> Series:
         rows = self._rows(
             f"SELECT t_last_us, rate, channels, scale, dtype, data FROM {self._m(RAW, 'frames')} "
             f"WHERE device = {quote(device)} AND stream = {quote(stream)} "
-            f"AND time >= {ns(start_us - MAX_FRAME_SPAN_US)} AND time <= {ns(end_us)}"
+            f"AND time >= {ns(start_us - MAX_FRAME_SPAN_US)} AND time <= {ns_last(end_us)}"
         )
         blocks = [
             (r["time"] // 1000, r["rate"],
@@ -275,13 +287,20 @@ class InfluxStore:
         ]
         return series_of(device, stream, blocks, start_us, end_us, max_points)
 
+    def query_readings(self, device: str, stream: str, start_us: int, end_us: int, max_points: int) -> ReadingSeries:
+        rows = influx_readings.in_range(self._rows, self._m(RAW, "readings"), device, stream, start_us, end_us)
+        return readings_series(device, stream, rows, start_us, end_us, max_points)
+
+    def latest_readings(self, stream: str) -> dict[str, Reading]:
+        return influx_readings.latest(self._rows, self._m(RAW, "readings"), stream)
+
     def events(self, query: EventQuery) -> list[Event]:
         where = [f"{tag} = {quote(str(value))}" for tag, value in
                  (("device", query.device), ("kind", query.kind), ("model", query.model)) if value is not None]
         if query.start_us is not None:
             where.append(f"time >= {ns(query.start_us)}")
         if query.end_us is not None:
-            where.append(f"time <= {ns(query.end_us) + 999}")
+            where.append(f"time <= {ns_last(query.end_us)}")
         sql = f"SELECT * FROM {self._m(KEEP, 'events')}"
         if where:
             sql += " WHERE " + " AND ".join(where)
@@ -309,20 +328,36 @@ class InfluxStore:
             if self._stats is None or time.monotonic() - self._stats_loaded > STATS_REFRESH_S:
                 self._stats = self._load_stats()
                 self._stats_loaded = time.monotonic()
-            items = [(key, list(value)) for key, value in self._stats.items()]
-        return sorted((StreamStats(d, s, n, lo, hi, dup) for (d, s), (n, lo, hi, dup) in items),
-                      key=lambda st: (st.device, st.stream))
+            by_stream: dict[tuple[str, str], dict[int, Session]] = defaultdict(dict)
+            for (device, stream, boot), session in self._stats.items():
+                by_stream[(device, stream)][boot] = dataclasses.replace(session)
+            refused = dict(self._refused)
+        return sorted((stream_stats(d, s, sessions, refused.get((d, s), 0))
+                       for (d, s), sessions in by_stream.items()), key=lambda st: (st.device, st.stream))
 
-    def _load_stats(self) -> dict[tuple[str, str], list[int]]:
-        stats: dict[tuple[str, str], list[int]] = {}
+    def _load_stats(self) -> dict[tuple[str, str, int], Session]:
+        """Every session's counters from the server: count, first and last number, and the time of the
+        last point per session; a session whose numbers spread far wider than its count (a jump in it)
+        is recounted from its numbers."""
+        stats: dict[tuple[str, str, int], Session] = {}
         for measurement in ("frames", "readings"):
-            for row in self._rows(
-                f"SELECT count(seq), min(seq), max(seq) FROM {self._m(RAW, measurement)} GROUP BY device, stream"
-            ):
-                stats[(row["device"], row["stream"])] = [int(row["count"]), int(row["min"]), int(row["max"]), 0]
-        for row in self._rows(f"SELECT sum(refused) FROM {self._m(RAW, 'duplicates')} GROUP BY device, stream"):
-            if (row["device"], row["stream"]) in stats:
-                stats[(row["device"], row["stream"])][3] = int(row["sum"])
+            m = self._m(RAW, measurement)
+            spans = list(self._rows(f"SELECT count(seq), min(seq), max(seq) FROM {m} GROUP BY device, stream, boot"))
+            latest = {(r["device"], r["stream"], r.get("boot") or ""): int(r["time"])
+                      for r in self._rows(f"SELECT last(seq) FROM {m} GROUP BY device, stream, boot")}
+            for row in spans:
+                tag = row.get("boot") or ""
+                key = (row["device"], row["stream"], int(tag) if tag else 0)
+                count, lo, hi = int(row["count"]), int(row["min"]), int(row["max"])
+                stamp = latest.get((row["device"], row["stream"], tag), 0)
+                session = stats.setdefault(key, Session())
+                if (hi - lo + 1) - count <= MAX_JUMP and not session.records:
+                    session.records, session.first_seq, session.last_seq, session.updated = count, lo, hi, stamp
+                    continue
+                where = f"device = {quote(row['device'])} AND stream = {quote(row['stream'])} AND boot = {quote(tag)}"
+                session.add([int(r["seq"]) for r in self._rows(f"SELECT seq FROM {m} WHERE {where}")], stamp)
+        self._refused = {(r["device"], r["stream"]): int(r["sum"]) for r in
+                         self._rows(f"SELECT sum(refused) FROM {self._m(RAW, 'duplicates')} GROUP BY device, stream")}
         return stats
 
     def count(self, table: Table) -> int:

@@ -3,13 +3,14 @@
 Connection failures and 5xx answers become :class:`StoreUnavailable` (the uplink answers 503 and the
 edge retries); 4xx answers and InfluxQL errors are :class:`ValueError` (a bug, not an outage).
 
-Credentials travel in an ``Authorization: Basic`` header (InfluxDB 1.x, 2.x and 3.x accept it on the
-v1 API), never in the URL, where proxies, access logs and error messages would keep them.
+Credentials travel in an ``Authorization: Basic`` header (InfluxDB 1.x, and the 1.x compatibility API
+of 2.x/3.x, accept it), never as ``u``/``p`` query parameters: a URL ends up in proxy and server
+access logs and in the text of connection errors. The errors raised here name no address or
+credential; the server's address is logged once by the store when it opens.
 """
 
 from __future__ import annotations
 
-import base64
 import json
 from typing import Any
 from urllib.parse import urlencode
@@ -21,6 +22,12 @@ from gateway.store.base import StoreUnavailable
 LINES_PER_REQUEST = 5000
 
 
+def _reason(exc: urllib3.exceptions.HTTPError) -> BaseException:
+    """The underlying cause of a urllib3 error (a MaxRetryError wraps it)."""
+    reason = getattr(exc, "reason", None)
+    return reason if isinstance(reason, BaseException) else exc
+
+
 class InfluxHttp:
     """Thread-safe (urllib3's pool is)."""
 
@@ -28,24 +35,27 @@ class InfluxHttp:
         self.url = url.rstrip("/")
         self.database = database
         self._pool = urllib3.PoolManager(maxsize=4, retries=False, timeout=urllib3.Timeout(connect=2.0, read=timeout_s))
-        self._headers: dict[str, str] = {}
-        if username:
-            pair = f"{username}:{password or ''}".encode()
-            self._headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
+        self._headers: dict[str, str] = (
+            urllib3.make_headers(basic_auth=f"{username}:{password or ''}") if username else {}
+        )
 
     def request(self, method: str, path: str, fields: dict[str, str], body: bytes | None = None) -> bytes:
         try:
             if body is None:
                 response = self._pool.request_encode_body(
-                    method, self.url + path, fields=fields, encode_multipart=False, headers=self._headers
+                    method, self.url + path, fields=fields, headers=self._headers, encode_multipart=False
                 )
             else:
                 response = self._pool.request(method, f"{self.url}{path}?{urlencode(fields)}", body=body,
                                               headers=self._headers)
         except urllib3.exceptions.HTTPError as exc:
-            raise StoreUnavailable(f"InfluxDB at {self.url} unreachable: {exc}") from exc
+            # urllib3's text names the host and the URL: the reason alone, here and in the logs
+            raise StoreUnavailable(f"InfluxDB unreachable ({type(_reason(exc)).__name__})") from None
         if response.status >= 500:
-            raise StoreUnavailable(f"InfluxDB answered {response.status}: {response.data[:200]!r}")
+            raise StoreUnavailable(f"InfluxDB answered {response.status}")
+        if response.status in (401, 403):
+            raise ValueError(f"InfluxDB refused the credentials ({response.status}): check the gateway's InfluxDB "
+                             "username and password")
         if response.status >= 400:
             raise ValueError(f"InfluxDB rejected the request ({response.status}): {response.data[:300]!r}")
         return bytes(response.data)

@@ -30,6 +30,12 @@ def ns(t_us: int, salt: str = "") -> int:
     return t_us * 1000 + (zlib.crc32(salt.encode()) % 1000 if salt else 0)
 
 
+def ns_last(t_us: int) -> int:
+    """The last ns of the µs ``t_us``: an inclusive range end, since points of that µs may be nudged
+    up to 999 ns past it by :func:`ns`."""
+    return ns(t_us) + 999
+
+
 #: The WHERE condition of alert events.
 ALERT_EVENTS = f"kind = {quote(EventKind.ALERT)}"
 

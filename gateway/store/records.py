@@ -49,7 +49,13 @@ class WriteResult:
 
 @dataclass(frozen=True, slots=True)
 class StreamStats:
-    """One stream's accounting: records stored, the sequence range they span, redeliveries refused."""
+    """One stream's accounting: records stored, the sequence range they span, redeliveries refused.
+
+    A stream is counted per session of its device (boot id, wire v2; :mod:`gateway.store.sessions`):
+    ``first_seq``/``last_seq`` are the live session's, ``sessions`` how many the records belong to,
+    ``jumps`` the records whose number lies implausibly far outside their session's run (stored, but
+    not stretching it), ``missing_count`` the numbers missing inside every session's run.
+    """
 
     device: str
     stream: str
@@ -57,14 +63,19 @@ class StreamStats:
     first_seq: int
     last_seq: int
     duplicates: int
+    sessions: int = 1
+    jumps: int = 0
+    missing_count: int | None = None
 
     @property
     def missing(self) -> int:
-        """Sequence numbers between the first and last stored that are not in the store.
+        """Sequence numbers inside each session's run that are not in the store.
 
-        ``frames`` counts distinct stored sequence numbers (a duplicate is refused, never stored), so
-        the refused ``duplicates`` do not enter into it.
+        ``frames`` counts distinct stored records (a duplicate is refused, never stored), so the refused
+        ``duplicates`` do not enter into it. Without ``missing_count``: one session, first..last.
         """
+        if self.missing_count is not None:
+            return self.missing_count
         return (self.last_seq - self.first_seq + 1) - self.frames
 
 
@@ -90,6 +101,28 @@ class Series:
     t_us: np.ndarray
     values: np.ndarray
     samples: int
+
+
+@dataclass(frozen=True, slots=True)
+class ReadingSeries:
+    """Named low-rate values (vital signs, scores) of one stream over ``[start_us, end_us]``.
+
+    ``t_us`` (n,) int64: each reading's instant when the range held no more than the points asked for,
+    else the start of each non-empty bucket of equal width. ``mean``/``low``/``high`` (n, len(names))
+    float64: per bucket, the mean, minimum and maximum of each name (for a single reading all three are its
+    value); NaN where a bucket holds no value of that name. ``readings`` counts the raw readings in range.
+    """
+
+    device: str
+    stream: str
+    start_us: int
+    end_us: int
+    names: tuple[str, ...]
+    t_us: np.ndarray
+    mean: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+    readings: int
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,4 @@
-"""The embedded SQLite store (WAL). De-duplicates on (device, stream, seq) and on event id.
+"""The embedded SQLite store (WAL). De-duplicates on (device, stream, boot, seq) and on event id.
 
 Waveforms are kept as the frames' sample blocks (one row per frame, a "chunk"), which is what makes
 ingest cheap; queries decode the blocks they touch. Each committed batch records the instant its
@@ -21,7 +21,7 @@ import numpy as np
 
 from gateway import alerts
 from gateway.alerts import Alert, AlertAction, AlertNotFound, AlertUpdate
-from gateway.store import event_cells
+from gateway.store import event_cells, sqlite_readings
 from gateway.store.records import (
     AlertQuery,
     DeviceInfo,
@@ -29,6 +29,7 @@ from gateway.store.records import (
     EdgeStatus,
     EventQuery,
     LatencyStats,
+    ReadingSeries,
     Retention,
     Series,
     StreamStats,
@@ -36,19 +37,24 @@ from gateway.store.records import (
     WriteBatch,
     WriteResult,
 )
-from gateway.store.series import series_of
+from gateway.store.series import readings_series, series_of
+from gateway.store.sqlite_counters import counted_streams, insert_counted, rebuild_counters
 from gateway.store.sqlite_schema import (
     ALERT_COLUMNS,
     EVENT_COLUMNS,
+    FRAME_COLUMNS,
     INSERT_EVENT,
     PRIORITY_RANK,
+    READING_COLUMNS,
     SAVE_ALERT,
     SCHEMA,
     SELECT_ALERTS,
     alert_of,
     event_of,
+    migrate_sessions,
 )
 from iomt.wire.events import Event
+from iomt.wire.frames import Reading
 from iomt.wire.streams import is_reading_stream
 
 _DAY_US = 86_400_000_000
@@ -75,9 +81,12 @@ class SqliteStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(f"PRAGMA synchronous={synchronous}")
         self._db.executescript(SCHEMA)
+        if migrate_sessions(self._db):
+            self._db.executescript(SCHEMA)  # the new tables' indexes, the per-session counters
         counted = self._db.execute("SELECT COUNT(*) FROM stream_counters").fetchone()[0]
-        if not counted and self._db.execute("SELECT EXISTS (SELECT 1 FROM frames)").fetchone()[0]:
-            self._rebuild_counters()
+        if not counted and self._db.execute(
+                "SELECT EXISTS (SELECT 1 FROM frames) OR EXISTS (SELECT 1 FROM readings)").fetchone()[0]:
+            rebuild_counters(self._db)
 
     # -- samples -------------------------------------------------------------------------------------
     def write(self, batch: WriteBatch) -> WriteResult:
@@ -91,18 +100,19 @@ class SqliteStore:
             db = self._db
             db.execute("BEGIN IMMEDIATE")
             try:
-                batch_id = db.execute("INSERT INTO batches(committed_us) VALUES (NULL)").lastrowid
-                stored = self._insert_grouped(
-                    "INSERT OR IGNORE INTO frames VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                batch_id = int(db.execute("INSERT INTO batches(committed_us) VALUES (NULL)").lastrowid or 0)
+                stored = insert_counted(
+                    db, "frames", FRAME_COLUMNS, batch_id,
                     [
-                        (f.device, f.stream, f.seq, f.t0_us, f.t_last_us, f.sample_rate, f.channels, f.n_samples,
-                         f.scale, f.samples.dtype.str, f.samples.tobytes(), batch_id)
+                        (f.device, f.stream, f.boot, f.seq, f.t0_us, f.t_last_us, f.sample_rate, f.channels,
+                         f.n_samples, f.scale, f.samples.dtype.str, f.samples.tobytes(), batch_id)
                         for f in batch.frames
                     ],
                 )
-                stored += self._insert_grouped(
-                    "INSERT OR IGNORE INTO readings VALUES (?,?,?,?,?,?)",
-                    [(r.device, r.stream, r.seq, r.t_us, json.dumps(dict(r.values)), batch_id) for r in batch.readings],
+                stored += insert_counted(
+                    db, "readings", READING_COLUMNS, batch_id,
+                    [(r.device, r.stream, r.boot, r.seq, r.t_us, json.dumps(dict(r.values)), batch_id)
+                     for r in batch.readings],
                 )
                 before = db.total_changes
                 db.executemany(INSERT_EVENT, [(*event_cells.cells(e).values(), batch_id) for e in batch.events])
@@ -124,46 +134,6 @@ class SqliteStore:
         latest = {a.event.event_id: a for a in changed}  # raised and resolved in one batch: the resolved one
         return WriteResult(stored=stored, duplicates=len(batch) - stored, alerts=tuple(latest.values()),
                            refused=tuple(refused))
-
-    def _insert_grouped(self, sql: str, rows: list[tuple[Any, ...]]) -> int:
-        """Insert rows (device, stream, seq, ...) per stream, keeping that stream's counters; returns new rows.
-
-        The counters make ``stream_stats`` (polled by every dashboard) independent of the table size; a
-        row the primary key refuses is a redelivery, counted in ``stream_duplicates``.
-        """
-        groups: dict[tuple[str, str], list[tuple[Any, ...]]] = {}
-        for row in rows:
-            groups.setdefault((row[0], row[1]), []).append(row)
-        db, inserted = self._db, 0
-        for (device, stream), group in groups.items():
-            before = db.total_changes
-            db.executemany(sql, group)
-            new = db.total_changes - before
-            if new:
-                seqs = [row[2] for row in group]
-                db.execute(
-                    "INSERT INTO stream_counters VALUES (?,?,?,?,?) ON CONFLICT(device, stream) DO UPDATE SET "
-                    "records = records + excluded.records, first_seq = MIN(first_seq, excluded.first_seq), "
-                    "last_seq = MAX(last_seq, excluded.last_seq)",
-                    (device, stream, new, min(seqs), max(seqs)),
-                )
-            if new < len(group):
-                db.execute(
-                    "INSERT INTO stream_duplicates VALUES (?,?,?) ON CONFLICT(device, stream) DO UPDATE SET "
-                    "refused = refused + excluded.refused",
-                    (device, stream, len(group) - new),
-                )
-            inserted += new
-        return inserted
-
-    def _rebuild_counters(self) -> None:
-        """Recount every stream from the tables (after pruning, or for a file written before counters)."""
-        self._db.execute("DELETE FROM stream_counters")
-        for table in ("frames", "readings"):
-            self._db.execute(
-                f"INSERT INTO stream_counters SELECT device, stream, COUNT(*), MIN(seq), MAX(seq) FROM {table} "
-                "GROUP BY device, stream"
-            )
 
     def _write_registry(
         self, seen: dict[tuple[str, ...], tuple[int, Any]], models: dict[tuple[str, ...], tuple[int, Any]],
@@ -194,6 +164,15 @@ class SqliteStore:
             for t0, rate, channels, scale, dtype, data in rows
         ]
         return series_of(device, stream, blocks, start_us, end_us, max_points)
+
+    def query_readings(self, device: str, stream: str, start_us: int, end_us: int, max_points: int) -> ReadingSeries:
+        with self._lock:
+            rows = sqlite_readings.in_range(self._db, device, stream, start_us, end_us)
+        return readings_series(device, stream, rows, start_us, end_us, max_points)
+
+    def latest_readings(self, stream: str) -> dict[str, Reading]:
+        with self._lock:
+            return sqlite_readings.latest(self._db, stream)
 
     def events(self, query: EventQuery) -> list[Event]:
         where: list[str] = []
@@ -241,12 +220,7 @@ class SqliteStore:
     # -- accounting ----------------------------------------------------------------------------------
     def stream_stats(self) -> list[StreamStats]:
         with self._lock:
-            rows = self._db.execute(
-                "SELECT c.device, c.stream, c.records, c.first_seq, c.last_seq, COALESCE(d.refused, 0) "
-                "FROM stream_counters c LEFT JOIN stream_duplicates d USING (device, stream) "
-                "ORDER BY c.device, c.stream"
-            ).fetchall()
-        return [StreamStats(*row) for row in rows]
+            return counted_streams(self._db)
 
     def count(self, table: Table) -> int:
         name = Table(table).value  # raises ValueError for anything else, e.g. SQL
@@ -387,7 +361,7 @@ class SqliteStore:
                 cutoff = now_us - int(self.retention.waveform_days * _DAY_US)
                 removed += self._db.execute("DELETE FROM frames WHERE t_last_us < ?", (cutoff,)).rowcount
                 removed += self._db.execute("DELETE FROM readings WHERE t_us < ?", (cutoff,)).rowcount
-                self._rebuild_counters()
+                rebuild_counters(self._db)
             if self.retention.events_days is not None:
                 cutoff = now_us - int(self.retention.events_days * _DAY_US)
                 removed += self._db.execute("DELETE FROM events WHERE t_us < ?", (cutoff,)).rowcount

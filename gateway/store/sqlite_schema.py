@@ -27,15 +27,16 @@ CREATE TABLE IF NOT EXISTS frames (
     device TEXT NOT NULL, stream TEXT NOT NULL, seq INTEGER NOT NULL,
     t0_us INTEGER NOT NULL, t_last_us INTEGER NOT NULL, sample_rate REAL NOT NULL,
     channels INTEGER NOT NULL, n_samples INTEGER NOT NULL, scale REAL NOT NULL,
-    dtype TEXT NOT NULL, data BLOB NOT NULL, batch_id INTEGER NOT NULL,
-    PRIMARY KEY (device, stream, seq)
+    dtype TEXT NOT NULL, data BLOB NOT NULL, batch_id INTEGER NOT NULL, boot INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (device, stream, boot, seq)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS frames_time ON frames(device, stream, t0_us);
 CREATE TABLE IF NOT EXISTS readings (
     device TEXT NOT NULL, stream TEXT NOT NULL, seq INTEGER NOT NULL, t_us INTEGER NOT NULL,
-    "values" TEXT NOT NULL, batch_id INTEGER NOT NULL,
-    PRIMARY KEY (device, stream, seq)
+    "values" TEXT NOT NULL, batch_id INTEGER NOT NULL, boot INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (device, stream, boot, seq)
 ) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS readings_time ON readings(device, stream, t_us);
 CREATE TABLE IF NOT EXISTS events ({event_cells.sqlite_columns()}, batch_id INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS events_device ON events(device, model, t_us);
 CREATE INDEX IF NOT EXISTS events_time ON events(t_us);
@@ -56,9 +57,11 @@ CREATE TABLE IF NOT EXISTS deadletters (
     id INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL, field TEXT NOT NULL, reason TEXT NOT NULL,
     node TEXT NOT NULL, t_us INTEGER NOT NULL, payload_len INTEGER NOT NULL, payload_head_b64 TEXT NOT NULL
 );
+-- Per device session (boot id): see gateway.store.sessions. Rebuilt from the tables when empty.
 CREATE TABLE IF NOT EXISTS stream_counters (
-    device TEXT NOT NULL, stream TEXT NOT NULL, records INTEGER NOT NULL, first_seq INTEGER NOT NULL,
-    last_seq INTEGER NOT NULL, PRIMARY KEY (device, stream)
+    device TEXT NOT NULL, stream TEXT NOT NULL, boot INTEGER NOT NULL, records INTEGER NOT NULL,
+    first_seq INTEGER NOT NULL, last_seq INTEGER NOT NULL, jumps INTEGER NOT NULL, updated INTEGER NOT NULL,
+    PRIMARY KEY (device, stream, boot)
 ) WITHOUT ROWID;
 -- Redeliveries refused per stream. Not derivable from the tables, so kept apart from stream_counters
 -- (which pruning rebuilds) and never pruned.
@@ -69,6 +72,39 @@ CREATE TABLE IF NOT EXISTS edges (
     node TEXT PRIMARY KEY, site TEXT NOT NULL, status TEXT NOT NULL, updated_us INTEGER NOT NULL
 );
 """
+
+#: The sample tables' columns, in the order the store writes them.
+FRAME_COLUMNS = ("device", "stream", "boot", "seq", "t0_us", "t_last_us", "sample_rate", "channels", "n_samples",
+                 "scale", "dtype", "data", "batch_id")
+READING_COLUMNS = ("device", "stream", "boot", "seq", "t_us", '"values"', "batch_id")
+
+
+def migrate_sessions(db: Any) -> bool:
+    """Give a file written before wire v2 the boot column in its sample tables' keys (as 0, which is
+    what v1 frames decode to); drop the per-stream counters to be rebuilt per session. True if it did."""
+    columns = {row[1] for row in db.execute("PRAGMA table_info(frames)")}
+    if not columns or "boot" in columns:
+        return False
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        for table, cols in (("frames", FRAME_COLUMNS), ("readings", READING_COLUMNS)):
+            old = [c for c in cols if c != "boot"]
+            db.execute(f"ALTER TABLE {table} RENAME TO {table}_v1")
+            db.execute(_create(table))
+            db.execute(f"INSERT INTO {table} ({', '.join(old)}, boot) SELECT {', '.join(old)}, 0 FROM {table}_v1")
+            db.execute(f"DROP TABLE {table}_v1")
+        db.execute("DROP TABLE stream_counters")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+    return True
+
+
+def _create(table: str) -> str:
+    start = SCHEMA.index(f"CREATE TABLE IF NOT EXISTS {table} (")
+    return SCHEMA[start:SCHEMA.index(";", start)]
+
 
 EVENT_COLUMNS = ", ".join(event_cells.COLUMNS)
 INSERT_EVENT = (

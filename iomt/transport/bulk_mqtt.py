@@ -299,6 +299,9 @@ class BulkMqttBus:
                 if not self._stopping.is_set() and not self._closing:
                     self.stats.disconnects += 1
                     log.warning("disconnected from %s (%s); reconnecting", self.config.url, exc)
+            except Exception:  # a fault of ours on bytes from the broker: never let this thread die
+                self.stats.disconnects += 1
+                log.exception("MQTT client %s failed on input from %s; reconnecting", self.client_id, self.config.url)
             finally:
                 with self._lock:
                     self._live = False
@@ -432,11 +435,13 @@ class BulkMqttBus:
             if kind == codec.PUBLISH:
                 self._on_publish(first, view[start:end], auto_acks)
             elif kind == codec.PUBACK:
+                mid = codec.packet_id(view[start:end], "PUBACK")
                 with self._lock:
-                    self._acknowledged((view[start] << 8) | view[start + 1])
+                    self._acknowledged(mid)
             elif kind == codec.PINGRESP:
                 pong = True
             elif kind == codec.SUBACK:
+                codec.packet_id(view[start:end], "SUBACK")
                 if 0x80 in view[start + 2 : end]:  # a return code of 0x80 refuses that filter
                     log.error("MQTT broker %s refused a subscription (SUBACK 0x80); check its ACLs", self.config.url)
             else:

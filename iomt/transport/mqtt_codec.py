@@ -164,18 +164,35 @@ def split(buf: bytearray) -> tuple[list[tuple[int, int, int]], int]:
 
 
 def parse_publish(first: int, body: bytes | memoryview) -> tuple[str, int, bytes, int]:
-    """``(topic, qos, payload, mid)`` of a PUBLISH body."""
+    """``(topic, qos, payload, mid)`` of a PUBLISH body; :class:`ProtocolError` if it is cut short.
+
+    A topic that is not UTF-8 (a broker must never send one, MQTT 3.1.1 section 1.5.3) is still
+    delivered, its bad bytes written as ``\\xNN`` escapes: the receiver rejects such a topic like any
+    other malformed one (a dead letter) and acknowledges it. Refusing the packet instead would make
+    the broker send it again on every reconnect of a persistent session, forever.
+    """
     qos = (first >> 1) & 0x03
     if qos > 1:
         raise ProtocolError(f"PUBLISH with QoS {qos}; this client subscribes with QoS 0 or 1 only")
+    if len(body) < 2:
+        raise ProtocolError(f"PUBLISH of {len(body)} bytes has no room for its topic length")
     topic_len = (body[0] << 8) | body[1]
     at = 2 + topic_len
-    topic = bytes(body[2:at]).decode()
+    if at + (2 if qos else 0) > len(body):
+        raise ProtocolError(f"PUBLISH topic of {topic_len} bytes (and packet id) runs past its {len(body)}-byte body")
+    topic = bytes(body[2:at]).decode("utf-8", "backslashreplace")
     mid = 0
     if qos:
         mid = (body[at] << 8) | body[at + 1]
         at += 2
     return topic, qos, bytes(body[at:]), mid
+
+
+def packet_id(body: bytes | memoryview, kind: str) -> int:
+    """The packet identifier at the start of a PUBACK or SUBACK body."""
+    if len(body) < 2:
+        raise ProtocolError(f"{kind} of {len(body)} bytes has no packet identifier")
+    return (body[0] << 8) | body[1]
 
 
 def topic_matches(topic_filter: str, topic: str) -> bool:

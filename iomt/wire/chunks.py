@@ -131,6 +131,12 @@ class Reassembler:
         chunk = decode_chunk(payload)
         key = (source, chunk.object_id)
         parts = self._partial.setdefault(key, {})
+        first = next(iter(parts.values()), None)
+        if first is not None and (first.count, first.total_size, first.crc32) != (
+                chunk.count, chunk.total_size, chunk.crc32):
+            # the object already begun keeps its chunks; the one that contradicts it is rejected
+            raise DecodeError("count", f"chunk {chunk.index} of object {chunk.object_id} says {chunk.count} chunks, "
+                              f"{chunk.total_size} bytes; an earlier one said {first.count}, {first.total_size}")
         parts[chunk.index] = chunk
         if len(parts) < chunk.count:
             while len(self._partial) > self.max_partial:

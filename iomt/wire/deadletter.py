@@ -8,12 +8,12 @@ where it arrived (an MQTT topic, or ``uplink`` for a record of an uplink batch).
 from __future__ import annotations
 
 import base64
-import binascii
 import json
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from iomt.wire.errors import DecodeError
+from iomt.wire.fields import check_int64, check_text, load_json
 
 #: At most this much of the rejected payload is kept, so a flood of huge payloads stays cheap.
 KEEP_BYTES = 1024
@@ -47,10 +47,7 @@ def encode_deadletter(record: DeadLetter) -> bytes:
 
 def decode_deadletter(payload: bytes) -> DeadLetter:
     """Decode and validate a dead-letter record; raise :class:`DecodeError` naming the bad field."""
-    try:
-        body: Any = json.loads(payload)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise DecodeError("json", f"invalid JSON: {exc}") from None
+    body: Any = load_json(payload)
     if not isinstance(body, dict):
         raise DecodeError("json", "top level must be an object")
     unknown = sorted(set(body) - set(_FIELDS))
@@ -62,12 +59,14 @@ def decode_deadletter(payload: bytes) -> DeadLetter:
         value = body[name]
         expected = int if name in _INT_FIELDS else str
         if not isinstance(value, expected) or isinstance(value, bool):
-            raise DecodeError(name, f"must be {'an integer' if expected is int else 'a string'}, got {value!r}")
-    if body["payload_len"] < 0:
-        raise DecodeError("payload_len", f"must not be negative, got {body['payload_len']}")
+            raise DecodeError(name, f"must be {'an integer' if expected is int else 'a string'}, got {value!r}"[:200])
+        if isinstance(value, int):
+            check_int64(name, value, minimum=0)
+        else:
+            check_text(name, value)
     try:
         head = base64.b64decode(body["payload_head_b64"], validate=True)
-    except binascii.Error:
+    except ValueError:  # binascii.Error, or a non-ASCII character
         raise DecodeError("payload_head_b64", "is not base64") from None
     if len(head) > min(KEEP_BYTES, body["payload_len"]):
         raise DecodeError("payload_head_b64", f"holds {len(head)} bytes of a {body['payload_len']}-byte payload")

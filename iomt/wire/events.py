@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -11,6 +10,7 @@ from enum import StrEnum
 from typing import Any, TypeVar
 
 from iomt.wire.errors import DecodeError
+from iomt.wire.fields import check_finite, check_int64, check_json_tree, check_text, load_json
 from iomt.wire.topics import check_identifier
 
 
@@ -92,10 +92,7 @@ def encode_event(event: Event) -> bytes:
 
 def decode_event(payload: bytes) -> Event:
     """Decode and validate an event."""
-    try:
-        body = json.loads(payload)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise DecodeError("json", f"invalid JSON: {exc}") from None
+    body = load_json(payload)
     if not isinstance(body, dict):
         raise DecodeError("json", "top level must be an object")
     known = set(Event.__dataclass_fields__)
@@ -109,18 +106,17 @@ def decode_event(payload: bytes) -> Event:
     if body.get("state") is not None:
         body["state"] = _choice(body, "state", AlertState)
     for name in ("window_start_us", "window_end_us", "t_us"):
-        _typed(body, name, int)
+        check_int64(name, _typed(body, name, int))
     if body["window_end_us"] < body["window_start_us"]:
         raise DecodeError("window_end_us", "window ends before it starts")
-    score = _typed(body, "score", (int, float))
-    if not math.isfinite(score):
-        raise DecodeError("score", "must be finite")
+    check_finite("score", _typed(body, "score", (int, float)))
     for name in ("model_version", "label", "event_id", "node"):
-        _typed(body, name, str)
+        check_text(name, _typed(body, name, str))
     if body.get("value") is not None:
-        _typed(body, "value", (int, float))
+        check_finite("value", _typed(body, "value", (int, float)))
     if not isinstance(body.get("detail", {}), dict):
         raise DecodeError("detail", "must be an object")
+    check_json_tree("detail", body.get("detail", {}))
     try:
         return Event(**body)
     except TypeError as exc:

@@ -1,10 +1,10 @@
-"""Payload codec v1: binary waveform frames and JSON readings.
+"""Payload codec v2 (v1 still decoded): binary waveform frames and JSON readings.
 
 Binary frame (little-endian)::
 
     offset size field
     0      2    magic        b"IM"
-    2      1    version      1
+    2      1    version      2 (1: the same header without ``boot``, 36 bytes; decoded with boot 0)
     3      1    dtype        SampleType: 1 = int16, 2 = float32, 3 = int32
     4      1    channels     samples are interleaved, channel-fastest
     5      1    device_len
@@ -15,12 +15,16 @@ Binary frame (little-endian)::
     20     8    sample_rate  Hz (f64)
     28     4    scale        physical value = raw * scale (f32)
     32     4    n_samples    samples per channel
-    36     ...  device id (utf-8), stream name (utf-8), then n_samples * channels samples
+    36     4    boot         the device's boot/session id (u32): a new value at every start of the
+                             device, so that a sequence starting again at 0 is a new session, not
+                             a run of duplicates (0: unknown, what every v1 frame decodes to)
+    40     ...  device id (utf-8), stream name (utf-8), then n_samples * channels samples
 
-A JSON object is accepted for low-rate data and third-party devices: ``{"v": 1, "device": ...,
-"stream": ..., "seq": ..., "t": <epoch seconds>, "values": {name: number}}`` for readings, or the
-same with ``"rate"`` and ``"samples"`` (a list, or a list of per-sample channel lists) for a
-waveform. Every decoder validates every field and raises :class:`DecodeError` naming it.
+A JSON object is accepted for low-rate data and third-party devices: ``{"v": 2, "device": ...,
+"stream": ..., "seq": ..., "boot": ..., "t": <epoch seconds>, "values": {name: number}}`` for
+readings, or the same with ``"rate"`` and ``"samples"`` (a list, or a list of per-sample channel
+lists) for a waveform; ``"boot"`` is optional (0), and ``"v": 1`` (which has none) is still decoded.
+Every decoder validates every field and raises :class:`DecodeError` naming it, and nothing else.
 """
 
 from __future__ import annotations
@@ -36,13 +40,19 @@ from typing import Any
 import numpy as np
 
 from iomt.wire.errors import DecodeError
+from iomt.wire.fields import load_json
 from iomt.wire.streams import STREAMS, StreamSpec
 from iomt.wire.topics import check_identifier
 
-FRAME_VERSION = 1
+FRAME_VERSION = 2
+#: Versions this codec decodes (binary frames and JSON alike).
+DECODED_VERSIONS = (1, 2)
 MAGIC = b"IM"
-HEADER = struct.Struct("<2sBBBBBBIqdfI")
+#: The v2 header: the v1 header with the boot id appended (field indices of v1 unchanged).
+HEADER = struct.Struct("<2sBBBBBBIqdfII")
 HEADER_SIZE = HEADER.size
+HEADER_V1 = struct.Struct("<2sBBBBBBIqdfI")
+MAX_BOOT = 2**32 - 1
 DEFAULT_MAX_PAYLOAD = 256 * 1024
 MAX_SAMPLES = 1 << 16
 #: Device clocks are trusted between these instants (2000-01-01 and 2100-01-01, UTC).
@@ -84,6 +94,8 @@ class Frame:
     sample_rate: float
     samples: np.ndarray
     scale: float = 1.0
+    #: the device's boot/session id (0: unknown, a v1 frame); with ``seq`` it identifies the frame
+    boot: int = 0
     encoded: bytes | None = field(default=None, compare=False, repr=False)
 
     @property
@@ -113,6 +125,8 @@ class Reading:
     seq: int
     t_us: int
     values: Mapping[str, float]
+    #: the device's boot/session id, as in :class:`Frame`
+    boot: int = 0
 
 
 def encode_frame(frame: Frame) -> bytes:
@@ -127,7 +141,7 @@ def encode_frame(frame: Frame) -> bytes:
     stream = frame.stream.encode()
     header = HEADER.pack(
         MAGIC, FRAME_VERSION, code, frame.channels, len(device), len(stream), 0,
-        frame.seq, frame.t0_us, frame.sample_rate, frame.scale, frame.n_samples,
+        frame.seq, frame.t0_us, frame.sample_rate, frame.scale, frame.n_samples, frame.boot,
     )
     return header + device + stream + samples.astype(DTYPES[code], copy=False).tobytes()
 
@@ -140,12 +154,13 @@ def make_frame(
     sample_rate: float,
     samples: np.ndarray,
     scale: float = 1.0,
+    boot: int = 0,
 ) -> Frame:
     """Build a frame; 1-D ``samples`` become one channel."""
     arr = np.asarray(samples)
     if arr.ndim == 1:
         arr = arr[:, None]
-    return Frame(device, stream, seq, t0_us, float(sample_rate), arr, float(scale))
+    return Frame(device, stream, seq, t0_us, float(sample_rate), arr, float(scale), boot)
 
 
 #: Largest int16 count a scaled block may use: the whole range, since the block's peak is known.
@@ -181,6 +196,7 @@ def encode_reading(reading: Reading) -> bytes:
         "device": reading.device,
         "stream": reading.stream,
         "seq": reading.seq,
+        "boot": reading.boot,
         "t": reading.t_us / 1e6,
         "values": dict(reading.values),
     }
@@ -215,21 +231,31 @@ def decode_payload(
 
 def decode_frame(payload: bytes) -> Frame:
     """Decode and validate one binary frame."""
-    if len(payload) < HEADER_SIZE:
-        raise DecodeError("header", f"truncated: {len(payload)} bytes, the header alone is {HEADER_SIZE}")
-    (magic, version, dtype_code, channels, dev_len, stream_len, _flags,
-     seq, t0_us, rate, scale, n_samples) = HEADER.unpack_from(payload)
-    if magic != MAGIC:
-        raise DecodeError("magic", f"expected {MAGIC!r}, got {magic!r}")
-    if version != FRAME_VERSION:
-        raise DecodeError("version", f"unknown frame format version {version} (this node decodes {FRAME_VERSION})")
+    if len(payload) < HEADER_V1.size:
+        raise DecodeError("header", f"truncated: {len(payload)} bytes, the header alone is {HEADER_V1.size}")
+    if payload[:2] != MAGIC:
+        raise DecodeError("magic", f"expected {MAGIC!r}, got {bytes(payload[:2])!r}")
+    version = payload[2]
+    if version == FRAME_VERSION:
+        if len(payload) < HEADER_SIZE:
+            raise DecodeError("header", f"truncated: {len(payload)} bytes, the v2 header alone is {HEADER_SIZE}")
+        (_magic, _version, dtype_code, channels, dev_len, stream_len, _flags,
+         seq, t0_us, rate, scale, n_samples, boot) = HEADER.unpack_from(payload)
+        header_size = HEADER_SIZE
+    elif version == 1:
+        (_magic, _version, dtype_code, channels, dev_len, stream_len, _flags,
+         seq, t0_us, rate, scale, n_samples) = HEADER_V1.unpack_from(payload)
+        boot, header_size = 0, HEADER_V1.size
+    else:
+        raise DecodeError("version", f"unknown frame format version {version} (this node decodes "
+                                     f"{', '.join(map(str, DECODED_VERSIONS))})")
     dtype = DTYPES.get(dtype_code)
     if dtype is None:
         raise DecodeError("dtype", f"unknown sample type code {dtype_code} ({_DTYPE_NAMES})")
-    ids_end = HEADER_SIZE + dev_len + stream_len
+    ids_end = header_size + dev_len + stream_len
     if len(payload) < ids_end:
         raise DecodeError("header", f"truncated inside the device/stream names ({len(payload)} < {ids_end} bytes)")
-    device, stream, spec = _frame_ids(payload[HEADER_SIZE:ids_end], dev_len)
+    device, stream, spec = _frame_ids(payload[header_size:ids_end], dev_len)
     if channels != spec.channels:
         raise DecodeError("channels", f"stream {stream!r} has {spec.channels} channel(s), frame says {channels}")
     _check_time("t0_us", t0_us)
@@ -248,41 +274,56 @@ def decode_frame(payload: bytes) -> Frame:
     samples = np.frombuffer(payload, dtype=dtype, offset=ids_end).reshape(n_samples, channels)
     if dtype.kind == "f" and not np.isfinite(samples).all():
         raise DecodeError("samples", "contains NaN or infinite values")
-    return Frame(device, stream, seq, t0_us, rate, samples, scale, encoded=bytes(payload))
+    return Frame(device, stream, seq, t0_us, rate, samples, scale, boot, encoded=bytes(payload))
 
 
 def decode_json(payload: bytes) -> Frame | Reading:
     """Decode and validate a JSON reading or waveform."""
-    try:
-        body = json.loads(payload)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise DecodeError("json", f"invalid JSON: {exc}") from None
+    body = load_json(payload)
     if not isinstance(body, dict):
         raise DecodeError("json", "top level must be an object")
     version = body.get("v")
-    if version != FRAME_VERSION:
-        raise DecodeError("version", f"unknown message version {version!r} (this node decodes {FRAME_VERSION})")
+    if isinstance(version, bool) or version not in DECODED_VERSIONS:
+        raise DecodeError("version", f"unknown message version {version!r} (this node decodes "
+                                     f"{', '.join(map(str, DECODED_VERSIONS))})"[:300])
     device = _ident("device", body.get("device"))
     stream = _ident("stream", body.get("stream"))
     spec = STREAMS.get(stream)
     if spec is None:
         raise DecodeError("stream", f"unknown stream {stream!r}; known: {', '.join(sorted(STREAMS))}")
-    seq = body.get("seq")
-    if not isinstance(seq, int) or isinstance(seq, bool) or not 0 <= seq < 2**32:
-        raise DecodeError("seq", f"must be an integer 0..2^32-1, got {seq!r}")
-    t = body.get("t")
-    if not isinstance(t, (int, float)) or isinstance(t, bool) or not math.isfinite(t):
-        raise DecodeError("t", f"must be epoch seconds (a number), got {t!r}")
+    seq = _u32(body, "seq", required=True)
+    boot = _u32(body, "boot", required=False) if version >= 2 else 0
+    # range-checked in seconds before scaling: 1e308 * 1e6 is inf, and round(inf) an OverflowError
+    t = _number("t", body.get("t"), "must be epoch seconds (a number)")
+    if not MIN_T_US / 1e6 <= t <= MAX_T_US / 1e6:
+        raise DecodeError("t", f"device timestamp {t!r} s is outside 2000..2100; is the device clock set?")
     t_us = round(t * 1e6)
-    _check_time("t", t_us)
     if spec.channels == 0:
-        return Reading(device, stream, seq, t_us, _reading_values(body.get("values")))
-    rate = body.get("rate")
-    if not isinstance(rate, (int, float)) or isinstance(rate, bool):
-        raise DecodeError("rate", f"waveform stream {stream!r} needs a numeric 'rate', got {rate!r}")
-    _check_rate(float(rate), spec, field_name="rate")
+        return Reading(device, stream, seq, t_us, _reading_values(body.get("values")), boot)
+    rate = _number("rate", body.get("rate"), f"waveform stream {stream!r} needs a numeric 'rate'")
+    _check_rate(rate, spec, field_name="rate")
     samples = _json_samples(body.get("samples"), spec)
-    return Frame(device, stream, seq, t_us, float(rate), samples, 1.0)
+    return Frame(device, stream, seq, t_us, rate, samples, 1.0, boot)
+
+
+def _u32(body: dict[str, Any], name: str, *, required: bool) -> int:
+    value = body.get(name, None if required else 0)
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_BOOT:
+        raise DecodeError(name, f"must be an integer 0..2^32-1, got {value!r}"[:200])
+    return value
+
+
+def _number(name: str, value: Any, expected: str) -> float:
+    """``value`` as a finite float, or :class:`DecodeError` (an integer too large for a float too)."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        raise DecodeError(name, f"{expected}, got {value!r}"[:200])
+    try:
+        number = float(value)
+    except OverflowError:
+        raise DecodeError(name, f"{expected}; {str(value)[:20]}... is beyond any float") from None
+    if not math.isfinite(number):
+        raise DecodeError(name, f"{expected}, got {value!r}")
+    return number
 
 
 def _reading_values(values: Any) -> dict[str, float]:
@@ -293,9 +334,7 @@ def _reading_values(values: Any) -> dict[str, float]:
     out: dict[str, float] = {}
     for name, value in values.items():
         check_identifier("values", name)
-        if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
-            raise DecodeError("values", f"{name!r} must be a finite number, got {value!r}")
-        out[name] = float(value)
+        out[name] = _number("values", value, f"{name!r} must be a finite number")
     return out
 
 
@@ -306,7 +345,7 @@ def _json_samples(samples: Any, spec: StreamSpec) -> np.ndarray:
         raise DecodeError("samples", f"at most {MAX_SAMPLES} samples, got {len(samples)}")
     try:
         arr = np.asarray(samples, dtype=np.float64)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise DecodeError("samples", "must be numbers (or lists of numbers, one per channel)") from None
     if arr.ndim == 1:
         arr = arr[:, None]

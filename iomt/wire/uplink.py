@@ -25,6 +25,7 @@ from enum import IntEnum
 from typing import Any
 
 from iomt.wire.errors import DecodeError
+from iomt.wire.fields import load_json
 
 #: Where the gateway receives batches.
 UPLINK_PATH = "/api/v1/uplink"
@@ -128,10 +129,7 @@ def decode_ack(body: bytes) -> UplinkAck:
     Every key must be present with a non-negative integer and no other key may appear: an edge deletes
     records on the strength of this answer, so it must not guess at one it does not understand.
     """
-    try:
-        data: Any = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise DecodeError("json", f"acknowledgement is not JSON: {exc}") from None
+    data: Any = load_json(body, "acknowledgement is not JSON")
     if not isinstance(data, dict):
         raise DecodeError("json", f"acknowledgement must be an object, got {type(data).__name__}")
     unknown = sorted(set(data) - set(ACK_FIELDS))

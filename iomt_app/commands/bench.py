@@ -18,10 +18,13 @@ BENCH_MODULES = {
     "edge": ("benchmarks.edge",),
     "store": ("benchmarks.store",),
     "dashboard": ("benchmarks.dashboard",),
+    "station": ("benchmarks.station",),
     "train": ("benchmarks.train",),
     "mqtt": ("benchmarks.mqtt",),
     "bodies": ("benchmarks.bodies",),
     "broker-restart": ("benchmarks.broker_restart",),
+    "fuzz": ("benchmarks.fuzz",),
+    "faults": ("benchmarks.fault_cases",),
 }
 
 

@@ -52,5 +52,5 @@ def test_which_events_open_an_alert_and_which_resolve_one():
     inference = dataclasses.replace(resolution, kind=EventKind.INFERENCE)
     assert alerts.edge_resolutions([raised, resolution, no_id, anonymous, inference]) == [
         AlertUpdate("a1", AlertAction.RESOLVE, "edge:edge-9", T0_US + 5, node="edge-9"),
-        AlertUpdate("a1", AlertAction.RESOLVE, "edge:unknown", T0_US + 5, node=""),  # refused when applied
+        AlertUpdate("a1", AlertAction.RESOLVE, "gateway", T0_US + 5, node=""),  # the gateway's own alarms only
     ]

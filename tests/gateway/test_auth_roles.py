@@ -65,6 +65,22 @@ ENDPOINTS: dict[tuple[str, str], tuple[str, int, Any]] = {
     ("GET", "/api/v1/images/{image_id}/masks/{layer}"): ("viewer", 404, None),
     # past the checks: this gateway has no device registry, so it holds no device keys (503)
     ("GET", "/api/v1/edge/device-keys"): ("edge", 503, None),
+    # the central station (gateway.station.routes)
+    ("GET", "/api/v1/station"): ("viewer", 200, None),
+    ("GET", "/api/v1/vitals"): ("viewer", 200, None),
+    ("GET", "/api/v1/news2"): ("viewer", 200, None),
+    ("GET", "/api/v1/patients/{device}/vitals"): ("viewer", 200, None),
+    ("GET", "/api/v1/patients/{device}/news2"): ("viewer", 200, None),
+    ("GET", "/api/v1/patients/{device}/beats"): ("viewer", 200, None),
+    ("GET", "/api/v1/patients/{device}/limits"): ("viewer", 200, None),
+    ("PUT", "/api/v1/patients/{device}/limits"): ("clinician", 200, {"limits": {"hr": {"high": 110}}}),
+    ("POST", "/api/v1/patients/{device}/limits/reset"): ("clinician", 200, {}),
+    ("GET", "/api/v1/patients/{device}/limits/history"): ("viewer", 200, None),
+    ("GET", "/api/v1/limits/defaults"): ("viewer", 200, None),
+    ("GET", "/api/v1/patient-registry"): ("viewer", 200, None),
+    ("GET", "/api/v1/patient-registry/{device}"): ("viewer", 200, None),
+    ("PUT", "/api/v1/patient-registry/{device}"): ("admin", 200, {"bed": "1"}),
+    ("PUT", "/api/v1/patient-registry/{device}/clinical"): ("clinician", 200, {"spo2_scale": "1"}),
 }
 PATH_VALUES = {"device": "p404", "stream": "ecg", "event_id": "0" * 32, "node": "edge-404", "name": "ghost",
                "image_id": "0" * 32, "layer": "predicted"}

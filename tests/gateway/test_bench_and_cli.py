@@ -69,3 +69,32 @@ def test_influx_retention_policies_follow_the_settings(influxd):
     policies = {row[0]: row[1] for row in again._query('SHOW RETENTION POLICIES ON "retention_test"')[0][0]["values"]}
     assert policies["raw"] == "72h0m0s" and policies["keep"] == "720h0m0s"
     again.close()
+
+
+@pytest.mark.slow
+def test_bench_dashboard_measures_the_station_with_numerics_on(tmp_path: Path):
+    out = tmp_path / "dashboard.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "iomt_app", "bench", "dashboard", "--patients", "5", "--seconds", "2", "--json",
+         str(out)], capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(out.read_text())
+    loaded = result["streaming"]
+    assert loaded["cards"] == 5 and loaded["fps"] > 0 and result["baseline_idle_page"]["fps"] > 0
+    assert loaded["vitals_readings_per_s"] > 0 and loaded["wave_frames_per_s"] > 0  # numerics and traces live
+    assert loaded["gateway_and_feeder_cpu_s_per_s"] > 0 and "streaming" in proc.stdout
+
+
+def test_bench_station_measures_the_write_path_against_the_store_alone(tmp_path: Path):
+    out = tmp_path / "station.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "iomt_app", "bench", "station", "--patients", "20", "--seconds", "6", "--json",
+         str(out)], capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(out.read_text())
+    assert result["vitals_readings"] == 120
+    assert result["baseline_store_only"]["alerts_changed"] == 0  # the store alone derives nothing
+    assert result["with_station"]["alerts_changed"] > 0  # two of the 20 deteriorate into alarms
+    assert result["with_station"]["realtime_factor"] > 0 and "station cost" in proc.stdout

@@ -35,13 +35,20 @@ def test_decimation_keeps_peaks_and_length():
     assert decimate_peaks(np.array([1.0, 2.0, 9.0], np.float32), 2).tolist() == [1.0, 9.0]
 
 
-def test_frames_for_display_ecg_decimated_motion_as_magnitude():
+def test_frames_for_display_each_stream_kept_apart():
     ecg = frame_for_display(ecg_frame("p1", 0), ecg_hz=125, motion_hz=25)
-    assert ecg is not None and len(ecg.v) == 125 and ecg.dt_us == 8000
+    assert ecg is not None and len(ecg.v) == 125 and ecg.dt_us == 8000 and ecg.stream == "ecg"
     acc = frame_for_display(acc_frame("p1", 0), ecg_hz=125, motion_hz=25)
-    assert acc is not None and len(acc.v) == 25 and acc.v[0] == pytest.approx(1.0)
-    eda = make_frame("p1", "eda", 0, T0_US, 4.0, np.ones(4, np.int16))
-    assert frame_for_display(eda, 125, 25) is None
+    assert acc is not None and len(acc.v) == 25 and acc.v[0] == pytest.approx(1.0) and acc.stream == "acc"
+    # the emotion band's streams each keep their name (the page draws each in its own trace)
+    ppg = frame_for_display(make_frame("p1", "ppg", 0, T0_US, 64.0, np.arange(64, dtype=np.int16)), 125, 25)
+    assert ppg is not None and ppg.stream == "ppg" and ppg.dt_us == round(1e6 / 64)
+    resp = frame_for_display(make_frame("p1", "resp", 0, T0_US, 100.0, np.ones(100, np.int16)), 125, 25)
+    assert resp is not None and resp.stream == "resp" and len(resp.v) == 25
+    eda = frame_for_display(make_frame("p1", "eda", 0, T0_US, 4.0, np.ones(4, np.int16)), 125, 25)
+    assert eda is not None and eda.stream == "eda" and len(eda.v) == 4
+    gyro = make_frame("p1", "gyro", 0, T0_US, 50.0, np.ones((50, 3), np.int16))
+    assert frame_for_display(gyro, 125, 25) is None
 
 
 async def test_a_slow_browser_queue_is_bounded_and_drops_oldest():

@@ -13,6 +13,7 @@ from gateway.alerts import OPEN_STATES, AlertAction, AlertNotFound, AlertTransit
 from gateway.store.records import AlertQuery, EventQuery, Table, WriteBatch
 from iomt.wire.deadletter import make_deadletter
 from iomt.wire.events import AlertState, Event, EventKind, Priority
+from iomt.wire.frames import Reading
 from tests.gateway.helpers import (
     ECG_RATE,
     FRAME_SAMPLES,
@@ -306,3 +307,49 @@ def test_data_survives_reopening(store_factory):
     third = store_factory()  # the refused redelivery was counted where the next process finds it
     assert [(s.stream, s.frames, s.duplicates) for s in third.stream_stats()] == [("ecg", 1, 1)]
     assert stored_twice(third) == []
+
+
+def _reading(device: str, stream: str, seq: int, t_us: int, **values: float) -> Reading:
+    return Reading(device, stream, seq, t_us, values)
+
+
+def test_readings_come_back_over_a_range_with_every_value_and_bucketed_beyond_the_points_asked(store):
+    rows = [_reading("p1", "vitals", s, T0_US + s * 1_000_000, spo2=90.0 + s, hr=60.0 + 2 * s) for s in range(10)]
+    rows.append(_reading("p1", "vitals", 10, T0_US + 10_000_000, temp_c=37.5))  # a monitor sends what it measured
+    rows.append(_reading("p2", "vitals", 0, T0_US + 1_000_000, spo2=50.0))
+    rows.append(_reading("p1", "news2", 0, T0_US + 1_000_000, total=7.0))
+    store.write(WriteBatch(readings=rows))
+    every = store.query_readings("p1", "vitals", T0_US, T0_US + 10_000_000, 100)
+    assert every.names == ("hr", "spo2", "temp_c") and every.readings == 11
+    assert every.t_us.tolist() == [T0_US + s * 1_000_000 for s in range(11)]
+    np.testing.assert_allclose(every.mean[:10, 1], [90.0 + s for s in range(10)])
+    np.testing.assert_array_equal(every.low, every.mean)
+    assert np.isnan(every.mean[10, 0]) and every.mean[10, 2] == 37.5 and np.isnan(every.mean[0, 2])
+    # both ends inclusive, other devices and streams left out
+    inner = store.query_readings("p1", "vitals", T0_US + 2_000_000, T0_US + 4_000_000, 100)
+    assert inner.t_us.tolist() == [T0_US + 2_000_000, T0_US + 3_000_000, T0_US + 4_000_000]
+    assert inner.names == ("hr", "spo2")
+    # 10 readings into 2 buckets of 5 s: mean, min and max per bucket
+    two = store.query_readings("p1", "vitals", T0_US, T0_US + 9_999_999, 2)
+    assert two.readings == 10 and two.t_us.tolist() == [T0_US, T0_US + 5_000_000]
+    np.testing.assert_allclose(two.mean[:, 1], [92.0, 97.0])
+    np.testing.assert_allclose(two.low[:, 0], [60.0, 70.0])
+    np.testing.assert_allclose(two.high[:, 0], [68.0, 78.0])
+    empty = store.query_readings("p1", "vitals", T0_US + 10**9, T0_US + 2 * 10**9, 10)
+    assert (empty.readings, empty.t_us.size, empty.names) == (0, 0, ())
+
+
+def test_the_latest_reading_of_a_stream_per_device(store):
+    assert store.latest_readings("vitals") == {}
+    store.write(WriteBatch(readings=[
+        _reading("p1", "vitals", 1, T0_US + 2_000_000, spo2=93.0),
+        _reading("p1", "vitals", 0, T0_US + 1_000_000, spo2=99.0),
+        _reading("p2", "vitals", 4, T0_US, hr=51.0, spo2=97.5),
+        _reading("p3", "status", 0, T0_US, battery_pct=40.0),
+    ]))
+    store.write(WriteBatch(frames=[ecg_frame("p4", 0)]))
+    latest = store.latest_readings("vitals")
+    assert set(latest) == {"p1", "p2"}
+    assert latest["p1"] == Reading("p1", "vitals", 1, T0_US + 2_000_000, {"spo2": 93.0})
+    assert latest["p2"].values == {"hr": 51.0, "spo2": 97.5} and latest["p2"].seq == 4
+    assert store.latest_readings("status")["p3"].values == {"battery_pct": 40.0}

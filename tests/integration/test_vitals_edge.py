@@ -62,7 +62,8 @@ async def test_a_compressed_sepsis_course_reaches_the_gateway_as_a_vitals_risk_a
             await asyncio.to_thread(publisher.stop)
             await asyncio.to_thread(node.stop, 1.0)
         store = gateway.store
-        assert store.count(Table.READINGS) == len(t)  # every reading forwarded
+        assert store.stored_sequences("bed-7", "vitals") == list(range(len(t)))  # every reading forwarded
+        assert store.count(Table.READINGS) == 2 * len(t)  # and the gateway's NEWS2 of each (gateway.station)
         scored = store.events(EventQuery(device="bed-7", kind=EventKind.INFERENCE, model="vitals", limit=1000))
         assert len(scored) == windows  # one a minute of device time
         assert {e.label for e in scored if e.t_us < T0_US + course.start_s * 1e6} <= {"none", "low"}

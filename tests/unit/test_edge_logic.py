@@ -27,7 +27,7 @@ def test_sequence_tracker_tells_gaps_late_and_duplicates_apart() -> None:
     assert verdicts[:4] == [Verdict.OK, Verdict.OK, Verdict.OK, Verdict.GAP] and all(
         isinstance(v, Verdict) for v in verdicts)
     totals = tracker.totals()
-    assert totals == {"received": 9, "missing": 0, "duplicates": 2, "reordered": 2}
+    assert totals == {"received": 9, "missing": 0, "duplicates": 2, "reordered": 2, "restarts": 0, "jumps": 0}
     tracker.observe("d", "ecg", 10)
     assert tracker.totals()["missing"] == 3
     for seq in [0, 2, 2, 1]:
@@ -36,7 +36,8 @@ def test_sequence_tracker_tells_gaps_late_and_duplicates_apart() -> None:
     assert tracker.totals() == {
         "received": sum(c.received for c in per_stream), "missing": sum(c.missing for c in per_stream),
         "duplicates": sum(c.duplicates for c in per_stream), "reordered": sum(c.reordered for c in per_stream),
-    } == {"received": 14, "missing": 3, "duplicates": 3, "reordered": 3}
+        "restarts": 0, "jumps": 0,
+    } == {"received": 14, "missing": 3, "duplicates": 3, "reordered": 3, "restarts": 0, "jumps": 0}
 
 
 @pytest.mark.parametrize("bpm", [48.0, 72.0, 110.0, 160.0])

@@ -13,8 +13,10 @@ from hypothesis.extra.numpy import arrays
 
 from iomt.wire.errors import DecodeError
 from iomt.wire.frames import (
+    FRAME_VERSION,
     HEADER,
     HEADER_SIZE,
+    HEADER_V1,
     Frame,
     Reading,
     decode_payload,
@@ -33,7 +35,7 @@ def ecg_frame(seq: int = 7, n: int = 125) -> Frame:
 
 def patch_header(payload: bytes, **fields: object) -> bytes:
     names = ["magic", "version", "dtype", "channels", "dev_len", "stream_len", "flags",
-             "seq", "t0_us", "rate", "scale", "n_samples"]
+             "seq", "t0_us", "rate", "scale", "n_samples", "boot"]
     values = dict(zip(names, HEADER.unpack_from(payload), strict=True))
     values.update(fields)
     return HEADER.pack(*(values[n] for n in names)) + payload[HEADER_SIZE:]
@@ -101,7 +103,7 @@ GOOD = encode_frame(ecg_frame())
         (b"XX" + GOOD[2:], "magic"),
         (b"", "payload"),
         (b"{not json", "json"),
-        (b'{"v": 2, "device": "a", "stream": "vitals", "seq": 1, "t": 1764000000, "values": {"hr": 1}}', "version"),
+        (b'{"v": 3, "device": "a", "stream": "vitals", "seq": 1, "t": 1764000000, "values": {"hr": 1}}', "version"),
         (b'{"v": 1, "device": "a", "stream": "weather", "seq": 1, "t": 1764000000, "values": {"x": 1}}', "stream"),
         (b'{"v": 1, "device": "a", "stream": "vitals", "seq": -1, "t": 1764000000, "values": {"hr": 1}}', "seq"),
         (b'{"v": 1, "device": "a", "stream": "vitals", "seq": 1, "t": 1764000000, "values": {}}', "values"),
@@ -143,8 +145,54 @@ def test_payload_must_match_its_topic() -> None:
 
 def test_header_layout_is_stable() -> None:
     # The wire format is a contract with devices in the field: its size must not drift silently.
-    assert HEADER_SIZE == 36
-    assert struct.calcsize("<2sBBBBBBIqdfI") == HEADER_SIZE
+    assert HEADER_SIZE == 40  # v2: v1's 36 bytes and the boot id
+    assert struct.calcsize("<2sBBBBBBIqdfII") == HEADER_SIZE
+    assert struct.calcsize("<2sBBBBBBIqdfI") == HEADER_V1.size == 36
+
+
+def test_v2_carries_the_boot_id_and_v1_still_decodes_as_boot_0() -> None:
+    frame = make_frame("patient-0001", "ecg", 7, T0, 250.0, np.arange(5, dtype=np.int16), 0.001, boot=0xDEADBEEF)
+    v2 = encode_frame(frame)
+    assert v2[2] == FRAME_VERSION == 2
+    decoded = decode_payload(v2)
+    assert isinstance(decoded, Frame) and decoded.boot == 0xDEADBEEF and decoded.seq == 7
+    # the same frame as a v1 device sends it: the v1 header, no boot id
+    fields = list(HEADER.unpack_from(v2))[:-1]
+    fields[1] = 1
+    v1 = HEADER_V1.pack(*fields) + v2[HEADER_SIZE:]
+    old = decode_payload(v1)
+    assert isinstance(old, Frame) and old.boot == 0 and old.seq == 7 and old.t0_us == T0
+    np.testing.assert_array_equal(old.samples, decoded.samples)
+    assert old.encoded == v1  # forwarded as received
+
+
+def test_json_v2_carries_the_boot_id_and_v1_still_decodes() -> None:
+    reading = Reading("patient-0001", "vitals", 3, T0, {"hr": 71.0}, boot=42)
+    decoded = decode_payload(encode_reading(reading))
+    assert decoded == reading
+    v1 = json.dumps({"v": 1, "device": "patient-0001", "stream": "vitals", "seq": 3, "t": T0 / 1e6,
+                     "values": {"hr": 71.0}}).encode()
+    assert decode_payload(v1) == Reading("patient-0001", "vitals", 3, T0, {"hr": 71.0}, boot=0)
+
+
+@pytest.mark.parametrize(("body", "field"), [
+    ({"t": 1e308}, "t"), ({"t": -1e308}, "t"), ({"t": 10**400}, "t"), ({"seq": 10**400}, "seq"),
+    ({"boot": 2**32}, "boot"), ({"boot": -1}, "boot"), ({"values": {"hr": 10**400}}, "values"),
+    ({"stream": "eda", "rate": 10**400, "samples": [1.0]}, "rate"),
+    ({"stream": "eda", "rate": 4.0, "samples": [10**400]}, "samples"),
+])
+def test_numbers_beyond_any_clock_or_float_are_rejected_naming_the_field(body: dict[str, object], field: str) -> None:
+    message = {"v": 2, "device": "patient-0001", "stream": "vitals", "seq": 3, "t": T0 / 1e6, "values": {"hr": 1}}
+    with pytest.raises(DecodeError) as info:
+        decode_payload(json.dumps({**message, **body}).encode())
+    assert info.value.field == field
+
+
+@pytest.mark.parametrize("payload", [b"[" * 100_000, b'{"v": 2, "seq": ' + b"1" * 5000 + b"}"])
+def test_json_that_breaks_the_parser_itself_is_a_decode_error(payload: bytes) -> None:
+    with pytest.raises(DecodeError) as info:
+        decode_payload(payload if payload[:1] == b"{" else b" " + payload)
+    assert info.value.field == "json"
 
 
 def test_int16_samples_fit_any_amplitude_at_a_power_of_two_scale_and_never_clip() -> None:

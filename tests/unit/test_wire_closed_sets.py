@@ -59,7 +59,7 @@ def test_an_unknown_sample_type_is_refused_listing_the_known_ones() -> None:
     payload[3] = 9
     with pytest.raises(DecodeError, match=r"unknown sample type code 9 \(1=int16, 2=float32, 3=int32\)") as info:
         decode_frame(bytes(payload))
-    assert info.value.field == "dtype" and HEADER.size == 36
+    assert info.value.field == "dtype" and HEADER.size == 40
 
 
 def test_the_image_pixel_type() -> None:
