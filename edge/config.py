@@ -86,6 +86,10 @@ class EdgeConfig(StrictModel):
         "(the gateway's NEWS2 alarms stand alone)."
     )
     metrics_port: int | None = Field(None, ge=0, le=65535, description="Serve Prometheus metrics on this port.")
+    allow_unencrypted_images: bool = Field(
+        False, description="Accept images that are not sealed end to end (legacy devices); refused (dead-lettered) "
+        "otherwise. The gateway must allow them too (gateway.imaging.require_encryption = false)."
+    )
 
     @field_validator("node_id", "site")
     @classmethod

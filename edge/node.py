@@ -18,6 +18,7 @@ import time
 from collections import deque
 
 from edge.config import EdgeConfig
+from edge.device_keys import DeviceKeyClient, EdgeKeyRing
 from edge.gc_pauses import GcPauses, freeze_startup
 from edge.metrics import EdgeMetrics
 from edge.outbox import Outbox
@@ -40,9 +41,14 @@ class EdgeNode:
     def __init__(self, config: EdgeConfig, bus: MessageBus | None = None) -> None:
         self.config = config
         self.metrics = EdgeMetrics()
-        self.processor = EdgeProcessor(config)
+        token = config.uplink_secret()
+        key_client = DeviceKeyClient(config.gateway_url, token, config.uplink_timeout_s, config.gateway_ca_file) \
+            if token else None
+        #: device keys fetched from the gateway as images need them, to open sealed images (memory only)
+        self.keys = EdgeKeyRing(key_client)
+        self.processor = EdgeProcessor(config, keys=self.keys)
         self.outbox = Outbox(config.outbox_path, config.outbox_synchronous, max_bytes=int(config.outbox_max_mb * 2**20))
-        client = GatewayClient(config.gateway_url, config.uplink_timeout_s, config.node_id, config.uplink_secret(),
+        client = GatewayClient(config.gateway_url, config.uplink_timeout_s, config.node_id, token,
                                config.gateway_ca_file)
         self.uplink = UplinkSender(self.outbox, client, config.uplink_batch)
         self._own_bus = bus is None
@@ -71,6 +77,10 @@ class EdgeNode:
         if self.config.metrics_port is not None:
             self.metrics.serve(self.config.metrics_port)
         self.uplink.start()
+        if self.keys.client is None:
+            log.warning("no uplink token (uplink_token_file): device keys cannot be fetched, so sealed images are "
+                        "forwarded unopened and not analysed here")
+        self.keys.start()
         self._worker = threading.Thread(target=self._work, name="edge-worker", daemon=True)
         self._worker.start()
         self.bus.subscribe(topics.data_filter(self.config.site), self._enqueue, qos=1)
@@ -97,6 +107,7 @@ class EdgeNode:
         while time.monotonic() < deadline and self.outbox.pending > 0:
             time.sleep(0.05)
         self.uplink.stop()
+        self.keys.stop()
         self.outbox.close()
         self.gc.uninstall()
 

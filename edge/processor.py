@@ -4,12 +4,14 @@ letters out.
 A data message is decoded (a bad one becomes a dead letter naming the field), its sequence number
 classified, and it is forwarded as received; a waveform frame in order also feeds the pipelines of
 this node's models (:mod:`edge.pipeline_registry`), and so does a reading in order (vital signs) the
-pipelines that read its stream (:class:`edge.pipeline.ReadingPipeline`). Each batch ends with one
-inference cycle.
+pipelines that read its stream (:class:`edge.pipeline.ReadingPipeline`). Imaging chunks are
+reassembled, checked and opened with the device's key (:mod:`edge.image_ingest`); a complete image is
+forwarded still sealed. Each batch ends with one inference cycle.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from dataclasses import dataclass, field
@@ -17,14 +19,15 @@ from typing import Any
 
 from edge.config import EdgeConfig
 from edge.events import EventFactory
+from edge.image_ingest import ImageArrival, ImageIngest
 from edge.inference import InferenceEngine, Inferred
 from edge.pipeline import Pipeline, ReadingPipeline
 from edge.pipeline_registry import PipelineContext, build_pipelines
 from edge.quality_state import QualityTracker
 from edge.registry import ModelRegistry
 from edge.sequence import SequenceTracker, Verdict
-from iomt.wire import topics
-from iomt.wire.chunks import Reassembler, decode_image
+from iomt.wire import envelope, topics
+from iomt.wire.chunks import CHUNK_HEADER
 from iomt.wire.deadletter import encode_deadletter, make_deadletter
 from iomt.wire.errors import DecodeError
 from iomt.wire.events import Event, encode_event
@@ -69,12 +72,15 @@ class BatchResult:
     deadletters: list[bytes] = field(default_factory=list)
     #: the windows that went through a model in this batch's cycle, by model
     inferred: list[Inferred] = field(default_factory=list)
+    #: complete images accepted in this batch (pixels when opened here), for an imaging pipeline
+    images: list[ImageArrival] = field(default_factory=list)
 
 
 class EdgeProcessor:
     """Decoding, sequence accounting, the pipelines of the configured models and inference."""
 
-    def __init__(self, config: EdgeConfig, registry: ModelRegistry | None = None) -> None:
+    def __init__(self, config: EdgeConfig, registry: ModelRegistry | None = None,
+                 keys: envelope.KeyLookup | None = None) -> None:
         self.config = config
         self.events = EventFactory(config.site, config.node_id)
         self.quality = QualityTracker(config.site, config.node_id)
@@ -83,7 +89,8 @@ class EdgeProcessor:
         self.rejections: dict[str, int] = {}
         self.pipelines: list[Pipeline[Any]] = build_pipelines(PipelineContext(config, self.events, self.quality))
         self.registry = registry or ModelRegistry(config.models_dir, config.models)
-        self.images = Reassembler()
+        self.images = ImageIngest(keys if keys is not None else (lambda _device, _key_id: None),
+                                  allow_unencrypted=config.allow_unencrypted_images)
         self._topics: dict[str, topics.Topic] = {}
         self._by_stream: dict[str, list[Pipeline[Any]]] = {}
         self._by_reading_stream: dict[str, list[ReadingPipeline[Any]]] = {}
@@ -111,6 +118,9 @@ class EdgeProcessor:
                 log.exception("edge failed on a message on %s; dead-lettered, the batch goes on", topic[:200])
                 self._reject(topic, "processing", f"the edge failed on it ({type(exc).__name__}: {exc})"[:300],
                              payload, result)
+        if self.images.waiting:
+            opened, _refused = self.images.ready()  # keys that arrived: open the waiting images for analysis
+            result.images.extend(opened)
         try:
             events, result.inferred = self.engine.cycle()
         except Exception:  # the records are durable either way; a cycle that fails must not block them
@@ -127,21 +137,36 @@ class EdgeProcessor:
         self.counters.dead_letter += 1
         self.rejections[field_name] = self.rejections.get(field_name, 0) + 1
         letter = make_deadletter(topic, field_name, reason, self.config.node_id, time.time_ns() // 1000, payload)
+        if self._is_image_topic(topic):  # an image's dead letter keeps its chunk header, never pixels
+            letter = make_deadletter(topic, field_name, reason, self.config.node_id, letter.t_us,
+                                     payload[:CHUNK_HEADER.size])
+            letter = dataclasses.replace(letter, payload_len=len(payload))
         result.deadletters.append(encode_deadletter(letter))
 
-    def _image_chunk(self, topic: topics.Topic, payload: bytes) -> None:
-        """Reassemble and validate imaging objects (raises DecodeError naming the field).
+    def _is_image_topic(self, topic: str) -> bool:
+        parsed = self._topics.get(topic)
+        if parsed is None:
+            try:
+                parsed = topics.parse_topic(topic)
+            except DecodeError:
+                return False
+        return parsed.name in CHUNKED_STREAMS
 
-        No imaging model or image store exists yet: complete images are counted, not forwarded.
-        """
+    def _image_chunk(self, topic: topics.Topic, payload: bytes, result: BatchResult) -> None:
+        """Reassemble, check and open imaging objects (raises DecodeError naming the field); a complete one
+        is forwarded to the gateway still sealed (:mod:`edge.image_ingest`) and its pixels, when opened,
+        are in ``result.images`` for an imaging pipeline."""
         self.counters.image_chunks += 1
-        obj = self.images.add(f"{topic.device}/{topic.name}", payload)
-        if obj is not None:
-            decode_image(obj)
+        assert topic.device is not None
+        arrival = self.images.chunk(topic.device, topic.name, payload)
+        if arrival is not None:
+            result.records.append(arrival.record)
+            result.images.append(arrival)
             self.counters.images += 1
 
     def _decode(self, topic: str, payload: bytes, arrival_ns: int, result: BatchResult) -> None:
         self.counters.messages += 1
+        parsed: topics.Topic | None = None
         try:
             parsed = self._topics.get(topic)
             if parsed is None:
@@ -154,7 +179,7 @@ class EdgeProcessor:
                 self.counters.ignored += 1
                 return
             if parsed.name in CHUNKED_STREAMS:
-                self._image_chunk(parsed, payload)
+                self._image_chunk(parsed, payload, result)
                 return
             message = decode_payload(
                 payload, device=parsed.device, stream=parsed.name, max_bytes=self.config.max_payload_bytes

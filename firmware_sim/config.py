@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field
 
 from firmware_sim.rates import RatesName
+from firmware_sim.scenario import DEFAULT_IMAGING_DEVICES
 from iomt.config import MqttConfig, StrictModel
 
 
@@ -21,9 +22,15 @@ class SimConfig(StrictModel):
     qos: int = Field(1, ge=0, le=1, description="MQTT QoS of data frames (1: at-least-once).")
     publish_truth: bool = Field(True, description="Publish ground truth on the truth topics.")
     frame_s: float = Field(0.5, ge=0.05, le=10, description="Seconds of signal per ECG/motion frame.")
+    imaging_devices: int = Field(
+        DEFAULT_IMAGING_DEVICES, ge=0, le=100,
+        description="Imaging devices in the default mix (ultrasound, an image every 10 s, imaging the patients in "
+        "turn); their images are sealed with their keys from device_credentials."
+    )
     device_credentials: Path | None = Field(
         None, description="JSON file of per-device MQTT credentials ({\"devices\": {id: {\"username\", "
-        "\"password\"}}}); each device then connects with its own, as real devices do."
+        "\"password\", \"key_id\", \"key\"}}}); each device then connects with its own, as real devices do, and "
+        "imaging devices seal their images with their key."
     )
     rates: RatesName = Field("realistic", description=(
         "Random falls, arrhythmia episodes and deteriorations: realistic (clinically plausible, the default), "

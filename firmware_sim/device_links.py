@@ -5,7 +5,11 @@ for a broker that authenticates devices: it routes each publish to the connectio
 its topic names, so every device is seen by the broker (and its ACLs) as itself. The credentials
 come from a JSON file written when the devices were enrolled::
 
-    {"devices": {"patient-0001": {"username": "patient-0001", "password": "..."}, ...}}
+    {"devices": {"patient-0001": {"username": "patient-0001", "password": "...",
+                                  "key_id": 1, "key": "<64 hex digits>"}, ...}}
+
+``key_id``/``key`` (optional) are the device's end-to-end key from the registry
+(:func:`load_device_keys`): imaging devices seal their images with it.
 """
 
 from __future__ import annotations
@@ -44,6 +48,34 @@ def load_device_credentials(path: Path) -> dict[str, tuple[str, SecretStr]]:
                 or not isinstance(entry.get("password"), str):
             raise CredentialsError(f'{path}: device {device!r} needs a string "username" and "password"')
         out[device] = (entry["username"], SecretStr(entry["password"]))
+    return out
+
+
+def load_device_keys(path: Path) -> dict[str, tuple[int, bytes]]:
+    """``{device: (key_id, key)}`` of every device in ``path`` that has an end-to-end key."""
+    try:
+        data = json.loads(path.read_text())
+    except OSError as exc:
+        raise CredentialsError(f"cannot read the device credentials {path}: {exc.strerror}") from None
+    except ValueError as exc:
+        raise CredentialsError(f"the device credentials {path} are not JSON: {exc}") from None
+    devices = data.get("devices") if isinstance(data, dict) else None
+    if not isinstance(devices, dict):
+        raise CredentialsError(f'the device credentials {path} need a "devices" object')
+    out: dict[str, tuple[int, bytes]] = {}
+    for device, entry in devices.items():
+        if not isinstance(entry, dict) or entry.get("key") is None:
+            continue
+        key_id, key = entry.get("key_id"), entry.get("key")
+        try:
+            raw = bytes.fromhex(key) if isinstance(key, str) else b""
+        except ValueError:
+            raw = b""
+        if type(key_id) is not int or key_id < 1 or len(raw) != 32:
+            # the key itself is never shown
+            raise CredentialsError(f'{path}: device {device!r} needs "key_id" (an integer >= 1) and "key" (64 hex '
+                                   "digits) together")
+        out[device] = (key_id, raw)
     return out
 
 

@@ -4,13 +4,14 @@ per ``frame_s``, applies its signal faults, and queues ground truth as the event
 A patient's body-worn devices publish under the patient's id (their phone/hub relays them), one
 stream name per signal: ECG patch ``ecg``; motion wearable ``acc`` + ``gyro``; emotion band ``ecg``,
 ``eda``, ``ppg``, ``resp``; vitals monitor ``vitals``. An imaging device has its own id and publishes
-chunked ``image`` objects (:mod:`iomt.wire.chunks`).
+chunked ``image`` objects (:mod:`iomt.wire.chunks`), sealed end to end with its key
+(:mod:`iomt.wire.sealed_image`), each naming the patient it imaged.
 """
 
 from __future__ import annotations
 
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +31,7 @@ from firmware_sim.truth import TruthEvent
 from firmware_sim.vitals import VitalsGenerator
 from iomt.wire.chunks import Image, encode_image, split
 from iomt.wire.frames import Reading, encode_frame, encode_reading, int16_samples, make_frame
+from iomt.wire.sealed_image import GROUND_TRUTH, MaskLayer, SealedImage, seal_image
 from iomt.wire.vitals import FIELDS, parse_vitals
 from models.clinical import news2
 from models.clinical.risk import observation, risk_of
@@ -368,33 +370,55 @@ class ImagingDevice(SimDevice):
     """Grayscale phantoms (ultrasound- or X-ray-like, :mod:`firmware_sim.imaging`) with or without
     lesions, chunked, with the device's pixel spacing in each image; the truth (kind ``lesion``) is the
     union mask of the lesions (run-length encoded), its bounding box, each lesion's shape, appearance and
-    size, and the artefacts drawn. The device draws its scanner settings once."""
+    size, and the artefacts drawn. The device draws its scanner settings once.
+
+    With a key (:meth:`use_key`, from the device's registry enrolment) each image is sealed end to end
+    (:mod:`iomt.wire.sealed_image`): pixels, spacing, the patient imaged (``patients`` in turn) and the
+    ground-truth mask as an annotation layer, so nothing between the device and the store reads them.
+    Without one it sends the plain imaging object, as a legacy device would."""
 
     kind = "imaging"
 
     def __init__(self, device_id: str, rng: np.random.Generator, interval_s: float = 10.0, size: int = 128,
                  modality: str = "ultrasound", lesion_probability: float = 0.5, chunk_size: int = 4096,
-                 faults: list[Any] | None = None, first_image_s: float | None = None) -> None:
+                 faults: list[Any] | None = None, first_image_s: float | None = None,
+                 patients: Sequence[str] = ()) -> None:
         """``first_image_s``: when the first image is taken (0 < first_image_s <= interval_s; default
         ``interval_s``), so many devices with long intervals need not all send at once."""
         super().__init__(device_id, rng, faults)
         if first_image_s is not None and not 0 < first_image_s <= interval_s:
             raise ValueError(f"first_image_s must be in (0, interval_s={interval_s}], got {first_image_s}")
         self.scanner = draw_scanner(rng, modality)
+        self.patients = tuple(patients)
+        self.key: tuple[int, bytes] | None = None
 
         def render(seq: int, t0_us: int) -> list[bytes]:
             lesion = bool(rng.random() < lesion_probability)
             p = render_phantom(rng, self.scanner, size, lesion)
             stamp = self.stamp(t0_us)
             t_s = (t0_us - self.start_us) / 1e6 - self.stagger_s
+            patient = self.patients[seq % len(self.patients)] if self.patients else None
             self.note("lesion", "lesion" if p.has_lesion else "none", t_s, t_s, {
                 "seq": seq, "modality": modality, "bbox": mask_bbox(p.mask), "shape": [size, size],
                 "mask_rle": mask_rle(p.mask), "spacing_mm": list(p.spacing_mm),
-                "lesions": [info.as_dict() for info in p.lesions], "artefacts": list(p.artefacts)})
-            return split(encode_image(Image(seq, stamp, p.image, p.spacing_mm)), seq, chunk_size)
+                "lesions": [info.as_dict() for info in p.lesions], "artefacts": list(p.artefacts),
+                "patient": patient})
+            image = Image(seq, stamp, p.image, p.spacing_mm)
+            return split(self.package(image, modality, patient, p.mask), seq, chunk_size)
 
         source = self._source("image", 1.0 / interval_s, interval_s, render)
         source.lead_s = interval_s - (first_image_s if first_image_s is not None else interval_s)
+
+    def use_key(self, key_id: int, key: bytes) -> None:
+        """Seal every image from now on with this registry key (version ``key_id``)."""
+        self.key = (key_id, key)
+
+    def package(self, image: Image, modality: str, patient: str | None, mask: np.ndarray) -> bytes:
+        """What goes into the chunks: the sealed image, or the plain object without a key."""
+        if self.key is None:
+            return encode_image(image)
+        sealed = SealedImage(image, patient, modality, (MaskLayer.of(GROUND_TRUTH, "simulator", mask),))
+        return seal_image(sealed, self.key[1], device=self.device_id, key_id=self.key[0])
 
 
 @dataclass

@@ -16,6 +16,7 @@ Example::
     id = "us-probe-1"
     modality = "ultrasound"
     interval_s = 5
+    patients = ["patient-0001", "patient-0002"]   # imaged in turn (default: every patient)
 
     [[faults]]
     type = "loss"
@@ -134,6 +135,10 @@ class ImagingSpec(StrictModel):
     size: int = Field(128, ge=16, le=1024, description="Image width and height in pixels.")
     lesion_probability: float = Field(0.5, ge=0, le=1, description="Chance an image shows a lesion.")
     chunk_size: int = Field(4096, ge=256, le=262_144, description="Bytes per chunk.")
+    patients: list[str] | None = Field(
+        None, description="Patients this device images, in turn (ids); default: every patient of the scenario; "
+        "[] for none (the images then name no patient)."
+    )
     first_image_s: float | None = Field(
         None, gt=0, description="Seconds from the start to the first image (at most interval_s; default interval_s).")
 
@@ -142,6 +147,14 @@ class ImagingSpec(StrictModel):
     def _ident(cls, v: str) -> str:
         if not is_identifier(v):
             raise ValueError(f"{v!r} is not a valid device id (letters, digits, '_', '.', '-')")
+        return v
+
+    @field_validator("patients")
+    @classmethod
+    def _patient_ids(cls, v: list[str] | None) -> list[str] | None:
+        for patient in v or []:
+            if not is_identifier(patient):
+                raise ValueError(f"{patient!r} is not a valid patient id (letters, digits, '_', '.', '-')")
         return v
 
     @model_validator(mode="after")
@@ -187,15 +200,28 @@ class Scenario(StrictModel):
     arrhythmias: list[ArrhythmiaSpec] = Field(default_factory=list, description="Forced arrhythmia episodes.")
 
 
+#: Imaging devices in ``iomt sim``'s and the demo's default mix (benchmarks of physiological load use none).
+DEFAULT_IMAGING_DEVICES = 1
+
+
+def imaging_device_id(index: int) -> str:
+    """The id of the default mix's ``index``-th imaging device (from 1)."""
+    return f"imaging-{index:04d}"
+
+
 def default_scenario(patients: int, seed: int = 0, site: str = "default", ecg_hz: int = 250,
-                     motion_hz: float = 50.0, rates: RatesName = "realistic") -> Scenario:
+                     motion_hz: float = 50.0, rates: RatesName = "realistic", imaging_devices: int = 0) -> Scenario:
     """The default mix: 80 % ECG patch + motion wearable + vitals monitor, 20 % emotion band +
-    motion + vitals (every fifth patient), with random events at the ``rates`` profile."""
+    motion + vitals (every fifth patient), with random events at the ``rates`` profile; and
+    ``imaging_devices`` ultrasound devices imaging the patients in turn, an image every 10 s."""
     groups = []
     for i in range(patients):
         kit = ["emotion_band", "motion", "vitals"] if i % 5 == 4 else list(DEFAULT_DEVICES)
         groups.append({"count": 1, "devices": kit, "ecg_hz": ecg_hz, "motion_hz": motion_hz})
-    return Scenario.model_validate({"site": site, "seed": seed, "patients": groups, "rates": rates})
+    imaging = [{"id": imaging_device_id(j + 1), "modality": "ultrasound", "interval_s": 10.0}
+               for j in range(imaging_devices)]
+    return Scenario.model_validate({"site": site, "seed": seed, "patients": groups, "rates": rates,
+                                    "imaging": imaging})
 
 
 def load_scenario(path: Path) -> Scenario:
@@ -271,7 +297,7 @@ def device_ids(scenario: Scenario) -> list[str]:
         for _ in range(group.count):
             counters[group.prefix] = counters.get(group.prefix, 0) + 1
             ids.append(f"{group.prefix}-{counters[group.prefix]:04d}")
-    return ids
+    return ids + [spec.id for spec in scenario.imaging]
 
 
 def build_devices(scenario: Scenario) -> list[SimDevice]:
@@ -317,8 +343,10 @@ def build_devices(scenario: Scenario) -> list[SimDevice]:
                 kit.append(StatusReporter(pid, rng, faults))
             devices.extend(kit)
             index += 1
+    patient_ids = list(dict.fromkeys(d.device_id for d in devices))
     for j, spec in enumerate(scenario.imaging):
         rng = np.random.default_rng([scenario.seed, j, 0x1A])
         devices.append(ImagingDevice(spec.id, rng, spec.interval_s, spec.size, spec.modality,
-                                     spec.lesion_probability, spec.chunk_size, faults, spec.first_image_s))
+                                     spec.lesion_probability, spec.chunk_size, faults, spec.first_image_s,
+                                     patients=patient_ids if spec.patients is None else spec.patients))
     return devices

@@ -38,7 +38,7 @@ def scenario_for(
     forced = [parse_deterioration(text) for text in deteriorations]
     if path is None:
         scenario = default_scenario(config.patients, config.seed, config.site, config.ecg_hz, config.acc_hz,
-                                    config.rates)
+                                    config.rates, imaging_devices=config.imaging_devices)
         return scenario.model_copy(update={"qos": config.qos, "frame_s": config.frame_s,
                                            "deteriorations": forced})
     scenario = load_scenario(path)
@@ -86,6 +86,7 @@ def run_fleet(
     from firmware_sim.truth import TruthSink
 
     devices = build_devices(scenario)
+    _give_keys(config, devices)
     duration = duration_s if duration_s is not None else scenario.duration_s
     streams = [s for d in devices for s in d.sources]
     bus = _connect(config, [s.device for s in streams],
@@ -148,6 +149,27 @@ def run_replay(
     bus.stop()
     log.info("published %d messages, %d truth events", report.published, report.truth_events)
     return report
+
+
+def _give_keys(config: SimConfig, devices: list[Any]) -> None:
+    """Imaging devices seal their images with their registry keys (from ``config.device_credentials``);
+    one without a key sends plain images, which receivers that require encryption refuse."""
+    from firmware_sim.devices import ImagingDevice
+
+    imaging = [d for d in devices if isinstance(d, ImagingDevice)]
+    if not imaging:
+        return
+    keys: dict[str, tuple[int, bytes]] = {}
+    if config.device_credentials is not None:
+        from firmware_sim.device_links import load_device_keys
+
+        keys = load_device_keys(config.device_credentials)
+    for device in imaging:
+        if device.device_id in keys:
+            device.use_key(*keys[device.device_id])
+        else:
+            log.warning("imaging device %s has no end-to-end key (device_credentials): its images go unencrypted, "
+                        "and a gateway or edge that requires encryption refuses them", device.device_id)
 
 
 def run_image_replay(

@@ -22,6 +22,9 @@ from gateway.auth.context import AUDIT
 from gateway.auth.install import install as install_auth
 from gateway.auth.openapi import annotate_access
 from gateway.config import GatewayConfig
+from gateway.imaging.ingest import split_records
+from gateway.imaging.service import IMAGING, prepare_and_commit
+from gateway.imaging.service import install as install_imaging
 from gateway.ingest import batch_from_records
 from gateway.live import LiveHub, batch_messages
 from gateway.metrics import Metrics
@@ -90,7 +93,11 @@ async def uplink(request: web.Request) -> web.Response:
     node = edge_node(request)
     loop = asyncio.get_running_loop()
     writer = request.app[WRITER]
+    records, image_records = split_records(records)
     batch = await loop.run_in_executor(writer, batch_from_records, records, node)
+    # images first (idempotent): the edge is acknowledged only once both stores committed
+    batch, prepared, images = await loop.run_in_executor(writer, prepare_and_commit, request.app[IMAGING],
+                                                         image_records, batch, node)
     started = time.perf_counter()
     try:  # the edge's records, then what the station derives from them (NEWS2, its alarms), both committed
         written = await loop.run_in_executor(writer, station_app.write, request.app, batch, node)
@@ -103,6 +110,11 @@ async def uplink(request: web.Request) -> web.Response:
     metrics.records.labels("stored").inc(result.stored)
     metrics.records.labels("duplicate").inc(result.duplicates)
     metrics.records.labels("rejected").inc(len(batch.deadletters))
+    metrics.images.labels("stored").inc(images.stored)
+    metrics.images.labels("duplicate").inc(images.duplicates)
+    for field, count in prepared.refused.items():
+        metrics.images.labels("refused").inc(count)
+        metrics.image_refusals.labels(field).inc(count)
     metrics.refused_resolutions.inc(len(result.refused))
     changes = request.app[MODEL_VERSIONS].observe(batch.events)
     if changes or result.refused or any(a.resolved_by == f"edge:{node}" for a in result.alerts):
@@ -112,7 +124,8 @@ async def uplink(request: web.Request) -> web.Response:
         live = request.app[CONFIG].live
         messages = await loop.run_in_executor(None, batch_messages, batch, result, live.ecg_hz, live.motion_hz)
         hub.publish(messages + station_messages(written))
-    ack = UplinkAck(stored=result.stored, duplicates=result.duplicates, rejected=len(batch.deadletters))
+    ack = UplinkAck(stored=result.stored + images.stored, duplicates=result.duplicates + images.duplicates,
+                    rejected=len(batch.deadletters))
     return web.Response(body=encode_ack(ack), content_type=ACK_CONTENT_TYPE)
 
 
@@ -205,4 +218,5 @@ def create_app(
     audit_routes.add_routes(app)
     station_app.add_routes(app)
     registry_routes.add_routes(app)
+    install_imaging(app, config)
     return app

@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import Field, SecretStr
 
+from gateway.imaging.config import ImagingConfig
 from gateway.registry.config import RegistryConfig
 from iomt.config import MqttConfig, StrictModel
 
@@ -140,8 +141,10 @@ class GatewayConfig(StrictModel):
     auth: AuthConfig = Field(default_factory=AuthConfig, description="Authentication of people and edges.")
     registry: RegistryConfig | None = Field(
         None, description="Device registry whose enrolled edges' uplink tokens the uplink accepts (and which "
-        "it audits); none: the edge tokens in the state file (`iomt edge-tokens`)."
+        "it audits), and whose device keys open end-to-end encrypted images (and go to the edges of their site); "
+        "none: the edge tokens in the state file (`iomt edge-tokens`), and encrypted images are refused."
     )
+    imaging: ImagingConfig = Field(default_factory=ImagingConfig, description="The image store.")
     tls: HttpsConfig | None = Field(None, description="Serve HTTPS with this certificate; none serves HTTP.")
     limits: LimitsConfig = Field(default_factory=LimitsConfig, description="Request body limits.")
     station: StationConfig = Field(default_factory=StationConfig, description="The central station.")

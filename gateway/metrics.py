@@ -61,6 +61,13 @@ class Metrics:
         self.alert_actions = Counter(
             "iomt_gateway_alert_actions", "Alert acknowledgements and resolutions", ["action"], registry=r
         )
+        self.images = Counter(
+            "iomt_gateway_images", "Imaging payloads: stored, duplicate or refused", ["outcome"], registry=r
+        )
+        self.image_refusals = Counter(
+            "iomt_gateway_image_refusals", "Imaging payloads refused, by the field at fault (tag: failed "
+            "authentication; encryption: not encrypted; key_id: no such device key)", ["field"], registry=r
+        )
         self.refused_resolutions = Counter(
             "iomt_gateway_refused_alert_resolutions",
             "Edge resolutions refused because another node raised the alert", registry=r,

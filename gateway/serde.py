@@ -29,6 +29,7 @@ from gateway.alerts import Alert
 from gateway.api.registry_records import IssuedCredentials, RegistryEntry
 from gateway.audit import AuditEntry, Verification
 from gateway.auth.records import CreatedUser, IssuedToken, Me, SessionInfo, UserView
+from gateway.imaging.records import DeviceKeyGrant, ImageView, MaskView
 from gateway.station.beats import Beat
 from gateway.station.records import LimitChange, PatientLimits, PatientRecord
 from gateway.station.trends import News2Latest, News2Trend, VitalsTrend
@@ -127,6 +128,8 @@ ALERTS = Listing("alerts", Alert)
 PATIENTS = Listing("patients", PatientView)
 EDGES = Listing("edges", EdgeView)
 MODELS = Listing("models", EdgeModel)
+IMAGES = Listing("images", ImageView)
+DEVICE_KEYS = Listing("keys", DeviceKeyGrant)
 USERS = Listing("users", UserView)
 AUDIT = Listing("entries", AuditEntry)
 REGISTRY = Listing("identities", RegistryEntry)
@@ -143,7 +146,7 @@ RECORDS: tuple[type, ...] = (Event, Alert, Series, PatientView, EdgeView, NodeMo
                              Me, SessionInfo, IssuedToken, UserView, CreatedUser, AuditEntry, Verification,
                              StationView, VitalsTrend, News2Trend, News2Latest, PatientRecord, PatientLimits,
                              LimitChange, ConditionLimits, Vital, Beat,
-                             RegistryEntry, IssuedCredentials)
+                             RegistryEntry, IssuedCredentials, ImageView, MaskView, DeviceKeyGrant)
 
 
 def ref(record: type) -> JsonObject:

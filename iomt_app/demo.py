@@ -25,6 +25,7 @@ import signal
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,7 @@ from pydantic import SecretStr
 from gateway import views
 from gateway.auth import EdgeTokens, ensure_admin
 from gateway.config import GatewayConfig
+from gateway.imaging.service import IMAGING
 from gateway.registry.config import RegistryConfig
 from gateway.server import running_gateway
 from gateway.state import STATION
@@ -41,6 +43,7 @@ from gateway.station.service import Station
 from gateway.store.base import Store
 from gateway.store.records import Table
 from iomt.config import MqttConfig, TlsConfig
+from iomt.wire.streams import CHUNKED_STREAMS
 from iomt_app.provision import Provisioned, SecurityPlan, provision
 from testsupport.net import free_port, wait_for_port
 
@@ -69,9 +72,17 @@ class DemoOptions:
         return (f"sepsis:patient-{min(2, self.patients):04d}:60:480",)
 
 
-def summarize(store: Store, sim_report: dict[str, Any]) -> dict[str, Any]:
-    """Compare what was published (sequence numbers 0..n-1 per stream) with the gateway's summary view."""
-    published_streams: dict[str, int] = sim_report.get("streams", {})
+def _split_streams(sim_report: dict[str, Any]) -> tuple[dict[str, int], dict[str, int]]:
+    """(frame and reading streams, imaging streams) of the simulator's per-stream counts."""
+    streams: dict[str, int] = sim_report.get("streams", {})
+    chunked = {k: v for k, v in streams.items() if k.rsplit("/", 1)[1] in CHUNKED_STREAMS}
+    return {k: v for k, v in streams.items() if k not in chunked}, chunked
+
+
+def summarize(store: Store, sim_report: dict[str, Any], images_stored: int = 0) -> dict[str, Any]:
+    """Compare what was published (sequence numbers 0..n-1 per stream) with the gateway's summary view;
+    images (published in chunks) apart: how many were taken and how many the image store holds."""
+    published_streams, image_streams = _split_streams(sim_report)
     view = views.summary(store)
     held = {(p.device, stream): loss.frames for p in view.patients for stream, loss in p.loss.items()}
     lost = 0
@@ -82,7 +93,8 @@ def summarize(store: Store, sim_report: dict[str, Any]) -> dict[str, Any]:
         stored += held.get((device, stream), 0)
     latency = store.frame_latency()
     return {
-        "published": int(sim_report.get("published", 0)),
+        # frames and readings (one message each); image chunks are counted under "images"
+        "published": sum(published_streams.values()) if image_streams else int(sim_report.get("published", 0)),
         "stored": stored,
         "lost": lost,
         "duplicates": view.totals.duplicates,
@@ -90,6 +102,7 @@ def summarize(store: Store, sim_report: dict[str, Any]) -> dict[str, Any]:
         "events": view.totals.events,
         "latency_ms": {"p50": latency.p50_ms, "p99": latency.p99_ms, "max": latency.max_ms, "frames": latency.count},
         "late_frames": int(sim_report.get("late_frames", 0)),
+        "images": {"published": sum(image_streams.values()), "stored": images_stored},
     }
 
 
@@ -148,12 +161,14 @@ async def _stop(proc: asyncio.subprocess.Process | None, grace_s: float = 30.0) 
         await proc.wait()
 
 
-async def _wait_drained(store: Store, target: int, timeout_s: float) -> int:
-    """Wait until the store holds ``target`` data records, or nothing moved for ``timeout_s``."""
+async def _wait_drained(store: Store, target: int, timeout_s: float, count: Callable[[], int] | None = None) -> int:
+    """Wait until the store holds ``target`` data records (or ``count()`` reaches it), or nothing moved for
+    ``timeout_s``."""
     loop = asyncio.get_running_loop()
     last, last_change = -1, time.monotonic()
+    counter = count or (lambda: store.count(Table.FRAMES) + store.count(Table.READINGS))
     while True:
-        have = await loop.run_in_executor(None, lambda: store.count(Table.FRAMES) + store.count(Table.READINGS))
+        have = await loop.run_in_executor(None, counter)
         if have >= target:
             return have
         if have != last:
@@ -180,6 +195,7 @@ async def run_demo(options: DemoOptions) -> int:
         gateway_mqtt = MqttConfig(url=broker_url) if broker_url else None
         edge_config: list[str] = []
         sim_config: list[str] = []
+        sim_env: dict[str, str] | None = None
         edge_env: dict[str, str] = {}
         if broker_url is None:
             security = await loop.run_in_executor(None, _secure, workdir, options.patients)
@@ -202,7 +218,9 @@ async def run_demo(options: DemoOptions) -> int:
                 registry=RegistryConfig(path=security.registry, key_file=security.registry_key),
             )
         else:
-            log.warning("using the broker at %s as it is: the demo enrols nothing there", broker_url)
+            log.warning("using the broker at %s as it is: the demo enrols nothing there, so no device has a key to "
+                        "seal images with and the demo runs no imaging device", broker_url)
+            sim_env = {"IOMT_SIM__IMAGING_DEVICES": "0"}
             gateway_config = GatewayConfig(port=options.port, db_path=workdir / "gateway.sqlite", mqtt=gateway_mqtt)
             token_file = await loop.run_in_executor(None, _credentials, gateway_config, workdir)
             edge_config = ["--node-id", EDGE]
@@ -210,6 +228,8 @@ async def run_demo(options: DemoOptions) -> int:
         async with running_gateway(gateway_config) as gateway:
             await loop.run_in_executor(None, seed_ward, gateway.app[STATION], options.patients)
             log.info("dashboard: %s   (store: %s, broker: %s)", gateway.url, gateway_config.db_path, broker_url)
+            if gateway_config.registry is not None:
+                log.info("images (sealed end to end, with their masks): %s/static/images.html", gateway.url)
             edge = await _spawn(
                 "edge", "edge", *edge_config, "--broker", broker_url, "--gateway", gateway.url,
                 "--outbox", str(workdir / "edge-outbox.sqlite"), log_level=child_level,
@@ -229,7 +249,7 @@ async def run_demo(options: DemoOptions) -> int:
                          "within minutes (not clinical; --rates realistic for a ward's rates)")
             if options.duration_s is not None:
                 sim_args += ["--duration", str(options.duration_s)]
-            sim = await _spawn("sim", *sim_args, log_level=child_level)
+            sim = await _spawn("sim", *sim_args, log_level=child_level, env=sim_env)
             sim_done = asyncio.ensure_future(sim.wait())
             stop_wait = asyncio.ensure_future(stop.wait())
             await asyncio.wait({sim_done, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
@@ -245,9 +265,13 @@ async def run_demo(options: DemoOptions) -> int:
                 return 1
             sim_report = json.loads(report_path.read_text())
             log.info("simulation over; draining the pipeline")
-            await _wait_drained(gateway.store, int(sim_report.get("published", 0)), options.drain_timeout_s)
+            records, images = _split_streams(sim_report)
+            target = sum(records.values()) if images else int(sim_report.get("published", 0))
+            await _wait_drained(gateway.store, target, options.drain_timeout_s)
+            image_store = gateway.app[IMAGING].store
+            await _wait_drained(gateway.store, sum(images.values()), options.drain_timeout_s, image_store.count)
             await _stop(edge)
-            summary = await loop.run_in_executor(None, summarize, gateway.store, sim_report)
+            summary = await loop.run_in_executor(None, summarize, gateway.store, sim_report, image_store.count())
         summary["patients"] = options.patients
         summary["duration_s"] = options.duration_s
         summary["broker"] = "embedded amqtt" if options.broker_url is None else options.broker_url
@@ -271,10 +295,10 @@ SITE = "default"
 def _secure(workdir: Path, patients: int) -> Provisioned:
     """Provision ``workdir/security`` for ``patients`` simulated patients; print the admin password
     the first time (to the terminal only: it is stored nowhere, and never logged)."""
-    from firmware_sim.scenario import default_scenario, device_ids
+    from firmware_sim.scenario import DEFAULT_IMAGING_DEVICES, default_scenario, device_ids
 
-    plan = SecurityPlan(site=SITE, edges=(EDGE,), devices=device_ids(default_scenario(patients, site=SITE)),
-                        gateway=GATEWAY)
+    scenario = default_scenario(patients, site=SITE, imaging_devices=DEFAULT_IMAGING_DEVICES)
+    plan = SecurityPlan(site=SITE, edges=(EDGE,), devices=device_ids(scenario), gateway=GATEWAY)
     security = provision(workdir / "security", plan)
     log.info("security: %s (CA %s; %d identities enrolled this run)", security.root, security.ca_cert,
              len(security.enrolled))

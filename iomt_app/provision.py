@@ -16,7 +16,8 @@ what exists (enrolling only parties that are new). Layout (see also the README's
                                           uplink token file, the CA of the gateway's HTTPS
 ``credentials/edge-<node>.uplink-token``  the edge's uplink token (for the gateway's uplink auth)
 ``credentials/gateway.toml``              ``[gateway]`` config: MQTT username/password, CA, the user
-                                          state file, the registry (edges' uplink tokens), HTTPS
+                                          state file, the registry (edges' uplink tokens; device keys
+                                          that open sealed images), HTTPS
 ``credentials/sim.toml``, ``devices.json`` ``[sim]`` config and each device's username, password, key
 ``credentials/issued.json``               every secret issued here (a second run reuses them)
 ``audit/audit.sqlite``                     the audit log (gateway.audit): enrolments here and by ``iomt
@@ -276,6 +277,8 @@ def _credential_files(
     # the gateway's registry API enrols and revokes at the broker by the same driver as `iomt devices`
     # (with mosquitto: its dynamic security admin, whose password the gateway's container holds already)
     broker_driver = _registry_broker(plan, dynsec_password)
+    # the registry also holds the device keys that open images sealed end to end (and go to the edges of
+    # their site)
     gateway = {"site": plan.gateway_site, "state_path": str(out.user_state), "audit_path": str(out.audit_log),
                "mqtt": mqtt(plan.gateway),
                "registry": {"path": str(out.registry), "key_file": str(out.registry_key), **broker_driver},

@@ -13,6 +13,7 @@ from gateway.alerts import OPEN, Alert, AlertAction
 from gateway.api.registry_openapi import registry_paths
 from gateway.api.routes import ALERT_STATE_FILTERS, MAX_LIMIT, MAX_POINTS, alert_action_path
 from gateway.auth.openapi import auth_paths
+from gateway.imaging.openapi import paths as imaging_paths
 from gateway.station.openapi import paths as station_paths
 from gateway.store.records import Series
 from gateway.views import NodeModels, PatientView, Summary
@@ -119,6 +120,7 @@ def openapi_document() -> dict[str, Any]:
             "summary": "WebSocket live feed: JSON messages of type wave (decimated), events and alert",
             "responses": {"101": {"description": "Switching to WebSocket"}}}},
         **station,
+        **imaging_paths(),
         OPENAPI_PATH: _get("This document", _OBJECT, errors=()),
         "/": {"get": {"summary": "The live dashboard (HTML)", "responses": {"200": {"description": "HTML"}}}},
         **auth_paths(),

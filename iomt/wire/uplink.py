@@ -10,7 +10,8 @@ drift apart:
   means nothing is acknowledged and the edge keeps the records.
 
 A batch is ``b"IU" | version u8 | count u32`` followed by ``kind u8 | length u32 | payload`` per
-record. Payloads are the wire forms already defined (binary frame, JSON reading, JSON event), so the
+record. Payloads are the wire forms already defined (binary frame, JSON reading, JSON event, and an
+image as its device sealed it: the envelope of :mod:`iomt.wire.envelope`, still encrypted), so the
 gateway validates them with the same decoders the edge used.
 """
 
@@ -46,6 +47,9 @@ class RecordKind(IntEnum):
     FRAME = 1
     READING = 2
     EVENT = 3
+    #: a reassembled imaging object as the device sent it: its envelope (iomt.wire.envelope), still
+    #: encrypted end to end (or, from a legacy device the deployment allows, the plain object)
+    IMAGE = 4
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,7 +21,8 @@ def register(sub: Any) -> None:
     i.add_argument("--dir", type=Path, required=True, help="where the CA, certificates and credentials go")
     i.add_argument("--site", default="default", help="site of the edges and devices (default 'default')")
     i.add_argument("--edge", action="append", default=[], metavar="NODE", help="an edge node to enrol (repeat)")
-    i.add_argument("--patients", type=int, default=0, help="enrol the devices of this many simulated patients")
+    i.add_argument("--patients", type=int, default=0,
+                   help="enrol the devices of this many simulated patients (and the default mix's imaging devices)")
     i.add_argument("--device", action="append", default=[], metavar="ID", help="a device to enrol (repeat)")
     i.add_argument("--gateway", default="gateway", help="the gateway's identity (default 'gateway')")
     i.add_argument("--broker-host", action="append", default=[], metavar="HOST",
@@ -39,9 +40,9 @@ def _init(args: argparse.Namespace, env: Mapping[str, str]) -> int:
 
     devices = list(args.device)
     if args.patients:
-        from firmware_sim.scenario import default_scenario, device_ids
+        from firmware_sim.scenario import DEFAULT_IMAGING_DEVICES, default_scenario, device_ids
 
-        devices += device_ids(default_scenario(args.patients, site=args.site))
+        devices += device_ids(default_scenario(args.patients, site=args.site, imaging_devices=DEFAULT_IMAGING_DEVICES))
     owner = None
     if args.broker_owner:
         try:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from iomt.wire.streams import is_reading_stream
+from iomt.wire.streams import CHUNKED_STREAMS, is_reading_stream
 from testsupport.services import Mosquitto
 
 pytestmark = pytest.mark.slow
@@ -33,6 +33,8 @@ def assert_every_sequence_stored_once(workdir: Path) -> None:
     try:
         for key, count in published.items():
             device, stream = key.rsplit("/", 1)
+            if stream in CHUNKED_STREAMS:
+                continue  # images: see assert_every_image_stored_once
             table = "readings" if is_reading_stream(stream) else "frames"
             seqs = [r[0] for r in db.execute(
                 f"SELECT seq FROM {table} WHERE device = ? AND stream = ? ORDER BY seq", (device, stream))]
@@ -40,6 +42,27 @@ def assert_every_sequence_stored_once(workdir: Path) -> None:
         assert count > 0
     finally:
         db.close()
+
+
+def assert_every_image_stored_once(workdir: Path) -> int:
+    """Every image the imaging device took is in the image store once, sealed in transit, with the patient it
+    names and its ground-truth layer; the number of images."""
+    published = json.loads((workdir / "sim-report.json").read_text())["streams"]
+    images = {k.rsplit("/", 1)[0]: n for k, n in published.items() if k.rsplit("/", 1)[1] in CHUNKED_STREAMS}
+    assert images, "the default mix has an imaging device"
+    db = sqlite3.connect(workdir / "images" / "index.sqlite")
+    try:
+        for device, count in images.items():
+            rows = db.execute("SELECT seq, patient, sealed FROM images WHERE device = ? ORDER BY seq",
+                              (device,)).fetchall()
+            assert [r[0] for r in rows] == list(range(count)) and all(r[2] == 1 for r in rows), rows
+            assert all(str(r[1]).startswith("patient-") for r in rows)
+            truth = db.execute("SELECT COUNT(*) FROM layers WHERE device = ? AND layer = 'ground_truth'",
+                               (device,)).fetchone()[0]
+            assert truth == count
+    finally:
+        db.close()
+    return sum(images.values())
 
 
 def test_demo_through_real_mosquitto_stores_every_sequence_exactly_once(tmp_path: Path) -> None:
@@ -61,6 +84,9 @@ def test_demo_on_the_embedded_broker(tmp_path: Path) -> None:
     assert summary["lost"] == 0 and summary["duplicates"] == 0 and summary["dead_letter"] == 0
     assert summary["stored"] == summary["published"] > 20 * 90
     assert_every_sequence_stored_once(workdir)
+    # the imaging device's images (sealed with its registry key) are all in the image store
+    images = assert_every_image_stored_once(workdir)
+    assert summary["images"] == {"published": images, "stored": images} and images >= 1
     for key in ("published", "stored", "lost", "duplicates", "dead_letter", "latency_ms"):
         assert key in summary
 

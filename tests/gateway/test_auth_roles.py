@@ -59,6 +59,12 @@ ENDPOINTS: dict[tuple[str, str], tuple[str, int, Any]] = {
     ("GET", "/api/v1/registry/identities/{name}"): ("admin", 503, None),
     ("POST", "/api/v1/registry/identities/{name}/rotate"): ("admin", 503, {}),
     ("POST", "/api/v1/registry/identities/{name}/revoke"): ("admin", 503, {}),
+    ("GET", "/api/v1/patients/{device}/images"): ("viewer", 200, None),
+    ("GET", "/api/v1/images/{image_id}"): ("viewer", 404, None),
+    ("GET", "/api/v1/images/{image_id}/image.png"): ("viewer", 404, None),
+    ("GET", "/api/v1/images/{image_id}/masks/{layer}"): ("viewer", 404, None),
+    # past the checks: this gateway has no device registry, so it holds no device keys (503)
+    ("GET", "/api/v1/edge/device-keys"): ("edge", 503, None),
     # the central station (gateway.station.routes)
     ("GET", "/api/v1/station"): ("viewer", 200, None),
     ("GET", "/api/v1/vitals"): ("viewer", 200, None),
@@ -76,7 +82,8 @@ ENDPOINTS: dict[tuple[str, str], tuple[str, int, Any]] = {
     ("PUT", "/api/v1/patient-registry/{device}"): ("admin", 200, {"bed": "1"}),
     ("PUT", "/api/v1/patient-registry/{device}/clinical"): ("clinician", 200, {"spo2_scale": "1"}),
 }
-PATH_VALUES = {"device": "p404", "stream": "ecg", "event_id": "0" * 32, "node": "edge-404", "name": "ghost"}
+PATH_VALUES = {"device": "p404", "stream": "ecg", "event_id": "0" * 32, "node": "edge-404", "name": "ghost",
+               "image_id": "0" * 32, "layer": "predicted"}
 
 
 def expected(access: str, caller: str, ok: int) -> int:

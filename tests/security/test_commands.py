@@ -64,7 +64,8 @@ def test_security_init_is_idempotent_and_owner_only(tmp_path: Path, capsys: pyte
             "--broker-url", "mqtts://mosquitto:8883", "--broker-host", "mosquitto"]
     assert main(args) == 0
     first = capsys.readouterr().out
-    assert "5 identities enrolled" in first and "admin password (shown once" in first
+    # the gateway, the edge, 3 patients and the default mix's imaging device
+    assert "6 identities enrolled" in first and "admin password (shown once" in first
     password = first.split("): ")[1].split()[0]
     users = UserStore(root / "users" / "state.sqlite")
     try:
@@ -89,12 +90,14 @@ def test_provisioned_config_files_load_as_each_tiers_config(tmp_path: Path) -> N
     edge = load_config(EdgeConfig, "edge", path=done.edge_config("edge-1"))
     assert (edge.node_id, edge.site, edge.mqtt.username, edge.mqtt.url) == ("edge-1", "ward", "edge-1", "mqtts://b:8883")
     assert edge.mqtt.tls.ca_file == done.ca_cert
+    assert edge.uplink_token_file == done.edge_token("edge-1")  # it also fetches device keys with it
     gateway = load_config(GatewayConfig, "gateway", path=done.gateway_config)
     assert gateway.mqtt is not None and gateway.mqtt.username == "gateway" and gateway.site == "+"
     assert gateway.state_file() == done.user_state and gateway.registry is not None
     assert gateway.tls is not None and gateway.tls.cert_file == done.gateway_cert
     assert edge.uplink_secret() == done.edge_token("edge-1").read_text().strip()
     assert edge.gateway_ca_file == done.ca_cert
+    assert gateway.registry.path == done.registry and gateway.registry.key_file == done.registry_key  # sealed images
     sim = load_config(SimConfig, "sim", path=done.sim_config)
     assert sim.device_credentials == done.devices_file and sim.site == "ward"
     devices = json.loads(done.devices_file.read_text())["devices"]

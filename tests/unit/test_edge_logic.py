@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 
 import numpy as np
@@ -96,21 +97,29 @@ def test_processor_ignores_system_topics_instead_of_dead_lettering_them() -> Non
     assert processor.counters.ignored == 2 and processor.counters.dead_letter == 0
 
 
-def test_imaging_chunks_are_reassembled_and_validated_not_dead_lettered() -> None:
-    from iomt.wire.chunks import Image, encode_image, split
+def test_imaging_chunks_are_reassembled_opened_and_forwarded_sealed() -> None:
+    from iomt.wire.chunks import Image, split
+    from iomt.wire.sealed_image import SealedImage, seal_image
 
-    processor = EdgeProcessor(EdgeConfig(models=()))
+    key = bytes(range(32))
+    processor = EdgeProcessor(EdgeConfig(models=()), keys=lambda d, k: key if (d, k) == ("us-probe-1", 1) else None)
     topic = topics.data("default", "us-probe-1", "image")
     pixels = np.arange(64 * 64, dtype=np.uint8).reshape(64, 64)
-    chunks = split(encode_image(Image(1, 1_764_000_000_000_000, pixels)), object_id=7, chunk_size=1000)
+    sealed = seal_image(SealedImage(Image(7, 1_764_000_000_000_000, pixels)), key, device="us-probe-1", key_id=1)
+    chunks = split(sealed, object_id=7, chunk_size=1000)
     assert len(chunks) > 1
+    records = []
     for chunk in chunks:
-        assert processor.handle(topic, chunk)[2] is None
+        got, _, letter = processor.handle(topic, chunk)
+        assert letter is None
+        records += got
+    assert [(r.kind, r.payload) for r in records] == [(RecordKind.IMAGE, sealed)]  # forwarded as the device sealed it
     assert processor.counters.images == 1 and processor.counters.image_chunks == len(chunks)
     corrupt = split(b"not an image at all" * 10, object_id=8, chunk_size=100)
     results = [processor.handle(topic, c) for c in corrupt]
     letter = decode_deadletter(results[-1][2] or b"")
     assert letter.field == "magic" and processor.counters.dead_letter == 1
+    assert letter.payload_len == len(corrupt[-1]) and len(base64.b64decode(letter.payload_head_b64)) == 20
 
 
 def test_an_image_with_an_impossible_spacing_is_dead_lettered_naming_the_field() -> None:
