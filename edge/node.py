@@ -195,7 +195,7 @@ class EdgeNode:
 
     def _observe(self, result: BatchResult) -> None:
         m = self.metrics
-        m.messages.labels("accepted").inc(len(result.records) - len(result.events))
+        m.messages.labels("accepted").inc(result.accepted)
         if result.deadletters:
             m.messages.labels("rejected").inc(len(result.deadletters))
         for model, stats in self.processor.engine.stats.items():

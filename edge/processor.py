@@ -76,6 +76,9 @@ class BatchResult:
     inferred: list[Inferred] = field(default_factory=list)
     #: complete images accepted in this batch (pixels when opened here), for an imaging pipeline
     images: list[ImageArrival] = field(default_factory=list)
+    #: messages of the batch taken (not dead-lettered, not ignored): each imaging chunk counts, although
+    #: only a complete image becomes a record
+    accepted: int = 0
 
 
 class EdgeProcessor:
@@ -118,6 +121,7 @@ class EdgeProcessor:
     def handle_batch(self, messages: list[tuple[str, bytes, int]]) -> BatchResult:
         """``(topic, payload, arrival_ns)`` messages, then one inference cycle."""
         result = BatchResult(time.monotonic_ns())
+        refused = self.counters.dead_letter + self.counters.ignored
         for topic, payload, arrival_ns in messages:
             try:
                 self._decode(topic, payload, arrival_ns, result)
@@ -126,6 +130,7 @@ class EdgeProcessor:
                 log.exception("edge failed on a message on %s; dead-lettered, the batch goes on", topic[:200])
                 self._reject(topic, "processing", f"the edge failed on it ({type(exc).__name__}: {exc})"[:300],
                              payload, result)
+        result.accepted = len(messages) - (self.counters.dead_letter + self.counters.ignored - refused)
         if self.images.waiting:
             opened, _refused = self.images.ready()  # keys that arrived: open the waiting images for analysis
             result.images.extend(opened)
