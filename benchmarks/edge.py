@@ -6,6 +6,11 @@ core, the load, the gateway and the broker share the other. The same load runs t
 inference and then with one model call per window (the baseline). The edge's figures are its own
 ``iomt edge --stats`` snapshot (:mod:`edge.stats`: counters, and percentiles from its Prometheus
 histograms).
+
+``--image-every-min M`` adds an image per patient every M minutes (the issue's floor: 1,000 patients a
+core with an image each every 10 minutes), spread over the run (:func:`benchmarks.edge_load.imaging`);
+the result's ``imaging`` section says how many were rendered, received and analysed, the imaging
+queue's counters and the images' latency (arrival of the last chunk to the event's publication).
 """
 
 from __future__ import annotations
@@ -43,6 +48,9 @@ def register(sub: Any) -> None:
     p.add_argument("--json", type=Path, help="write the results here")
     p.add_argument("--no-baseline", action="store_true", help="skip the unbatched baseline run")
     p.add_argument("--edge-core", type=int, default=0, help="CPU core the edge is pinned to")
+    p.add_argument("--image-every-min", type=float, metavar="M", help="also an image per patient every M minutes "
+                   "(spread over the run; plain images, accepted by the edge as a legacy device's), analysed by the "
+                   "edge's imaging model on its own cycle budget")
     p.add_argument("--sweep", metavar="N,N,...", help="also run these patient counts (batched) and report the "
                    "largest kept in real time as patients_sustained")
     p.set_defaults(func=run)
@@ -117,7 +125,8 @@ def _stop(proc: subprocess.Popen[bytes], grace_s: float = 30.0) -> None:
         proc.stdout.close()
 
 
-def run_once(patients: int, duration_s: float, batched: bool, edge_core: int, workdir: Path) -> dict[str, Any]:
+def run_once(patients: int, duration_s: float, batched: bool, edge_core: int, workdir: Path,
+             image_every_min: float | None = None) -> dict[str, Any]:
     mode = "batched" if batched else "unbatched"
     workdir.mkdir(parents=True, exist_ok=True)
     other = edge_core + 1
@@ -132,6 +141,8 @@ def run_once(patients: int, duration_s: float, batched: bool, edge_core: int, wo
                         str(token_file)], check=True, stdout=subprocess.DEVNULL)
         env = dict(os.environ, IOMT_EDGE__BATCHED_INFERENCE=str(batched).lower(),
                    IOMT_EDGE__UPLINK_TOKEN_FILE=str(token_file))
+        if image_every_min:  # the load's images are plain (it has no device registry to seal them with)
+            env["IOMT_EDGE__ALLOW_UNENCRYPTED_IMAGES"] = "true"
         edge = _spawn(
             IOMT, ["edge", "--broker", broker.url, "--gateway", f"http://127.0.0.1:{gw_port}", "--outbox",
              str(workdir / "outbox.sqlite"), "--metrics-port", str(metrics_port), "--stats",
@@ -143,8 +154,9 @@ def run_once(patients: int, duration_s: float, batched: bool, edge_core: int, wo
             if not (wait_for_port("127.0.0.1", gw_port, 30) and wait_for_port("127.0.0.1", metrics_port, 30)):
                 raise RuntimeError(f"gateway or edge did not start; see {workdir}")
             report = workdir / "sim-report.json"
+            images = ["--image-every-min", str(image_every_min)] if image_every_min else []
             sim = _spawn(LOAD, ["--broker", broker.url, "--patients", str(patients), "--duration", str(duration_s),
-                               "--report", str(report)], other, workdir / "load.log")
+                               "--report", str(report), *images], other, workdir / "load.log")
             cpu = _CpuSamples(edge.pid)
             deadline = time.monotonic() + duration_s + 600
             while sim.poll() is None and time.monotonic() < deadline:
@@ -196,19 +208,31 @@ def run_once(patients: int, duration_s: float, batched: bool, edge_core: int, wo
         "latency_ms_before_cycle": stats.get("latency_ms_before_cycle"),
         "outbox_at_end": stats.get("outbox"),
     }
+    if image_every_min:
+        result["imaging"] = {
+            "image_every_min": image_every_min,
+            "images_rendered": sim_report.get("images_rendered"),
+            "images_received": stats["counters"]["images"],
+            "queue": stats["pipelines"].get("imaging"),
+            "model": stats["models"].get("imaging"),
+            "latency_ms": stats["latency_ms_by_model"].get("imaging"),
+        }
     log.info("%s: %s", mode, json.dumps({k: v for k, v in result.items() if k != "models"}))
     return result
 
 
 def run(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="iomt-bench-edge-") as tmp:
-        batched = run_once(args.patients, args.duration, True, args.edge_core, Path(tmp) / "batched")
+        batched = run_once(args.patients, args.duration, True, args.edge_core, Path(tmp) / "batched",
+                           args.image_every_min)
         out: dict[str, Any] = dict(batched)
         if not args.no_baseline:
-            out["baseline"] = run_once(args.patients, args.duration, False, args.edge_core, Path(tmp) / "unbatched")
+            out["baseline"] = run_once(args.patients, args.duration, False, args.edge_core, Path(tmp) / "unbatched",
+                                       args.image_every_min)
         if args.sweep:
             counts = sorted({int(n) for n in args.sweep.split(",") if n.strip()})
-            sweep = {n: run_once(n, args.duration, True, args.edge_core, Path(tmp) / f"sweep-{n}") for n in counts}
+            sweep = {n: run_once(n, args.duration, True, args.edge_core, Path(tmp) / f"sweep-{n}", args.image_every_min)
+                     for n in counts}
             out["sweep"] = {str(n): {k: r[k] for k in ("realtime", "catch_up_s", "latency_ms", "cpu_s_per_s",
                                                       "sim_late_frames", "peak_rss_mb")}
                             for n, r in sweep.items()}

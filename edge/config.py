@@ -24,6 +24,8 @@ class ModelName(StrEnum):
     EMOTION = "emotion"
     #: deterioration risk (five NEWS2-aligned classes), from the vitals monitor's readings
     VITALS = "vitals"
+    #: lesion segmentation of complete images (its own queue and cycle budget: edge.imaging_pipeline)
+    IMAGING = "imaging"
 
 
 class EdgeConfig(StrictModel):
@@ -52,9 +54,9 @@ class EdgeConfig(StrictModel):
     )
     models_dir: Path = Field(RELEASED_DIR, description="Directory of <name>/<name>.tflite + <name>.json models.")
     models: tuple[ModelName, ...] = Field(
-        (ModelName.ECG, ModelName.FALL, ModelName.EMOTION, ModelName.VITALS), description="Models this node runs: "
-        "only their pipelines run (heart rate and ECG signal quality come with 'ecg'); every stream is forwarded "
-        "either way."
+        (ModelName.ECG, ModelName.FALL, ModelName.EMOTION, ModelName.VITALS, ModelName.IMAGING),
+        description="Models this node runs: only their pipelines run (heart rate and ECG signal quality come with "
+        "'ecg'; 'imaging' costs nothing on a node that receives no images); every stream is forwarded either way."
     )
     model_poll_s: float = Field(5.0, gt=0, description="Seconds between checks of models_dir for new versions.")
     batched_inference: bool = Field(True, description="Infer windows of many patients in one call per model.")
@@ -84,6 +86,17 @@ class EdgeConfig(StrictModel):
         "medium", description="Lowest class of the vitals risk model that raises an alert (held for "
         "consecutive windows); lower classes only report. 'off': the vitals model reports, never alerts "
         "(the gateway's NEWS2 alarms stand alone)."
+    )
+    imaging_per_cycle: int = Field(
+        1, ge=1, le=1000, description="Most images the imaging model analyses in one processing cycle (the rest "
+        "wait in its queue), so images never hold up the physiological pipelines' events for long."
+    )
+    imaging_budget_ms: float = Field(
+        15.0, ge=0, description="Once this much of a cycle went to images, the rest wait for the next cycle (one "
+        "image always runs, so the queue drains)."
+    )
+    imaging_max_queue: int = Field(
+        256, ge=1, le=100_000, description="Images waiting for analysis; past it the oldest is dropped (counted)."
     )
     metrics_port: int | None = Field(None, ge=0, le=65535, description="Serve Prometheus metrics on this port.")
     allow_unencrypted_images: bool = Field(

@@ -23,19 +23,26 @@ from typing import Any
 
 import numpy as np
 
+from edge.config import ModelName
+from edge.inference import Inferred, ModelStats
+from edge.pipeline import Window
 from iomt.wire.chunks import Image
 from iomt.wire.events import Event, EventKind, Priority
 from iomt.wire.masks import encode_rle
 from models.preprocessing import imaging as prep
 from models.runtime import ModelRunner
 
-MODEL = "imaging"
+MODEL = ModelName.IMAGING
 LESION, NO_LESION = "lesion", "no_lesion"
 #: Namespace of image event ids: one id per (site, device, image, model version), so a re-analysis of
 #: the same image (a restarted node, a second node) is stored once.
 IMAGE_NAMESPACE = uuid.UUID("0c4e7a52-3f1d-4c55-9a7e-6b2f1e9d8a31")
 #: Most runs an event's mask may have; a noisier mask is sent as bounding boxes only (``mask_rle`` null).
 MAX_MASK_RUNS = 20_000
+
+
+#: A window's input, for images analysed (the model's input is not kept after the cycle).
+_NO_INPUT = np.zeros(0, dtype=np.float32)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +114,32 @@ class ImagingPipeline:
         self.no_model = 0
         #: wall time of the recent analyses (pre-processing, invoke, finding rule, event), seconds
         self.seconds: deque[float] = deque(maxlen=4096)
+
+    @property
+    def pending(self) -> int:
+        """Images waiting for analysis."""
+        return len(self.queue)
+
+    def counters(self) -> dict[str, int]:
+        return {"queued": len(self.queue), "analysed": self.analysed, "dropped": self.dropped,
+                "no_model": self.no_model}
+
+    def run(self, runner: ModelRunner | None, stats: ModelStats) -> tuple[list[Event], Inferred | None]:
+        """One cycle (:meth:`cycle`) accounted like the window pipelines' in ``stats``: the events, and
+        the images analysed as windows (their arrival times, for the node's latency histograms)."""
+        no_model = self.no_model
+        started = time.perf_counter()
+        done = self.cycle(runner)
+        stats.no_model += self.no_model - no_model
+        stats.windows += len(done) + (self.no_model - no_model)
+        if not done:
+            return [], None
+        stats.invoke_s += time.perf_counter() - started
+        stats.inferences += len(done)
+        stats.calls += len(done)
+        windows = [Window(e.device, e.window_start_us, e.window_end_us, _NO_INPUT, arrival, e.detail["image_seq"])
+                   for e, arrival in done]
+        return [e for e, _ in done], Inferred(MODEL, windows)
 
     def submit(self, device: str, image: Image, arrival_ns: int) -> None:
         self.queue.append(QueuedImage(device, image, arrival_ns))

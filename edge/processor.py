@@ -6,7 +6,9 @@ classified, and it is forwarded as received; a waveform frame in order also feed
 this node's models (:mod:`edge.pipeline_registry`), and so does a reading in order (vital signs) the
 pipelines that read its stream (:class:`edge.pipeline.ReadingPipeline`). Imaging chunks are
 reassembled, checked and opened with the device's key (:mod:`edge.image_ingest`); a complete image is
-forwarded still sealed. Each batch ends with one inference cycle.
+forwarded still sealed, and one opened here goes to the imaging model's queue when this node runs it
+(:mod:`edge.imaging_pipeline`). Each batch ends with one inference cycle: the window pipelines', then
+the imaging model on its own budget (a few images a cycle at most, the rest queued).
 """
 
 from __future__ import annotations
@@ -17,12 +19,12 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from edge.config import EdgeConfig
+from edge.config import EdgeConfig, ModelName
 from edge.events import EventFactory
 from edge.image_ingest import ImageArrival, ImageIngest
-from edge.inference import InferenceEngine, Inferred
+from edge.inference import InferenceEngine, Inferred, ModelStats
 from edge.pipeline import Pipeline, ReadingPipeline
-from edge.pipeline_registry import PipelineContext, build_pipelines
+from edge.pipeline_registry import PipelineContext, build_imaging, build_pipelines
 from edge.quality_state import QualityTracker
 from edge.registry import ModelRegistry
 from edge.sequence import SequenceTracker, Verdict
@@ -74,6 +76,9 @@ class BatchResult:
     inferred: list[Inferred] = field(default_factory=list)
     #: complete images accepted in this batch (pixels when opened here), for an imaging pipeline
     images: list[ImageArrival] = field(default_factory=list)
+    #: messages of the batch taken (not dead-lettered, not ignored): each imaging chunk counts, although
+    #: only a complete image becomes a record
+    accepted: int = 0
 
 
 class EdgeProcessor:
@@ -101,6 +106,12 @@ class EdgeProcessor:
                 for stream in pipeline.reading_streams:
                     self._by_reading_stream.setdefault(stream, []).append(pipeline)
         self.engine = InferenceEngine(self.registry, self.pipelines, config.batched_inference)
+        self.imaging = build_imaging(config)
+
+    @property
+    def images_pending(self) -> int:
+        """Images waiting for the imaging model (a cycle with no messages still analyses them)."""
+        return self.imaging.pending if self.imaging is not None else 0
 
     def handle(self, topic: str, payload: bytes) -> tuple[list[UplinkRecord], list[Event], bytes | None]:
         """One message on its own (tests, tools): records, events and the dead letter if rejected."""
@@ -110,6 +121,7 @@ class EdgeProcessor:
     def handle_batch(self, messages: list[tuple[str, bytes, int]]) -> BatchResult:
         """``(topic, payload, arrival_ns)`` messages, then one inference cycle."""
         result = BatchResult(time.monotonic_ns())
+        refused = self.counters.dead_letter + self.counters.ignored
         for topic, payload, arrival_ns in messages:
             try:
                 self._decode(topic, payload, arrival_ns, result)
@@ -118,9 +130,13 @@ class EdgeProcessor:
                 log.exception("edge failed on a message on %s; dead-lettered, the batch goes on", topic[:200])
                 self._reject(topic, "processing", f"the edge failed on it ({type(exc).__name__}: {exc})"[:300],
                              payload, result)
+        result.accepted = len(messages) - (self.counters.dead_letter + self.counters.ignored - refused)
         if self.images.waiting:
             opened, _refused = self.images.ready()  # keys that arrived: open the waiting images for analysis
             result.images.extend(opened)
+            now = time.monotonic_ns()
+            for arrival in opened:
+                self._analyse(arrival, now)
         try:
             events, result.inferred = self.engine.cycle()
         except Exception:  # the records are durable either way; a cycle that fails must not block them
@@ -128,6 +144,17 @@ class EdgeProcessor:
             log.exception("edge inference cycle failed; the batch's records are forwarded without its events")
             events = []
         result.events.extend(events)
+        if self.imaging is not None and self.imaging.pending:
+            try:
+                stats = self.engine.stats.setdefault(ModelName.IMAGING, ModelStats())
+                image_events, analysed = self.imaging.run(self.registry.current(ModelName.IMAGING), stats)
+            except Exception:  # as above: an image the model fails on costs neither the records nor the others
+                self.counters.failed_cycles += 1
+                log.exception("edge imaging cycle failed; the batch's records are forwarded without its events")
+            else:
+                result.events.extend(image_events)
+                if analysed is not None:
+                    result.inferred.append(analysed)
         result.event_payloads = [encode_event(event) for event in result.events]
         result.records.extend(UplinkRecord(RecordKind.EVENT, payload) for payload in result.event_payloads)
         self.counters.events += len(result.events)
@@ -152,7 +179,11 @@ class EdgeProcessor:
                 return False
         return parsed.name in CHUNKED_STREAMS
 
-    def _image_chunk(self, topic: topics.Topic, payload: bytes, result: BatchResult) -> None:
+    def _analyse(self, arrival: ImageArrival, arrival_ns: int) -> None:
+        if self.imaging is not None and arrival.image is not None:
+            self.imaging.submit(arrival.device, arrival.image, arrival_ns)
+
+    def _image_chunk(self, topic: topics.Topic, payload: bytes, arrival_ns: int, result: BatchResult) -> None:
         """Reassemble, check and open imaging objects (raises DecodeError naming the field); a complete one
         is forwarded to the gateway still sealed (:mod:`edge.image_ingest`) and its pixels, when opened,
         are in ``result.images`` for an imaging pipeline."""
@@ -163,6 +194,7 @@ class EdgeProcessor:
             result.records.append(arrival.record)
             result.images.append(arrival)
             self.counters.images += 1
+            self._analyse(arrival, arrival_ns)
 
     def _decode(self, topic: str, payload: bytes, arrival_ns: int, result: BatchResult) -> None:
         self.counters.messages += 1
@@ -179,7 +211,7 @@ class EdgeProcessor:
                 self.counters.ignored += 1
                 return
             if parsed.name in CHUNKED_STREAMS:
-                self._image_chunk(parsed, payload, result)
+                self._image_chunk(parsed, payload, arrival_ns, result)
                 return
             message = decode_payload(
                 payload, device=parsed.device, stream=parsed.name, max_bytes=self.config.max_payload_bytes

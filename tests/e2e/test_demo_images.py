@@ -1,9 +1,8 @@
 """The demo's imaging device end to end: images sealed on the simulated device with its registry key, through
 the embedded broker (TLS, registry auth) and the real edge (key fetched from the gateway), stored encrypted,
-shown by the images page in headless Chromium with the ground-truth mask outlined and a scale bar.
-
-(The edge's lesion model is not on this branch: the images carry no predicted layer yet; the viewer's
-predicted overlay is tested on uplink batches in tests/gateway/test_imaging_browser.py.)"""
+shown by the images page in headless Chromium with the ground-truth mask outlined and a scale bar, and the
+edge's int8 lesion model's predicted mask (its finding and model version) retrievable from the image API and
+overlaid by the page."""
 
 from __future__ import annotations
 
@@ -21,6 +20,8 @@ import pytest
 from selenium.webdriver.common.by import By
 
 from gateway.audit import AuditLog
+from iomt.wire.masks import decode_rle
+from models.runtime import released_paths
 from tests.gateway.browser import chromium, sign_in
 
 pytestmark = pytest.mark.slow
@@ -52,7 +53,14 @@ def images_of(base: str, patient: str, token: str) -> list[dict[str, object]]:
         return json.loads(r.read())["images"]  # type: ignore[no-any-return]
 
 
+def get_json(url: str, token: str) -> dict[str, object]:
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(request, timeout=10) as r:
+        return json.loads(r.read())  # type: ignore[no-any-return]
+
+
 def test_the_demos_imaging_device_shows_its_images_with_their_masks(tmp_path: Path) -> None:
+    version = json.loads(released_paths("imaging")[1].read_text())["version"]
     workdir = tmp_path / "work"
     cmd = [sys.executable, "-m", "iomt_app", "--log-level", "INFO", "demo", "--patients", "2", "--workdir",
            str(workdir), "--port", "0"]
@@ -71,12 +79,22 @@ def test_the_demos_imaging_device_shows_its_images_with_their_masks(tmp_path: Pa
         def with_lesion() -> tuple[str, dict[str, object]] | None:
             for patient in ("patient-0001", "patient-0002"):
                 for image in images_of(base, patient, token):
-                    if any(layer["layer"] == "ground_truth" and layer["area_px"] > 0  # type: ignore[index]
-                           for layer in image["layers"]):  # type: ignore[attr-defined]
+                    layers = {layer["layer"]: layer for layer in image["layers"]}  # type: ignore[attr-defined]
+                    if layers.get("ground_truth", {}).get("area_px", 0) > 0 and "predicted" in layers:
                         return patient, image
             return None
 
-        patient, image = poll(with_lesion, 90, "an image with a lesion in its ground truth")
+        # an image with a lesion in its ground truth that the edge's model has analysed (predicted layer)
+        patient, image = poll(with_lesion, 120, "an image with a lesion in its ground truth, analysed by the edge")
+        finding = image["finding"]
+        assert isinstance(finding, dict), image
+        assert finding["model"] == "imaging" and finding["model_version"] == version and finding["node"] == "edge-1"
+        assert finding["label"] in ("lesion", "no_lesion")
+        predicted = get_json(f"{base}/api/v1/images/{image['image_id']}/masks/predicted", token)
+        assert predicted["source"] == "edge:edge-1" and predicted["model_version"] == version
+        mask = decode_rle(predicted["mask_rle"], predicted["shape"])  # type: ignore[arg-type]
+        assert int(mask.sum()) == predicted["area_px"] == finding["area_px"]
+        assert (finding["label"] == "lesion") == (mask.sum() > 0)
         assert image["encrypted_in_transit"] is True and image["device"] == "imaging-0001"
         spacing = image["spacing_mm"]  # the simulated scanner's own (firmware_sim.imaging draws it per device)
         assert image["node"] == "edge-1" and isinstance(spacing, list) and len(spacing) == 2 and min(spacing) > 0
@@ -86,7 +104,8 @@ def test_the_demos_imaging_device_shows_its_images_with_their_masks(tmp_path: Pa
             card = f".image-card[data-image-id='{image['image_id']}'][data-loaded]"
             poll(lambda: driver.find_elements(By.CSS_SELECTOR, card), 30, "the image drawn")
             element = driver.find_element(By.CSS_SELECTOR, card)
-            assert "ground_truth" in (element.get_attribute("data-shown") or "")
+            assert element.get_attribute("data-shown") == "ground_truth,predicted"
+            assert f"model imaging {version}" in element.find_element(By.CSS_SELECTOR, ".finding").text
             # the scale bar is as long on screen as its millimetres at the image's column spacing (2 screen px a pixel)
             bar_mm = float(element.get_attribute("data-scale-mm") or "nan")
             bar_px = float(element.get_attribute("data-scale-px") or "nan")

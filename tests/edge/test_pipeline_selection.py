@@ -54,11 +54,22 @@ def run(models: tuple[str, ...]) -> tuple[EdgeProcessor, list[Event], dict[Recor
 
 
 def test_every_model_name_has_a_pipeline_for_that_model() -> None:
-    assert set(PIPELINES) == set(ModelName)
+    # the imaging model is the one without windows: it has a stage of its own (queue and cycle budget)
+    assert set(PIPELINES) | {ModelName.IMAGING} == set(ModelName) and ModelName.IMAGING not in PIPELINES
     config = EdgeConfig()
     for name in ModelName:
         processor = EdgeProcessor(config.model_copy(update={"models": (name,)}))
-        assert [p.model for p in processor.pipelines] == [name]
+        if name is ModelName.IMAGING:
+            assert processor.pipelines == [] and processor.imaging is not None
+        else:
+            assert [p.model for p in processor.pipelines] == [name] and processor.imaging is None
+
+
+def test_the_default_models_include_imaging_and_cost_nothing_without_images() -> None:
+    processor, events, _ = run(tuple(EdgeConfig().models))
+    assert ModelName.IMAGING in EdgeConfig().models and processor.imaging is not None
+    assert processor.images_pending == 0 and "imaging" not in processor.engine.stats
+    assert not [e for e in events if e.model == "imaging"]
 
 
 def test_a_fall_only_node_runs_only_the_fall_pipeline_and_still_forwards_the_ecg() -> None:
@@ -87,7 +98,7 @@ def test_the_default_node_runs_every_pipeline_in_one_order_whatever_the_configur
 
 
 def test_an_unknown_or_repeated_model_is_refused_with_the_known_names() -> None:
-    with pytest.raises(ValidationError, match="'ecg', 'fall', 'emotion' or 'vitals'"):
+    with pytest.raises(ValidationError, match="'ecg', 'fall', 'emotion', 'vitals' or 'imaging'"):
         EdgeConfig(models=("ecg", "sepsis"))  # type: ignore[arg-type]
     with pytest.raises(ValidationError, match="listed twice"):
         EdgeConfig(models=("fall", "fall"))  # type: ignore[arg-type]

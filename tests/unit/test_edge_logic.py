@@ -127,7 +127,7 @@ def test_an_image_with_an_impossible_spacing_is_dead_lettered_naming_the_field()
 
     from iomt.wire.chunks import Image, encode_image, split
 
-    processor = EdgeProcessor(EdgeConfig(models=()))
+    processor = EdgeProcessor(EdgeConfig(models=(), allow_unencrypted_images=True))  # a legacy device's plain image
     topic = topics.data("default", "us-probe-1", "image")
     obj = bytearray(encode_image(Image(1, 1_764_000_000_000_000, np.zeros((8, 8), np.uint8), (0.3, 0.3))))
     struct.pack_into("<ff", obj, 20, 0.3, -2.0)
