@@ -15,7 +15,8 @@ impact on what follows it — posture relative to gravity, time on the ground, i
 * ``fall`` decisions raise a high-priority alert (id derived from the device and the impact time);
   ``device_removed`` decisions — a device lying dead still after an impact, or for
   :attr:`~models.fall_logic.FallLogicConfig.not_worn_s` without one — raise a technical event
-  (kind ``quality``, label ``device_removed``), once until the device moves again;
+  (kind ``quality``, label ``device_removed``), once until the device moves again, which is
+  reported as ``device_worn``;
 * every impact is judged on its own: there is no refractory period, so a fall two seconds after a
   false alert gets its own alert.
 
@@ -45,6 +46,8 @@ from models.runtime import ModelRunner
 MODEL = ModelName.FALL
 #: Label of the technical event raised when a device is taken off or put down.
 DEVICE_REMOVED_LABEL = "device_removed"
+#: The quality label of a device that moves again after a device_removed (clears the station's alarm).
+DEVICE_WORN_LABEL = "device_worn"
 #: Gyroscope history kept per device (s), and how long an accelerometer frame waits for it (µs).
 GYRO_BUFFER_S = 4.0
 GYRO_WAIT_US = 1_000_000
@@ -84,6 +87,8 @@ class _Device:
     scored: dict[int, tuple[str, tuple[int, int]]] = field(default_factory=dict)
     #: a device_removed event is out and the device has not moved since
     removed_open: bool = False
+    #: the model version named by the open device_removed event (its device_worn names the same)
+    removed_version: str = ""
 
 
 class FallPipeline:
@@ -214,6 +219,7 @@ class FallPipeline:
                 out.append(self._removed(device, dev, d, version))
         if dev.removed_open and not tracker.dead_still:
             dev.removed_open = False
+            out.append(self._worn(device, dev))
         return out
 
     def _alert(self, device: str, dev: _Device, d: FallDecision, version: str, window: tuple[int, int]) -> Event:
@@ -226,9 +232,17 @@ class FallPipeline:
             confirmed_by=d.reason,
         )
 
+    def _worn(self, device: str, dev: _Device) -> Event:
+        """The device moves again after a ``device_removed``: the station clears that technical alarm."""
+        assert dev.tracker is not None
+        now_us = dev.t0_us + round(dev.tracker.total / dev.tracker.rate_hz * 1e6)
+        return self.events.model_quality(device, MODEL, dev.removed_version, DEVICE_WORN_LABEL, False,
+                                         (now_us, now_us), {"stream": "acc"})
+
     def _removed(self, device: str, dev: _Device, d: FallDecision, version: str) -> Event:
         since_us = dev.t0_us + round(d.t_s * 1e6)
         decided_us = dev.t0_us + round(d.decided_t_s * 1e6)
+        dev.removed_version = version
         return self.events.model_quality(
             device, MODEL, version, DEVICE_REMOVED_LABEL, True, (since_us, decided_us),
             {"stream": "acc", "reason": d.reason, "after_impact": d.impact_id >= 0},

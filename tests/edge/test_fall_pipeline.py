@@ -12,8 +12,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from edge.events import EventFactory
-from edge.fall_pipeline import DEVICE_REMOVED_LABEL, FallPipeline, MotionWindow
+from edge.fall_pipeline import DEVICE_REMOVED_LABEL, DEVICE_WORN_LABEL, FallPipeline, MotionWindow
 from edge.quality_state import QualityTracker
+from gateway.vitals.technical import stream_problem
 from iomt.wire.events import Event, EventKind
 from iomt.wire.frames import make_frame
 
@@ -155,6 +156,24 @@ def test_a_device_taken_off_and_put_down_raises_device_removed_not_a_fall() -> N
     assert event.detail["after_impact"] is False
     # reported once for the stretch it lies there, not again every few seconds
     assert pipe.decisions.get("device_removed", 0) >= 1
+
+
+def test_a_device_worn_again_after_device_removed_says_so_once_and_it_clears_the_stations_alarm() -> None:
+    rec = Recording(seed=5).hold(UP, 10).still(SIDE, 40).hold(UP, 20, noise_g=0.1)
+    events, _ = run(rec)
+    [off] = removed(events)
+    worn = [e for e in events if e.label == DEVICE_WORN_LABEL]
+    assert len(worn) == 1 and worn[0].t_us > off.t_us
+    assert worn[0].kind == EventKind.QUALITY and worn[0].priority == "info" and worn[0].model == "fall"
+    assert worn[0].model_version == off.model_version
+    assert falls(events) == []
+    # the gateway's station reads the pair as "acc: device removed" then "acc: problem over"
+    assert stream_problem(off) == ("acc", "device_removed") and stream_problem(worn[0]) == ("acc", None)
+
+
+def test_a_device_left_lying_says_nothing_more() -> None:
+    events, _ = run(Recording(seed=5).hold(UP, 10).still(SIDE, 40))
+    assert [e for e in events if e.label == DEVICE_WORN_LABEL] == []
 
 
 def test_a_dropped_device_raises_device_removed_not_a_fall() -> None:
