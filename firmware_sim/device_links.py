@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 from pydantic import SecretStr
 
@@ -30,8 +31,9 @@ class CredentialsError(ValueError):
     """The device credentials file is missing, malformed or lacks a device; the message says which."""
 
 
-def load_device_credentials(path: Path) -> dict[str, tuple[str, SecretStr]]:
-    """``{device: (username, password)}`` from ``path`` (see the module docstring)."""
+def _devices(path: Path, shape_hint: str = "") -> dict[str, Any]:
+    """The ``devices`` object of the credentials file at ``path``; ``shape_hint`` ends the error that
+    a file without one gets."""
     try:
         data = json.loads(path.read_text())
     except OSError as exc:
@@ -40,8 +42,13 @@ def load_device_credentials(path: Path) -> dict[str, tuple[str, SecretStr]]:
         raise CredentialsError(f"the device credentials {path} are not JSON: {exc}") from None
     devices = data.get("devices") if isinstance(data, dict) else None
     if not isinstance(devices, dict):
-        raise CredentialsError(f'the device credentials {path} need a "devices" object: {{"<id>": {{"username", '
-                               '"password"}}}}')
+        raise CredentialsError(f'the device credentials {path} need a "devices" object{shape_hint}')
+    return devices
+
+
+def load_device_credentials(path: Path) -> dict[str, tuple[str, SecretStr]]:
+    """``{device: (username, password)}`` from ``path`` (see the module docstring)."""
+    devices = _devices(path, ': {"<id>": {"username", "password"}}')
     out: dict[str, tuple[str, SecretStr]] = {}
     for device, entry in devices.items():
         if not isinstance(entry, dict) or not isinstance(entry.get("username"), str) \
@@ -53,15 +60,7 @@ def load_device_credentials(path: Path) -> dict[str, tuple[str, SecretStr]]:
 
 def load_device_keys(path: Path) -> dict[str, tuple[int, bytes]]:
     """``{device: (key_id, key)}`` of every device in ``path`` that has an end-to-end key."""
-    try:
-        data = json.loads(path.read_text())
-    except OSError as exc:
-        raise CredentialsError(f"cannot read the device credentials {path}: {exc.strerror}") from None
-    except ValueError as exc:
-        raise CredentialsError(f"the device credentials {path} are not JSON: {exc}") from None
-    devices = data.get("devices") if isinstance(data, dict) else None
-    if not isinstance(devices, dict):
-        raise CredentialsError(f'the device credentials {path} need a "devices" object')
+    devices = _devices(path)
     out: dict[str, tuple[int, bytes]] = {}
     for device, entry in devices.items():
         if not isinstance(entry, dict) or entry.get("key") is None:

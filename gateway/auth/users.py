@@ -22,13 +22,14 @@ import secrets
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from gateway.auth import passwords
 from gateway.auth.roles import Credential, Principal, PrincipalKind, Role
+from gateway.sqlite_tx import immediate
 from iomt.wire.topics import is_identifier
 
 SCHEMA = """
@@ -129,16 +130,8 @@ class UserStore:
     def _now_us(self) -> int:
         return round(self._clock() * 1e6)
 
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+    def _write(self) -> AbstractContextManager[sqlite3.Connection]:
+        return immediate(self._db, self._lock)
 
     # -- users ---------------------------------------------------------------------------------------
     def add(self, name: str, role: str | Role, password: str) -> User:

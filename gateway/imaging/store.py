@@ -19,8 +19,8 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,7 @@ import numpy as np
 
 from gateway.imaging import atrest
 from gateway.imaging.records import Finding, ImageView, LayerView, MaskView
+from gateway.sqlite_tx import immediate
 from iomt.wire.chunks import Image, decode_image, encode_image
 from iomt.wire.masks import decode_rle
 
@@ -135,16 +136,8 @@ class ImageStore:
         with self._lock:
             self._db.close()
 
-    @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+    def _tx(self) -> AbstractContextManager[sqlite3.Connection]:
+        return immediate(self._db, self._lock)
 
     # -- files -----------------------------------------------------------------------------------
     def _path(self, device: str, image_id: str, layer: str | None) -> Path:

@@ -16,6 +16,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from gateway.sqlite_tx import immediate
 from gateway.station.records import LimitChange, PatientRecord
 from gateway.vitals.limits import AlarmLimits, Condition, LimitRange
 from models.clinical.news2 import SpO2Scale
@@ -118,14 +119,8 @@ class StationState:
             return dict(self._db.execute("SELECT device, node FROM device_edges").fetchall())
 
     def set_device_nodes(self, nodes: dict[str, str], t_us: int) -> None:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")  # one commit for the lot (a ward's first batch names hundreds)
-            try:
-                self._db.executemany(
-                    "INSERT INTO device_edges VALUES (?,?,?) ON CONFLICT(device) DO UPDATE SET node = excluded.node, "
-                    "updated_us = excluded.updated_us", [(d, n, t_us) for d, n in nodes.items()],
-                )
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+        with immediate(self._db, self._lock) as db:  # one commit for the lot (a ward's first batch names hundreds)
+            db.executemany(
+                "INSERT INTO device_edges VALUES (?,?,?) ON CONFLICT(device) DO UPDATE SET node = excluded.node, "
+                "updated_us = excluded.updated_us", [(d, n, t_us) for d, n in nodes.items()],
+            )
