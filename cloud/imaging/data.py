@@ -24,6 +24,9 @@ SOURCE = "firmware_sim.imaging"
 #: Data sets of this many devices or more are simulated by a pool of worker processes.
 PARALLEL_FROM_DEVICES = 64
 GENERATION_WORKERS = 2
+#: An image meant to show a lesion is drawn again at most this many times (each already retries its
+#: lesions' visibility, see firmware_sim.imaging.render_phantom).
+LESION_RETRIES = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,9 +117,11 @@ def _device_phantoms(profile: ImagingProfile, i: int) -> list[Any]:
     for _ in range(profile.images_per_device):
         want = bool(rng.random() < profile.lesion_share)
         p = render_phantom(rng, scanner, profile.size, want)
-        while want and not p.has_lesion:  # rarely no place was found: draw again
+        for _ in range(LESION_RETRIES):  # rarely no place (or no visible lesion) was found: draw again
+            if p.has_lesion or not want:
+                break
             p = render_phantom(rng, scanner, profile.size, want)
-        phantoms.append(p)
+        phantoms.append(p)  # a scanner too noisy to show any lesion gives a lesion-free image
     return phantoms
 
 

@@ -30,7 +30,7 @@ from scipy import ndimage
 from models.preprocessing import imaging as prep
 
 #: A drawn lesion's contrast-to-noise ratio at its scale is at least this (measured, see module docstring).
-MIN_CNR = 2.0
+MIN_CNR = 3.0
 #: A drawn lesion's equivalent radius in the model's input grid is at least this many pixels (3 px is
 #: 4 px of a 128-px image): smaller ones are a few pixels after resampling, below what the input resolves.
 MIN_RADIUS_MODEL_PX = 3.5
