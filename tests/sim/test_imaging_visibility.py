@@ -17,22 +17,25 @@ def _disc_image(contrast: float, noise: float, radius: float, seed: int = 0) -> 
     return np.clip(np.round(img), 0, 255).astype(np.uint8), [disc]
 
 
-def test_cnr_separates_a_visible_disc_from_an_invisible_one() -> None:
+def test_cnr_separates_a_visible_disc_from_noise_and_from_a_tiny_one() -> None:
     everywhere = np.ones((128, 128), bool)
     (seen, r_seen), = lesion_cnrs(*_disc_image(60, 10, 12), everywhere)
-    (hidden, _), = lesion_cnrs(*_disc_image(0, 10, 12), everywhere)
     (tiny, r_tiny), = lesion_cnrs(*_disc_image(60, 10, 2.5), everywhere)
-    assert seen > 5 and visible(seen, r_seen)
-    assert hidden < 1 and not visible(hidden, r_seen)
-    assert r_tiny < MIN_RADIUS_MODEL_PX and not visible(tiny, r_tiny)
+    assert seen > 10 and visible(seen, r_seen)
     assert r_seen == pytest.approx(12 * 96 / 128, rel=0.1)  # measured in the model's 96-px grid
+    assert r_tiny < MIN_RADIUS_MODEL_PX and not visible(tiny, r_tiny)
+    # no lesion at all (contrast 0): the CNR is a lesion-scale z-score of the noise, rarely at the rule
+    null = [lesion_cnrs(*_disc_image(0, 10, r, seed), everywhere)[0][0] for seed in range(20) for r in (6, 12, 20)]
+    assert 0.4 < float(np.median(null)) < 1.5
+    assert sum(c >= MIN_CNR for c in null) <= 0.05 * len(null)  # ~ the 95th percentile of noise
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("modality", MODALITIES)
 def test_every_drawn_lesion_meets_the_rule_and_the_raw_renderer_would_not(modality: str) -> None:
     render = ultrasound.render if modality == "ultrasound" else xray.render
     kept, raw = [], []
-    for i in range(8):
+    for i in range(6):
         rng = np.random.default_rng([2024, i])
         scanner = draw_scanner(rng, modality)
         for _ in range(3):
@@ -40,7 +43,7 @@ def test_every_drawn_lesion_meets_the_rule_and_the_raw_renderer_would_not(modali
             kept.extend(p.lesions)
             assert p.lesions or not p.has_lesion
             raw.extend(render(rng, 128, scanner, 2).lesions)  # the same renderer without the rule
-    assert len(kept) >= 20
+    assert len(kept) >= 15
     for lesion in kept:
         assert lesion.cnr >= MIN_CNR and lesion.radius_model_px >= MIN_RADIUS_MODEL_PX, lesion
     # the rule has work to do: without it, some lesions would be below it
