@@ -30,7 +30,6 @@ def test_cnr_separates_a_visible_disc_from_noise_and_from_a_tiny_one() -> None:
     assert sum(c >= MIN_CNR for c in null) <= 0.05 * len(null)  # ~ the 95th percentile of noise
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("modality", MODALITIES)
 def test_every_drawn_lesion_meets_the_rule_and_the_raw_renderer_would_not(modality: str) -> None:
     render = ultrasound.render if modality == "ultrasound" else xray.render
@@ -48,3 +47,18 @@ def test_every_drawn_lesion_meets_the_rule_and_the_raw_renderer_would_not(modali
         assert lesion.cnr >= MIN_CNR and lesion.radius_model_px >= MIN_RADIUS_MODEL_PX, lesion
     # the rule has work to do: without it, some lesions would be below it
     assert any(not visible(x.cnr, x.radius_model_px) for x in raw)
+
+
+def test_render_ahead_gives_the_same_phantoms_as_rendering_in_turn_and_reraises() -> None:
+    from firmware_sim.imaging.ahead import RenderAhead
+
+    scanner = draw_scanner(np.random.default_rng(1), "ultrasound")
+    ahead = RenderAhead(np.random.default_rng(9), scanner, 64, 0.5)
+    serial = np.random.default_rng(9)
+    for _ in range(4):
+        expected = render_phantom(serial, scanner, 64, bool(serial.random() < 0.5))
+        got = ahead.next()
+        assert np.array_equal(got.image, expected.image) and np.array_equal(got.mask, expected.mask)
+    broken = RenderAhead(np.random.default_rng(9), scanner, 16, 0.5)  # too small: render_phantom refuses
+    with pytest.raises(ValueError, match="at least 32"):
+        broken.next()
