@@ -130,7 +130,7 @@ def markdown(out: dict[str, Any]) -> str:
         lines.append(f"| {r['record']} | {r['fs']:.0f} | {r['truth'].split(' (')[0]} | {r['beats']} | "
                      f"{r['sensitivity']:.4f} | {r['ppv']:.4f} | {_verdict(r['floor'])} |")
     scored = [r for r in rp["records"] if r["floor"] != "excluded"]
-    lines += ["", f"{sum(r['pass'] for r in scored)} of {len(scored)} records the floor applies to at or above it."]
+    lines += ["", f"{sum(r['pass'] for r in scored)} of {len(scored)} records the floor applies to at or above it.", ""]
     lines += [f"- not held to the floor: {e['record']}: {e['reason']}" for e in rp["excluded"]]
     lines += ["",
               "## Beat classes of the int8 model", "",

@@ -100,3 +100,14 @@ def test_a_lead_below_the_floor_fails_the_report_and_the_command(
     assert rpeaks.main(["--dest", str(tmp_path), "--report", str(tmp_path / "report")]) == 1
     table = (tmp_path / "report" / "rpeaks.md").read_text()
     assert "| t/1 | 200 |" in table and "**below**" in table
+
+
+def test_two_consensus_beats_closer_than_the_refractory_period_are_one() -> None:
+    """Five peers mark the R wave of a wide complex, five (some the same peers, with a second
+    detection) its S wave 100 ms later: one beat, the better voted."""
+    r_wave = {name: np.array([1000 + i]) for i, name in enumerate(PEERS[:6])}
+    s_wave = {name: np.array([1020 + i]) for i, name in enumerate(PEERS[4:])}
+    peaks = {name: np.sort(np.r_[r_wave.get(name, []), s_wave.get(name, [])]).astype(np.int64) for name in PEERS}
+    np.testing.assert_array_equal(consensus(peaks, FS), [1002])  # 6 votes beat 5
+    later = {name: np.r_[v, v + 60] for name, v in r_wave.items()}  # 300 ms apart: two beats
+    np.testing.assert_array_equal(consensus(later, FS), [1002, 1062])
