@@ -111,3 +111,17 @@ def test_two_consensus_beats_closer_than_the_refractory_period_are_one() -> None
     np.testing.assert_array_equal(consensus(peaks, FS), [1002])  # 6 votes beat 5
     later = {name: np.r_[v, v + 60] for name, v in r_wave.items()}  # 300 ms apart: two beats
     np.testing.assert_array_equal(consensus(later, FS), [1002, 1062])
+
+
+def test_the_release_evaluation_holds_only_leads_with_a_reference_to_the_floor(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from cloud.real_ecg.release_eval import rpeak_floors
+
+    rng = np.random.default_rng(1)
+    agreed = {name: BEATS for name in PEERS}
+    scattered = {name: np.sort(np.r_[BEATS, rng.integers(300, N - 300, BEATS.size)]) for name in PEERS}
+    _patch(monkeypatch, {"1": agreed, "2": scattered, "3": agreed},
+           {"1": BEATS, "2": BEATS[::2], "3": BEATS[::2]})
+    floors = rpeak_floors(validate([_rec(1), _rec(2), _rec(3)], cache=None))
+    assert floors == {"R-peak sensitivity and PPV >= 99.5% on t/1": True,
+                      "R-peak sensitivity and PPV >= 99.5% on t/3": False}
