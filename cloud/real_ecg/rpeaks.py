@@ -46,7 +46,7 @@ import numpy as np
 from cloud.real_ecg.fetch import DEFAULT_DEST
 from cloud.real_ecg.peers import MIN_AGREE, PEERS, RELIABLE, agreeing, consensus, peer_peaks, reliable
 from cloud.real_ecg.records import RealRecord, load_all
-from edge.dsp.ecg import DETECTION_TAIL
+from edge.dsp.ecg import DETECTION_TAIL, FIRST_SPAN_S
 from edge.dsp.quality import ecg_quality
 from edge.ecg_pipeline import QUALITY_S
 from models.preprocessing import PREPROCESSING_VERSION
@@ -56,6 +56,8 @@ from models.preprocessing.ecg import detect_r_peaks
 MATCH_S = 0.150
 EDGE_S = 1.0
 FLOOR = 0.995
+#: How often the edge's runs are taken to come (a device's frames; a run may come on every frame).
+RUN_STEP_S = 0.1
 
 log = logging.getLogger(__name__)
 
@@ -132,20 +134,29 @@ def detect(signal_mv: np.ndarray, fs: float) -> np.ndarray:
 
 
 def edge_emits(signal_mv: np.ndarray, fs: float, found: np.ndarray) -> np.ndarray:
-    """Which detections ``found`` (sorted sample indices at ``fs``) the edge would emit: the edge completes
-    a beat in the run that has its waveform (:data:`~models.preprocessing.beats.AFTER`) and has found the
-    next one (:data:`~edge.dsp.ecg.DETECTION_TAIL` after it), and runs
-    only when the :data:`~edge.ecg_pipeline.QUALITY_S` seconds before that pass its quality check (the
-    check itself: :func:`edge.dsp.quality.ecg_quality` on the raw samples at the device's rate). The last
-    detection is judged on the window after itself."""
+    """Which detections ``found`` (sorted sample indices at ``fs``) the edge would emit, as its runs gate
+    them (:class:`edge.ecg_pipeline.EcgPipeline`): a run searches only when the
+    :data:`~edge.ecg_pipeline.QUALITY_S` seconds before it pass the quality check
+    (:func:`edge.dsp.quality.ecg_quality` on the raw samples at the device's rate); a refused run forgets
+    the R-peak history, and the next run that passes searches :data:`~edge.dsp.ecg.FIRST_SPAN_S` back.
+    So a beat is emitted by the first run that holds its waveform (:data:`~models.preprocessing.beats.AFTER`)
+    and the next R-peak (:data:`~edge.dsp.ecg.DETECTION_TAIL` after it) if that run passes, else by any
+    later run, :data:`RUN_STEP_S` apart, that passes while the beat before it still lies in that span
+    (a beat needs its predecessor). The first detection has none and is judged on its first run only."""
     found = np.asarray(found, dtype=np.int64)
     if found.size == 0:
         return np.zeros(0, dtype=bool)
     x = np.asarray(signal_mv, dtype=np.float64)
-    width = round(QUALITY_S * fs)
+    width, step = round(QUALITY_S * fs), max(1, round(RUN_STEP_S * fs))
     tail, after = round(DETECTION_TAIL / ECG_RATE_HZ * fs), round(AFTER / ECG_RATE_HZ * fs)
-    ends = np.minimum(np.maximum(found + after, np.r_[found[1:], found[-1]] + tail), x.size)
-    return np.asarray([ecg_quality(x[max(0, e - width) : e], fs) is None for e in ends.tolist()], dtype=bool)
+    first_run = np.minimum(np.maximum(found + after, np.r_[found[1:], found[-1]] + tail), x.size)
+    last_run = np.minimum(np.r_[found[0], found[:-1]] + round(FIRST_SPAN_S * fs), x.size)
+
+    def passes(end: int) -> bool:
+        return ecg_quality(x[max(0, end - width) : end], fs) is None
+
+    return np.asarray([passes(a) or any(passes(t) for t in range(a + step, b + 1, step))
+                       for a, b in zip(first_run.tolist(), last_run.tolist(), strict=True)], dtype=bool)
 
 
 def _peers_cached(rec: RealRecord, cache: Path | None) -> dict[str, np.ndarray]:
