@@ -18,11 +18,12 @@ could not say whether a beat is there.
 
 The figures (and the floor) are those of what the edge emits: the edge checks the signal quality of the
 last :data:`~edge.ecg_pipeline.QUALITY_S` seconds before it searches (:func:`edge.dsp.quality.ecg_quality`:
-lead off, flat line, saturation, motion artefact) and does not search a span that fails it, so a beat
-is an edge output only where the check of the run that completes it passes (:func:`edge_emits`: the
-2 s up to the next detection plus :data:`~edge.dsp.ecg.DETECTION_TAIL`). Detections there are dropped;
-reference beats there stay in the reference (a beat there the edge does not emit is a miss). The
-detector's own figures, without the gate, are reported beside them (``detector_alone``).
+lead off, flat line, saturation, motion artefact) and does not search when that fails, so a detection
+is an edge output only where a run that passes would emit it (:func:`edge_emits`). Detections the
+edge would not emit are dropped; reference beats there stay in the reference (a beat the edge does not
+emit is a miss). The detector's own figures, without the gate, are reported beside them
+(``detector_alone``). Cross-checked against the edge pipeline itself on two real leads (fed 0.5 s
+frames): see ``models/ecg/report/rpeaks_review.md``.
 
 Where the reference is the peers' consensus it must be one the peers agree with
 (:func:`cloud.real_ecg.peers.reliable`); a record where it is not is reported with its figures and the
@@ -232,9 +233,11 @@ def validate(records: list[RealRecord], cache: Path | None = None) -> dict[str, 
     return {
         "data": "real recordings (every figure)",
         "detector": "models.preprocessing.ecg.detect_r_peaks after models.preprocessing.beats.condition",
-        "scored": "what the edge emits: detections where the edge's quality check (edge.dsp.quality.ecg_quality "
-                  f"on the {QUALITY_S:.0f} s before the run that completes the beat) refuses the signal are "
-                  "dropped; reference beats there stay (missed if not emitted)",
+        "scored": "what the edge emits (cloud.real_ecg.rpeaks.edge_emits): a detection counts only where a run of "
+                  f"the edge whose quality check (edge.dsp.quality.ecg_quality on the {QUALITY_S:.0f} s before it) "
+                  "passes would emit it: the run that completes the beat, or a later one while the beat before it "
+                  f"is still in the {FIRST_SPAN_S:.0f} s it searches after a refusal; reference beats there stay "
+                  "(missed if not emitted)",
         "preprocessing_version": PREPROCESSING_VERSION,
         "matching": {"window_s": MATCH_S, "edges_left_out_s": EDGE_S, "standard": "ANSI/AAMI EC57 beat matching"},
         "reference_rule": {"annotations": "beat annotations only (WFDB beat codes); detections at an annotated "
