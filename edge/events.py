@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from edge.dsp.quality import SignalProblem
-from iomt.wire.descriptor import DESCRIPTOR_VERSION, DeviceDescriptor, Placement
+from iomt.wire.descriptor import DESCRIPTOR_VERSION, EVENT_MODEL, DeviceDescriptor, Placement
 from iomt.wire.events import AlertState, Event, EventKind, Priority
 from models.preprocessing import PREPROCESSING_VERSION
 
@@ -32,7 +32,7 @@ SIGNAL_QUALITY = "signal_quality"
 #: Label of the event that says a stream's signal is usable again.
 SIGNAL_OK = "signal_ok"
 #: Model name of the event that forwards a device's descriptor to the gateway (not a model either).
-DESCRIPTOR = "descriptor"
+DESCRIPTOR = EVENT_MODEL
 
 
 def alert_id(site: str, device: str, model: str, label: str, raised_by_us: int) -> str:

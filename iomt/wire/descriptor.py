@@ -46,6 +46,10 @@ from iomt.wire.errors import DecodeError
 from iomt.wire.fields import load_json
 
 DESCRIPTOR_VERSION = 1
+#: Model name of the event by which an edge forwards a descriptor it took to the gateway (an inference
+#: event whose label is the placement and whose ``detail`` holds the fields; ``detail.declared`` false
+#: when the device withdrew it). Not a model: the gateway shows the newest one per device.
+EVENT_MODEL = "descriptor"
 #: A descriptor is a few dozen bytes; anything much larger is not one.
 MAX_DESCRIPTOR_BYTES = 4096
 
