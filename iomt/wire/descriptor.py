@@ -159,8 +159,9 @@ def decode_descriptor(payload: bytes) -> DeviceDescriptor:
 
 def _no_unknown(body: dict[str, Any], known: tuple[str, ...], prefix: str) -> None:
     unknown = sorted(str(k) for k in body if k not in known)
-    if unknown:
-        raise DecodeError(f"{prefix}{unknown[0]}"[:80], f"unknown descriptor field (known: {', '.join(known)})")
+    if unknown:  # the name is outside input: kept short and storable text (a lone surrogate escaped)
+        name = unknown[0][:60].encode("utf-8", "backslashreplace").decode()
+        raise DecodeError(f"{prefix}{name}", f"unknown descriptor field (known: {', '.join(known)})")
 
 
 def _values(choices: type[StrEnum]) -> str:

@@ -7,6 +7,8 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from iomt.wire.descriptor import (
     AccUnit,
@@ -76,3 +78,25 @@ def test_each_invalid_field_is_named(payload: bytes, field: str, says: str) -> N
     with pytest.raises(DecodeError) as info:
         decode_descriptor(payload)
     assert info.value.field == field and says in info.value.reason
+
+
+def test_an_unknown_fields_name_is_storable_text() -> None:
+    with pytest.raises(DecodeError) as info:
+        decode_descriptor(b'{"v": 1, "\\ud800x": 1}')
+    assert info.value.field == "\\ud800x"
+    info.value.field.encode()  # a dead letter naming it can be stored
+
+
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(
+    st.binary(max_size=200),
+    st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12),
+                 lambda inner: st.lists(inner, max_size=4) | st.dictionaries(
+                     st.sampled_from(["v", "motion", "placement", "acc_unit", "gyro_unit", "axes", "x"]), inner,
+                     max_size=5), max_leaves=12).map(lambda v: json.dumps(v).encode()),
+))
+def test_only_decode_errors_come_out_whatever_the_bytes(payload: bytes) -> None:
+    try:
+        decode_descriptor(payload)
+    except DecodeError as exc:
+        exc.field.encode()
