@@ -10,12 +10,11 @@ import uuid
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from gateway import views
 from gateway.config import GatewayConfig
 from gateway.server import running_gateway
-from gateway.store.records import EventQuery
+from gateway.store.records import AlertQuery, EventQuery
 from iomt.config import MqttConfig
 from iomt.wire.events import EventKind
 from iomt_app.cli import main
@@ -34,7 +33,6 @@ def write_recording(path: Path) -> Path:
     return path
 
 
-@pytest.mark.slow
 async def test_a_replayed_devices_placement_reaches_the_edges_events_and_the_gateway(
     tmp_path: Path, mqtt_config: MqttConfig
 ) -> None:
@@ -67,6 +65,8 @@ async def test_a_replayed_devices_placement_reaches_the_edges_events_and_the_gat
         [refused] = fall_events("ankle-1")  # not analysed: one event saying why, nothing else
         assert refused.kind == EventKind.QUALITY and refused.label == "placement_not_supported"
         assert refused.detail["reason"].startswith("fall not analysed: placement ankle not supported by fall 1.1.0")
+        [alarm] = store.alerts(AlertQuery(device="ankle-1"))  # the station's technical alarm
+        assert alarm.event.label == "fall_not_analysed" and alarm.event.detail["category"] == "technical"
         shown = {p.device: p.placement for p in views.patients(store)}
         assert shown == {"hip-1": "waist", "ankle-1": "ankle"}
         [described] = store.events(EventQuery(device="hip-1", model="descriptor"))
