@@ -27,6 +27,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
 
 from iomt.wire.descriptor import Placement
 
@@ -70,6 +71,7 @@ VALIDATION: Mapping[str, Mapping[Placement, PlacementVerdict]] = {
 DEFAULT_RELEASE = "1.1"
 
 
+@lru_cache(maxsize=256)  # asked per frame at the edge: a handful of (placement, version) pairs exist
 def placement_support(placement: Placement | None, model_version: str | None) -> PlacementVerdict:
     """The verdict for ``placement`` (``None``: not declared, as ``unknown``) under ``model_version``."""
     release = ".".join((model_version or "").split(".")[:2])
@@ -79,5 +81,6 @@ def placement_support(placement: Placement | None, model_version: str | None) ->
     if verdict is not None:
         return verdict
     valid = ", ".join(p.value for p, v in table.items() if v.analysed and p is not Placement.UNKNOWN)
-    return PlacementVerdict(Support.UNSUPPORTED, f"placement {where.value} not supported by fall "
-                                                 f"{model_version or release} (validated: {valid})")
+    what = model_version or f"{DEFAULT_RELEASE}.x (no model loaded yet)"
+    return PlacementVerdict(Support.UNSUPPORTED, f"placement {where.value} not supported by fall {what} "
+                                                 f"(validated: {valid})")
