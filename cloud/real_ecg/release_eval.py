@@ -128,7 +128,7 @@ def markdown(out: dict[str, Any]) -> str:
     lines = ["# ECG on real recordings (real data only)", "",
              f"Recordings: {out['recordings']}. R-peaks: {rp['detector']}, preprocessing {rp['preprocessing_version']},"
              f" EC57 matching within {rp['matching']['window_s'] * 1000:.0f} ms. Floor {rp['floor']:.1%} sensitivity"
-             " and PPV per record.", "",
+             " and PPV per record.", "", f"Scored: {rp['scored']}.", "",
              "| record | rate (Hz) | reference | beats | sensitivity | PPV | floor |", "| --- " * 7 + "|"]
     for r in rp["records"]:
         lines.append(f"| {r['record']} | {r['fs']:.0f} | {r['truth'].split(' (')[0]} | {r['beats']} | "

@@ -2,7 +2,8 @@
 
 ``python -m cloud.real_ecg.review [--only NAME...] [--plot DIR]`` prints, per lead, each reference beat
 the detector missed and each detection that matched none (as :mod:`cloud.real_ecg.rpeaks` counts
-them), with how many of the nine peers put a beat within 50 ms of it and the edge's signal-quality
+them: of what the edge emits, :func:`cloud.real_ecg.rpeaks.edge_emits`), with how many of the nine
+peers put a beat within 50 ms of it and the edge's signal-quality
 verdict on the 2 s windows around it (:func:`edge.dsp.quality.ecg_quality`, what the edge checks
 before it searches). ``--plot`` draws a 6 s window around each event (the lead, every peer's marks,
 the reference and ours) into ``DIR/<lead>.png``: this is how the review in
@@ -21,7 +22,7 @@ import numpy as np
 from cloud.real_ecg.fetch import DEFAULT_DEST
 from cloud.real_ecg.peers import AGREE_S, PEERS, consensus
 from cloud.real_ecg.records import RealRecord, load_all
-from cloud.real_ecg.rpeaks import EDGE_S, MATCH_S, _peers_cached, detect, pairs
+from cloud.real_ecg.rpeaks import EDGE_S, MATCH_S, _peers_cached, detect, edge_emits, pairs
 from edge.dsp.quality import ecg_quality
 
 #: The edge checks the last 2 s before each search (edge.ecg_pipeline.QUALITY_S), about once a second.
@@ -52,6 +53,7 @@ def events(rec: RealRecord, cache: Path | None) -> list[Event]:
         reference = consensus(peers, fs)
     tol = MATCH_S * fs
     found = detect(x, fs)
+    found = found[edge_emits(x, fs, found)]  # what the edge emits, as the validation scores it
     if ignore.size and found.size:
         found = found[np.abs(found[:, None] - ignore[None, :]).min(axis=1) > tol]
     ref_hit, det_hit = pairs(reference, found, tol)
