@@ -32,6 +32,8 @@ class AlertLabel(StrEnum):
 
     #: a fall confirmed by lying still after the impact
     FALL = "fall"
+    #: an impact the fall logic could not judge because the signal broke off after it (a gap)
+    POSSIBLE_FALL = "possible_fall"
     #: three or more ventricular beats in a row
     VENTRICULAR_RUN = "ventricular_run"
     #: a high share of ectopic (S/V) beats among the recent beats

@@ -47,6 +47,7 @@ from models.preprocessing import PREPROCESSING_VERSION
 from models.preprocessing.beats import ECG_RATE_HZ, VECTOR, beat_vectors_at, input_major, model_input
 from models.preprocessing.ecg import heart_rate_from_peaks
 from models.preprocessing.resample import resample
+from models.preprocessing.steps import remove_steps_many
 from models.runtime import ModelRunner
 
 MODEL = ModelName.ECG
@@ -215,7 +216,8 @@ class EcgPipeline:
         devs = [self._devices[device] for device, _ in members]
         stacked = np.stack([raw for _, raw in members])
         conditioned, found, skip = condition_and_search(
-            stacked if fs == ECG_RATE_HZ else resample(stacked.T, fs, ECG_RATE_HZ).T,
+            # baseline steps out at the device's rate, as the shared conditioning does before it resamples
+            stacked if fs == ECG_RATE_HZ else resample(remove_steps_many(stacked, fs).T, fs, ECG_RATE_HZ).T,
             [dev.peaks for dev in devs],
         )
         size = conditioned.shape[1]

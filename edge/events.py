@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from edge.dsp.quality import SignalProblem
+from iomt.wire.descriptor import DESCRIPTOR_VERSION, EVENT_MODEL, DeviceDescriptor, Placement
 from iomt.wire.events import AlertState, Event, EventKind, Priority
 from models.preprocessing import PREPROCESSING_VERSION
 
@@ -30,6 +31,8 @@ ALERT_NAMESPACE = uuid.UUID("5d1c3a8e-7f0b-4f43-9a35-1e0d6c2b9a41")
 SIGNAL_QUALITY = "signal_quality"
 #: Label of the event that says a stream's signal is usable again.
 SIGNAL_OK = "signal_ok"
+#: Model name of the event that forwards a device's descriptor to the gateway (not a model either).
+DESCRIPTOR = EVENT_MODEL
 
 
 def alert_id(site: str, device: str, model: str, label: str, raised_by_us: int) -> str:
@@ -79,6 +82,22 @@ class EventFactory:
             device=device, model=model, model_version=version, kind=EventKind.QUALITY, label=label,
             score=1.0 if problem else 0.0, window_start_us=window[0], window_end_us=window[1], t_us=window[1],
             site=self.site, node=self.node, priority=Priority.MEDIUM if problem else Priority.INFO, detail=detail,
+        )
+
+    def descriptor(self, device: str, descriptor: DeviceDescriptor | None, t_us: int) -> Event:
+        """``device`` declared ``descriptor`` (``None``: withdrew it), as this node learnt at ``t_us`` (its
+        clock: a descriptor carries no time). An inference event of model ``descriptor`` whose label is
+        the placement, so the gateway shows the newest one per device as it shows the heart rate."""
+        motion = descriptor.motion if descriptor is not None else None
+        detail: dict[str, Any] = {"declared": descriptor is not None, "placement": (
+            motion.placement.value if motion is not None else Placement.UNKNOWN.value)}
+        if motion is not None:
+            detail.update(acc_unit=motion.acc_unit.value, axes=motion.axes.value,
+                          gyro_unit=None if motion.gyro_unit is None else motion.gyro_unit.value)
+        return Event(
+            device=device, model=DESCRIPTOR, model_version=str(DESCRIPTOR_VERSION), kind=EventKind.INFERENCE,
+            label=detail["placement"], score=1.0, window_start_us=t_us, window_end_us=t_us, t_us=t_us,
+            site=self.site, node=self.node, detail=detail,
         )
 
     def alert(

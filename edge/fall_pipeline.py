@@ -21,12 +21,31 @@ impact on what follows it — posture relative to gravity, time on the ground, i
   false alert gets its own alert.
 
 A sequence gap or a change of rate on the accelerometer starts a new tracker (samples on either side
-of a gap are never spliced): an impact still awaiting its decision at that moment is dropped.
+of a gap are never spliced). An impact still awaiting its decision then is never dropped
+(:meth:`~models.fall_logic.FallTracker.signal_lost`): one the model cleared is rejected as before, one
+with two seconds or more of observation is judged on them, and any other raises a ``possible_fall``
+alert ("possible fall: signal lost after impact") — high priority when the model had called the impact
+a fall, medium when the signal broke off before the model could see it. Why an alert and not silence:
+a patient on the floor after a fall is exactly when a body-worn link is likely to break off (the
+device knocked loose, the patient lying on it, out of the hub's range), and a nurse would rather look
+once too often. Gaps are rare on a healthy link, so these alerts are too (they are counted as gaps at
+the edge, ``iomt_edge_sequence{kind="gap"}``). An impact whose model input is still being scored keeps
+its old tracker until its score is back.
+
+**Placement.** A device's declared placement (its retained descriptor, :mod:`iomt.wire.descriptor`)
+decides whether its motion is analysed (:mod:`models.fall_placement`): validated placements and
+those analysed with a caveat are, and every fall-model event of the device carries
+``detail.placement`` (and ``detail.placement_note`` with the caveat); a placement the model was not
+validated for is not analysed at all, and a quality event of the fall model says so once
+(``placement_not_supported``: "fall not analysed: placement ankle not supported by fall 1.1.0"), until
+an ``analysed`` event when the placement changes to one that is.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -37,9 +56,11 @@ from edge.dsp.quality import motion_quality_many
 from edge.events import EventFactory
 from edge.pipeline import Window, class_index
 from edge.quality_state import QualityTracker
+from iomt.wire.descriptor import DeviceDescriptor, Placement
 from iomt.wire.events import AlertState, Event, Priority
 from iomt.wire.frames import Frame
-from models.fall_logic import DEVICE_REMOVED, FALL, FallDecision, FallLogicConfig, FallTracker
+from models.fall_logic import DEVICE_REMOVED, FALL, SIGNAL_LOST, FallDecision, FallLogicConfig, FallTracker
+from models.fall_placement import PlacementVerdict, placement_support
 from models.preprocessing.motion import IMPACT_AT_S, WINDOW_S
 from models.runtime import ModelRunner
 
@@ -48,6 +69,10 @@ MODEL = ModelName.FALL
 DEVICE_REMOVED_LABEL = "device_removed"
 #: The quality label of a device that moves again after a device_removed (clears the station's alarm).
 DEVICE_WORN_LABEL = "device_worn"
+#: The fall model's quality label for a device whose declared placement it was not validated for.
+PLACEMENT_UNSUPPORTED_LABEL = "placement_not_supported"
+#: The label that ends a model's "not analysed" (the station's technical alarm clears on it).
+ANALYSED_LABEL = "analysed"
 #: Gyroscope history kept per device (s), and how long an accelerometer frame waits for it (µs).
 GYRO_BUFFER_S = 4.0
 GYRO_WAIT_US = 1_000_000
@@ -70,6 +95,15 @@ MotionWindow = Window[Impact]
 
 
 @dataclass(slots=True)
+class _Orphan:
+    """A tracker retired by a gap whose impacts still await their model score."""
+
+    tracker: FallTracker
+    t0_us: int
+    scored: dict[int, tuple[str, tuple[int, int]]]
+
+
+@dataclass(slots=True)
 class _Device:
     rate_hz: float
     order: int
@@ -89,6 +123,10 @@ class _Device:
     removed_open: bool = False
     #: the model version named by the open device_removed event (its device_worn names the same)
     removed_version: str = ""
+    #: retired trackers (a gap) with impacts whose scores are still to come
+    orphans: list[_Orphan] = field(default_factory=list)
+    #: the "not analysed" reason reported for this device's placement, until it is analysed again
+    refused: str | None = None
 
 
 class FallPipeline:
@@ -97,11 +135,18 @@ class FallPipeline:
 
     def __init__(
         self, events: EventFactory, quality: QualityTracker, screen_g: float | None = None,
-        logic: FallLogicConfig | None = None,
+        logic: FallLogicConfig | None = None, model_version: Callable[[], str | None] | None = None,
     ) -> None:
         """``screen_g`` overrides the impact screen of ``logic`` (default: the one the released model
-        was trained behind; a lower screen shows the model more windows, as a load test does)."""
+        was trained behind; a lower screen shows the model more windows, as a load test does).
+        ``model_version`` says which fall model runs now (``None``: none loaded), for the placement
+        verdict (:func:`models.fall_placement.placement_support`)."""
         self.events = events
+        self._model_version = model_version or (lambda: None)
+        #: declared placements by device (absent: not declared)
+        self._placements: dict[str, Placement] = {}
+        #: events made outside a frame's handling (a gap retires a tracker), out with the next cycle
+        self._stash: list[Event] = []
         self.quality = quality
         base = logic or FallLogicConfig()
         if screen_g is not None:
@@ -118,9 +163,38 @@ class FallPipeline:
 
     # -- frames --------------------------------------------------------------------------------------
 
+    def on_descriptor(self, device: str, descriptor: DeviceDescriptor | None) -> None:
+        """A device declared (or withdrew, ``None``) its descriptor; its next frame is judged with it."""
+        if descriptor is None or descriptor.motion is None:
+            self._placements.pop(device, None)
+        else:
+            self._placements[device] = descriptor.placement
+
+    def verdict(self, device: str) -> PlacementVerdict:
+        """Whether (and with what caveat) ``device``'s motion is analysed by the running model."""
+        return placement_support(self._placements.get(device), self._model_version())
+
+    def _where(self, device: str) -> dict[str, Any]:
+        """The placement fields every fall-model event of ``device`` carries."""
+        verdict = self.verdict(device)
+        where: dict[str, Any] = {"placement": self._placements.get(device, Placement.UNKNOWN).value}
+        if verdict.note:
+            where["placement_note"] = verdict.note
+        return where
+
     def on_frame(self, frame: Frame, arrival_ns: int) -> list[Event]:
         device = frame.device
         dev = self._devices.get(device)
+        verdict = self.verdict(device)
+        if not verdict.analysed:
+            if dev is None:
+                dev = self._devices[device] = _Device(frame.sample_rate, len(self._devices))
+            return self._refuse(device, dev, frame, verdict)
+        if dev is not None and dev.refused is not None:
+            dev.refused = None
+            out = [self.events.model_quality(device, MODEL, self._model_version() or "", ANALYSED_LABEL, False,
+                                             (frame.t0_us, frame.t_last_us), self._where(device))]
+            return out + self.on_frame(frame, arrival_ns)
         if frame.stream == "gyro":
             if dev is None:
                 dev = self._devices[device] = _Device(frame.sample_rate, len(self._devices))
@@ -132,24 +206,50 @@ class FallPipeline:
         if dev is None:
             dev = self._devices[device] = _Device(frame.sample_rate, len(self._devices))
         elif dev.rate_hz != frame.sample_rate:
-            self._restart(dev, frame.sample_rate)
+            self._restart(device, dev, frame.sample_rate)
         values = np.asarray(frame.values(), dtype=np.float64)
         if dev.first_us is None:
             dev.first_us = frame.t0_us
         dev.queue.append((values, frame.t_last_us, arrival_ns))
         return self._flush(device, dev)
 
+    def _refuse(self, device: str, dev: _Device, frame: Frame, verdict: PlacementVerdict) -> list[Event]:
+        """A frame of a device whose placement is not analysed: its tracker (if any) is retired, and the
+        reason is reported once."""
+        if dev.tracker is not None:
+            self._restart(device, dev, dev.rate_hz)
+        dev.queue.clear()
+        dev.gyro = None
+        if dev.refused == verdict.note:
+            return []
+        dev.refused = verdict.note
+        return [self.events.model_quality(
+            device, MODEL, self._model_version() or "", PLACEMENT_UNSUPPORTED_LABEL, True,
+            (frame.t0_us, frame.t_last_us), {**self._where(device), "reason": f"fall not analysed: {verdict.note}"},
+        )]
+
     def on_gap(self, device: str, stream: str) -> None:
         dev = self._devices.get(device)
         if dev is None:
             return
         if stream == "acc":
-            self._flush(device, dev, force=True)
-            self._restart(dev, dev.rate_hz)
+            self._stash.extend(self._flush(device, dev, force=True))
+            self._restart(device, dev, dev.rate_hz)
         elif dev.gyro is not None:
             dev.gyro.clear()
 
-    def _restart(self, dev: _Device, rate_hz: float) -> None:
+    def _retire(self, device: str, dev: _Device) -> None:
+        """The device's tracker ends here (a gap, a change of rate or of gyroscope): its pending impacts
+        are decided now, or, awaiting a score, once it is back (the tracker kept as an orphan)."""
+        tracker = dev.tracker
+        if tracker is None:
+            return
+        self._stash.extend(self._decision_events(device, dev, tracker.signal_lost(), dev.t0_us, dev.scored))
+        if tracker.pending:
+            dev.orphans.append(_Orphan(tracker, dev.t0_us, dict(dev.scored)))
+
+    def _restart(self, device: str, dev: _Device, rate_hz: float) -> None:
+        self._retire(device, dev)
         dev.rate_hz = rate_hz
         dev.queue.clear()
         dev.tracker = None
@@ -183,6 +283,7 @@ class FallPipeline:
         self, device: str, dev: _Device, acc: np.ndarray, t_last: int, arrival: int, gyro: np.ndarray | None
     ) -> list[Event]:
         if dev.tracker is None or dev.tracker_gyro != (gyro is not None):
+            self._retire(device, dev)
             dev.tracker = FallTracker(dev.rate_hz, self.logic)
             dev.tracker_gyro = gyro is not None
             dev.t0_us = t_last - round((len(acc) - 1) * 1e6 / dev.rate_hz)
@@ -204,32 +305,58 @@ class FallPipeline:
         tracker = dev.tracker
         if tracker is None:
             return []
-        out: list[Event] = []
         found = tracker.decisions()
         removed = tracker.not_worn()
         if removed is not None:
             found.append(removed)
-        for d in found:
-            self.decisions[d.kind] = self.decisions.get(d.kind, 0) + 1
-            version, window = dev.scored.pop(d.impact_id, ("", (0, 0)))
-            if d.kind == FALL:
-                out.append(self._alert(device, dev, d, version, window))
-            elif d.kind == DEVICE_REMOVED and not dev.removed_open:
-                dev.removed_open = True
-                out.append(self._removed(device, dev, d, version))
+        out = self._decision_events(device, dev, found, dev.t0_us, dev.scored)
         if dev.removed_open and not tracker.dead_still:
             dev.removed_open = False
             out.append(self._worn(device, dev))
         return out
 
-    def _alert(self, device: str, dev: _Device, d: FallDecision, version: str, window: tuple[int, int]) -> Event:
-        impact_us = dev.t0_us + round(d.t_s * 1e6)
-        decided_us = dev.t0_us + round(d.decided_t_s * 1e6)
+    def _decision_events(
+        self, device: str, dev: _Device, found: list[FallDecision], t0_us: int,
+        scored: dict[int, tuple[str, tuple[int, int]]],
+    ) -> list[Event]:
+        """Events for decisions of a tracker whose first sample was at ``t0_us``."""
+        out: list[Event] = []
+        for d in found:
+            self.decisions[d.kind] = self.decisions.get(d.kind, 0) + 1
+            version, window = scored.pop(d.impact_id, ("", (0, 0)))
+            if d.kind == FALL:
+                out.append(self._alert(device, d, version, window, t0_us))
+            elif d.kind == SIGNAL_LOST:
+                out.append(self._possible_fall(device, d, version, window, t0_us))
+            elif d.kind == DEVICE_REMOVED and not dev.removed_open:
+                dev.removed_open = True
+                out.append(self._removed(device, dev, d, version, t0_us))
+        return out
+
+    def _alert(self, device: str, d: FallDecision, version: str, window: tuple[int, int], t0_us: int) -> Event:
+        impact_us = t0_us + round(d.t_s * 1e6)
+        decided_us = t0_us + round(d.decided_t_s * 1e6)
         return self.events.alert(
             device, MODEL, version, AlertLabel.FALL, Priority.HIGH, AlertState.RAISED, float(d.score or 0.0),
             (window[0] or impact_us, decided_us), impact_us, impact_us=impact_us, peak_g=round(d.peak_g, 3),
             posture_change_deg=None if d.posture_change_deg is None else round(d.posture_change_deg, 1),
-            confirmed_by=d.reason,
+            confirmed_by=d.reason, **self._where(device),
+        )
+
+    def _possible_fall(
+        self, device: str, d: FallDecision, version: str, window: tuple[int, int], t0_us: int
+    ) -> Event:
+        """"Possible fall: signal lost after impact": high when the model called the impact a fall,
+        medium when the signal broke off before the model could see it (``score`` 0, ``detail.model_score``
+        null)."""
+        impact_us = t0_us + round(d.t_s * 1e6)
+        lost_us = t0_us + round(d.decided_t_s * 1e6)
+        judged = d.score is not None
+        return self.events.alert(
+            device, MODEL, version, AlertLabel.POSSIBLE_FALL, Priority.HIGH if judged else Priority.MEDIUM,
+            AlertState.RAISED, float(d.score or 0.0), (window[0] or impact_us, max(lost_us, impact_us)), impact_us,
+            impact_us=impact_us, peak_g=round(d.peak_g, 3), model_score=d.score, signal_lost_us=lost_us,
+            reason=f"possible fall: {d.reason}", **self._where(device),
         )
 
     def _worn(self, device: str, dev: _Device) -> Event:
@@ -237,21 +364,23 @@ class FallPipeline:
         assert dev.tracker is not None
         now_us = dev.t0_us + round(dev.tracker.total / dev.tracker.rate_hz * 1e6)
         return self.events.model_quality(device, MODEL, dev.removed_version, DEVICE_WORN_LABEL, False,
-                                         (now_us, now_us), {"stream": "acc"})
+                                         (now_us, now_us), {"stream": "acc", **self._where(device)})
 
-    def _removed(self, device: str, dev: _Device, d: FallDecision, version: str) -> Event:
-        since_us = dev.t0_us + round(d.t_s * 1e6)
-        decided_us = dev.t0_us + round(d.decided_t_s * 1e6)
+    def _removed(self, device: str, dev: _Device, d: FallDecision, version: str, t0_us: int) -> Event:
+        since_us = t0_us + round(d.t_s * 1e6)
+        decided_us = t0_us + round(d.decided_t_s * 1e6)
         dev.removed_version = version
         return self.events.model_quality(
             device, MODEL, version, DEVICE_REMOVED_LABEL, True, (since_us, decided_us),
-            {"stream": "acc", "reason": d.reason, "after_impact": d.impact_id >= 0},
+            {"stream": "acc", "reason": d.reason, "after_impact": d.impact_id >= 0, **self._where(device)},
         )
 
     # -- inference cycle ------------------------------------------------------------------------------
 
     def ready(self) -> tuple[list[MotionWindow], list[Event]]:
         events = self._check_quality() if self._quality_due else []
+        if self._stash:
+            events, self._stash = self._stash + events, []
         windows, self._windows = self._windows, []
         self.windows += len(windows)
         return windows, events
@@ -296,18 +425,28 @@ class FallPipeline:
             try:
                 imp.tracker.score(imp.impact_id, score)
             except KeyError:
-                continue  # its tracker was restarted (a gap) or it was decided without a model input
-            if dev is None or dev.tracker is not imp.tracker:
+                continue  # it was decided without a model input
+            if dev is None:
                 continue
-            touched[w.device] = None
-            if runner is None or outputs is None:
-                continue
-            dev.scored[imp.impact_id] = (runner.version, (w.start_us, w.end_us))
-            label = "fall" if score >= self.logic.score_threshold else "no_fall"
-            events.append(self.events.inference(
-                w.device, MODEL, runner.version, label, score, (w.start_us, w.end_us),
-                {"impact_us": imp.impact_us, "peak_g": round(imp.peak_g, 3)},
-            ))
+            orphan = None
+            if dev.tracker is not imp.tracker:
+                orphan = next((o for o in dev.orphans if o.tracker is imp.tracker), None)
+                if orphan is None:
+                    continue
+            else:
+                touched[w.device] = None
+            if runner is not None and outputs is not None:
+                (orphan.scored if orphan else dev.scored)[imp.impact_id] = (runner.version, (w.start_us, w.end_us))
+                label = "fall" if score >= self.logic.score_threshold else "no_fall"
+                events.append(self.events.inference(
+                    w.device, MODEL, runner.version, label, score, (w.start_us, w.end_us),
+                    {"impact_us": imp.impact_us, "peak_g": round(imp.peak_g, 3), **self._where(w.device)},
+                ))
+            if orphan is not None:  # its stream broke off: decide now that the score is back
+                events.extend(self._decision_events(w.device, dev, orphan.tracker.signal_lost(), orphan.t0_us,
+                                                    orphan.scored))
+                if not orphan.tracker.pending:
+                    dev.orphans.remove(orphan)
         for device in touched:
             events.extend(self._decided(device, self._devices[device]))
         return events

@@ -8,6 +8,7 @@ from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 import numpy as np
 
 from edge.config import ModelName
+from iomt.wire.descriptor import DeviceDescriptor
 from iomt.wire.events import Event
 from iomt.wire.frames import Frame, Reading
 from models.runtime import ModelRunner
@@ -69,6 +70,15 @@ class ShapesInputs(Protocol):
 
     def model_inputs(self, windows: list[Window[Any]], runner: ModelRunner) -> np.ndarray:
         """The batch ``runner`` reads for ``windows``."""
+        ...
+
+
+@runtime_checkable
+class DescriptorAware(Protocol):
+    """A pipeline that uses what devices declare about themselves (their motion sensor's placement)."""
+
+    def on_descriptor(self, device: str, descriptor: DeviceDescriptor | None) -> None:
+        """``device`` declared ``descriptor`` (``None``: withdrew it); applies from its next frame."""
         ...
 
 

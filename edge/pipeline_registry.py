@@ -12,7 +12,7 @@ its windows are counted (``no_model``) and its signal-quality and heart-rate eve
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from edge.config import EdgeConfig, ModelName
@@ -33,6 +33,8 @@ class PipelineContext:
     config: EdgeConfig
     events: EventFactory
     quality: QualityTracker
+    #: the version of a model running now (``None``: not loaded), for pipelines whose verdicts depend on it
+    model_version: Callable[[ModelName], str | None] = field(default=lambda _name: None)
 
 
 PipelineFactory = Callable[[PipelineContext], Pipeline[Any]]
@@ -44,7 +46,8 @@ def _ecg(ctx: PipelineContext) -> Pipeline[Any]:
 
 
 def _fall(ctx: PipelineContext) -> Pipeline[Any]:
-    return FallPipeline(ctx.events, ctx.quality, ctx.config.fall_screen_g)
+    return FallPipeline(ctx.events, ctx.quality, ctx.config.fall_screen_g,
+                        model_version=lambda: ctx.model_version(ModelName.FALL))
 
 
 def _emotion(ctx: PipelineContext) -> Pipeline[Any]:

@@ -23,7 +23,7 @@ from edge.config import EdgeConfig, ModelName
 from edge.events import EventFactory
 from edge.image_ingest import ImageArrival, ImageIngest
 from edge.inference import InferenceEngine, Inferred, ModelStats
-from edge.pipeline import Pipeline, ReadingPipeline
+from edge.pipeline import DescriptorAware, Pipeline, ReadingPipeline
 from edge.pipeline_registry import PipelineContext, build_imaging, build_pipelines
 from edge.quality_state import QualityTracker
 from edge.registry import ModelRegistry
@@ -31,6 +31,7 @@ from edge.sequence import SequenceTracker, Verdict
 from iomt.wire import envelope, topics
 from iomt.wire.chunks import CHUNK_HEADER
 from iomt.wire.deadletter import encode_deadletter, make_deadletter
+from iomt.wire.descriptor import DeviceDescriptor, decode_descriptor
 from iomt.wire.errors import DecodeError
 from iomt.wire.events import Event, encode_event
 from iomt.wire.frames import Reading, decode_payload, encode_frame
@@ -59,6 +60,8 @@ class EdgeCounters:
     failed: int = 0
     #: inference cycles that failed (logged); the batch's records are forwarded all the same
     failed_cycles: int = 0
+    #: device descriptors taken (new or changed; a bad one is a dead letter)
+    descriptors: int = 0
 
 
 @dataclass
@@ -92,8 +95,12 @@ class EdgeProcessor:
         self.sequences = SequenceTracker()
         self.counters = EdgeCounters()
         self.rejections: dict[str, int] = {}
-        self.pipelines: list[Pipeline[Any]] = build_pipelines(PipelineContext(config, self.events, self.quality))
         self.registry = registry or ModelRegistry(config.models_dir, config.models)
+        self.pipelines: list[Pipeline[Any]] = build_pipelines(
+            PipelineContext(config, self.events, self.quality, self._model_version))
+        #: the last valid descriptor of each device that declared one (:mod:`iomt.wire.descriptor`)
+        self.descriptors: dict[str, DeviceDescriptor] = {}
+        self._described = [p for p in self.pipelines if isinstance(p, DescriptorAware)]
         self.images = ImageIngest(keys if keys is not None else (lambda _device, _key_id: None),
                                   allow_unencrypted=config.allow_unencrypted_images)
         self._topics: dict[str, topics.Topic] = {}
@@ -107,6 +114,10 @@ class EdgeProcessor:
                     self._by_reading_stream.setdefault(stream, []).append(pipeline)
         self.engine = InferenceEngine(self.registry, self.pipelines, config.batched_inference)
         self.imaging = build_imaging(config)
+
+    def _model_version(self, name: str) -> str | None:
+        runner = self.registry.current(name)
+        return runner.version if runner is not None else None
 
     @property
     def images_pending(self) -> int:
@@ -196,6 +207,24 @@ class EdgeProcessor:
             self.counters.images += 1
             self._analyse(arrival, arrival_ns)
 
+    def _descriptor(self, topic: topics.Topic, payload: bytes, result: BatchResult) -> None:
+        """A device's retained descriptor (raises DecodeError naming the field: the last valid one stays).
+        An empty payload withdraws it. A new or changed one goes to the pipelines that use it and, as a
+        ``descriptor`` event, to the gateway; the same one again (a redelivered retained message) is
+        only counted as received."""
+        assert topic.device is not None
+        descriptor = decode_descriptor(payload) if payload else None
+        if self.descriptors.get(topic.device) == descriptor:
+            return
+        if descriptor is None:
+            del self.descriptors[topic.device]
+        else:
+            self.descriptors[topic.device] = descriptor
+        self.counters.descriptors += 1
+        for pipeline in self._described:
+            pipeline.on_descriptor(topic.device, descriptor)
+        result.events.append(self.events.descriptor(topic.device, descriptor, time.time_ns() // 1000))
+
     def _decode(self, topic: str, payload: bytes, arrival_ns: int, result: BatchResult) -> None:
         self.counters.messages += 1
         parsed: topics.Topic | None = None
@@ -205,6 +234,9 @@ class EdgeProcessor:
                 parsed = topics.parse_topic(topic)
                 if len(self._topics) < MAX_CACHED_TOPICS:
                     self._topics[topic] = parsed
+            if parsed.kind is topics.TopicKind.DESCRIPTOR:
+                self._descriptor(parsed, payload, result)
+                return
             if parsed.kind is not topics.TopicKind.DATA:
                 # The data filter also matches system topics (our own dead letters, model manifests):
                 # they are not data, and rejecting them would feed the dead-letter topic to itself.

@@ -31,6 +31,7 @@ from firmware_sim.rates import REALISTIC
 from firmware_sim.truth import TruthEvent
 from firmware_sim.vitals import VitalsGenerator
 from iomt.wire.chunks import Image, encode_image, split
+from iomt.wire.descriptor import AccUnit, Axes, DeviceDescriptor, GyroUnit, MotionSensor, Placement
 from iomt.wire.frames import Reading, encode_frame, encode_reading, int16_samples, make_frame
 from iomt.wire.sealed_image import GROUND_TRUTH, MaskLayer, SealedImage, seal_image
 from iomt.wire.vitals import FIELDS, parse_vitals
@@ -135,6 +136,11 @@ class SimDevice:
         counts, scale = samples
         return encode_frame(make_frame(self.device_id, stream, seq, self.stamp(t0_us), fs, counts, scale=scale,
                                        boot=self.boot))
+
+    def descriptor(self) -> DeviceDescriptor | None:
+        """What this device declares about its sensors on its retained descriptor topic (``None``:
+        nothing; :mod:`iomt.wire.descriptor`). The fleet publishes it before the first frame."""
+        return None
 
     def _source(self, stream: str, rate: float, frame_s: float, render: Callable[[int, int], bytes | list[bytes]]
                 ) -> StreamSource:
@@ -271,6 +277,11 @@ class MotionWearable(SimDevice):
             return {"acc": acc, "gyro": gyro}
 
         self._block_sources(make, {"acc": fs, "gyro": fs}, frame_s, block_s)
+        self.placement = Placement(persona.placement)
+
+    def descriptor(self) -> DeviceDescriptor | None:
+        """Its placement (the persona's), g and deg/s in the sensor's own axes (the simulated mount)."""
+        return DeviceDescriptor(MotionSensor(self.placement, AccUnit.G, GyroUnit.DEG_S, Axes.SENSOR))
 
 
 class EmotionBand(SimDevice):

@@ -4,7 +4,9 @@ Each stream emits one frame per ``frame_s`` of signal, published when its last s
 "acquired" (so latency is measured from a real acquisition instant). Devices are staggered within
 the frame period to spread the load; the streams of one device id stay aligned. Link faults
 (:class:`firmware_sim.faults.LinkShaper`) sit between the devices and the bus; ground truth goes to
-a :class:`firmware_sim.truth.TruthSink`.
+a :class:`firmware_sim.truth.TruthSink`. Before the first frame, each device that declares a descriptor
+(its motion sensor's placement and units, :mod:`iomt.wire.descriptor`) publishes it retained on its
+descriptor topic; descriptors are not frames and are not counted in ``published``.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from firmware_sim.faults import LinkShaper, battery_pct
 from firmware_sim.truth import TruthEvent, TruthSink
 from iomt.transport import Delivery, MessageBus
 from iomt.wire import topics
+from iomt.wire.descriptor import encode_descriptor
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +89,10 @@ class Fleet:
         self._fault_truth = sorted(
             ((f.start_s, d, i) for i, f in enumerate(faults or []) for d in ids if f.matches(d)), reverse=True)
         self._faults = list(faults or [])
+        #: (topic, payload) of each device's retained descriptor, one per device id
+        self.descriptors = list({
+            o.device_id: (topics.descriptor(site, o.device_id), encode_descriptor(d))
+            for o in self._owners if (d := o.descriptor()) is not None}.values())
         period = min((s.frame_s for s in streams), default=0.5)
         self._stagger = {d: i / max(1, len(ids)) * period for i, d in enumerate(ids)}
 
@@ -97,6 +104,7 @@ class Fleet:
         clock, ``speed`` times faster than real time; without it, frames go out as fast as possible."""
         for owner in self._owners:
             owner.prime()
+        self._declare()
         start_wall_us = time.time_ns() // 1000
         start_mono = time.monotonic()
         self.report.started_us = start_wall_us
@@ -156,6 +164,13 @@ class Fleet:
         self._finish(start_wall_us, min(duration_s, (time.monotonic() - start_mono) * speed), pending)
         self.report.duration_s = time.monotonic() - start_mono
         return self.report
+
+    def _declare(self) -> None:
+        """Publish the descriptors, retained, and wait until the broker has them: the first frame of a
+        device is then judged with its placement (one publisher's messages arrive in order)."""
+        deliveries = [self.bus.publish(topic, payload, self.qos, retain=True) for topic, payload in self.descriptors]
+        for delivery in deliveries:
+            delivery.wait(30.0)
 
     def _started_faults(self, start_us: int, now_s: float) -> list[TruthEvent]:
         out = []

@@ -18,11 +18,18 @@ S -> S; V, E -> V; F -> F; /, f, Q -> Q); rhythm annotations (``+`` with aux not
 ``(VT``, ``(N``) become ``rhythm`` episodes (AF, VT, ...; normal rhythm is not an episode). A CSV file
 has a header row; a ``t``/``time`` column (seconds) gives the rate, or pass ``rate``; a ``label``
 column, when present, marks annotations (non-empty cells) at that row's time.
+
+A motion replay declares its sensor's placement in its retained device descriptor
+(:mod:`iomt.wire.descriptor`): from ``placement`` (``iomt replay --placement``) or from a sidecar
+``<recording>.json`` holding ``{"placement": "..."}`` (the convention of ``iomt eval fall``); a placement
+outside :class:`~iomt.wire.descriptor.Placement`, or an option that contradicts the sidecar, is refused.
+Neither: ``unknown`` (declared as such, never guessed).
 """
 
 from __future__ import annotations
 
 import csv
+import json
 import math
 import re
 from dataclasses import dataclass, field
@@ -34,6 +41,7 @@ import numpy as np
 
 from firmware_sim.dataset import Annotation
 from firmware_sim.devices import SimDevice
+from iomt.wire.descriptor import AccUnit, Axes, DeviceDescriptor, GyroUnit, MotionSensor, Placement
 
 AAMI = {**dict.fromkeys("NLRej", "N"), **dict.fromkeys("AaJS", "S"), **dict.fromkeys("VE", "V"), "F": "F",
         **dict.fromkeys("/fQ", "Q")}
@@ -70,6 +78,8 @@ class Loaded:
     rates: dict[str, float]
     signals: dict[str, np.ndarray]  # stream -> (n, channels) physical units
     truth: list[Annotation] = field(default_factory=list)
+    #: where the motion sensor was worn (motion recordings; ``None`` for other kinds)
+    placement: Placement | None = None
 
     @property
     def seconds(self) -> float:
@@ -77,9 +87,11 @@ class Loaded:
 
 
 def load(path: Path, kind: str, *, channel: str | None = None, rate: float | None = None,
-         annotator: str = "atr", acc_unit: str | None = None, gyro_unit: str | None = None) -> Loaded:
+         annotator: str = "atr", acc_unit: str | None = None, gyro_unit: str | None = None,
+         placement: str | None = None) -> Loaded:
     """Read a WFDB record (``.hea``/``.dat``, or the record path without extension) or a ``.csv``;
-    motion in ``acc_unit``/``gyro_unit`` when the recording does not state its units."""
+    motion in ``acc_unit``/``gyro_unit`` when the recording does not state its units, worn at
+    ``placement`` (or what its sidecar states)."""
     if kind not in ("ecg", "motion", "emotion"):
         raise ReplayError(f"kind: must be ecg, motion or emotion, got {kind!r}")
     units: list[str | None]
@@ -97,7 +109,30 @@ def load(path: Path, kind: str, *, channel: str | None = None, rate: float | Non
             if stream in signals:
                 signals[stream] = signals[stream] * _motion_factor(path, stream, [units[i] for i in used[stream]],
                                                                    table, option)
-    return Loaded(path.stem, dict.fromkeys(signals, fs), signals, truth)
+    where = _placement(path, placement) if kind == "motion" else None
+    return Loaded(path.stem, dict.fromkeys(signals, fs), signals, truth, where)
+
+
+def _placement(path: Path, option: str | None) -> Placement:
+    """The placement from the option or the recording's sidecar ``<name>.json``; ``unknown`` if neither."""
+    known = ", ".join(p.value for p in Placement)
+    stated: str | None = None
+    sidecar = path.with_suffix(".json")
+    if sidecar.is_file():
+        try:
+            body = json.loads(sidecar.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise ReplayError(f"{sidecar}: cannot read: {exc}") from None
+        value = body.get("placement") if isinstance(body, dict) else None
+        if value is not None:
+            if not isinstance(value, str) or value not in set(Placement):
+                raise ReplayError(f"{sidecar}: placement: {str(value)[:40]!r} is not one of {known}")
+            stated = value
+    if option is not None and option not in set(Placement):
+        raise ReplayError(f"placement: {option!r} is not one of {known}")
+    if stated is not None and option is not None and option != stated:
+        raise ReplayError(f"{path}: its sidecar {sidecar.name} states placement {stated!r} but {option!r} was given")
+    return Placement(option or stated or Placement.UNKNOWN)
 
 
 def _wfdb_units(path: Path) -> list[str | None]:
@@ -308,6 +343,12 @@ class ReplayDevice(SimDevice):
             fs = (rates or {}).get(stream, DEVICE_RATES[stream])
             data = resample(signal, loaded.rates[stream], fs)
             self._source(stream, fs, frame_s, self._renderer(stream, data, fs, frame_s))
+
+    def descriptor(self) -> DeviceDescriptor | None:
+        if self.loaded.placement is None or "acc" not in self.loaded.signals:
+            return None
+        gyro = GyroUnit.DEG_S if "gyro" in self.loaded.signals else None  # converted to the wire's units on load
+        return DeviceDescriptor(MotionSensor(self.loaded.placement, AccUnit.G, gyro, Axes.SENSOR))
 
     def _renderer(self, stream: str, data: np.ndarray, fs: float, frame_s: float) -> Any:
         n = round(fs * frame_s)

@@ -120,12 +120,14 @@ def run_replay(
     truth_path: Path | None = None,
     acc_unit: str | None = None,
     gyro_unit: str | None = None,
+    placement: str | None = None,
 ) -> FleetReport:
     """Replay a WFDB record or CSV file as one device of ``kind``: paced at ``speed`` times real time
     (or as fast as possible when ``fast``), its annotations as ground truth. ``rate_hz`` resamples the
     main stream (ECG, or motion); ``csv_rate_hz`` is the rate of a CSV without a time column;
     ``acc_unit``/``gyro_unit`` the units of motion the recording does not state (converted here to the
-    wire's g and deg/s). A file
+    wire's g and deg/s); ``placement`` where a motion sensor was worn (else its sidecar's, else
+    ``unknown``), declared on the device's retained descriptor. A file
     that cannot be read raises ``ReplayError`` before anything is published."""
     import numpy as np
 
@@ -133,7 +135,7 @@ def run_replay(
     from firmware_sim.truth import TruthSink
 
     loaded = load(recording, kind, channel=channel, rate=csv_rate_hz, annotator=annotator, acc_unit=acc_unit,
-                  gyro_unit=gyro_unit)
+                  gyro_unit=gyro_unit, placement=placement)
     device_id = device_id or re.sub(r"[^A-Za-z0-9_.\-]", "-", f"replay-{loaded.name}")[:64]
     rates = {}
     if rate_hz:

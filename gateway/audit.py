@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gateway.sqlite_tx import immediate
+
 GENESIS = "0" * 64
 
 _SCHEMA = """
@@ -107,25 +109,19 @@ class AuditLog:
                 raise ValueError(f"audit {name} must be a non-empty string, got {value!r}")
         body = _canonical(detail or {})
         t = int(time.time() * 1e6) if t_us is None else int(t_us)
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                row = self._db.execute("SELECT count, hash FROM audit_head WHERE id = 1").fetchone()
-                count, prev = (row[0], row[1]) if row else (0, GENESIS)
-                seq = count + 1
-                digest = entry_hash(seq, t, actor, action, target, body, prev)
-                self._db.execute(
-                    "INSERT INTO audit (seq, t_us, actor, action, target, detail, prev_hash, hash) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (seq, t, actor, action, target, body, prev, digest),
-                )
-                self._db.execute(
-                    "INSERT INTO audit_head (id, count, hash) VALUES (1, ?, ?) "
-                    "ON CONFLICT(id) DO UPDATE SET count = excluded.count, hash = excluded.hash", (seq, digest),
-                )
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+        with immediate(self._db, self._lock) as db:
+            row = db.execute("SELECT count, hash FROM audit_head WHERE id = 1").fetchone()
+            count, prev = (row[0], row[1]) if row else (0, GENESIS)
+            seq = count + 1
+            digest = entry_hash(seq, t, actor, action, target, body, prev)
+            db.execute(
+                "INSERT INTO audit (seq, t_us, actor, action, target, detail, prev_hash, hash) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (seq, t, actor, action, target, body, prev, digest),
+            )
+            db.execute(
+                "INSERT INTO audit_head (id, count, hash) VALUES (1, ?, ?) "
+                "ON CONFLICT(id) DO UPDATE SET count = excluded.count, hash = excluded.hash", (seq, digest),
+            )
         return AuditEntry(seq, t, actor, action, target, json.loads(body), prev, digest)
 
     def entries(self, since_seq: int = 0, limit: int | None = None) -> list[AuditEntry]:

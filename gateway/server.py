@@ -20,6 +20,9 @@ from iomt.transport.mqtt import MqttBus
 
 log = logging.getLogger(__name__)
 
+#: How often what the broker listener keeps while the store is down is written again.
+RETRY_S = 2.0
+
 
 @dataclass
 class RunningGateway:
@@ -62,15 +65,29 @@ async def running_gateway(
     sockets = getattr(server, "sockets", None) or []
     port = sockets[0].getsockname()[1] if sockets else config.port
     bus: MqttBus | None = None
+    retrying: asyncio.Task[None] | None = None
     try:
         if config.mqtt is not None:
             bus = MqttBus(config.mqtt, client_id=f"iomt-gateway-{port}")
-            BrokerListener(bus, app[STORE], config.site).start()
+            listener = BrokerListener(bus, app[STORE], config.site)
+            listener.start()
             await asyncio.get_running_loop().run_in_executor(None, bus.start)
+            retrying = asyncio.create_task(_retry_waiting(listener))
         scheme = "https" if ssl_context is not None else "http"
         log.info("gateway listening on %s://%s:%d", scheme, config.host, port)
         yield RunningGateway(app, port, scheme)
     finally:
+        if retrying is not None:
+            retrying.cancel()
         if bus is not None:
             bus.stop()
         await runner.cleanup()
+
+
+async def _retry_waiting(listener: BrokerListener, every_s: float = RETRY_S) -> None:
+    """Write what the broker listener keeps while the store is down, as soon as the store answers again."""
+    loop = asyncio.get_running_loop()
+    while True:
+        await asyncio.sleep(every_s)
+        if listener.pending:
+            await loop.run_in_executor(None, listener.retry)

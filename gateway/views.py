@@ -14,6 +14,8 @@ from gateway.alerts import OPEN_STATES
 from gateway.store.base import Store
 from gateway.store.records import AlertQuery, Table
 from gateway.vitals.news2_score import DERIVED_STREAMS
+from iomt.wire.descriptor import EVENT_MODEL as DESCRIPTOR_MODEL
+from iomt.wire.events import Event
 
 #: The model whose latest value is a patient's heart rate.
 HEART_RATE_MODEL = "heart_rate"
@@ -44,6 +46,9 @@ class PatientView:
     heart_rate_state: str | None
     loss: Mapping[str, StreamLoss]
     open_alerts: int
+    #: where the device's motion sensor is worn, as the device declared it (its descriptor, forwarded by
+    #: the edge); ``None`` when it declared none
+    placement: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +115,7 @@ def patients(store: Store) -> list[PatientView]:
         draft = drafts.setdefault(s.device, _PatientDraft(s.device, streams=[s.stream]))
         draft.loss[s.stream] = StreamLoss(s.frames, s.missing, s.duplicates, s.last_seq)
     heart = store.latest_events(HEART_RATE_MODEL)
+    declared = store.latest_events(DESCRIPTOR_MODEL)
     open_alerts = Counter(
         a.event.device for a in store.alerts(AlertQuery(states=OPEN_STATES, limit=MAX_OPEN_ALERTS))
     )
@@ -120,8 +126,17 @@ def patients(store: Store) -> list[PatientView]:
             device=device, site=d.site, streams=tuple(d.streams), last_seen_us=d.last_seen_us,
             heart_rate=hr.value if hr else None, heart_rate_t_us=hr.t_us if hr else None,
             heart_rate_state=hr.label if hr else None, loss=d.loss, open_alerts=open_alerts[device],
+            placement=declared_placement(declared.get(device)),
         ))
     return views
+
+
+def declared_placement(event: Event | None) -> str | None:
+    """The placement a device's newest ``descriptor`` event declares (``None``: none, or withdrawn)."""
+    if event is None or event.detail.get("declared") is not True:
+        return None
+    placement = event.detail.get("placement")
+    return placement if isinstance(placement, str) else None
 
 
 def patient(store: Store, device: str) -> PatientView | None:

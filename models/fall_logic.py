@@ -45,7 +45,9 @@ then emit ``tracker.decisions()`` (``fall`` -> a high-priority alert whose id ca
 device and ``impact_id``/``t_s``; ``device_removed`` -> a technical event; ``rejected`` -> nothing or
 an inference event) and ``tracker.not_worn()``. The gyroscope must be resampled to the
 accelerometer's rate and aligned with it; a gap in the stream starts a new tracker (times are seconds
-since the tracker's first sample). State per device: about 16 s of samples plus a few impacts.
+since the tracker's first sample) after :meth:`FallTracker.signal_lost` on the old one, which decides
+its pending impacts (``signal_lost`` -> a "possible fall: signal lost after impact" alert). State per
+device: about 16 s of samples plus a few impacts.
 """
 
 from __future__ import annotations
@@ -61,6 +63,8 @@ from models.preprocessing.motion import IMPACT_AT_S, WINDOW_S, impact_window
 FALL = "fall"
 DEVICE_REMOVED = "device_removed"
 REJECTED = "rejected"
+#: the stream broke off after a fall-like impact, before the impact could be judged
+SIGNAL_LOST = "signal_lost"
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +96,9 @@ class FallLogicConfig:
     removed_gyro_dps: float = 0.08
     #: device removed without an impact after this long dead still (s)
     not_worn_s: float = 30.0
+    #: when the stream breaks off (:meth:`FallTracker.signal_lost`), an impact with at least this much
+    #: observation (s, from ``observe_from_s``) is judged on it; with less it is ``signal_lost``
+    lost_observed_s: float = 2.0
 
     def __post_init__(self) -> None:
         if not 0 < self.observe_from_s < self.decide_after_s <= 10.0:
@@ -112,7 +119,7 @@ class ImpactWindow:
 class FallDecision:
     """The outcome for one impact (or, with ``impact_id`` -1, a device left dead still)."""
 
-    kind: str  # FALL | DEVICE_REMOVED | REJECTED
+    kind: str  # FALL | DEVICE_REMOVED | REJECTED | SIGNAL_LOST
     impact_id: int
     t_s: float  # impact time (or the start of the stillness), s on the tracker's clock
     decided_t_s: float
@@ -228,6 +235,50 @@ class FallTracker:
                 keep.append(p)
         self._pending = keep
         return out
+
+    def signal_lost(self) -> list[FallDecision]:
+        """The stream broke off here (a sequence gap, a change of rate): nothing pushed after this call
+        belongs to this tracker. Decide every pending impact on what it has, so none vanishes:
+
+        * the model already scored it below the threshold: rejected, as it would have been;
+        * its observation had at least :attr:`FallLogicConfig.lost_observed_s`: judged on that part
+          (the reason says so) — a person who got up, or lies still, shows it within two seconds;
+        * otherwise ``signal_lost``: a possible fall nobody could confirm (the caller raises it).
+
+        An impact whose model input went out and whose score has not come back stays pending: call
+        this again after :meth:`score` (the caller keeps the tracker until :attr:`pending` is 0). An
+        open burst is closed first: the signal broke off during an impact."""
+        self._close_burst()
+        cfg, fs = self.config, self.rate_hz
+        after = round((WINDOW_S - IMPACT_AT_S) * fs)
+        enough = round((cfg.observe_from_s + cfg.lost_observed_s) * fs)
+        last = self.total - 1
+        out: list[FallDecision] = []
+        keep: list[_Pending] = []
+        for p in self._pending:
+            if p.window_sent and p.score is None:
+                keep.append(p)  # its score is on the way
+                continue
+            complete_window = self.total >= p.index + after
+            if (p.score is not None and p.score < cfg.score_threshold) or (p.score is None and complete_window):
+                out.append(self._decide(p))  # the model cleared it, or no model input exists (stream start)
+            elif last - p.index >= enough:
+                d = self._decide(p)
+                seen = (last - p.index) / fs
+                out.append(FallDecision(d.kind, d.impact_id, d.t_s, d.decided_t_s, d.score, d.peak_g,
+                                        f"{d.reason} (signal lost {seen:.1f} s after the impact; judged on what "
+                                        "came before)", d.posture_change_deg))
+            else:
+                seen = max(0.0, (last - p.index) / fs)
+                out.append(FallDecision(SIGNAL_LOST, p.impact_id, p.index / fs, last / fs, p.score, p.peak_g,
+                                        f"signal lost {seen:.1f} s after the impact, before it could be judged"))
+        self._pending = keep
+        return out
+
+    @property
+    def pending(self) -> int:
+        """Impacts not decided yet."""
+        return len(self._pending)
 
     def not_worn(self) -> FallDecision | None:
         """``device_removed`` once the device has lain dead still for :attr:`FallLogicConfig.not_worn_s`

@@ -10,6 +10,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 import numpy as np
+from scipy.signal import detrend
 
 
 class SignalProblem(StrEnum):
@@ -54,7 +55,10 @@ def ecg_quality_many(windows: np.ndarray, fs: float) -> list[SignalProblem | Non
     ptp = np.ptp(x, axis=1)
     top = np.max(np.abs(x), axis=1)
     clipped = np.mean(np.abs(x) >= (top * 0.999)[:, None], axis=1)
-    power = np.abs(np.fft.rfft(x - x.mean(axis=1, keepdims=True), axis=1)) ** 2
+    # the straight-line trend is taken out first: over a 2 s window, breathing's baseline wander is a slope
+    # whose periodogram leaks across every bin, yet it hides no beat (the R-peak search's band-pass
+    # removes it); what stays below 0.7 Hz or above 40 Hz is artefact that can
+    power = np.abs(np.fft.rfft(detrend(x, axis=1, type="linear"), axis=1)) ** 2
     freqs = np.fft.rfftfreq(x.shape[1], 1.0 / fs)
     total = power.sum(axis=1)
     outside = power[:, (freqs < 0.7) | (freqs > 40.0)].sum(axis=1) / np.where(total > 0, total, 1.0)

@@ -64,6 +64,18 @@ def is_websocket(request: web.Request) -> bool:
     return request.headers.get(hdrs.UPGRADE, "").lower() == "websocket"
 
 
+def refuse_edge(request: web.Request) -> web.Response:
+    """401 for an uplink without a valid edge token; a token that was sent but matches no edge (unknown,
+    revoked or replaced) is told apart from a missing one (RFC 6750 ``invalid_token``)."""
+    if bearer(request) is None:
+        return refuse(401, "an edge uplink token is required (Authorization: Bearer <token>)",
+                      {hdrs.WWW_AUTHENTICATE: 'Bearer realm="iomt-uplink"'})
+    return refuse(401, "this edge uplink token is not valid (unknown, revoked or replaced by a newer one): give "
+                       "the edge its current token (iomt devices rotate EDGE, or iomt edge-tokens issue EDGE "
+                       "without a registry) and restart it",
+                  {hdrs.WWW_AUTHENTICATE: 'Bearer realm="iomt-uplink", error="invalid_token"'})
+
+
 def make_middleware(config: AuthConfig) -> Middleware:
     """The middleware for ``config`` (allowed origins, the scrape token)."""
     allowed = frozenset(o.rstrip("/") for o in config.allowed_origins)
@@ -107,8 +119,7 @@ def make_middleware(config: AuthConfig) -> Middleware:
             if access.edges:
                 who = await identify_edge(request)
                 if who is None:
-                    return refuse(401, "an edge uplink token is required (Authorization: Bearer <token>)",
-                                  {hdrs.WWW_AUTHENTICATE: 'Bearer realm="iomt-uplink"'})
+                    return refuse_edge(request)
                 claimed = request.headers.get(NODE_HEADER)
                 if claimed is not None and claimed != who.name:
                     return refuse(403, f"{NODE_HEADER} says {claimed[:64]!r} but the credential is edge {who.name!r}")

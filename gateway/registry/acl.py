@@ -2,10 +2,12 @@
 
 The mosquitto driver turns these rules into a dynamic-security role per principal; the embedded
 broker's plugin checks them directly. Everything not granted is refused (both brokers deny publish
-and subscribe by default), so a device can publish only its own data (and simulator ground truth)
-and subscribe to nothing; an edge publishes events, its own availability and dead letters for its
-site only and reads that site's data; the gateway reads events, availability, dead letters and model
-manifests (of its site, or all with ``+``) and publishes model manifests.
+and subscribe by default), so a device can publish only its own data, its own retained descriptor
+(``{device}/_descriptor``: its motion sensor's placement and units, covered by the same ``{device}/+``
+grant as its streams) and simulator ground truth, and subscribe to nothing; an edge publishes events,
+its own availability and dead letters for its site only and reads that site's data (and descriptors);
+the gateway reads events, availability, dead letters and model manifests (of its site, or all with
+``+``) and publishes model manifests.
 """
 
 from __future__ import annotations
@@ -52,7 +54,7 @@ def rules_for(principal: Principal) -> tuple[Rule, ...]:
             Rule(Access.PUBLISH, f"{base}/+/{topics.EVENTS}/+"),
             Rule(Access.PUBLISH, f"{base}/{topics.EDGE}/{name}/{topics.AVAILABILITY}"),
             Rule(Access.PUBLISH, f"{base}/{topics.DEADLETTER}/{name}"),
-            Rule(Access.SUBSCRIBE, f"{base}/+/+"),  # data streams (and the site's model manifests)
+            Rule(Access.SUBSCRIBE, f"{base}/+/+"),  # data streams, device descriptors (and model manifests)
             Rule(Access.SUBSCRIBE, f"{base}/{topics.MODELS}/+"),
         )
     if principal.kind is Kind.GATEWAY:

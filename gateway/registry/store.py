@@ -23,6 +23,7 @@ from typing import Any
 from gateway.registry import keys
 from gateway.registry.hashing import verify_secret
 from gateway.registry.records import DeviceKey, Kind, Principal, RegistryError, Status, check_name, check_site
+from gateway.sqlite_tx import immediate
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS principals (
@@ -85,15 +86,9 @@ class SqliteRegistry:
 
     @contextlib.contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        with self._connect() as db:
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                yield db
-                db.execute("UPDATE meta SET value = value + 1 WHERE key = 'version'")
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
+        with self._connect() as db, immediate(db):
+            yield db
+            db.execute("UPDATE meta SET value = value + 1 WHERE key = 'version'")
 
     # -- reads -----------------------------------------------------------------------------------
     def version(self) -> int:

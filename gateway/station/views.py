@@ -18,6 +18,7 @@ from gateway.station.records import PatientRecord
 from gateway.station.service import Station
 from gateway.store.base import Store
 from gateway.store.records import AlertQuery
+from gateway.views import DESCRIPTOR_MODEL, declared_placement
 from gateway.vitals.alarms import Category, category_of
 from gateway.vitals.limits import LimitRange, status
 from gateway.vitals.news2_score import BANDS, DERIVED_STREAMS, NEWS2_STREAM
@@ -105,6 +106,8 @@ class StationTile:
     technical: tuple[AlarmNow, ...]
     priority: Priority | None
     escalated: bool
+    #: where the motion sensor is worn, as the device declared it (``None``: not declared)
+    placement: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,6 +178,7 @@ def station(store: Store, station: Station, now_us: int) -> StationView:
     scores = store.latest_readings(NEWS2_STREAM)
     status_readings = store.latest_readings("status")
     heart = store.latest_events(HEART_RATE_MODEL)
+    declared = store.latest_events(DESCRIPTOR_MODEL)
     open_alerts: dict[str, list[Alert]] = {}
     for alert in store.alerts(AlertQuery(states=OPEN_STATES, by_priority=True, limit=MAX_OPEN)):
         open_alerts.setdefault(alert.event.device, []).append(alert)
@@ -217,7 +221,7 @@ def station(store: Store, station: Station, now_us: int) -> StationView:
             clinical=tuple(a for a in alarms if a.category == Category.CLINICAL),
             technical=tuple(a for a in alarms if a.category == Category.TECHNICAL),
             priority=min((a.priority for a in alarms), key=lambda p: p.rank, default=None),
-            escalated=any(a.escalated for a in alarms),
+            escalated=any(a.escalated for a in alarms), placement=declared_placement(declared.get(device)),
         )
         tiles.append(tile)
     tiles.sort(key=_order)

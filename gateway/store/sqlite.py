@@ -21,6 +21,7 @@ import numpy as np
 
 from gateway import alerts
 from gateway.alerts import Alert, AlertAction, AlertNotFound, AlertUpdate
+from gateway.sqlite_tx import immediate
 from gateway.store import event_cells, sqlite_readings
 from gateway.store.records import (
     AlertQuery,
@@ -98,8 +99,7 @@ class SqliteStore:
         models = _latest([((e.node, e.model), e.t_us, e.model_version) for e in batch.events if e.node])
         with self._lock:
             db = self._db
-            db.execute("BEGIN IMMEDIATE")
-            try:
+            with immediate(db):
                 batch_id = int(db.execute("INSERT INTO batches(committed_us) VALUES (NULL)").lastrowid or 0)
                 stored = insert_counted(
                     db, "frames", FRAME_COLUMNS, batch_id,
@@ -126,10 +126,6 @@ class SqliteStore:
                 self._write_registry(seen, models)
                 refused: list[AlertUpdate] = []
                 changed = self._open_alerts(batch.events) + self._resolve_by_edges(batch.events, refused)
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            db.execute("COMMIT")
             db.execute("UPDATE batches SET committed_us = ? WHERE id = ?", (time.time_ns() // 1000, batch_id))
         latest = {a.event.event_id: a for a in changed}  # raised and resolved in one batch: the resolved one
         return WriteResult(stored=stored, duplicates=len(batch) - stored, alerts=tuple(latest.values()),
@@ -299,19 +295,12 @@ class SqliteStore:
 
     def update_alert(self, event_id: str, action: AlertAction, who: str, t_us: int) -> Alert:
         update = AlertUpdate(event_id, action, who, t_us)
-        with self._lock:
-            db = self._db
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                current = self._load_alert(event_id)
-                if current is None:
-                    raise AlertNotFound(event_id)
-                updated = alerts.apply(current, update)
-                self._save_alert(updated)
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            db.execute("COMMIT")
+        with immediate(self._db, self._lock):
+            current = self._load_alert(event_id)
+            if current is None:
+                raise AlertNotFound(event_id)
+            updated = alerts.apply(current, update)
+            self._save_alert(updated)
         return updated
 
     def _open_alerts(self, events: Iterable[Event]) -> list[Alert]:

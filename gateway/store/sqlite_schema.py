@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from gateway.alerts import Alert
+from gateway.sqlite_tx import immediate
 from gateway.store import event_cells
 from iomt.wire.events import AlertState, Event, Priority
 
@@ -85,8 +86,7 @@ def migrate_sessions(db: Any) -> bool:
     columns = {row[1] for row in db.execute("PRAGMA table_info(frames)")}
     if not columns or "boot" in columns:
         return False
-    db.execute("BEGIN IMMEDIATE")
-    try:
+    with immediate(db):
         for table, cols in (("frames", FRAME_COLUMNS), ("readings", READING_COLUMNS)):
             old = [c for c in cols if c != "boot"]
             db.execute(f"ALTER TABLE {table} RENAME TO {table}_v1")
@@ -94,10 +94,6 @@ def migrate_sessions(db: Any) -> bool:
             db.execute(f"INSERT INTO {table} ({', '.join(old)}, boot) SELECT {', '.join(old)}, 0 FROM {table}_v1")
             db.execute(f"DROP TABLE {table}_v1")
         db.execute("DROP TABLE stream_counters")
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
-    db.execute("COMMIT")
     return True
 
 

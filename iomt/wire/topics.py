@@ -1,11 +1,12 @@
 """Topic names of wire contract v1, built and parsed in this one module.
 
 Layout (``{site}``, ``{device}`` and ``{node}`` are identifiers; names starting with ``_`` are
-reserved for the system so they can never collide with a device id)::
+reserved for the system so they can never collide with a device id or a stream)::
 
     iomt/v1/{site}/{device}/{stream}                 data frames (binary) or readings (JSON)
     iomt/v1/{site}/{device}/events/{model}           inferences, signal-quality events, alerts
     iomt/v1/{site}/{device}/truth/{kind}             simulator ground truth
+    iomt/v1/{site}/{device}/_descriptor              retained device descriptor (placement, units, axes)
     iomt/v1/{site}/_edge/{node}/availability         retained "online"/"offline" (last will)
     iomt/v1/{site}/_models/{model}                   retained signed model manifests
     iomt/v1/{site}/_deadletter/{node}                rejected payloads with the reason
@@ -31,6 +32,10 @@ EDGE = "_edge"
 MODELS = "_models"
 DEADLETTER = "_deadletter"
 AVAILABILITY = "availability"
+#: Leaf of a device's retained descriptor (:mod:`iomt.wire.descriptor`). It sits where a stream name
+#: does, so the device's grant ``{site}/{device}/+`` covers it and the edge's data subscription
+#: delivers it in order with the device's frames; no stream can take the name (``_`` is reserved).
+DESCRIPTOR = "_descriptor"
 
 
 class TopicKind(StrEnum):
@@ -42,11 +47,13 @@ class TopicKind(StrEnum):
     AVAILABILITY = "availability"
     MODEL = "model"
     DEADLETTER = "deadletter"
+    DESCRIPTOR = "descriptor"
 
 
 @dataclass(frozen=True, slots=True)
 class Topic:
-    """A parsed topic. ``name`` is the stream, the model, the truth kind or the node id."""
+    """A parsed topic. ``name`` is the stream, the model, the truth kind or the node id (for a
+    descriptor, :data:`DESCRIPTOR`)."""
 
     kind: TopicKind
     site: str
@@ -83,6 +90,11 @@ def event(site: str, device: str, model: str) -> str:
 def truth(site: str, device: str, kind: str) -> str:
     """Topic of a simulator's ground truth for a device."""
     return f"{PREFIX}/{_id('site', site)}/{_id('device', device)}/{TRUTH}/{_id('kind', kind)}"
+
+
+def descriptor(site: str, device: str) -> str:
+    """Retained topic of a device's descriptor (:mod:`iomt.wire.descriptor`)."""
+    return f"{PREFIX}/{_id('site', site)}/{_id('device', device)}/{DESCRIPTOR}"
 
 
 def availability(site: str, node: str) -> str:
@@ -131,6 +143,8 @@ def parse_topic(topic: str) -> Topic:
     if not is_identifier(site):
         raise DecodeError("topic", f"invalid site {site!r} in {topic!r}")
     rest = parts[3:]
+    if len(rest) == 2 and rest[1] == DESCRIPTOR and not rest[0].startswith("_"):
+        return Topic(TopicKind.DESCRIPTOR, site, _topic_id(rest[0], topic), DESCRIPTOR)
     if len(rest) == 2 and not rest[0].startswith("_"):
         return Topic(TopicKind.DATA, site, _topic_id(rest[0], topic), _topic_id(rest[1], topic))
     if len(rest) == 3 and rest[1] in (EVENTS, TRUTH) and not rest[0].startswith("_"):

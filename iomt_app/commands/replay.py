@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from iomt.wire.descriptor import Placement
 from iomt_app.commands import add_common
 
 
@@ -28,6 +29,9 @@ def register(sub: Any) -> None:
                    help="acceleration unit of a motion recording that does not state it (converted to g)")
     r.add_argument("--gyro-unit", choices=["deg/s", "rad/s"],
                    help="angular-rate unit of a motion recording that does not state it (converted to deg/s)")
+    r.add_argument("--placement", choices=[p.value for p in Placement],
+                   help="motion: where the sensor was worn, declared on the device's retained descriptor (default:"
+                   " the recording's sidecar <name>.json {\"placement\": ...}, else unknown)")
     r.add_argument("--annotator", default="atr", help="WFDB annotation extension (default atr)")
     r.add_argument("--speed", type=float, default=1.0, help="pace: 1 = real time, 10 = ten times faster")
     r.add_argument("--fast", action="store_true", help="as fast as possible (no pacing)")
@@ -62,7 +66,7 @@ def run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
             report = run_replay(
                 config, args.file, args.kind, device_id=args.device, channel=args.channel, csv_rate_hz=args.csv_rate,
                 annotator=args.annotator, rate_hz=args.rate, speed=args.speed, fast=args.fast,
-                truth_path=args.truth, acc_unit=args.acc_unit, gyro_unit=args.gyro_unit,
+                truth_path=args.truth, acc_unit=args.acc_unit, gyro_unit=args.gyro_unit, placement=args.placement,
             )
     except (ReplayError, ImageFileError) as exc:
         print(f"iomt replay: {exc}", file=sys.stderr)  # noqa: T201 - user-facing error

@@ -22,6 +22,7 @@ import numpy as np
 
 from models.preprocessing.ecg import detect_r_peaks, zero_phase
 from models.preprocessing.resample import resample
+from models.preprocessing.steps import remove_steps_many
 
 ECG_RATE_HZ = 250.0
 BEFORE = 60  # 0.24 s
@@ -53,13 +54,14 @@ RUNS_MAJORS = ("1", "2")
 
 
 def condition(ecg: np.ndarray, fs: float) -> np.ndarray:
-    """Resample to :data:`ECG_RATE_HZ` and band-limit to 0.5..40 Hz (zero phase)."""
+    """Remove baseline steps (:mod:`models.preprocessing.steps`, at the record's own rate), resample to
+    :data:`ECG_RATE_HZ` and band-limit to 0.5..40 Hz (zero phase)."""
     return condition_many(np.asarray(ecg, dtype=np.float64).ravel()[None, :], fs)[0]
 
 
 def condition_many(ecgs: np.ndarray, fs: float) -> np.ndarray:
     """:func:`condition` of every row of ``ecgs`` (``(k, n)``) in one pass; row results are identical."""
-    x = resample(np.asarray(ecgs, dtype=np.float64).T, fs, ECG_RATE_HZ).T
+    x = resample(remove_steps_many(np.asarray(ecgs, dtype=np.float64), fs).T, fs, ECG_RATE_HZ).T
     if x.shape[1] < 3 * int(ECG_RATE_HZ):
         return np.ascontiguousarray(x)
     return zero_phase(x, 2, (0.5, 40.0), "bandpass", ECG_RATE_HZ)

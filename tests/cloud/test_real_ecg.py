@@ -73,7 +73,7 @@ def test_matching_is_one_to_one_within_the_window() -> None:
     assert m.sensitivity == 0.75 and m.ppv == 0.5
 
 
-def test_consensus_needs_a_majority_of_peers_within_50_ms() -> None:
+def test_consensus_needs_min_agree_peers_within_50_ms() -> None:
     fs = 1000.0
     peaks = {
         "a": np.array([1000, 2000, 3000, 4000]),
@@ -84,7 +84,8 @@ def test_consensus_needs_a_majority_of_peers_within_50_ms() -> None:
     }
     # 1000: a, b, c, e agree; 2000: a and b only (2); 3000: none within 50 ms of two others;
     # 4000: a and b (2); 5000: d and e (2)
-    np.testing.assert_array_equal(consensus(peaks, fs), [1002])  # median of 990, 1000, 1005, 1010
+    np.testing.assert_array_equal(consensus(peaks, fs, min_agree=3), [1002])  # median of 990, 1000, 1005, 1010
+    np.testing.assert_array_equal(consensus(peaks, fs, min_agree=5), np.zeros(0))  # four are not five
     np.testing.assert_array_equal(consensus(peaks, fs, min_agree=2), [1002, 2020, 4000, 5010])
 
 

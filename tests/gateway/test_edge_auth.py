@@ -52,7 +52,10 @@ async def test_the_uplink_needs_the_edges_own_token_for_the_node_it_claims(gw):
     assert await post(gw, body, {"Content-Type": CONTENT_TYPE, **bearer(edge2)}) == (
         200, {"stored": 1, "duplicates": 0, "rejected": 0})  # no header: the credential names the node
     gw.app[EDGE_AUTHORITY].revoke("edge-2")
-    assert (await post(gw, uplink_body(frames=[ecg_frame("p1", 1)]), keys.edge("edge-2")))[0] == 401
+    status, answer = await post(gw, uplink_body(frames=[ecg_frame("p1", 1)]), keys.edge("edge-2"))
+    assert status == 401 and "not valid" in answer["error"] and "rotate" in answer["error"]  # not "required"
+    status, answer = await post(gw, uplink_body(frames=[ecg_frame("p1", 1)]), plain)
+    assert status == 401 and "required" in answer["error"]
     assert gw.store.count("frames") == 1
 
 

@@ -99,3 +99,19 @@ def test_beats_do_not_depend_on_gain_or_polarity(gain: float) -> None:
 def test_minor_versions_keep_the_input_formats() -> None:
     assert compatible("1.0.0", "1.1.0") and compatible("1.1.0", "1.9.3")
     assert not compatible("2.0.0", "1.1.0") and not compatible("garbage", "1.1.0")
+
+
+def test_p_waves_in_the_pause_of_an_av_block_are_not_beats(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Second-degree AV block (aladin's STANFORD1): a 4 s pause holding only non-conducted P waves,
+    each as small as the one before it. Against the recent beats they are tiny (1.2.0)."""
+    from models.preprocessing import qrs
+
+    qrs_times = [1.0 + 0.9 * i for i in range(8)] + [11.5 + 0.9 * i for i in range(8)]
+    p_times = [7.9 + 0.6 * i for i in range(6)]  # 7.9 .. 10.9: in the pause, 0.6 s apart
+    beats = [(t, 1.0, 0.012) for t in qrs_times] + [(t, 0.06, 0.012) for t in p_times]
+    x = _synthetic(beats, 19.0, None, noise_mv=0.002)
+    peaks = detect_r_peaks(x, FS)
+    assert _found(np.asarray(qrs_times), peaks).all()
+    assert not _found(np.asarray(p_times), peaks, tol_s=0.1).any()
+    monkeypatch.setattr(qrs, "TINY_RATIO", 0.0)  # without the rule, the P waves pass as beats
+    assert _found(np.asarray(p_times), detect_r_peaks(x, FS), tol_s=0.1).sum() >= 3

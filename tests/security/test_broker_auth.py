@@ -100,6 +100,8 @@ def test_enrolled_identities_connect_with_both_clients(secured: SecuredBroker, c
 # -- the device x topic matrix ------------------------------------------------------------------------
 DEVICE_DENIED = {
     "another device's data": ("s1", "iomt/v1/s1/dev-b/ecg"),
+    "another device's descriptor (its placement)": ("s1", "iomt/v1/s1/dev-b/_descriptor"),
+    "its descriptor at another site": ("s2", "iomt/v1/s2/dev-a/_descriptor"),
     "its id at another site": ("s2", "iomt/v1/s2/dev-a/ecg"),
     "events (forged alert)": ("system", "iomt/v1/s1/dev-a/events/ecg"),
     "another device's events": ("system", "iomt/v1/s1/dev-b/events/fall"),
@@ -125,6 +127,32 @@ def test_device_publishes_only_its_own_data(
     assert own in observers["s1"].topics()  # type: ignore[attr-defined]
     for what, (inbox, topic) in DEVICE_DENIED.items():
         assert topic not in observers[inbox].topics(), f"a device published to {what} ({topic})"  # type: ignore[attr-defined]
+
+
+def test_device_publishes_its_own_retained_descriptor_and_not_anothers(secured: SecuredBroker, cast: Cast) -> None:
+    """A device declares its placement on its own retained descriptor topic (an edge that subscribes
+    later gets it); another device's descriptor it cannot write."""
+    own, other = topics.descriptor("s1", "dev-a"), topics.descriptor("s1", "dev-b")
+    body = b'{"v":1,"motion":{"placement":"wrist","acc_unit":"g","gyro_unit":"deg/s","axes":"sensor"}}'
+    device = login(secured, cast.dev_a)
+    try:
+        device.publish(other, body, qos=1, retain=True).wait(5)
+        device.publish(own, body, qos=1, retain=True).wait(5)
+    finally:
+        device.stop()
+    late = secured.registry.enrol("edge-late", "edge", "s1")
+    edge, inbox = subscriber(secured.config("edge-late", late.password), topics.data_filter("s1"))
+    try:
+        assert inbox.wait_for(own), "the retained descriptor did not reach an edge subscribing after it"
+        # (amqtt may hand a retained message to a new subscription twice; the edge takes a repeat once)
+        assert {m.payload for m in inbox.messages if m.topic == own} == {body}
+        time.sleep(0.5)
+        assert other not in inbox.topics()
+    finally:
+        edge.stop()
+        clear = login(secured, cast.dev_a)  # leave no retained message to the tests after this one
+        clear.publish(own, b"", qos=1, retain=True).wait(5)
+        clear.stop()
 
 
 @pytest.mark.parametrize("client", CLIENTS)

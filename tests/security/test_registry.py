@@ -221,6 +221,9 @@ def test_filter_within() -> None:
 @pytest.mark.parametrize(("kind", "access", "topic", "allowed"), [
     (Kind.DEVICE, Access.PUBLISH, "iomt/v1/s1/x/ecg", True),
     (Kind.DEVICE, Access.PUBLISH, "iomt/v1/s1/x/truth/beat", True),
+    (Kind.DEVICE, Access.PUBLISH, "iomt/v1/s1/x/_descriptor", True),
+    (Kind.DEVICE, Access.PUBLISH, "iomt/v1/s1/y/_descriptor", False),
+    (Kind.EDGE, Access.PUBLISH, "iomt/v1/s1/x/_descriptor", False),
     (Kind.DEVICE, Access.PUBLISH, "iomt/v1/s1/y/ecg", False),
     (Kind.DEVICE, Access.PUBLISH, "iomt/v1/s2/x/ecg", False),
     (Kind.DEVICE, Access.PUBLISH, "iomt/v1/s1/x/events/ecg", False),

@@ -19,6 +19,7 @@ from iomt.transport import ReceivedMessage
 from iomt.transport.mqtt import MqttBus
 from iomt.wire import topics
 from iomt.wire.chunks import Reassembler, decode_image
+from iomt.wire.descriptor import decode_descriptor
 from iomt.wire.frames import Frame, Reading, decode_payload
 
 
@@ -48,7 +49,7 @@ def test_fleet_publishes_frames_images_and_truth_through_mosquitto(mqtt_config: 
         fleet = Fleet(publisher, site, [s for d in devices for s in d.sources], qos=1, truth=sink)
         report = fleet.run(3.0)
         sink.close()
-        expected = report.published + sink.published
+        expected = report.published + sink.published + len(fleet.descriptors)  # one per motion wearer
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline and len(received) < expected:
             time.sleep(0.05)
@@ -68,6 +69,8 @@ def test_fleet_publishes_frames_images_and_truth_through_mosquitto(mqtt_config: 
         assert topic.device is not None
         if topic.kind is topics.TopicKind.TRUTH:
             truth.extend(decode_truth(msg.payload))
+        elif topic.kind is topics.TopicKind.DESCRIPTOR:
+            assert decode_descriptor(msg.payload).placement == "waist"
         elif topic.name == "image":
             obj = images.add(topic.device, msg.payload)
             if obj is not None:

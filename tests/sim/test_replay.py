@@ -20,6 +20,7 @@ from iomt.config import MqttConfig
 from iomt.transport import ReceivedMessage
 from iomt.transport.mqtt import MqttBus
 from iomt.wire import topics
+from iomt.wire.descriptor import decode_descriptor
 from iomt.wire.frames import Frame, decode_payload
 from iomt_app.cli import main
 
@@ -182,6 +183,10 @@ def test_motion_wfdb_units_come_from_its_header(tmp_path: Path) -> None:
     assert np.allclose(loaded.signals["gyro"][:, 2], np.degrees(2.0), atol=1e-2)
 
 
+def _is_data(topic: str) -> bool:
+    return topics.parse_topic(topic).kind is topics.TopicKind.DATA
+
+
 def test_iomt_replay_converts_motion_units_at_the_systems_edge(tmp_path: Path, mqtt_config: MqttConfig,
                                                               capsys: pytest.CaptureFixture[str]) -> None:
     """A phone's recording in m/s^2 and rad/s without units in its header: ``iomt replay`` refuses to
@@ -211,12 +216,15 @@ def test_iomt_replay_converts_motion_units_at_the_systems_edge(tmp_path: Path, m
                      "--report", str(tmp_path / "r.json")]) == 0
         published = json.loads((tmp_path / "r.json").read_text())["published"]
         deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and sum("/truth/" not in m.topic for m in received) < published:
+        while time.monotonic() < deadline and sum(_is_data(m.topic) for m in received) < published:
             time.sleep(0.05)
     finally:
         listener.stop()
-    frames = [f for m in received if "/truth/" not in m.topic
-              for f in [decode_payload(m.payload)] if isinstance(f, Frame)]
+    frames = [f for m in received if _is_data(m.topic) for f in [decode_payload(m.payload)] if isinstance(f, Frame)]
+    own = topics.descriptor("units-site", "phone-1")
+    [declared] = [decode_descriptor(m.payload) for m in received if m.topic == own]
+    assert declared.motion is not None and declared.placement == "unknown"  # none given: declared unknown
+    assert (declared.motion.acc_unit, declared.motion.gyro_unit) == ("g", "deg/s")  # what the wire now carries
     acc = np.concatenate([f.values() for f in frames if f.stream == "acc"])
     gyro = np.concatenate([f.values() for f in frames if f.stream == "gyro"])
     assert len(acc) >= 50 and len(gyro) >= 50

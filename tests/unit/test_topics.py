@@ -16,6 +16,7 @@ from iomt.wire.topics import TopicKind, parse_topic
         (topics.availability("ward-3", "edge-a"), TopicKind.AVAILABILITY, None, "edge-a"),
         (topics.model_manifest("ward-3", "ecg"), TopicKind.MODEL, None, "ecg"),
         (topics.deadletter("ward-3", "edge-a"), TopicKind.DEADLETTER, None, "edge-a"),
+        (topics.descriptor("ward-3", "patient-1"), TopicKind.DESCRIPTOR, "patient-1", "_descriptor"),
     ],
 )
 def test_built_topics_parse_back(topic: str, kind: TopicKind, device: str | None, name: str) -> None:
@@ -26,6 +27,15 @@ def test_built_topics_parse_back(topic: str, kind: TopicKind, device: str | None
 def test_layout() -> None:
     assert topics.data("s", "d", "ecg") == "iomt/v1/s/d/ecg"
     assert topics.availability("s", "n") == "iomt/v1/s/_edge/n/availability"
+    assert topics.descriptor("s", "d") == "iomt/v1/s/d/_descriptor"
+
+
+def test_the_edges_data_subscription_delivers_descriptors_and_only_under_a_device() -> None:
+    from iomt.transport.mqtt_codec import topic_matches
+
+    assert topic_matches(topics.data_filter("s"), topics.descriptor("s", "d"))
+    with pytest.raises(DecodeError):
+        parse_topic("iomt/v1/s/_edge/_descriptor")
 
 
 @pytest.mark.parametrize(

@@ -25,7 +25,8 @@ const NAMES = {
   battery_critical: "Battery critical", no_data: "No data", edge_offline: "Not analysed: edge offline",
   vitals_risk_low_medium: "Vitals model: low-medium risk", vitals_risk_medium: "Vitals model: medium risk",
   vitals_risk_high: "Vitals model: high risk", emotion_not_analysed: "Emotion not analysed",
-  vitals_not_analysed: "Vitals model not analysed",
+  vitals_not_analysed: "Vitals model not analysed", fall_not_analysed: "Fall not analysed (sensor placement)",
+  possible_fall: "Possible fall: signal lost after impact",
   hr: "HR", spo2: "SpO₂", bp_sys: "NIBP sys", bp_dia: "NIBP dia", resp_rate: "RR", temp_c: "Temp",
 };
 

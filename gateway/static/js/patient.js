@@ -94,7 +94,8 @@ async function load() {
   $(".who", view).textContent = [record.bed && `Bed ${record.bed}`, record.room, record.display_name || device]
     .filter(Boolean).join(" · ");
   $(".id", view).textContent = `${device} · ${record.condition} · SpO₂ scale ${record.spo2_scale}` +
-    (d && d.news2 && d.news2.total !== null ? ` · NEWS2 ${d.news2.total} (${d.news2.band})` : "");
+    (d && d.news2 && d.news2.total !== null ? ` · NEWS2 ${d.news2.total} (${d.news2.band})` : "") +
+    (d && d.placement ? ` · motion sensor at the ${d.placement.replace("_", " ")}` : "");
   const marks = state.alerts.filter(a => a.t_us >= start && (!a.detail || a.detail.category !== "technical"))
     .map(a => ({t: a.t_us, color: a.priority === "high" ? "#ff5c6388" : "#f5a52488"}));
   const byName = Object.fromEntries(vitals.vitals.map(v => [v.name, v]));
