@@ -23,7 +23,7 @@ does not know. In particular:
   ranges, not from the devices in use; colour Doppler, split screens, M-mode and cine loops are absent.
   Real images are reduced to grayscale (their luminance) before the model sees them.
 - **Lesions nobody could see.** The generator draws only lesions that meet its visibility rule
-  (below): isoechoic lesions, lesions whose contrast is below what the speckle or the overlapping
+  (above): isoechoic lesions, lesions whose contrast is below what the speckle or the overlapping
   anatomy lets a reader see (e.g. a faint nodule behind the heart), and lesions under ~3.5 px of radius
   in the model's 96-px input (~4.7 px of a 128-px image) are **not drawn**, so the model is neither
   trained nor scored on them. Real images have such lesions; the model will miss them, as a reader
@@ -59,6 +59,8 @@ def _visibility(card: dict[str, Any]) -> list[str]:
         "",
         f"- Lesion CNR drawn (min / median / max): {json.dumps(v['lesion_cnr'])}",
         f"- By appearance: {json.dumps(v['lesion_cnr_by_appearance'])}",
+        "- The rule removes more faint X-ray nodules and subtle ultrasound lesions than others (they are more"
+        " often invisible): the appearance counts above are the mix that remains.",
     ]
 
 
@@ -93,9 +95,9 @@ def card_markdown(card: dict[str, Any]) -> str:
         f"- Lesion equivalent radius (px of a {card['generation']['size']}-px image):"
         f" {json.dumps(card['lesion_radius_px'])}",
         f"- Row pixel spacing (mm): {json.dumps(card['spacing_mm'])}",
-        *_visibility(card),
         f"- Artefacts (images carrying each): {json.dumps(card['artefacts'])}. Reflectors with shadows,"
         " electrodes, text and calipers are drawn as often on images without a lesion as with one.",
+        *_visibility(card),
         "",
         LIMITS,
     ])
