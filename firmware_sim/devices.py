@@ -23,7 +23,8 @@ from firmware_sim.deterioration import CoursePlan
 from firmware_sim.ecg import EcgStream
 from firmware_sim.emotion import RATES as EMOTION_RATES
 from firmware_sim.emotion import EmotionStream
-from firmware_sim.imaging import draw_scanner, mask_bbox, mask_rle, render_phantom
+from firmware_sim.imaging import draw_scanner, mask_bbox, mask_rle
+from firmware_sim.imaging.ahead import RenderAhead
 from firmware_sim.motion import MotionGenerator, MotionStream
 from firmware_sim.persona import Persona
 from firmware_sim.rates import REALISTIC
@@ -403,9 +404,12 @@ class ImagingDevice(SimDevice):
         self.patients = tuple(patients)
         self.key: tuple[int, bytes] | None = None
 
+        # rendered one image ahead in a thread of its own (firmware_sim.imaging.ahead), from a generator of
+        # its own: the device's ``rng`` is also drawn from by the fleet's thread (clock faults)
+        ahead = RenderAhead(rng.spawn(1)[0], self.scanner, size, lesion_probability)
+
         def render(seq: int, t0_us: int) -> list[bytes]:
-            lesion = bool(rng.random() < lesion_probability)
-            p = render_phantom(rng, self.scanner, size, lesion)
+            p = ahead.next()
             stamp = self.stamp(t0_us)
             t_s = (t0_us - self.start_us) / 1e6 - self.stagger_s
             patient = self.patients[seq % len(self.patients)] if self.patients else None

@@ -22,6 +22,12 @@ does not know. In particular:
 - **The probes and settings of real devices.** Spacing, field of view, gain and overlays are drawn from
   ranges, not from the devices in use; colour Doppler, split screens, M-mode and cine loops are absent.
   Real images are reduced to grayscale (their luminance) before the model sees them.
+- **Lesions nobody could see.** The generator draws only lesions that meet its visibility rule
+  (above): isoechoic lesions, lesions whose contrast is below what the speckle or the overlapping
+  anatomy lets a reader see (e.g. a faint nodule behind the heart), and lesions under ~3.5 px of radius
+  in the model's 96-px input (~4.7 px of a 128-px image) are **not drawn**, so the model is neither
+  trained nor scored on them. Real images have such lesions; the model will miss them, as a reader
+  would, and these figures say nothing about them.
 - **Annotation variability.** Masks are exact; real masks differ between readers by several pixels at
   the boundary, so real Dice and HD95 would be bounded by inter-reader agreement.
 - **Prevalence.** About 60 % of images show a lesion (1-3); real screening has far fewer.
@@ -31,6 +37,31 @@ generator draws under unseen scanner settings, and that int8 kept it. They are n
 performance on real images. The real ultrasound images in the report (pydicom's and itk-pocus'
 samples) have no masks: their outputs are shown, and no accuracy is claimed for them.
 """
+
+
+def _visibility(card: dict[str, Any]) -> list[str]:
+    v = card.get("visibility")
+    if not v:
+        return []
+    return [
+        "",
+        "## Visibility rule: what is not drawn",
+        "",
+        f"Every lesion drawn has a contrast-to-noise ratio at its own scale of at least {v['min_cnr']} and an"
+        f" equivalent radius of at least {v['min_radius_model_px']} px in the model's input grid"
+        " (`firmware_sim/imaging/visibility.py`): on the image as the model receives it (shared preprocessing),"
+        " |mean inside the lesion - mean of a ring around it| over the standard deviation, across the ring, of"
+        " the surroundings smoothed at the lesion's scale (Gaussian, sigma = half its radius). Averaging over"
+        " the lesion's size is what a reader's eye does: speckle finer than the lesion averages out, texture,"
+        " shadows and anatomy as large as it do not. An image with a lesion below the rule is drawn again"
+        " (faint lesions that happen to be visible stay: the rule cuts the invisible ones, not the faint ones;"
+        " electrodes, reflectors and calipers that look like lesions stay on images with and without one).",
+        "",
+        f"- Lesion CNR drawn (min / median / max): {json.dumps(v['lesion_cnr'])}",
+        f"- By appearance: {json.dumps(v['lesion_cnr_by_appearance'])}",
+        "- The rule removes more faint X-ray nodules and subtle ultrasound lesions than others (they are more"
+        " often invisible): the appearance counts above are the mix that remains.",
+    ]
 
 
 def card_markdown(card: dict[str, Any]) -> str:
@@ -66,6 +97,7 @@ def card_markdown(card: dict[str, Any]) -> str:
         f"- Row pixel spacing (mm): {json.dumps(card['spacing_mm'])}",
         f"- Artefacts (images carrying each): {json.dumps(card['artefacts'])}. Reflectors with shadows,"
         " electrodes, text and calipers are drawn as often on images without a lesion as with one.",
+        *_visibility(card),
         "",
         LIMITS,
     ])

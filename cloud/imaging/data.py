@@ -16,10 +16,17 @@ from typing import Any
 
 import numpy as np
 
+from firmware_sim.imaging.visibility import MIN_CNR, MIN_RADIUS_MODEL_PX
 from models.preprocessing import imaging as prep
 
 SPLITS = ("train", "val", "test")
 SOURCE = "firmware_sim.imaging"
+#: Data sets of this many devices or more are simulated by a pool of worker processes.
+PARALLEL_FROM_DEVICES = 64
+GENERATION_WORKERS = 2
+#: An image meant to show a lesion is drawn again at most this many times (each already retries its
+#: lesions' visibility, see firmware_sim.imaging.render_phantom).
+LESION_RETRIES = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,22 +80,17 @@ def split_devices(devices: list[str], seed: int, fractions: tuple[float, float, 
 
 def build(profile: ImagingProfile) -> ImagingDataset:
     """Simulate ``profile.devices`` devices of alternating modality, ``images_per_device`` images each."""
-    from firmware_sim.imaging import MODALITIES, draw_scanner, render_phantom
-
     names = [f"img-{i:04d}" for i in range(profile.devices)]
     splits = split_devices(names, profile.seed, profile.fractions)
-    per_device: dict[str, list[Any]] = {}
-    for i, name in enumerate(names):
-        rng = np.random.default_rng([profile.seed, i, 0x1A6E])
-        scanner = draw_scanner(rng, MODALITIES[i % len(MODALITIES)])
-        phantoms = []
-        for _ in range(profile.images_per_device):
-            want = bool(rng.random() < profile.lesion_share)
-            p = render_phantom(rng, scanner, profile.size, want)
-            while want and not p.has_lesion:  # rarely no place was found: draw again
-                p = render_phantom(rng, scanner, profile.size, want)
-            phantoms.append(p)
-        per_device[name] = phantoms
+    jobs = [(profile, i) for i in range(profile.devices)]
+    if profile.devices >= PARALLEL_FROM_DEVICES:  # each device has its own seed: same images either way
+        import multiprocessing
+
+        with multiprocessing.get_context("spawn").Pool(GENERATION_WORKERS) as pool:
+            drawn = pool.starmap(_device_phantoms, jobs, chunksize=8)
+    else:
+        drawn = [_device_phantoms(*job) for job in jobs]
+    per_device: dict[str, list[Any]] = dict(zip(names, drawn, strict=True))
     out: dict[str, dict[str, Any]] = {k: {} for k in ("images", "masks", "spacing", "modality", "devices", "truth")}
     n = profile.size
     for s in SPLITS:
@@ -103,6 +105,24 @@ def build(profile: ImagingProfile) -> ImagingDataset:
     card = _card(profile, splits, out, digest)
     return ImagingDataset(out["images"], out["masks"], out["spacing"], out["modality"], out["devices"], out["truth"],
                           digest, card)
+
+
+def _device_phantoms(profile: ImagingProfile, i: int) -> list[Any]:
+    """The phantoms of device ``i``: its scanner (alternating modality), then its images."""
+    from firmware_sim.imaging import MODALITIES, draw_scanner, render_phantom
+
+    rng = np.random.default_rng([profile.seed, i, 0x1A6E])
+    scanner = draw_scanner(rng, MODALITIES[i % len(MODALITIES)])
+    phantoms = []
+    for _ in range(profile.images_per_device):
+        want = bool(rng.random() < profile.lesion_share)
+        p = render_phantom(rng, scanner, profile.size, want)
+        for _ in range(LESION_RETRIES):  # rarely no place (or no visible lesion) was found: draw again
+            if p.has_lesion or not want:
+                break
+            p = render_phantom(rng, scanner, profile.size, want)
+        phantoms.append(p)  # a scanner too noisy to show any lesion gives a lesion-free image
+    return phantoms
 
 
 def _hash(out: dict[str, dict[str, Any]], profile: ImagingProfile) -> str:
@@ -141,6 +161,16 @@ def _card(profile: ImagingProfile, splits: dict[str, list[str]], out: dict[str, 
         "lesion_radius_px": {s: _quantiles([x["radius_px"] for x in v]) for s, v in lesions.items()},
         "artefacts": {s: _count([{"a": a} for t in out["truth"][s] for a in t["artefacts"]], "a") for s in SPLITS},
         "spacing_mm": {s: _quantiles(out["spacing"][s][:, 0].tolist()) for s in SPLITS},
+        "visibility": {
+            "rule": "every lesion drawn has a contrast-to-noise ratio at its own scale >= min_cnr and an equivalent"
+                    " radius >= min_radius_model_px in the model's input grid (firmware_sim.imaging.visibility);"
+                    " an image with a lesion below either is drawn again",
+            "min_cnr": MIN_CNR, "min_radius_model_px": MIN_RADIUS_MODEL_PX,
+            "lesion_cnr": {s: _quantiles([x["cnr"] for x in v]) for s, v in lesions.items()},
+            "lesion_cnr_by_appearance": {
+                s: {a: _quantiles([x["cnr"] for x in v if x["appearance"] == a])
+                    for a in sorted({x["appearance"] for x in v})} for s, v in lesions.items()},
+        },
         "sha256": digest,
     }
 

@@ -111,6 +111,11 @@ def _bucket(radius: float) -> str:
     return "tiny (<6 px)" if radius < 6 else "small (6-12 px)" if radius < 12 else "large (>=12 px)"
 
 
+def _cnr_bucket(cnr: float) -> str:
+    """Lesion-scale contrast-to-noise ratio (firmware_sim.imaging.visibility; drawn lesions have >= 3)."""
+    return "faint (<4)" if cnr < 4 else "clear (4-6)" if cnr < 6 else "strong (>=6)"
+
+
 def strata(ds: ImagingDataset, split: str, result: SplitResult) -> dict[str, dict[str, dict[str, float]]]:
     """Mean Dice and detection rate of single-lesion images by modality, shape, appearance, posterior
     effect and size, and specificity of lesion-free images by modality and artefact."""
@@ -128,6 +133,8 @@ def strata(ds: ImagingDataset, split: str, result: SplitResult) -> dict[str, dic
             add("appearance", info["appearance"], s)
             add("posterior", info["posterior"], s)
             add("size", _bucket(info["radius_px"]), s)
+            if "cnr" in info:  # recorded since 1.1.0's generator
+                add("lesion CNR", _cnr_bucket(float(info["cnr"])), s)
         elif len(lesions) > 1:
             add("lesions per image", str(len(lesions)), s)
         else:

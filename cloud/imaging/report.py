@@ -64,6 +64,9 @@ def evaluate(ds: ImagingDataset, workdir: Path, models_dir: Path, report_dir: Pa
         "finding_rule": {"threshold": prep.THRESHOLD, "min_area_model_px": prep.MIN_AREA_MODEL_PX,
                          "input_size": prep.INPUT_SIZE},
     }
+    vis = ds.card.get("visibility")
+    if vis:
+        metrics["visibility"] = {k: vis[k] for k in ("min_cnr", "min_radius_model_px", "lesion_cnr")}
     full = workdir / "imaging" / "imaging_full.keras"
     if full.is_file():
         metrics["full_float"] = summarize(score_split(keras_predict(load_trained(workdir, "full")), ds, "test"))

@@ -65,6 +65,16 @@ def _real(items: list[dict[str, Any]]) -> list[str]:
     return rows
 
 
+def _visibility(m: dict[str, Any]) -> list[str]:
+    v = m.get("visibility")
+    if not v:
+        return []
+    return [f"Phantoms: only lesions a reader could see are drawn (the generator's visibility rule: lesion-scale"
+            f" contrast-to-noise ratio >= {v['min_cnr']} and equivalent radius >= {v['min_radius_model_px']} px of"
+            f" the model's input; test lesions' CNR {json.dumps(v['lesion_cnr']['test'])}). Invisible lesions are"
+            " not drawn and so neither trained on nor scored: see `DATACARD.md`."]
+
+
 def render(m: dict[str, Any], caveat: str, floors: dict[str, float], f: Fmt) -> str:
     hf, hq = m["float"]["headline"], m["int8"]["headline"]
     head = ["| figure | float (Keras, edge variant) | int8 (LiteRT) |", "| --- | --- | --- |"]
@@ -100,6 +110,7 @@ def render(m: dict[str, Any], caveat: str, floors: dict[str, float], f: Fmt) -> 
         f"Test split: {m['test_images']} images from {m['test_devices']} held-out simulated devices (ultrasound and"
         f" X-ray); dataset sha256 `{m['dataset_sha256'][:16]}…`. Floors: {floors}, int8 Dice within 0.02 of float.",
         f"Finding rule: {json.dumps(m['finding_rule'])}.",
+        *_visibility(m),
         "",
         "## Headline: float vs int8 (held-out simulated devices)",
         "",
@@ -135,6 +146,9 @@ def render(m: dict[str, Any], caveat: str, floors: dict[str, float], f: Fmt) -> 
         "```",
         "",
         "Trained on the CPU (TensorFlow backend); no GPU was available for this run.",
+        *([] if "full" in m.get("training", {}) else
+          ["Only the edge variant (the released one) was trained for this version; the full cloud variant was"
+           " not retrained (CPU time)."]),
         "",
         "## Figures",
         "",

@@ -53,6 +53,8 @@ def train(variant: str, ds: ImagingDataset, workdir: Path, settings: TrainSettin
     callbacks = [
         keras.callbacks.EarlyStopping(monitor=monitor, patience=settings.patience, restore_best_weights=True),
         keras.callbacks.ReduceLROnPlateau(monitor=monitor, factor=0.5, patience=max(1, settings.patience // 2)),
+        # the best model so far is on disk after every epoch, so a run stopped early still leaves one
+        keras.callbacks.ModelCheckpoint(str(path), monitor=monitor, save_best_only=True),
         keras.callbacks.CSVLogger(str(out_dir / f"{NAME}_{variant}_train_log{'_resumed' if resume else ''}.csv")),
     ]
     started = time.perf_counter()

@@ -28,6 +28,9 @@ from firmware_sim.imaging.scene import (
 )
 from iomt.wire.masks import decode_rle, encode_rle
 
+#: How often an image with a lesion is drawn again before an image without one is returned instead.
+MAX_ATTEMPTS = 40
+
 __all__ = [
     "MODALITIES",
     "LesionInfo",
@@ -46,14 +49,22 @@ def render_phantom(rng: np.random.Generator, scanner: Scanner, size: int = 128, 
                    n_lesions: int | None = None) -> Phantom:
     """One image of ``scanner``'s modality: with 1-3 lesions (or ``n_lesions``) when ``lesion``, else none.
 
-    Rarely no place is found for a lesion; ask again if an image with a lesion is required
-    (:attr:`Phantom.has_lesion` tells).
+    Every lesion drawn meets the visibility rule (:mod:`firmware_sim.imaging.visibility`: a reader could
+    see it in the image as the model receives it): an image with a lesion below it is drawn again, up to
+    ``MAX_ATTEMPTS`` times, then an image without a lesion is returned. Rarely, too, no place is found
+    for a lesion; ask again if an image with a lesion is required (:attr:`Phantom.has_lesion` tells).
     """
     if size < 32:
         raise ValueError(f"size must be at least 32 pixels, got {size}")
     count = (n_lesions if n_lesions is not None else lesion_count(rng)) if lesion else 0
     render = ultrasound.render if scanner.modality == "ultrasound" else xray.render
-    return render(rng, size, scanner, count)
+    if count == 0:
+        return render(rng, size, scanner, 0)
+    for _ in range(MAX_ATTEMPTS):
+        p = render(rng, size, scanner, count)
+        if p.all_visible:
+            return p
+    return render(rng, size, scanner, 0)
 
 
 def phantom(rng: np.random.Generator, size: int = 128, modality: str = "ultrasound",

@@ -55,10 +55,15 @@ class LesionInfo:
     contrast: float  # lesion echo/attenuation over its surroundings (1 = invisible)
     area_px: int
     posterior: str = "none"  # ultrasound: shadow, enhancement or none
+    #: contrast-to-noise ratio at the lesion's scale and equivalent radius, both in the model's input grid
+    #: (:mod:`firmware_sim.imaging.visibility`), measured on the finished image
+    cnr: float = 0.0
+    radius_model_px: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
         return {"shape": self.shape, "appearance": self.appearance, "radius_px": round(self.radius_px, 2),
-                "contrast": round(self.contrast, 3), "area_px": self.area_px, "posterior": self.posterior}
+                "contrast": round(self.contrast, 3), "area_px": self.area_px, "posterior": self.posterior,
+                "cnr": round(self.cnr, 3), "radius_model_px": round(self.radius_model_px, 2)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +80,24 @@ class Phantom:
     @property
     def has_lesion(self) -> bool:
         return bool(self.mask.any())
+
+    @property
+    def all_visible(self) -> bool:
+        """Every lesion meets the visibility rule (:func:`firmware_sim.imaging.visibility.visible`)."""
+        from firmware_sim.imaging.visibility import visible
+
+        return all(visible(x.cnr, x.radius_model_px) for x in self.lesions)
+
+
+def measured(infos: list[LesionInfo], pixels: np.ndarray, masks: list[np.ndarray],
+             valid: np.ndarray) -> tuple[LesionInfo, ...]:
+    """``infos`` with each lesion's visibility measured on the finished ``pixels``."""
+    from dataclasses import replace
+
+    from firmware_sim.imaging.visibility import lesion_cnrs
+
+    return tuple(replace(info, cnr=c, radius_model_px=r)
+                 for info, (c, r) in zip(infos, lesion_cnrs(pixels, masks, valid), strict=True))
 
 
 def draw_scanner(rng: np.random.Generator, modality: str) -> Scanner:

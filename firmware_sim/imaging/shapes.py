@@ -16,7 +16,7 @@ import numpy as np
 SHAPES = ("ellipse", "lobulated", "spiculated", "irregular")
 #: Equivalent radius of a lesion, as a fraction of the image size: from tiny (~4 px of a 128-px
 #: image) to large (~29 px).
-RADIUS_RANGE = (0.032, 0.23)
+RADIUS_RANGE = (0.04, 0.23)
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from firmware_sim.imaging import artefacts as art
-from firmware_sim.imaging.scene import US_APPEARANCES, LesionInfo, Phantom, Scanner
+from firmware_sim.imaging.scene import US_APPEARANCES, LesionInfo, Phantom, Scanner, measured
 from firmware_sim.imaging.shapes import SHAPES, draw_outline, draw_radius, radial_field, soft_inside
 
 
@@ -129,6 +129,7 @@ def render(rng: np.random.Generator, size: int, scanner: Scanner, n_lesions: int
         extras.append("reflector")
     mask = np.zeros((size, size), dtype=bool)
     infos: list[LesionInfo] = []
+    masks: list[np.ndarray] = []
     for _ in range(n_lesions):
         drawn = _lesion(rng, g, xx, yy, mask, size)
         if drawn is None:
@@ -136,6 +137,7 @@ def render(rng: np.random.Generator, size: int, scanner: Scanner, n_lesions: int
         mult, m, info = drawn
         echo = echo * mult
         mask |= m
+        masks.append(m)
         infos.append(info)
     scale = scanner.grain * size / 128
     z = (art.smooth_field(rng, (size, size), (0.7 * scale, 1.4 * scale))
@@ -159,7 +161,8 @@ def render(rng: np.random.Generator, size: int, scanner: Scanner, n_lesions: int
         extras.append("vignetting")
     extras += overlays(rng, img, scanner, mask, g.fov)
     pixels = np.clip(np.round(img * 255), 0, 255).astype(np.uint8)
-    return Phantom(pixels, mask, "ultrasound", scanner.spacing_mm(size), tuple(infos), tuple(extras))
+    return Phantom(pixels, mask, "ultrasound", scanner.spacing_mm(size), measured(infos, pixels, masks, g.fov),
+                   tuple(extras))
 
 
 def overlays(rng: np.random.Generator, img: np.ndarray, scanner: Scanner, mask: np.ndarray,

@@ -9,7 +9,7 @@ import numpy as np
 from scipy import ndimage
 
 from firmware_sim.imaging import artefacts as art
-from firmware_sim.imaging.scene import XRAY_APPEARANCES, LesionInfo, Phantom, Scanner
+from firmware_sim.imaging.scene import XRAY_APPEARANCES, LesionInfo, Phantom, Scanner, measured
 from firmware_sim.imaging.shapes import SHAPES, draw_outline, draw_radius, radial_field, soft_inside
 from firmware_sim.imaging.ultrasound import overlays
 
@@ -39,7 +39,7 @@ def _nodule(rng: np.random.Generator, lungs: np.ndarray, body: np.ndarray, xx: n
     for _ in range(20):
         at = int(rng.choice(candidates))
         cy, cx = (at // size + 0.5) / size, (at % size + 0.5) / size
-        outline = draw_outline(rng, str(rng.choice(SHAPES)), cx, cy, draw_radius(rng, 0.032, 0.15))
+        outline = draw_outline(rng, str(rng.choice(SHAPES)), cx, cy, draw_radius(rng, 0.04, 0.15))
         d = radial_field(outline, xx, yy)
         mask = (d <= 1.0) & (body > 0.5)
         if mask.sum() >= 12 and not (ndimage.binary_dilation(mask, iterations=2) & taken).any():
@@ -102,6 +102,7 @@ def render(rng: np.random.Generator, size: int, scanner: Scanner, n_lesions: int
     img = img + rng.uniform(0.1, 0.22) * _ribs(rng, xx, yy) * body
     mask = np.zeros((size, size), dtype=bool)
     infos: list[LesionInfo] = []
+    masks: list[np.ndarray] = []
     for _ in range(n_lesions):
         drawn = _nodule(rng, lungs, body, xx, yy, mask, size)
         if drawn is None:
@@ -109,6 +110,7 @@ def render(rng: np.random.Generator, size: int, scanner: Scanner, n_lesions: int
         add, m, info = drawn
         img = img + add
         mask |= m
+        masks.append(m)
         infos.append(info)
     extras: list[str] = []
     if rng.random() < 0.25:
@@ -132,4 +134,5 @@ def render(rng: np.random.Generator, size: int, scanner: Scanner, n_lesions: int
     img = np.ascontiguousarray(img)
     extras += overlays(rng, img, scanner, mask, body > 0.5)
     pixels = np.clip(np.round(img * 255), 0, 255).astype(np.uint8)
-    return Phantom(pixels, mask, "xray", scanner.spacing_mm(size), tuple(infos), tuple(extras))
+    return Phantom(pixels, mask, "xray", scanner.spacing_mm(size), measured(infos, pixels, masks, body > 0.5),
+                   tuple(extras))
