@@ -28,6 +28,7 @@ CAVEAT = (
 
 def real_outputs(runner: ModelRunner, paths: Sequence[Path]) -> list[dict[str, Any]]:
     """The int8 model's findings on each real image (the edge's code path: same preprocessing and rule)."""
+    from cloud.report_paths import shown_path
     from firmware_sim.image_files import load_images
 
     out = []
@@ -37,7 +38,7 @@ def real_outputs(runner: ModelRunner, paths: Sequence[Path]) -> list[dict[str, A
             prob = runner.predict(x[None])[0, ..., 1]
             mask, found = prep.lesions(prob, box, im.spacing_mm)
             out.append({
-                "name": im.name, "file": str(im.source), "shape": list(im.pixels.shape), "modality": im.modality,
+                "name": im.name, "file": shown_path(im.source), "shape": list(im.pixels.shape), "modality": im.modality,
                 "spacing_mm": list(im.spacing_mm) if im.spacing_mm else None, "lesions": len(found),
                 "areas_px": [f.area_px for f in found],
                 "areas_mm2": [round(f.area_mm2, 2) if f.area_mm2 is not None else None for f in found],

@@ -105,13 +105,14 @@ def evaluate_predictions(predict: Predict, classes: Sequence[str], records: Sequ
 
 def evaluate_ecg(tflite_path: Path, records: Sequence[RealRecord]) -> dict[str, Any]:
     """Per-record beat classes of the int8 model at ``tflite_path`` (metadata JSON beside it)."""
+    from cloud.report_paths import shown_path
     from models.runtime import ModelRunner
 
     runner = ModelRunner(Path(tflite_path))
     meta = json.loads(Path(tflite_path).with_suffix(".json").read_text())
     version = input_version(meta)
     report = evaluate_predictions(runner.predict, runner.classes, records, version)
-    return {"model": str(tflite_path), "version": runner.version, "input": version,
+    return {"model": shown_path(tflite_path), "version": runner.version, "input": version,
             "preprocessing": meta.get("preprocessing"), "data": "real recordings", **report}
 
 
