@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from edge.buffers import RingBuffer
-from edge.dsp.quality import ecg_quality, motion_quality
+from edge.dsp.quality import detrended, ecg_quality, motion_quality
 from edge.outbox import Outbox
 from firmware_sim.ecg import EcgSynth
 from iomt.wire.uplink import RecordKind, UplinkRecord
@@ -30,6 +30,13 @@ def test_breathing_wander_across_a_2_s_window_is_not_artifact() -> None:
     x = clean_ecg(2.0)
     t = np.arange(x.size) / FS
     assert ecg_quality(x + 1.0 * np.sin(2 * np.pi * 0.25 * t - np.pi / 2), FS) is None
+
+
+def test_the_quality_checks_detrend_is_scipys() -> None:
+    from scipy.signal import detrend
+
+    x = np.random.default_rng(4).standard_normal((7, 501)) + np.linspace(0, 5, 501)
+    assert np.allclose(detrended(x), detrend(x, axis=1, type="linear"))
 
 
 def test_an_electrode_coming_off_mid_window_is_lead_off_not_saturation() -> None:
