@@ -23,14 +23,20 @@ impact on what follows it — posture relative to gravity, time on the ground, i
 A sequence gap or a change of rate on the accelerometer starts a new tracker (samples on either side
 of a gap are never spliced). An impact still awaiting its decision then is never dropped
 (:meth:`~models.fall_logic.FallTracker.signal_lost`): one the model cleared is rejected as before, one
-with two seconds or more of observation is judged on them, and any other raises a ``possible_fall``
-alert ("possible fall: signal lost after impact") — high priority when the model had called the impact
-a fall, medium when the signal broke off before the model could see it. Why an alert and not silence:
-a patient on the floor after a fall is exactly when a body-worn link is likely to break off (the
-device knocked loose, the patient lying on it, out of the hub's range), and a nurse would rather look
-once too often. Gaps are rare on a healthy link, so these alerts are too (they are counted as gaps at
-the edge, ``iomt_edge_sequence{kind="gap"}``). An impact whose model input is still being scored keeps
-its old tracker until its score is back.
+with two seconds or more of observation is judged on them, and any other waits for the signal
+(:attr:`~models.fall_logic.FallLogicConfig.lost_wait_s`) and is judged on its first
+:attr:`~models.fall_logic.FallLogicConfig.resume_observe_s` back (:func:`~models.fall_logic.judge_after_gap`,
+against the posture before the impact, or before the last gap when the new tracker holds none):
+back upright or moving, rejected; lying still, or no signal in time (a stream that stops for good
+included: nothing follows it, so no gap is ever seen), a ``possible_fall`` alert ("possible fall:
+signal lost after impact") — high priority when the model had called the impact a fall, medium when
+the signal broke off before the model could see it. Why wait instead of alerting at the gap: a lossy
+link drops frames right after ordinary steps, and alerting at once raised ~12 alerts an hour on real
+daily activity with 1 % of frames lost (``python -m cloud.fall_lossy_eval``); why alert at all: a
+patient on the floor after a fall is exactly when a body-worn link is likely to break off. An impact
+whose model input is still being scored keeps its old tracker until its score is back. An impact too
+soon after a gap for the model to see (it needs the seconds before the impact) is judged by the rules
+alone against the posture from before the gap, and is a ``possible_fall`` if they confirm it.
 
 **Placement.** A device's declared placement (its retained descriptor, :mod:`iomt.wire.descriptor`)
 decides whether its motion is analysed (:mod:`models.fall_placement`): validated placements and
@@ -43,6 +49,7 @@ an ``analysed`` event when the placement changes to one that is.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -59,7 +66,15 @@ from edge.quality_state import QualityTracker
 from iomt.wire.descriptor import DeviceDescriptor, Placement
 from iomt.wire.events import AlertState, Event, Priority
 from iomt.wire.frames import Frame
-from models.fall_logic import DEVICE_REMOVED, FALL, SIGNAL_LOST, FallDecision, FallLogicConfig, FallTracker
+from models.fall_logic import (
+    DEVICE_REMOVED,
+    FALL,
+    SIGNAL_LOST,
+    FallDecision,
+    FallLogicConfig,
+    FallTracker,
+    judge_after_gap,
+)
 from models.fall_placement import PlacementVerdict, placement_support
 from models.preprocessing.motion import IMPACT_AT_S, WINDOW_S
 from models.runtime import ModelRunner
@@ -104,6 +119,17 @@ class _Orphan:
 
 
 @dataclass(slots=True)
+class _Lost:
+    """An impact the signal broke off from, waiting for the signal to come back (or not)."""
+
+    decision: FallDecision
+    t0_us: int
+    version: str
+    window: tuple[int, int]
+    since_ns: int  # when the loss was noticed (the edge's monotonic clock)
+
+
+@dataclass(slots=True)
 class _Device:
     rate_hz: float
     order: int
@@ -127,6 +153,12 @@ class _Device:
     orphans: list[_Orphan] = field(default_factory=list)
     #: the "not analysed" reason reported for this device's placement, until it is analysed again
     refused: str | None = None
+    #: impacts the signal broke off from, judged once it is back or has stayed away
+    lost: list[_Lost] = field(default_factory=list)
+    #: when the device's last accelerometer frame was handled (the pipeline's clock)
+    seen_ns: int = 0
+    #: the wearer's posture (mean g) from the last tracker retired without an impact pending
+    posture: tuple[float, float, float] | None = None
 
 
 class FallPipeline:
@@ -136,6 +168,7 @@ class FallPipeline:
     def __init__(
         self, events: EventFactory, quality: QualityTracker, screen_g: float | None = None,
         logic: FallLogicConfig | None = None, model_version: Callable[[], str | None] | None = None,
+        clock: Callable[[], int] = time.monotonic_ns,
     ) -> None:
         """``screen_g`` overrides the impact screen of ``logic`` (default: the one the released model
         was trained behind; a lower screen shows the model more windows, as a load test does).
@@ -143,6 +176,7 @@ class FallPipeline:
         verdict (:func:`models.fall_placement.placement_support`)."""
         self.events = events
         self._model_version = model_version or (lambda: None)
+        self._clock = clock
         #: declared placements by device (absent: not declared)
         self._placements: dict[str, Placement] = {}
         #: events made outside a frame's handling (a gap retires a tracker), out with the next cycle
@@ -208,6 +242,7 @@ class FallPipeline:
         elif dev.rate_hz != frame.sample_rate:
             self._restart(device, dev, frame.sample_rate)
         values = np.asarray(frame.values(), dtype=np.float64)
+        dev.seen_ns = self._clock()
         if dev.first_us is None:
             dev.first_us = frame.t0_us
         dev.queue.append((values, frame.t_last_us, arrival_ns))
@@ -244,6 +279,7 @@ class FallPipeline:
         tracker = dev.tracker
         if tracker is None:
             return
+        dev.posture = tracker.posture() or tracker.posture_hint
         self._stash.extend(self._decision_events(device, dev, tracker.signal_lost(), dev.t0_us, dev.scored))
         if tracker.pending:
             dev.orphans.append(_Orphan(tracker, dev.t0_us, dict(dev.scored)))
@@ -284,7 +320,7 @@ class FallPipeline:
     ) -> list[Event]:
         if dev.tracker is None or dev.tracker_gyro != (gyro is not None):
             self._retire(device, dev)
-            dev.tracker = FallTracker(dev.rate_hz, self.logic)
+            dev.tracker = FallTracker(dev.rate_hz, self.logic, posture_hint=dev.posture)
             dev.tracker_gyro = gyro is not None
             dev.t0_us = t_last - round((len(acc) - 1) * 1e6 / dev.rate_hz)
             dev.scored.clear()
@@ -310,6 +346,13 @@ class FallPipeline:
         if removed is not None:
             found.append(removed)
         out = self._decision_events(device, dev, found, dev.t0_us, dev.scored)
+        n = round(self.logic.resume_observe_s * tracker.rate_hz)
+        if dev.lost and tracker.total >= n:  # the signal is back: judge each waiting impact on it
+            waiting, dev.lost = dev.lost, []
+            now = self._clock()
+            for lost in waiting:
+                event = self._judge_lost(device, lost, tracker.latest(n), (now - lost.since_ns) / 1e9)
+                out.extend([event] if event is not None else [])
         if dev.removed_open and not tracker.dead_still:
             dev.removed_open = False
             out.append(self._worn(device, dev))
@@ -322,12 +365,13 @@ class FallPipeline:
         """Events for decisions of a tracker whose first sample was at ``t0_us``."""
         out: list[Event] = []
         for d in found:
-            self.decisions[d.kind] = self.decisions.get(d.kind, 0) + 1
+            if d.kind != SIGNAL_LOST:  # counted once judged (_judge_lost)
+                self.decisions[d.kind] = self.decisions.get(d.kind, 0) + 1
             version, window = scored.pop(d.impact_id, ("", (0, 0)))
             if d.kind == FALL:
                 out.append(self._alert(device, d, version, window, t0_us))
-            elif d.kind == SIGNAL_LOST:
-                out.append(self._possible_fall(device, d, version, window, t0_us))
+            elif d.kind == SIGNAL_LOST:  # judged when the signal is back, or has stayed away
+                dev.lost.append(_Lost(d, t0_us, version, window, self._clock()))
             elif d.kind == DEVICE_REMOVED and not dev.removed_open:
                 dev.removed_open = True
                 out.append(self._removed(device, dev, d, version, t0_us))
@@ -379,11 +423,40 @@ class FallPipeline:
 
     def ready(self) -> tuple[list[MotionWindow], list[Event]]:
         events = self._check_quality() if self._quality_due else []
+        events += self._lost_for_good()
         if self._stash:
             events, self._stash = self._stash + events, []
         windows, self._windows = self._windows, []
         self.windows += len(windows)
         return windows, events
+
+    def _lost_for_good(self) -> list[Event]:
+        """Impacts whose signal has not come back within :attr:`FallLogicConfig.lost_wait_s`; a device
+        whose stream stopped altogether with an impact pending (no gap is ever seen: nothing follows)
+        has its tracker retired as at a gap, from its last frame on."""
+        now, wait_ns = self._clock(), round(self.logic.lost_wait_s * 1e9)
+        out: list[Event] = []
+        for device, dev in self._devices.items():
+            if dev.tracker is not None and dev.tracker.undecided and now - dev.seen_ns >= wait_ns:
+                self._restart(device, dev, dev.rate_hz)
+                for lost in dev.lost:
+                    lost.since_ns = min(lost.since_ns, dev.seen_ns)
+                out += self._stash
+                self._stash = []
+            if dev.lost and any(now - lost.since_ns >= wait_ns for lost in dev.lost):
+                gone = [lost for lost in dev.lost if now - lost.since_ns >= wait_ns]
+                dev.lost = [lost for lost in dev.lost if now - lost.since_ns < wait_ns]
+                for lost in gone:
+                    event = self._judge_lost(device, lost, None, (now - lost.since_ns) / 1e9)
+                    out.extend([event] if event is not None else [])
+        return out
+
+    def _judge_lost(self, device: str, lost: _Lost, acc_after: np.ndarray | None, gone_s: float) -> Event | None:
+        d = judge_after_gap(lost.decision, acc_after, gone_s, self.logic)
+        self.decisions[d.kind] = self.decisions.get(d.kind, 0) + 1
+        if d.kind != SIGNAL_LOST:
+            return None
+        return self._possible_fall(device, d, lost.version, lost.window, lost.t0_us)
 
     def _check_quality(self) -> list[Event]:
         """One signal-quality verdict per device per :data:`QUALITY_S` of accelerometer (the newest
