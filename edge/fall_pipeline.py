@@ -91,6 +91,8 @@ ANALYSED_LABEL = "analysed"
 #: Gyroscope history kept per device (s), and how long an accelerometer frame waits for it (µs).
 GYRO_BUFFER_S = 4.0
 GYRO_WAIT_US = 1_000_000
+#: How often (ns) devices are looked at for an impact whose signal has not come back.
+LOST_SCAN_NS = 1_000_000_000
 #: Seconds of accelerometer per signal-quality check.
 QUALITY_S = WINDOW_S
 
@@ -177,6 +179,7 @@ class FallPipeline:
         self.events = events
         self._model_version = model_version or (lambda: None)
         self._clock = clock
+        self._scanned_ns = -LOST_SCAN_NS  # when devices were last looked at for a signal gone for good
         #: declared placements by device (absent: not declared)
         self._placements: dict[str, Placement] = {}
         #: events made outside a frame's handling (a gap retires a tracker), out with the next cycle
@@ -433,8 +436,12 @@ class FallPipeline:
     def _lost_for_good(self) -> list[Event]:
         """Impacts whose signal has not come back within :attr:`FallLogicConfig.lost_wait_s`; a device
         whose stream stopped altogether with an impact pending (no gap is ever seen: nothing follows)
-        has its tracker retired as at a gap, from its last frame on."""
+        has its tracker retired as at a gap, from its last frame on. Every device is looked at, so at
+        most every :data:`LOST_SCAN_NS` (this runs every cycle; a second more on an 8 s wait is nothing)."""
         now, wait_ns = self._clock(), round(self.logic.lost_wait_s * 1e9)
+        if now - self._scanned_ns < LOST_SCAN_NS:
+            return []
+        self._scanned_ns = now
         out: list[Event] = []
         for device, dev in self._devices.items():
             if dev.tracker is not None and dev.tracker.undecided and now - dev.seen_ns >= wait_ns:
