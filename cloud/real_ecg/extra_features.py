@@ -26,9 +26,8 @@ import numpy as np
 from scipy.ndimage import uniform_filter1d
 
 from cloud.real_ecg.fetch import DEFAULT_DEST
-from cloud.real_ecg.peers import consensus
 from cloud.real_ecg.records import load_all
-from cloud.real_ecg.rpeaks import EDGE_S, MATCH_S, _peers_cached, detect, edge_emits, pairs
+from cloud.real_ecg.rpeaks import EDGE_S, MATCH_S, _peers_cached, detect, edge_emits, pairs, reference_of
 from models.preprocessing.beats import ECG_RATE_HZ, condition
 from models.preprocessing.ecg import bandpass
 
@@ -73,19 +72,11 @@ def detections(dest: Path) -> list[Detection]:
         if rec.name in NO_REFERENCE:
             continue
         fs = rec.fs
-        peers = _peers_cached(rec, dest / "peers")
-        ignore = np.zeros(0, dtype=np.int64)
-        if rec.beats is not None and rec.labels is not None:
-            labelled = np.asarray([bool(label) for label in rec.labels])
-            reference, ignore = rec.beats[labelled], rec.beats[~labelled]
-        else:
-            reference = consensus(peers, fs)
+        ref = reference_of(rec, _peers_cached(rec, dest / "peers"))
         found = detect(rec.signal_mv, fs)
-        found = found[edge_emits(rec.signal_mv, fs, found)]
         tol = MATCH_S * fs
-        if ignore.size and found.size:
-            found = found[np.abs(found[:, None] - ignore[None, :]).min(axis=1) > tol]
-        _, hit = pairs(reference, found, tol)
+        found = ref.outside_ignored(found[edge_emits(rec.signal_mv, fs, found)], tol)
+        _, hit = pairs(ref.beats, found, tol)
         matched = set(hit.astype(np.int64).tolist())
         x = condition(rec.signal_mv, fs)
         f = bandpass(x[None, :], ECG_RATE_HZ)[0]

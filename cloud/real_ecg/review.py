@@ -22,7 +22,7 @@ import numpy as np
 from cloud.real_ecg.fetch import DEFAULT_DEST
 from cloud.real_ecg.peers import AGREE_S, PEERS, consensus
 from cloud.real_ecg.records import RealRecord, load_all
-from cloud.real_ecg.rpeaks import EDGE_S, MATCH_S, _peers_cached, detect, edge_emits, pairs
+from cloud.real_ecg.rpeaks import EDGE_S, MATCH_S, _peers_cached, detect, edge_emits, pairs, reference_of
 from edge.dsp.quality import ecg_quality
 
 #: The edge checks the last 2 s before each search (edge.ecg_pipeline.QUALITY_S), about once a second.
@@ -45,17 +45,11 @@ def events(rec: RealRecord, cache: Path | None) -> list[Event]:
     """The misses and extras of the shared detector on ``rec`` (EC57 counting, as the validation)."""
     fs, x, n = rec.fs, rec.signal_mv, rec.signal_mv.size
     peers = _peers_cached(rec, cache)
-    ignore = np.zeros(0, dtype=np.int64)
-    if rec.beats is not None and rec.labels is not None:
-        labelled = np.asarray([bool(label) for label in rec.labels])
-        reference, ignore = rec.beats[labelled], rec.beats[~labelled]
-    else:
-        reference = consensus(peers, fs)
+    ref = reference_of(rec, peers)
+    reference = ref.beats
     tol = MATCH_S * fs
     found = detect(x, fs)
-    found = found[edge_emits(x, fs, found)]  # what the edge emits, as the validation scores it
-    if ignore.size and found.size:
-        found = found[np.abs(found[:, None] - ignore[None, :]).min(axis=1) > tol]
+    found = ref.outside_ignored(found[edge_emits(x, fs, found)], tol)  # what the edge emits, as scored
     ref_hit, det_hit = pairs(reference, found, tol)
     lo, hi = EDGE_S * fs, n - EDGE_S * fs
     width, step = round(QUALITY_WINDOW_S * fs), max(1, round(fs))

@@ -172,27 +172,45 @@ def _peers_cached(rec: RealRecord, cache: Path | None) -> dict[str, np.ndarray]:
     return peaks
 
 
+@dataclass(frozen=True, slots=True)
+class Reference:
+    """What a record's detections are scored against: ``beats`` (sample indices), and ``ignore``, the
+    annotations that mark no beat (artefacts: EC57 leaves those places out)."""
+
+    beats: np.ndarray
+    ignore: np.ndarray
+    annotated: bool
+
+    def outside_ignored(self, found: np.ndarray, tol: float) -> np.ndarray:
+        """``found`` less the detections within ``tol`` samples of an ignored place."""
+        found = np.asarray(found, dtype=np.int64)
+        if self.ignore.size and found.size:
+            found = found[np.abs(found[:, None] - self.ignore[None, :]).min(axis=1) > tol]
+        return found
+
+
+def reference_of(rec: RealRecord, peers: dict[str, np.ndarray]) -> Reference:
+    """The record's beat annotations (only WFDB beat codes are beats), else the consensus of ``peers``."""
+    if rec.beats is not None and rec.labels is not None:
+        labelled = np.asarray([bool(label) for label in rec.labels])
+        return Reference(rec.beats[labelled], rec.beats[~labelled], True)
+    return Reference(consensus(peers, rec.fs), np.zeros(0, dtype=np.int64), False)
+
+
 def validate_record(rec: RealRecord, cache: Path | None = None) -> dict[str, Any]:
     """Sensitivity and PPV of the shared detector on one record, with the peers' for comparison."""
     n, fs = rec.signal_mv.size, rec.fs
     peers = _peers_cached(rec, cache)
-    ignore = np.zeros(0, dtype=np.int64)
-    if rec.beats is not None and rec.labels is not None:
-        labelled = np.asarray([bool(label) for label in rec.labels])
-        reference, ignore, truth = rec.beats[labelled], rec.beats[~labelled], "annotations"
-    else:
-        reference = consensus(peers, fs)
-        truth = f"peer consensus (>= {MIN_AGREE} of {len(PEERS)}: {', '.join(PEERS)}, within 50 ms)"
+    ref = reference_of(rec, peers)
+    truth = "annotations" if ref.annotated else \
+        f"peer consensus (>= {MIN_AGREE} of {len(PEERS)}: {', '.join(PEERS)}, within 50 ms)"
     tol = MATCH_S * fs
     lo, hi = EDGE_S * fs, n - EDGE_S * fs
 
     def counted(found: np.ndarray) -> Match:
         """EC57 counts of ``found``, less detections at an annotation marked artefact (EC57 leaves such
         places out: neither a beat to find nor an extra detection)."""
-        found = np.asarray(found, dtype=np.int64)
-        if ignore.size and found.size:
-            found = found[np.abs(found[:, None] - ignore[None, :]).min(axis=1) > tol]
-        return score(reference, found, tol, lo, hi)
+        return score(ref.beats, ref.outside_ignored(found, tol), tol, lo, hi)
 
     found = detect(rec.signal_mv, fs)
     emitted = edge_emits(rec.signal_mv, fs, found)
