@@ -280,12 +280,9 @@ class FallTracker:
                                         "came before)", d.posture_change_deg))
             else:
                 seen = max(0.0, (last - p.index) / fs)
-                pre_acc, _ = self._segment(p.index - round(4.0 * fs), p.index - round(1.5 * fs))
-                before = (tuple(np.mean(pre_acc, axis=0).tolist()) if len(pre_acc) >= round(0.5 * fs)
-                          else self.posture_hint)
                 out.append(FallDecision(SIGNAL_LOST, p.impact_id, p.index / fs, last / fs, p.score, p.peak_g,
                                         f"signal lost {seen:.1f} s after the impact, before it could be judged",
-                                        gravity_before=before))
+                                        gravity_before=self._posture_before(p)))
         self._pending = keep
         return out
 
@@ -417,18 +414,17 @@ class FallTracker:
         decided = (self.total - 1) / fs
         post_acc, post_gyro = self._segment(p.index + round(cfg.observe_from_s * fs), p.index + round(
             cfg.decide_after_s * fs) + 1)
-        pre_acc, _ = self._segment(p.index - round(4.0 * fs), p.index - round(1.5 * fs))
+        before = self._posture_before(p)
         base = (p.impact_id, t, decided, p.score, p.peak_g)
         if dead_still(post_acc, post_gyro, fs, cfg):
             return FallDecision(DEVICE_REMOVED, *base, "no body motion after the impact")
         if p.score is None:
-            return self._without_model(p, base, pre_acc, post_acc, post_gyro)
+            return self._without_model(base, before, post_acc, post_gyro)
         if p.score < cfg.score_threshold:
             return FallDecision(REJECTED, *base, "model: not a fall")
-        if len(pre_acc) < round(0.5 * fs):
-            if self.posture_hint is None:
-                return FallDecision(REJECTED, *base, "no posture before the impact to compare with")
-            pre_acc = np.asarray([self.posture_hint])  # from before the last gap
+        if before is None:
+            return FallDecision(REJECTED, *base, "no posture before the impact to compare with")
+        pre_acc = np.asarray([before])
         change = posture_change_deg(pre_acc, post_acc)
         if change < cfg.posture_change_deg:
             return FallDecision(REJECTED, *base, "posture unchanged after the impact", change)
@@ -438,18 +434,25 @@ class FallTracker:
             return FallDecision(REJECTED, *base, "moving after the impact", change)
         return FallDecision(FALL, *base, "posture changed, stayed down, inactive", change)
 
-    def _without_model(self, p: _Pending, base: tuple[int, float, float, float | None, float], pre_acc: np.ndarray,
-                       post_acc: np.ndarray, post_gyro: np.ndarray | None) -> FallDecision:
+    def _posture_before(self, p: _Pending) -> tuple[float, float, float] | None:
+        """The wearer's mean acceleration (g) 4 to 1.5 s before the impact, or (less than 0.5 s of it held:
+        the tracker started after a gap) :attr:`posture_hint`, the posture from before the gap."""
+        fs = self.rate_hz
+        pre_acc, _ = self._segment(p.index - round(4.0 * fs), p.index - round(1.5 * fs))
+        if len(pre_acc) < round(0.5 * fs):
+            return self.posture_hint
+        ax, ay, az = np.mean(pre_acc, axis=0).tolist()
+        return (ax, ay, az)
+
+    def _without_model(self, base: tuple[int, float, float, float | None, float],
+                       before: tuple[float, float, float] | None, post_acc: np.ndarray,
+                       post_gyro: np.ndarray | None) -> FallDecision:
         """An impact the model could not see: the stream (re)started less than a window before it (after a
         gap, a device's first seconds). The model gate is missing, so the rules alone judge it and a fall
         they confirm is only a *possible* fall (``signal_lost``, its posture before attached): posture
         changed from before (or from before the gap), stayed down, inactive; anything else is rejected."""
         fs, cfg = self.rate_hz, self.config
         reason = "no model input (the stream started less than a window before the impact)"
-        if len(pre_acc) >= round(0.5 * fs):
-            before: tuple[float, float, float] | None = tuple(np.mean(pre_acc, axis=0).tolist())
-        else:
-            before = self.posture_hint
         if before is None:
             return FallDecision(REJECTED, *base, f"{reason}; no posture before it to compare with")
         if len(post_acc) < round(0.5 * fs):  # the signal broke off again before the observation: wait for it
