@@ -26,6 +26,8 @@ from typing import Any
 import numpy as np
 
 FRAME_S = 0.5
+#: the rate simulated_falls renders at (its default)
+SIM_RATE_HZ = 50.0
 ALERT_LABELS = ("fall", "possible_fall")
 
 
@@ -155,7 +157,7 @@ def simulated_falls_alerted(runner: Any, losses: list[float], per_kind: int, see
         for kind in FALLS:
             for acc, gyro, impact, _ in simulated_falls(kind, per_kind, seed):
                 o = _replay_losing_after(acc, gyro, impact, runner) if isinstance(loss, str) else \
-                    replay(acc, gyro, 50.0, runner, loss, rng)
+                    replay(acc, gyro, SIM_RATE_HZ, runner, loss, rng)
                 total += 1
                 alerted = any(abs(t - impact) <= 1.0 for ts in o.alerts.values() for t in ts)
                 hit += alerted
@@ -169,25 +171,19 @@ def simulated_falls_alerted(runner: Any, losses: list[float], per_kind: int, see
 def _replay_losing_after(acc: np.ndarray, gyro: np.ndarray, impact_s: float, runner: Any) -> Outcome:
     """The 1 s of frames after the one holding the impact are lost (the impact seen, its aftermath not:
     the case the pipeline's wait-and-judge is for), nothing else."""
-    keep = np.ones(len(acc), dtype=bool)
-    lo = int((np.floor(impact_s / FRAME_S) + 1) * FRAME_S * 50.0)
-    keep[lo:lo + 50] = False
-    return _replay_mask(acc, gyro, keep, runner)
+    first = int(np.floor(impact_s / FRAME_S)) + 1
+    return replay(acc, gyro, SIM_RATE_HZ, runner, 1.0, _LoseSlots({first, first + 1}))  # type: ignore[arg-type]
 
 
-def _replay_mask(acc: np.ndarray, gyro: np.ndarray, keep: np.ndarray, runner: Any) -> Outcome:
-    class Scripted:
-        """Loses exactly the slots ``keep`` marks lost."""
+class _LoseSlots:
+    """Stands in for the random generator: with loss 1.0, loses exactly the slots (0.5 s each) named."""
 
-        def __init__(self) -> None:
-            self.slot = 0
+    def __init__(self, lost: set[int]) -> None:
+        self.lost, self.slot = lost, 0
 
-        def random(self) -> float:
-            lo = self.slot * 25
-            self.slot += 1
-            return 0.0 if lo < len(keep) and not keep[lo] else 1.0
-
-    return replay(acc, gyro, 50.0, runner, 0.5, Scripted())  # type: ignore[arg-type]
+    def random(self) -> float:
+        self.slot += 1
+        return 0.0 if self.slot - 1 in self.lost else 1.0
 
 
 def main(argv: list[str] | None = None) -> int:
