@@ -35,7 +35,7 @@ def real_outputs(runner: ModelRunner, paths: Sequence[Path]) -> list[dict[str, A
     for path in paths:
         for im in load_images(path, max_frames=1):
             x, box = prep.model_input(im.pixels)
-            prob = runner.predict(x[None])[0, ..., 1]
+            prob = prep.lesion_probability(runner.predict, x[None])[0]
             mask, found = prep.lesions(prob, box, im.spacing_mm)
             out.append({
                 "name": im.name, "file": shown_path(im.source), "shape": list(im.pixels.shape), "modality": im.modality,
