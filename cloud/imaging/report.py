@@ -64,7 +64,7 @@ def evaluate(ds: ImagingDataset, workdir: Path, models_dir: Path, report_dir: Pa
         "size": {"size_bytes": runner.metadata.size_bytes, "float32_size_bytes": runner.metadata.float32_size_bytes,
                  "parameters": runner.metadata.parameters},
         "finding_rule": {"threshold": prep.THRESHOLD, "min_area_model_px": prep.MIN_AREA_MODEL_PX,
-                         "input_size": prep.INPUT_SIZE},
+                         "input_size": prep.INPUT_SIZE, "probability": "mean of the image and its mirror"},
     }
     vis = ds.card.get("visibility")
     if vis:
