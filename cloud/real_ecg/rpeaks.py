@@ -282,9 +282,9 @@ def validate(records: list[RealRecord], cache: Path | None = None) -> dict[str, 
         "detector": "models.preprocessing.ecg.detect_r_peaks after models.preprocessing.beats.condition",
         "scored": "what the edge emits (cloud.real_ecg.rpeaks.edge_emits): a detection counts only where a run of "
                   f"the edge whose quality check (edge.dsp.quality.ecg_quality on the {QUALITY_S:.0f} s before it) "
-                  "passes would emit it: the run that completes the beat, or a later one while the beat before it "
-                  f"is still in the {FIRST_SPAN_S:.0f} s it searches after a refusal; reference beats there stay "
-                  "(missed if not emitted)",
+                  "passes would emit it, and only where neither the beat nor the beat before it lies in signal a "
+                  "refused run checked (no search reaches back into it; the first after it waits for "
+                  f"{FIRST_SPAN_S:.0f} s of signal); reference beats there stay (missed if not emitted)",
         "preprocessing_version": PREPROCESSING_VERSION,
         "matching": {"window_s": MATCH_S, "edges_left_out_s": EDGE_S, "standard": "ANSI/AAMI EC57 beat matching"},
         "reference_rule": {"annotations": "beat annotations only (WFDB beat codes); detections at an annotated "

@@ -49,8 +49,8 @@ def test_detections_in_a_clipped_stretch_are_not_edge_output() -> None:
 
 def test_a_beat_in_refused_signal_is_not_emitted_by_a_later_run_that_passes() -> None:
     """A run that passes soon after the clipping ends does not search back into the windows refused
-    before it (the edge used to search 4 s back and emit the beats there): every detection before the
-    end of the last refused window is left out. The beats after it are emitted once the edge has
+    before it (the edge used to search 4 s back and emit the beats there): every detection from the end of
+    the first refused window to the end of the last is left out. The beats after it are emitted once the edge has
     gathered 4 s of signal from there (its first search after bad signal), the first one excepted (it
     has no predecessor there). Beats completed before the first refusal are emitted as they come."""
     x = _clipped()
