@@ -22,7 +22,8 @@ class SignalProblem(StrEnum):
     FLAT_LINE = "flat_line"
     #: the front end clips: the lead sits flat at its rail for longer than a QRS apex can
     SATURATION = "saturation"
-    #: the beats are buried in out-of-band artifact
+    #: the beats are buried in artifact: out-of-band power that is not breathing wander, or broadband noise
+    #: as strong as the ECG in the QRS band
     MOTION_ARTIFACT = "motion_artifact"
 
 
@@ -43,6 +44,13 @@ CLIPPED_SHARE = 0.01
 ECG_SATURATED_RUN_S = 0.02
 #: Share of ECG power below 0.7 Hz or above 40 Hz beyond which the beats are buried in artifact.
 ECG_ARTIFACT_SHARE = 0.6
+#: The band where the QRS complexes carry their power and the R-peak search looks (Hz), and the band above
+#: it, where an ECG carries next to nothing, so what is there is broadband noise (muscle, electrode motion).
+QRS_BAND_HZ = (5.0, 40.0)
+#: The beats are buried in broadband noise when its power density, judged above the QRS band (the median
+#: over those bins: mains lines do not move it), reaches this share of the QRS band's own density: at one
+#: half, noise and ECG are as strong in the band the search uses (0 dB).
+ECG_NOISE_SHARE_OF_QRS_BAND = 0.5
 #: Accelerometer full-scale (g) at which a motion sensor clips.
 ACC_FULL_SCALE_G = 7.9
 
@@ -60,7 +68,12 @@ def ecg_quality_many(windows: np.ndarray, fs: float) -> list[SignalProblem | Non
     off_rail = np.mean(np.abs(x) > ECG_LEAD_OFF_DC_MV, axis=1)
     ptp = np.ptp(x, axis=1)
     top = np.max(np.abs(x), axis=1)
-    flat_at_rail = longest_run(np.abs(x) >= (top * 0.999)[:, None]) >= max(2, round(ECG_SATURATED_RUN_S * fs))
+    at_top = np.abs(x) >= (top * 0.999)[:, None]
+    min_run = max(2, round(ECG_SATURATED_RUN_S * fs))
+    flat_at_rail = np.zeros(x.shape[0], dtype=bool)
+    can = np.flatnonzero(np.count_nonzero(at_top, axis=1) >= min_run)  # only these can hold such a run
+    if can.size:
+        flat_at_rail[can] = longest_run(at_top[can]) >= min_run
     # breathing's baseline wander is taken out first: over a 2 s window it is at most half a cycle, a bow
     # that a parabola follows, whose periodogram would leak across every bin, yet it hides no beat (the
     # conditioning's 0.5 Hz high-pass removes it); what stays below 0.7 Hz (a bump, a step and back: faster
@@ -69,6 +82,7 @@ def ecg_quality_many(windows: np.ndarray, fs: float) -> list[SignalProblem | Non
     freqs = np.fft.rfftfreq(x.shape[1], 1.0 / fs)
     total = power.sum(axis=1)
     outside = power[:, (freqs < 0.7) | (freqs > 40.0)].sum(axis=1) / np.where(total > 0, total, 1.0)
+    buried = noise_buries_qrs(power, freqs)
     out: list[SignalProblem | None] = []
     for i in range(x.shape[0]):
         if off_rail[i] >= ECG_LEAD_OFF_SHARE:
@@ -77,10 +91,32 @@ def ecg_quality_many(windows: np.ndarray, fs: float) -> list[SignalProblem | Non
             out.append(SignalProblem.FLAT_LINE)
         elif top[i] > 0 and flat_at_rail[i]:
             out.append(SignalProblem.SATURATION)
-        elif total[i] > 0 and outside[i] > ECG_ARTIFACT_SHARE:
+        elif total[i] > 0 and (outside[i] > ECG_ARTIFACT_SHARE or buried[i]):
             out.append(SignalProblem.MOTION_ARTIFACT)
         else:
             out.append(None)
+    return out
+
+
+def noise_buries_qrs(power: np.ndarray, freqs: np.ndarray) -> np.ndarray:
+    """Per row of the periodogram ``power`` (``(k, bins)`` at ``freqs``): is the broadband noise as strong
+    as the ECG in the QRS band (:data:`ECG_NOISE_SHARE_OF_QRS_BAND`)? The noise density is the median over
+    the bins above :data:`QRS_BAND_HZ` over ln 2 (a white periodogram's bins are exponential: median =
+    mean x ln 2). Ventricular rhythms and pacing keep their power in band, so they do not count; nor does a
+    device too slow to see above the band."""
+    lo, hi = QRS_BAND_HZ
+    above = freqs > hi
+    out = np.zeros(power.shape[0], dtype=bool)
+    if np.count_nonzero(above) < 2:
+        return out
+    band = power[:, (freqs >= lo) & (freqs <= hi)].mean(axis=1)
+    need = ECG_NOISE_SHARE_OF_QRS_BAND * band * np.log(2.0)  # what the median above the band must reach
+    hf = power[:, above]
+    # the median of non-negative values is at most twice their mean: only rows whose mean reaches half of
+    # what the median needs can be buried (few; the median, a partial sort, is the costly part)
+    can = np.flatnonzero((band > 0) & (hf.mean(axis=1) >= need / 2))
+    if can.size:
+        out[can] = np.median(hf[can], axis=1) >= need[can]
     return out
 
 
