@@ -38,8 +38,9 @@ def _flat_tops_ms(x: np.ndarray, fs: float) -> float:
 
 
 def test_r_tops_clipped_for_a_few_ms_are_not_saturation() -> None:
-    """pysiology's case: a converter clips the tallest R tops flat for ~7 ms, over 1 % of the window (what
-    the check refused as saturation before): the beats, and where their R-peaks are, are intact."""
+    """pysiology's case: a converter clips the tallest R tops flat for 7-14 ms, together over 1 % of the
+    window (what the check refused as saturation before; here the window's two R tops, the longer flat for
+    14 ms): the beats, and where their R-peaks are, are intact."""
     fs = 1000.0
     x = _lead(fs, seconds=2.0)
     level = np.sort(x)[-24]  # 1.2 % of the window at the clip level, shared among its R tops
