@@ -3,8 +3,11 @@ windows for the arrhythmia model, heart rate, signal quality.
 
 A search runs at most every ``hop_s`` per device, and only once the next beat can have completed;
 due devices are quality-checked, then conditioned and searched together, in batches of similar
-spans. What a search does — the span it needs, the stand-in future, how its R-peaks update the
-device's history, which beats it completes — is :mod:`edge.dsp.ecg`. Each beat is classified once;
+spans. No search reaches back into signal the quality check refused: a refusal forgets the R-peak
+history, and the device's next search starts after the refused window, once it holds
+:data:`~edge.dsp.ecg.FIRST_SPAN_S` of signal from there (as the first search after a start or a gap).
+What a search does — the span it needs, the stand-in future, how its R-peaks update the device's
+history, which beats it completes — is :mod:`edge.dsp.ecg`. Each beat is classified once;
 beat labels feed :class:`edge.alerts.ArrhythmiaState`; the same R-peaks give the heart rate.
 
 A beat window holds the beat's input 1 vector and its predecessor's (the device's last beat cut,
@@ -26,7 +29,9 @@ from edge.arrivals import ArrivalLog
 from edge.buffers import RingBuffer
 from edge.config import ModelName
 from edge.dsp.ecg import (
+    FIRST_SPAN_S,
     aligned_span,
+    aligned_start,
     beat_context,
     completed_beats,
     condition_and_search,
@@ -87,6 +92,9 @@ class _Device:
     arrhythmia: ArrhythmiaState = field(default_factory=ArrhythmiaState)
     #: input 1 vector of the last beat cut (the next beat's predecessor); None after a reset
     last_vector: np.ndarray | None = None
+    #: ``buffer.total`` at the end of the last window the quality check refused (rounded up to a sample on
+    #: a whole model-rate index, where a span may start): no search reaches before it; 0: none refused
+    clean_from: int = 0
 
     def forget_peaks(self) -> None:
         """The beats before and after this point are not neighbours (a gap, bad signal, a stuck search)."""
@@ -134,7 +142,7 @@ class EcgPipeline:
         if dev is None or dev.buffer.rate_hz != frame.sample_rate:
             capacity = round(self.window_s * frame.sample_rate)
             dev = self._devices[frame.device] = _Device(RingBuffer(capacity, 1, frame.sample_rate))
-            dev.next_run_total = round(4.0 * frame.sample_rate)  # wait for a few beats
+            dev.next_run_total = round(FIRST_SPAN_S * frame.sample_rate)  # the first search's span
         dev.buffer.extend(frame.values(), frame.t_last_us)
         dev.arrivals.add(frame.t_last_us, arrival_ns)
         if dev.buffer.total >= dev.next_run_total and frame.t_last_us >= dev.next_beat_us:
@@ -148,10 +156,12 @@ class EcgPipeline:
             dev.buffer.clear()
             dev.forget_peaks()
             dev.warming = True
-            dev.next_run_total = dev.buffer.total + round(4.0 * dev.buffer.rate_hz)
+            dev.next_run_total = dev.buffer.total + round(FIRST_SPAN_S * dev.buffer.rate_hz)
 
     def ready(self) -> tuple[list[BeatWindow], list[Event]]:
-        """Quality-check every due device, then condition and search the good ones in batches."""
+        """Quality-check every due device, then condition and search in batches the good ones that hold
+        :data:`~edge.dsp.ecg.FIRST_SPAN_S` of signal since any refused (the others wait: a shorter
+        first search would settle too little of its span to trust the R-peaks it keeps)."""
         windows: list[BeatWindow] = []
         events: list[Event] = []
         by_rate: dict[float, list[str]] = {}
@@ -159,7 +169,9 @@ class EcgPipeline:
             by_rate.setdefault(self._devices[device].buffer.rate_hz, []).append(device)
         self._due.clear()
         for fs, devices in by_rate.items():
-            for n, members in self._batches(fs, self._good(fs, devices, events)):
+            first_span = round(FIRST_SPAN_S * fs)
+            ready = [d for d in self._good(fs, devices, events) if self._clean(self._devices[d]) >= first_span]
+            for n, members in self._batches(fs, ready):
                 windows.extend(self._search(fs, n, members, events))
         return windows, events
 
@@ -180,34 +192,47 @@ class EcgPipeline:
                     events.append(change)
                 if problem is None:
                     good.append(device)
-                else:  # the beats on either side of bad signal are not neighbours
+                else:  # the beats on either side of bad signal are not neighbours; none is searched in it
                     dev.forget_peaks()
+                    dev.clean_from = aligned_start(buf.total, fs)
         return good
 
     def _batches(self, fs: float, devices: list[str]) -> list[tuple[int, list[tuple[str, np.ndarray]]]]:
         """``(span, [(device, raw span)])`` for ``devices``: sorted by the span each needs and cut into
         batches of up to :data:`CHUNK_ROWS`, each searching the longest span among its devices (a
-        little more signal for some, in exchange for one batched pass)."""
+        little more signal for some, in exchange for one batched pass) — but never more than a device's
+        own signal since a refusal (:meth:`_clean`): such a device searches less, in a batch of its own
+        size, so that no row's result depends on the others'."""
         needs = sorted((self._span(self._devices[device]), device) for device in devices)
         batches: list[tuple[int, list[tuple[str, np.ndarray]]]] = []
         for first in range(0, len(needs), CHUNK_ROWS):
             chunk = needs[first : first + CHUNK_ROWS]
             by_size: dict[int, list[tuple[str, np.ndarray]]] = {}
             for _n, device in chunk:  # a device holding less than the span searches all it has
-                buf = self._devices[device].buffer
-                raw = buf.latest(aligned_span(buf.total, min(buf.filled, chunk[-1][0]), fs))[:, 0]
+                dev = self._devices[device]
+                buf = dev.buffer
+                n = min(aligned_span(buf.total, min(buf.filled, chunk[-1][0]), fs), self._clean(dev))
+                raw = buf.latest(n)[:, 0]
                 by_size.setdefault(raw.size, []).append((device, raw))
             batches.extend(by_size.items())
         return batches
 
     def _span(self, dev: _Device) -> int:
         """Samples (device rate) the device's next search needs (:func:`~edge.dsp.ecg.search_span`); a
-        stuck history (:func:`~edge.dsp.ecg.history_is_stale`) starts afresh first, as after a gap."""
+        stuck history (:func:`~edge.dsp.ecg.history_is_stale`) starts afresh first, as after a gap. Never
+        more than the signal since the last refusal (:meth:`_clean`)."""
         buf = dev.buffer
         if dev.peaks and history_is_stale(dev.peaks, model_index(buf.total - 1, buf.rate_hz)):
             dev.forget_peaks()
             dev.warming = True
-        return search_span(dev.peaks, dev.last_beat_index, buf.total, buf.filled, buf.rate_hz)
+        return min(search_span(dev.peaks, dev.last_beat_index, buf.total, buf.filled, buf.rate_hz), self._clean(dev))
+
+    @staticmethod
+    def _clean(dev: _Device) -> int:
+        """Samples the device sent after the last window its quality check refused (all it sent, if none):
+        the most a search may reach back (``clean_from`` lies on a whole model-rate index, so a span
+        capped to this still starts on one)."""
+        return dev.buffer.total - dev.clean_from
 
     def _search(
         self, fs: float, n: int, members: list[tuple[str, np.ndarray]], events: list[Event]

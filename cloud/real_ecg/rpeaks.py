@@ -47,8 +47,8 @@ import numpy as np
 from cloud.real_ecg.fetch import DEFAULT_DEST
 from cloud.real_ecg.peers import MIN_AGREE, PEERS, RELIABLE, agreeing, consensus, peer_peaks, reliable
 from cloud.real_ecg.records import RealRecord, load_all
-from edge.dsp.ecg import DETECTION_TAIL, FIRST_SPAN_S
-from edge.dsp.quality import ecg_quality
+from edge.dsp.ecg import DETECTION_TAIL, FIRST_SPAN_S, aligned_start
+from edge.dsp.quality import ecg_quality_many
 from edge.ecg_pipeline import QUALITY_S
 from models.preprocessing import PREPROCESSING_VERSION
 from models.preprocessing.beats import AFTER, ECG_RATE_HZ, condition
@@ -136,28 +136,57 @@ def detect(signal_mv: np.ndarray, fs: float) -> np.ndarray:
 
 def edge_emits(signal_mv: np.ndarray, fs: float, found: np.ndarray) -> np.ndarray:
     """Which detections ``found`` (sorted sample indices at ``fs``) the edge would emit, as its runs gate
-    them (:class:`edge.ecg_pipeline.EcgPipeline`): a run searches only when the
-    :data:`~edge.ecg_pipeline.QUALITY_S` seconds before it pass the quality check
-    (:func:`edge.dsp.quality.ecg_quality` on the raw samples at the device's rate); a refused run forgets
-    the R-peak history, and the next run that passes searches :data:`~edge.dsp.ecg.FIRST_SPAN_S` back.
-    So a beat is emitted by the first run that holds its waveform (:data:`~models.preprocessing.beats.AFTER`)
-    and the next R-peak (:data:`~edge.dsp.ecg.DETECTION_TAIL` after it) if that run passes, else by any
-    later run, :data:`RUN_STEP_S` apart, that passes while the beat before it still lies in that span
-    (a beat needs its predecessor). The first detection has none and is judged on its first run only."""
+    them (:class:`edge.ecg_pipeline.EcgPipeline`), runs taken :data:`RUN_STEP_S` apart.
+
+    A run searches only when the :data:`~edge.ecg_pipeline.QUALITY_S` seconds before it pass the quality
+    check (:func:`edge.dsp.quality.ecg_quality` on the raw samples at the device's rate). A refused run
+    forgets the R-peak history, and no later search reaches before the end of the window it refused
+    (rounded up to a whole model-rate index, :func:`edge.dsp.ecg.aligned_start`); the first search after it
+    waits until :data:`~edge.dsp.ecg.FIRST_SPAN_S` of signal from there is in, and spans that much. A
+    device's first run, too, comes once it holds FIRST_SPAN_S (no run before it refuses anything).
+
+    So a beat (which needs its predecessor, the detection before it) is emitted by the first run that holds
+    its waveform (:data:`~models.preprocessing.beats.AFTER`) and the next R-peak
+    (:data:`~edge.dsp.ecg.DETECTION_TAIL` after it) if that run passes and no run refused signal after its
+    predecessor; if that run still waits after a refusal before the predecessor, by the first search after
+    the wait, if every run until then passes and the predecessor lies in the FIRST_SPAN_S it searches. A
+    beat whose run is refused is never emitted (every later search starts after it). The first detection
+    has no predecessor and is taken as its own."""
     found = np.asarray(found, dtype=np.int64)
     if found.size == 0:
         return np.zeros(0, dtype=bool)
     x = np.asarray(signal_mv, dtype=np.float64)
     width, step = round(QUALITY_S * fs), max(1, round(RUN_STEP_S * fs))
+    first_span, align = round(FIRST_SPAN_S * fs), aligned_start(1, fs)
     tail, after = round(DETECTION_TAIL / ECG_RATE_HZ * fs), round(AFTER / ECG_RATE_HZ * fs)
     first_run = np.minimum(np.maximum(found + after, np.r_[found[1:], found[-1]] + tail), x.size)
-    last_run = np.minimum(np.r_[found[0], found[:-1]] + round(FIRST_SPAN_S * fs), x.size)
+    before = np.r_[found[0], found[:-1]]
 
-    def passes(end: int) -> bool:
-        return ecg_quality(x[max(0, end - width) : end], fs) is None
+    def refused(runs: np.ndarray) -> np.ndarray:
+        """The runs (the samples they end at) that are refused; a device's runs start at ``first_span``, so
+        each checks a whole window."""
+        runs = runs[runs >= max(first_span, width)]
+        if runs.size == 0:
+            return runs
+        verdicts = ecg_quality_many(np.stack([x[end - width : end] for end in runs.tolist()]), fs)
+        return runs[np.asarray([v is not None for v in verdicts], dtype=bool)]
 
-    return np.asarray([passes(a) or any(passes(t) for t in range(a + step, b + 1, step))
-                       for a, b in zip(first_run.tolist(), last_run.tolist(), strict=True)], dtype=bool)
+    out = np.zeros(found.size, dtype=bool)
+    for i, (a, q) in enumerate(zip(first_run.tolist(), before.tolist(), strict=True)):
+        # the latest run up to the beat's first that was refused (far enough back that an earlier one's
+        # wait is over by then); none: the device's start, whose first run waits as after a refusal
+        lo = min(q, a - first_span - align)
+        earlier = refused(np.arange(a, lo, -step))
+        clean_from = aligned_start(int(earlier[0]), fs) if earlier.size else 0
+        if clean_from > q:  # refused after the predecessor: no search holds both again
+            continue
+        searchable = clean_from + first_span
+        if searchable <= a:
+            out[i] = True
+            continue
+        end = a + -(-(searchable - a) // step) * step  # the first run after the wait
+        out[i] = end <= x.size and q >= end - first_span and refused(np.arange(a + step, end + 1, step)).size == 0
+    return out
 
 
 def _peers_cached(rec: RealRecord, cache: Path | None) -> dict[str, np.ndarray]:
@@ -253,9 +282,9 @@ def validate(records: list[RealRecord], cache: Path | None = None) -> dict[str, 
         "detector": "models.preprocessing.ecg.detect_r_peaks after models.preprocessing.beats.condition",
         "scored": "what the edge emits (cloud.real_ecg.rpeaks.edge_emits): a detection counts only where a run of "
                   f"the edge whose quality check (edge.dsp.quality.ecg_quality on the {QUALITY_S:.0f} s before it) "
-                  "passes would emit it: the run that completes the beat, or a later one while the beat before it "
-                  f"is still in the {FIRST_SPAN_S:.0f} s it searches after a refusal; reference beats there stay "
-                  "(missed if not emitted)",
+                  "passes would emit it, and only where neither the beat nor the beat before it lies in signal a "
+                  "refused run checked (no search reaches back into it; the first after it waits for "
+                  f"{FIRST_SPAN_S:.0f} s of signal); reference beats there stay (missed if not emitted)",
         "preprocessing_version": PREPROCESSING_VERSION,
         "matching": {"window_s": MATCH_S, "edges_left_out_s": EDGE_S, "standard": "ANSI/AAMI EC57 beat matching"},
         "reference_rule": {"annotations": "beat annotations only (WFDB beat codes); detections at an annotated "

@@ -55,6 +55,8 @@ EXTEND_S = 1.5
 #: own start transient and the energy window need a little signal before the first peak that counts).
 DETECT_LEAD_S = 0.8
 #: Span of a search without an R-peak history (start, gap, bad signal): the first run's whole buffer.
+#: Such a search waits until the device holds this much signal it may search: after a start or a gap,
+#: this much signal; after bad signal, this much after the signal its quality check refused.
 FIRST_SPAN_S = 4.0
 #: R-peaks kept even when older than the heart-rate window: the RR context of the next beats.
 KEEP_PEAKS = LOCAL_BEATS + 4
@@ -113,8 +115,20 @@ def aligned_span(total: int, n: int, fs: float) -> int:
     from one run to the next); never more than ``total``."""
     if fs == ECG_RATE_HZ:
         return n
-    step = Fraction(ECG_RATE_HZ / fs).limit_denominator(1000).denominator  # as the resampler's ratio
+    step = _alignment_step(fs)
     return min(total, total - (total - n) // step * step)
+
+
+def aligned_start(sample: int, fs: float) -> int:
+    """The first of a device's samples (rate ``fs``), from ``sample`` on, that lies on a whole model-rate
+    index: where a span that must not start before ``sample`` can start (:func:`aligned_span`'s grid)."""
+    step = 1 if fs == ECG_RATE_HZ else _alignment_step(fs)
+    return -(-sample // step) * step
+
+
+def _alignment_step(fs: float) -> int:
+    """Device samples between two that lie on whole model-rate indices (as the resampler's ratio)."""
+    return Fraction(ECG_RATE_HZ / fs).limit_denominator(1000).denominator
 
 
 def merge_peaks(history: list[int], found: list[int], settled: int | None) -> list[int]:

@@ -11,6 +11,7 @@ from edge.dsp.ecg import (
     STALE_PEAK_S,
     Beat,
     aligned_span,
+    aligned_start,
     beat_context,
     completed_beats,
     extend_periodic,
@@ -64,6 +65,15 @@ def test_spans_of_resampled_devices_start_on_whole_model_rate_indices() -> None:
         assert 1000 <= n < 1036 and (total - n) * 250 % 360 == 0
         assert model_index(total - n, 360.0) == (total - n) * 250 // 360
     assert aligned_span(500, 1000, 360.0) == 500  # never more than there is
+
+
+def test_a_span_that_must_not_start_before_a_sample_starts_on_a_whole_model_rate_index() -> None:
+    assert aligned_start(1234, 250.0) == 1234  # at the model rate every sample is on one
+    for sample in (0, 1, 35, 36, 37, 10_000):
+        first = aligned_start(sample, 360.0)
+        assert sample <= first < sample + 36 and first * 250 % 360 == 0
+        total = first + 5000  # a span capped there keeps aligned_span's grid
+        assert aligned_span(total, total - first, 360.0) == total - first
 
 
 def test_a_history_whose_newest_r_peak_is_stale_starts_afresh() -> None:
