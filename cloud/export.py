@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import importlib
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +33,11 @@ HOLDOUT_PER_CLASS = 40
 
 
 def load_trained(workdir: Path, name: str, variant: str) -> Any:
+    """The trained ``.keras`` model of ``name``/``variant``; its definition module is imported first, so any
+    custom object it registers (the imaging model's loss) is known to the loader."""
     import keras
 
+    importlib.import_module(f"models.definitions.{name}")
     path = model_path(workdir, name, variant)
     if not path.is_file():
         raise FileNotFoundError(f"{path} not found: run `iomt train {name} --variant {variant}` first")
@@ -84,6 +89,53 @@ def convert(twin: Any, rep: np.ndarray | None) -> bytes:
     return _strip(conv.convert())
 
 
+@dataclass(frozen=True, slots=True)
+class Flatbuffers:
+    """A converted model as written: the int8 release at ``tflite_path`` (its metadata goes to
+    ``meta_path``) and the float32 flatbuffer in the work directory, for the size comparison."""
+
+    int8: bytes
+    float32: bytes
+    tflite_path: Path
+    meta_path: Path
+
+
+def write_flatbuffers(name: str, twin: Any, rep: np.ndarray, workdir: Path, out_dir: Path) -> Flatbuffers:
+    """Convert the export twin to float32 and, calibrated on ``rep``, to int8; write both."""
+    f32, i8 = convert(twin, None), convert(twin, rep)
+    tflite_path, meta_path = released_paths(name, out_dir)
+    tflite_path.parent.mkdir(parents=True, exist_ok=True)
+    tflite_path.write_bytes(i8)
+    (workdir / name).mkdir(parents=True, exist_ok=True)
+    (workdir / name / f"{name}_float32.tflite").write_bytes(f32)
+    return Flatbuffers(i8, f32, tflite_path, meta_path)
+
+
+def release_metadata(name: str, fb: Flatbuffers, *, version: str, variant: str, parameters: int,
+                     output_meaning: str = OUTPUT_MEANING) -> dict[str, Any]:
+    """The metadata every released model starts with: identity, file, sizes, tensors, preprocessing
+    (the exporter adds what it trained on and how it scored)."""
+    in_spec, out_spec = read_tensor_specs(fb.int8)
+    s = spec(name)
+    return {
+        "schema": SCHEMA_VERSION,
+        "name": name,
+        "version": version,
+        "variant": variant,
+        "description": s.description,
+        "file": fb.tflite_path.name,
+        "sha256": sha256_file(fb.tflite_path),
+        "size_bytes": len(fb.int8),
+        "float32_size_bytes": len(fb.float32),
+        "size_ratio_int8_to_float32": round(len(fb.int8) / len(fb.float32), 4),
+        "parameters": parameters,
+        "classes": list(s.classes),
+        "input": in_spec.to_dict(),
+        "output": {**out_spec.to_dict(), "meaning": output_meaning},
+        "preprocessing": {"module": s.preprocessing, "version": s.preprocessing_version},
+    }
+
+
 def holdout(ds: Dataset, per_class: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """A small fixed, class-stratified subset of the test subjects' windows."""
     rng = np.random.default_rng(seed)
@@ -119,31 +171,12 @@ def export(
         b = np.asarray(twin(row[None], training=False))
         if not np.allclose(a, b, atol=1e-4):
             raise RuntimeError(f"{name}: export twin disagrees with the trained model ({a} vs {b})")
-    f32 = convert(twin, None)
-    i8 = convert(twin, representative(ds.x["train"], ds.y["train"], REPRESENTATIVE_SAMPLES, seed))
-    tflite_path, meta_path = released_paths(name, out_dir)
-    tflite_path.parent.mkdir(parents=True, exist_ok=True)
-    tflite_path.write_bytes(i8)
-    (workdir / name).mkdir(parents=True, exist_ok=True)
-    (workdir / name / f"{name}_float32.tflite").write_bytes(f32)
-    in_spec, out_spec = read_tensor_specs(i8)
+    fb = write_flatbuffers(name, twin, representative(ds.x["train"], ds.y["train"], REPRESENTATIVE_SAMPLES, seed),
+                           workdir, out_dir)
+    i8, f32, tflite_path, meta_path = fb.int8, fb.float32, fb.tflite_path, fb.meta_path
     s = spec(name)
     meta: dict[str, Any] = {
-        "schema": SCHEMA_VERSION,
-        "name": name,
-        "version": version,
-        "variant": variant,
-        "description": s.description,
-        "file": tflite_path.name,
-        "sha256": sha256_file(tflite_path),
-        "size_bytes": len(i8),
-        "float32_size_bytes": len(f32),
-        "size_ratio_int8_to_float32": round(len(i8) / len(f32), 4),
-        "parameters": int(model.count_params()),
-        "classes": list(s.classes),
-        "input": in_spec.to_dict(),
-        "output": {**out_spec.to_dict(), "meaning": OUTPUT_MEANING},
-        "preprocessing": {"module": s.preprocessing, "version": s.preprocessing_version},
+        **release_metadata(name, fb, version=version, variant=variant, parameters=int(model.count_params())),
         "training_data": {
             "sha256": ds.sha256,
             "source": ds.card.get("source"),

@@ -55,26 +55,21 @@ def replay(acc: np.ndarray, gyro: np.ndarray | None, rate_hz: float, runner: Any
            rng: np.random.Generator, tail_s: float = 12.0) -> Outcome:
     """Feed one recording to a fresh pipeline with each 0.5 s slot lost with probability ``loss``."""
     from edge.events import EventFactory
-    from edge.fall_pipeline import FallPipeline
+    from edge.fall_pipeline import FallPipeline, LostJudgement
     from edge.quality_state import QualityTracker
     from iomt.wire.frames import make_frame
     clock = Clock()
-    pipe = FallPipeline(EventFactory("eval", "eval"), QualityTracker("eval", "eval"),
-                        model_version=lambda: runner.version, clock=clock)
     out = Outcome()
-    judge = pipe._judge_lost
+    t0_us = 1_000_000_000_000
 
-    def judged(device: str, lost: Any, acc_after: Any, gone_s: float) -> Any:  # note each lost impact
-        event = judge(device, lost, acc_after, gone_s)
-        impact_s = (lost.t0_us + round(lost.decision.t_s * 1e6) - t0_us) / 1e6
-        out.lost.append((impact_s, "alerted" if event is not None else "rejected", event.detail["reason"] if event
-                         else ""))
-        return event
+    def judged(j: LostJudgement) -> None:  # note each lost impact
+        out.lost.append(((j.impact_us - t0_us) / 1e6, "alerted" if j.event is not None else "rejected",
+                         j.event.detail["reason"] if j.event is not None else ""))
 
-    pipe._judge_lost = judged  # type: ignore[method-assign]
+    pipe = FallPipeline(EventFactory("eval", "eval"), QualityTracker("eval", "eval"),
+                        model_version=lambda: runner.version, clock=clock, on_lost_judged=judged)
     step = max(1, round(FRAME_S * rate_hz))
     gap = False
-    t0_us = 1_000_000_000_000
     events: list[Any] = []
     seq = 0
 

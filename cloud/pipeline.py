@@ -55,14 +55,17 @@ def train_model(
     device: str = "auto",
     epochs: int | None = None,
     resume: bool = False,
+    augment: bool = False,
 ) -> list[dict[str, Any]]:
     """Train ``model`` in each of ``variants`` on ``device`` (auto, cpu, gpu) with the profile's data and
     epoch budget (``epochs`` overrides it); returns each variant's training summary. ``resume``
-    (imaging only) continues from the saved model."""
-    if resume and model != "imaging":
-        from cloud.device import DeviceError
+    (imaging only) continues from the saved model; ``augment`` (imaging only) varies the training
+    images as scanners do (:mod:`cloud.imaging.augment`)."""
+    for flag, on in (("--resume", resume), ("--augment", augment)):
+        if on and model != "imaging":
+            from cloud.device import DeviceError
 
-        raise DeviceError(f"--resume is implemented for the imaging model only, not {model}")
+            raise DeviceError(f"{flag} is implemented for the imaging model only, not {model}")
     from cloud.device import configure
 
     placement = configure(device)
@@ -71,7 +74,7 @@ def train_model(
         from cloud.imaging import pipeline as imaging
 
         return imaging.train(variants, workdir=workdir, profile_kind=profile_kind, rebuild_data=rebuild_data,
-                             epochs=epochs, resume=resume)
+                             epochs=epochs, resume=resume, augment=augment)
     from dataclasses import replace
 
     from cloud.profiles import profile

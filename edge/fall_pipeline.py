@@ -120,6 +120,18 @@ class _Orphan:
     scored: dict[int, tuple[str, tuple[int, int]]]
 
 
+@dataclass(frozen=True, slots=True)
+class LostJudgement:
+    """How an impact the signal broke off from was judged once the signal came back or stayed away:
+    the device, the impact's device time, the decision's kind and the "possible fall" event raised
+    (``None``: rejected). What :class:`FallPipeline`'s ``on_lost_judged`` observer receives."""
+
+    device: str
+    impact_us: int
+    kind: str
+    event: Event | None
+
+
 @dataclass(slots=True)
 class _Lost:
     """An impact the signal broke off from, waiting for the signal to come back (or not)."""
@@ -171,11 +183,14 @@ class FallPipeline:
         self, events: EventFactory, quality: QualityTracker, screen_g: float | None = None,
         logic: FallLogicConfig | None = None, model_version: Callable[[], str | None] | None = None,
         clock: Callable[[], int] = time.monotonic_ns,
+        on_lost_judged: Callable[[LostJudgement], None] | None = None,
     ) -> None:
         """``screen_g`` overrides the impact screen of ``logic`` (default: the one the released model
         was trained behind; a lower screen shows the model more windows, as a load test does).
         ``model_version`` says which fall model runs now (``None``: none loaded), for the placement
-        verdict (:func:`models.fall_placement.placement_support`)."""
+        verdict (:func:`models.fall_placement.placement_support`). ``on_lost_judged`` observes every
+        judgement of an impact the signal broke off from (the lossy-link evaluation counts them)."""
+        self._on_lost_judged = on_lost_judged
         self.events = events
         self._model_version = model_version or (lambda: None)
         self._clock = clock
@@ -461,9 +476,11 @@ class FallPipeline:
     def _judge_lost(self, device: str, lost: _Lost, acc_after: np.ndarray | None, gone_s: float) -> Event | None:
         d = judge_after_gap(lost.decision, acc_after, gone_s, self.logic)
         self.decisions[d.kind] = self.decisions.get(d.kind, 0) + 1
-        if d.kind != SIGNAL_LOST:
-            return None
-        return self._possible_fall(device, d, lost.version, lost.window, lost.t0_us)
+        event = self._possible_fall(device, d, lost.version, lost.window, lost.t0_us) if d.kind == SIGNAL_LOST else None
+        if self._on_lost_judged is not None:
+            impact_us = lost.t0_us + round(lost.decision.t_s * 1e6)
+            self._on_lost_judged(LostJudgement(device, impact_us, d.kind, event))
+        return event
 
     def _check_quality(self) -> list[Event]:
         """One signal-quality verdict per device per :data:`QUALITY_S` of accelerometer (the newest

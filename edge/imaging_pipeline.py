@@ -163,7 +163,7 @@ class ImagingPipeline:
             item = self.queue.popleft()
             t0 = time.perf_counter()
             x, _ = prep.model_input(item.image.pixels)
-            prob = runner.predict(x[None])[0, ..., 1]
+            prob = prep.lesion_probability(runner.predict, x[None])[0]
             infer_ms = (time.perf_counter() - t0) * 1000
             out.append((lesion_event(self.site, self.node, item.device, item.image, runner.version, prob, infer_ms),
                         item.arrival_ns))

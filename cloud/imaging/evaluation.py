@@ -4,7 +4,6 @@ and per-stratum breakdowns."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +17,7 @@ from models.segmentation_metrics import ImageScores, aggregate, score_image
 FLOORS = {"dice_with_lesion": 0.85, "sensitivity": 0.95, "specificity": 0.95}
 #: int8 may lose at most this much mean Dice against float.
 INT8_DICE_TOLERANCE = 0.02
-Predict = Callable[[np.ndarray], np.ndarray]
+Predict = prep.Predict
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +43,7 @@ def score_split(predict: Predict, ds: ImagingDataset, split: str, batch: int = 6
     images, refs, spacing = ds.images[split], ds.masks[split], ds.spacing[split]
     for start in range(0, len(images), batch):
         xs, boxes = zip(*(prep.model_input(im) for im in images[start:start + batch]), strict=True)
-        probs = predict(np.stack(xs))[..., 1]
+        probs = prep.lesion_probability(predict, np.stack(xs))
         for k, (prob, box) in enumerate(zip(probs, boxes, strict=True)):
             i = start + k
             sp = (float(spacing[i][0]), float(spacing[i][1]))

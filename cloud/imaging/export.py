@@ -11,31 +11,19 @@ from typing import Any
 
 import numpy as np
 
-from cloud.export import convert, export_twin
+from cloud.export import export_twin, load_trained, release_metadata, write_flatbuffers
 from cloud.imaging.card import card_markdown
 from cloud.imaging.data import ImagingDataset, class_counts
 from cloud.imaging.evaluation import check_floors, score_split, summarize
-from cloud.train import model_path
 from models.definitions import spec
-from models.metadata import SCHEMA_VERSION, ModelMetadata
-from models.runtime import ModelRunner, read_tensor_specs, released_paths, sha256_file
+from models.metadata import ModelMetadata
+from models.runtime import ModelRunner, sha256_file
 
 log = logging.getLogger(__name__)
 NAME = "imaging"
 REPRESENTATIVE_IMAGES = 300
 HOLDOUT_PER_CLASS = 12
 OUTPUT_MEANING = "per-pixel class probabilities (softmax), order of classes"
-
-
-def load_trained(workdir: Path, variant: str) -> Any:
-    import keras
-
-    import models.definitions.imaging  # noqa: F401 - registers the loss the saved model names
-
-    path = model_path(workdir, NAME, variant)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} not found: run `iomt train {NAME} --variant {variant}` first")
-    return keras.saving.load_model(path)
 
 
 def keras_predict(model: Any) -> Any:
@@ -55,7 +43,7 @@ def holdout(ds: ImagingDataset, per_class: int, seed: int) -> np.ndarray:
 def export(ds: ImagingDataset, workdir: Path, out_dir: Path, *, version: str = "1.0.0", variant: str = "edge",
            seed: int = 7) -> dict[str, Any]:
     """Write ``<out_dir>/imaging/imaging.tflite`` + ``.json`` + hold-out + ``DATACARD.md``; return the metadata."""
-    model = load_trained(workdir, variant)
+    model = load_trained(workdir, NAME, variant)
     twin = export_twin(model, NAME, variant)
     x_train = ds.inputs("train")
     probe = x_train[:4]
@@ -64,21 +52,12 @@ def export(ds: ImagingDataset, workdir: Path, out_dir: Path, *, version: str = "
         raise RuntimeError("imaging: the batch-1 export twin disagrees with the trained model")
     rng = np.random.default_rng(seed)
     rep = x_train[rng.choice(len(x_train), size=min(REPRESENTATIVE_IMAGES, len(x_train)), replace=False)]
-    f32, i8 = convert(twin, None), convert(twin, rep)
-    tflite_path, meta_path = released_paths(NAME, out_dir)
-    tflite_path.parent.mkdir(parents=True, exist_ok=True)
-    tflite_path.write_bytes(i8)
-    (workdir / NAME).mkdir(parents=True, exist_ok=True)
-    (workdir / NAME / f"{NAME}_float32.tflite").write_bytes(f32)
-    in_spec, out_spec = read_tensor_specs(i8)
+    fb = write_flatbuffers(NAME, twin, rep, workdir, out_dir)
+    i8, f32, tflite_path, meta_path = fb.int8, fb.float32, fb.tflite_path, fb.meta_path
     s = spec(NAME)
     meta: dict[str, Any] = {
-        "schema": SCHEMA_VERSION, "name": NAME, "version": version, "variant": variant, "description": s.description,
-        "file": tflite_path.name, "sha256": sha256_file(tflite_path), "size_bytes": len(i8),
-        "float32_size_bytes": len(f32), "size_ratio_int8_to_float32": round(len(i8) / len(f32), 4),
-        "parameters": int(model.count_params()), "classes": list(s.classes),
-        "input": in_spec.to_dict(), "output": {**out_spec.to_dict(), "meaning": OUTPUT_MEANING},
-        "preprocessing": {"module": s.preprocessing, "version": s.preprocessing_version},
+        **release_metadata(NAME, fb, version=version, variant=variant, parameters=int(model.count_params()),
+                           output_meaning=OUTPUT_MEANING),
         "training_data": {
             "sha256": ds.sha256, "source": ds.card["source"], "generation": ds.card["generation"],
             "windows": ds.card["windows"], "class_counts": ds.card["class_counts"], "simulated": True,

@@ -24,14 +24,14 @@ def dataset(profile_kind: str, workdir: Path, rebuild: bool) -> ImagingDataset:
 
 
 def train(variants: Sequence[str], *, workdir: Path, profile_kind: str, rebuild_data: bool,
-          epochs: int | None, resume: bool = False) -> list[dict[str, Any]]:
+          epochs: int | None, resume: bool = False, augment: bool = False) -> list[dict[str, Any]]:
     from cloud.imaging.train import train as train_variant
 
     ds = dataset(profile_kind, workdir, rebuild_data)
     _, settings = profile(profile_kind)
     if epochs:
         settings = replace(settings, epochs=epochs)
-    return [train_variant(v, ds, workdir, settings, resume=resume) for v in variants]
+    return [train_variant(v, ds, workdir, settings, resume=resume, augment=augment) for v in variants]
 
 
 def export(*, workdir: Path, out: Path, version: str, variant: str, profile_kind: str,

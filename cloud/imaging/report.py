@@ -11,10 +11,11 @@ from typing import Any
 
 import numpy as np
 
+from cloud.export import load_trained
 from cloud.imaging import figures
 from cloud.imaging.data import ImagingDataset
 from cloud.imaging.evaluation import FLOORS, check_floors, roc, score_split, strata, summarize
-from cloud.imaging.export import keras_predict, load_trained
+from cloud.imaging.export import keras_predict
 from models.preprocessing import imaging as prep
 from models.runtime import ModelRunner, released_paths
 
@@ -35,7 +36,7 @@ def real_outputs(runner: ModelRunner, paths: Sequence[Path]) -> list[dict[str, A
     for path in paths:
         for im in load_images(path, max_frames=1):
             x, box = prep.model_input(im.pixels)
-            prob = runner.predict(x[None])[0, ..., 1]
+            prob = prep.lesion_probability(runner.predict, x[None])[0]
             mask, found = prep.lesions(prob, box, im.spacing_mm)
             out.append({
                 "name": im.name, "file": shown_path(im.source), "shape": list(im.pixels.shape), "modality": im.modality,
@@ -52,7 +53,7 @@ def evaluate(ds: ImagingDataset, workdir: Path, models_dir: Path, report_dir: Pa
              real_images: Sequence[Path] = ()) -> dict[str, Any]:
     report_dir.mkdir(parents=True, exist_ok=True)
     runner = ModelRunner(*released_paths("imaging", models_dir))
-    float_r = score_split(keras_predict(load_trained(workdir, "edge")), ds, "test")
+    float_r = score_split(keras_predict(load_trained(workdir, "imaging", "edge")), ds, "test")
     int8_r = score_split(runner.predict, ds, "test")
     f_sum, q_sum = summarize(float_r), summarize(int8_r)
     metrics: dict[str, Any] = {
@@ -63,14 +64,15 @@ def evaluate(ds: ImagingDataset, workdir: Path, models_dir: Path, report_dir: Pa
         "size": {"size_bytes": runner.metadata.size_bytes, "float32_size_bytes": runner.metadata.float32_size_bytes,
                  "parameters": runner.metadata.parameters},
         "finding_rule": {"threshold": prep.THRESHOLD, "min_area_model_px": prep.MIN_AREA_MODEL_PX,
-                         "input_size": prep.INPUT_SIZE},
+                         "input_size": prep.INPUT_SIZE, "probability": "mean of the image and its mirror"},
     }
     vis = ds.card.get("visibility")
     if vis:
         metrics["visibility"] = {k: vis[k] for k in ("min_cnr", "min_radius_model_px", "lesion_cnr")}
     full = workdir / "imaging" / "imaging_full.keras"
     if full.is_file():
-        metrics["full_float"] = summarize(score_split(keras_predict(load_trained(workdir, "full")), ds, "test"))
+        full_model = load_trained(workdir, "imaging", "full")
+        metrics["full_float"] = summarize(score_split(keras_predict(full_model), ds, "test"))
     logs = {}
     for variant in ("full", "edge"):
         f = workdir / "imaging" / f"imaging_{variant}_train.json"

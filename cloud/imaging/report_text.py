@@ -24,10 +24,11 @@ DEFINITIONS = f"""\
 - **Empty masks are never dropped**: both empty = Dice 1, IoU 1, HD 0; exactly one empty (a missed lesion or
   a false finding) = Dice 0, IoU 0, HD and HD95 = the image diagonal in px and mm. "with lesion" averages
   are over every image whose reference has a lesion, misses included.
-- **Finding rule** (the edge's): pixels with lesion probability >= threshold, 8-connected components of
-  at least `min_area_model_px` pixels of the 96 x 96 model grid; confidence = mean probability in the
-  component. **Image-level** sensitivity: images with a lesion where one is found; specificity: images
-  without where none is. **Lesion-level** sensitivity: reference lesions (8-connected components) of which
+- **Finding rule** (the edge's): pixels whose lesion probability (the mean of the model's output on the
+  image and on its left-right mirror) >= threshold, 8-connected components of at least
+  `min_area_model_px` pixels of the 96 x 96 model grid; confidence = mean probability in the component.
+  **Image-level** sensitivity: images with a lesion where one is found; specificity: images without where
+  none is. **Lesion-level** sensitivity: reference lesions (8-connected components) of which
   the prediction covers >= {DETECTION_COVER:.0%} (one pixel for lesions under 10 px).
 """
 

@@ -20,12 +20,13 @@ NAME = "imaging"
 
 
 def train(variant: str, ds: ImagingDataset, workdir: Path, settings: TrainSettings, *,
-          resume: bool = False) -> dict[str, Any]:
+          resume: bool = False, augment: bool = False) -> dict[str, Any]:
     """Train and save ``<workdir>/imaging/imaging_<variant>.keras``; returns the training summary.
 
     Training images are shown as they are and mirrored left-right (both modalities are imaged either
     way round). ``resume`` continues from the saved model of the variant at a quarter of the learning
-    rate (its log is kept beside the first run's).
+    rate (its log is kept beside the first run's). ``augment`` shows every training image each epoch
+    through a random scanner variation instead (:mod:`cloud.imaging.augment`: mirror, gamma, blur, noise).
     """
     import keras
 
@@ -45,8 +46,15 @@ def train(variant: str, ds: ImagingDataset, workdir: Path, settings: TrainSettin
     out_dir = workdir / NAME
     out_dir.mkdir(parents=True, exist_ok=True)
     x_train, y_train = ds.inputs("train"), ds.targets("train")
-    x_train = np.concatenate([x_train, x_train[:, :, ::-1]])
-    y_train = np.concatenate([y_train, y_train[:, :, ::-1]])
+    fit_data: Any
+    if augment:
+        from cloud.imaging.augment import AugmentedImages
+
+        fit_data = {"x": AugmentedImages(x_train, y_train, settings.batch_size, settings.seed)}
+    else:
+        x_train = np.concatenate([x_train, x_train[:, :, ::-1]])
+        y_train = np.concatenate([y_train, y_train[:, :, ::-1]])
+        fit_data = {"x": x_train, "y": y_train, "batch_size": settings.batch_size, "shuffle": True}
     x_val, y_val = ds.inputs("val"), ds.targets("val")
     has_val = len(y_val) > 0
     monitor = "val_loss" if has_val else "loss"
@@ -58,9 +66,8 @@ def train(variant: str, ds: ImagingDataset, workdir: Path, settings: TrainSettin
         keras.callbacks.CSVLogger(str(out_dir / f"{NAME}_{variant}_train_log{'_resumed' if resume else ''}.csv")),
     ]
     started = time.perf_counter()
-    history = model.fit(x_train, y_train, validation_data=(x_val, y_val) if has_val else None,
-                        epochs=settings.epochs, batch_size=settings.batch_size, callbacks=callbacks, shuffle=True,
-                        verbose=settings.verbose)
+    history = model.fit(**fit_data, validation_data=(x_val, y_val) if has_val else None,
+                        epochs=settings.epochs, callbacks=callbacks, verbose=settings.verbose)
     seconds = time.perf_counter() - started
     model.save(path)
     epochs_run = len(history.history["loss"])
@@ -79,7 +86,8 @@ def train(variant: str, ds: ImagingDataset, workdir: Path, settings: TrainSettin
         "history": {k: [float(v) for v in vals] for k, vals in history.history.items()},
         "keras_file": path.name,
         "resumed": resume,
-        "augmentation": "left-right mirror of every training image",
+        "augmentation": ("every training image each epoch through a random mirror, gamma, blur and noise"
+                         if augment else "left-right mirror of every training image"),
     }
     log_path = out_dir / f"{NAME}_{variant}_train.json"
     if resume and log_path.is_file():

@@ -26,6 +26,8 @@ def register(sub: Any) -> None:
     p.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto", help="gpu uses Keras' JAX backend")
     p.add_argument("--epochs", type=int, help="override the profile's epoch budget")
     p.add_argument("--resume", action="store_true", help="imaging: continue from the saved .keras of the variant")
+    p.add_argument("--augment", action="store_true",
+                   help="imaging: show each training image through a random scanner variation (gamma, blur, noise)")
     p.set_defaults(func=_train)
 
     p = sub.add_parser("export", parents=[common], help="int8 .tflite + metadata JSON into models/<name>/")
@@ -65,7 +67,7 @@ def _train(args: argparse.Namespace, env: Mapping[str, str]) -> int:
 
     variants = VARIANTS if args.variant == "both" else (args.variant,)
     train_model(args.model, variants, workdir=args.workdir, profile_kind=args.profile, rebuild_data=args.rebuild_data,
-                device=args.device, epochs=args.epochs, resume=args.resume)
+                device=args.device, epochs=args.epochs, resume=args.resume, augment=args.augment)
     return 0
 
 

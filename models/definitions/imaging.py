@@ -28,7 +28,7 @@ SPEC = ModelSpec(
 )
 
 #: encoder filters per level, bottleneck filters, convolutions per decoder level.
-_SIZES = {"full": ((16, 32, 64), 96, 2), "edge": ((8, 16, 24), 32, 1)}
+_SIZES = {"full": ((16, 32, 64), 96, 2), "edge": ((12, 24, 48), 64, 1)}
 
 
 def _conv(x: Any, filters: int, name: str, dilation: int = 1) -> Any:

@@ -6,7 +6,13 @@ a round lesion stays round), resampled to ``INPUT_SIZE`` x ``INPUT_SIZE`` (bilin
 anti-alias when shrinking) and scaled to 0..1 by its own 99th percentile (at least ``MIN_WHITE``), so a
 scanner's gain does not change what the model sees.
 
-Out: the model's lesion probabilities go back to the image's own pixels by the inverse mapping.
+Out: the lesion probability of each pixel is the mean of the model's output on the image and on its
+left-right mirror (mirrored back): :func:`lesion_probability`. Both modalities are imaged either way
+round and the model is trained on both, so the two passes are two looks at the same image, and where
+they disagree (speckle, an electrode, a reflector) the mean falls below the threshold. On imaging
+1.1.0's held-out simulated devices this cut false findings on lesion-free images from 10.3 % to 6.5 %
+and raised mean Dice with a lesion from 0.773 to 0.782, for a second invoke (~1 ms). The
+probabilities then go back to the image's own pixels by the inverse mapping.
 **The finding rule** (what the edge reports and what detection is scored on): pixels with
 probability >= ``THRESHOLD`` form 8-connected components; a component is a lesion when it covers at
 least ``MIN_AREA_MODEL_PX`` pixels of the model's grid (so the rule does not depend on the image's
@@ -16,6 +22,7 @@ its confidence: the mean probability over its pixels.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,6 +38,8 @@ MIN_WHITE = 64.0
 THRESHOLD = 0.5
 MIN_AREA_MODEL_PX = 8
 _SQUARE = ndimage.generate_binary_structure(2, 2)
+#: A model as a function: inputs ``(n, INPUT_SIZE, INPUT_SIZE, 1)`` -> class probabilities ``(n, ..., 2)``.
+Predict = Callable[[np.ndarray], np.ndarray]
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +129,14 @@ def model_target(mask: np.ndarray) -> np.ndarray:
     m = np.asarray(mask, dtype=bool)
     box = Letterbox.of(*m.shape)
     return (_resize(_square(m, box), INPUT_SIZE) >= 0.5).astype(np.uint8)
+
+
+def lesion_probability(predict: Predict, x: np.ndarray) -> np.ndarray:
+    """Per-pixel lesion probability ``(n, INPUT_SIZE, INPUT_SIZE)`` of the model inputs ``x``: the mean of
+    the model's lesion class on each image and on its left-right mirror, mirrored back."""
+    direct = np.asarray(predict(x))[..., 1]
+    mirrored = np.asarray(predict(np.ascontiguousarray(x[:, :, ::-1])))[..., 1][:, :, ::-1]
+    return np.asarray((direct + mirrored) / 2, dtype=np.float32)
 
 
 def to_image(prob: np.ndarray, box: Letterbox) -> np.ndarray:

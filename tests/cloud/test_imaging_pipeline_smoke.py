@@ -40,7 +40,7 @@ def test_imaging_train_export_eval_smoke(tmp_path: Path) -> None:
     common = ("--profile", "smoke", "--workdir", work)
     iomt("train", "imaging", "--variant", "edge", "--device", "cpu", *common)
     log = json.loads((work / "imaging" / "imaging_edge_train.json").read_text())
-    assert log["epochs_run"] == 1 and log["parameters"] < 100_000
+    assert log["epochs_run"] == 1 and log["parameters"] < 200_000  # the edge variant (full: 388 k)
     card = json.loads((work / "imaging" / "datacard.json").read_text())
     assert card["split_by"].startswith("device") and not set(card["subjects"]["train"]) & set(card["subjects"]["test"])
 

@@ -64,3 +64,26 @@ def test_gray_conversion_refuses_what_is_no_image() -> None:
         prep.model_input(np.zeros((2, 3, 5), np.uint8))
     gray = prep.to_gray(np.dstack([np.full((2, 2), v, np.uint8) for v in (100, 100, 100)]))
     assert gray.dtype == np.uint8 and (gray == 100).all()
+
+
+def test_lesion_probability_averages_the_image_and_its_mirror_in_the_image_s_own_orientation() -> None:
+    """A "model" that sees a lesion only in the left half of whatever it is given: on the image it finds
+    the left blob, on the mirror it finds the right blob (mirrored back: the right blob's place). Where
+    only one look finds something the mean is 0.5; a blob on the left only counts half in each look."""
+    size = prep.INPUT_SIZE
+    x = np.zeros((2, size, size, 1), np.float32)
+    x[0, 40:50, 10:20, 0] = 1.0  # left blob
+    x[0, 40:50, 70:80, 0] = 1.0  # right blob
+    x[1, 10:20, 10:20, 0] = 1.0  # second image: left blob only
+
+    def left_half_model(batch: np.ndarray) -> np.ndarray:
+        lesion = batch[..., 0].copy()
+        lesion[:, :, size // 2:] = 0.0
+        return np.stack([1.0 - lesion, lesion], axis=-1)
+
+    prob = prep.lesion_probability(left_half_model, x)
+    assert prob.shape == (2, size, size) and prob.dtype == np.float32
+    assert np.allclose(prob[0, 40:50, 10:20], 0.5) and np.allclose(prob[0, 40:50, 70:80], 0.5)
+    assert np.allclose(prob[1, 10:20, 10:20], 0.5) and prob[1, :, size // 2:].max() == 0.0
+    both = prep.lesion_probability(lambda b: np.stack([1.0 - b[..., 0], b[..., 0]], axis=-1), x)
+    assert np.array_equal(both, x[..., 0])  # a mirror-symmetric model: the mean changes nothing

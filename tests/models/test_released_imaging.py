@@ -35,7 +35,7 @@ def test_released_imaging_model_matches_its_metadata_and_holdout(runner: ModelRu
     assert runner.input_spec.dtype == "int8" and runner.output_spec.dtype == "int8"
     assert meta["preprocessing"] == {"module": "models.preprocessing.imaging", "version": prep.INPUT_VERSION}
     assert meta["sha256"] == sha256_file(tflite) and tflite.stat().st_size == meta["size_bytes"] <= MAX_BYTES
-    assert meta["parameters"] < 100_000 and meta["training_data"]["simulated"] is True
+    assert meta["parameters"] < 200_000 and meta["training_data"]["simulated"] is True  # compact (full: 388 k)
     hold = meta["holdout"]
     hold_path = tflite.with_name(hold["file"])
     assert sha256_file(hold_path) == hold["sha256"]
@@ -111,7 +111,7 @@ def test_the_edge_stage_segments_phantoms_of_an_unseen_device(runner: ModelRunne
         if p.has_lesion:
             dice.append(s.dice)
     # a loose check on 12 images (the figures are measured on 640 at export): the model found lesions
-    # (predicting no lesion anywhere scores 0 here; 1.1.0 averages 0.77 on the held-out devices)
+    # (predicting no lesion anywhere scores 0 here; 1.2.0 averages 0.78 on the held-out devices)
     assert float(np.mean(dice)) > 0.2
 
 
