@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from cloud.real_ecg.fetch import DEFAULT_DEST
-from cloud.real_ecg.peers import AGREE_S, PEERS, consensus
+from cloud.real_ecg.peers import AGREE_S, PEERS
 from cloud.real_ecg.records import RealRecord, load_all
 from cloud.real_ecg.rpeaks import EDGE_S, MATCH_S, _peers_cached, detect, edge_emits, pairs, reference_of
 from edge.dsp.quality import ecg_quality
@@ -66,7 +66,8 @@ def events(rec: RealRecord, cache: Path | None) -> list[Event]:
 
 
 def plot(rec: RealRecord, found: list[Event], cache: Path | None, path: Path, half_s: float = 3.0) -> None:
-    """One panel per event: the lead, the peers' marks above it, the reference (circles), ours (x)."""
+    """One panel per event: the lead, the peers' marks above it, the reference beats (circles), the
+    annotations that mark no beat (grey squares: artefacts, left out of the scoring), ours (x)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -74,7 +75,7 @@ def plot(rec: RealRecord, found: list[Event], cache: Path | None, path: Path, ha
 
     fs, x = rec.fs, rec.signal_mv
     peers = _peers_cached(rec, cache)
-    reference = rec.beats if rec.beats is not None else consensus(peers, fs)
+    ref = reference_of(rec, peers)
     ours = detect(x, fs)
     fig, axes = plt.subplots(len(found), 1, figsize=(14, 2.4 * len(found)), squeeze=False)
     for ax, ev in zip(axes[:, 0], found, strict=True):
@@ -84,8 +85,10 @@ def plot(rec: RealRecord, found: list[Event], cache: Path | None, path: Path, ha
         for k, name in enumerate(PEERS):
             v = peers[name][(peers[name] >= a) & (peers[name] < b)]
             ax.plot(v / fs, np.full(v.size, top + span * (0.06 + 0.05 * k)), "|", ms=5, label=name)
-        r = reference[(reference >= a) & (reference < b)]
+        r = ref.beats[(ref.beats >= a) & (ref.beats < b)]
         ax.plot(r / fs, x[r], "o", mfc="none", mec="g", ms=9, label="reference")
+        m = ref.ignore[(ref.ignore >= a) & (ref.ignore < b)]
+        ax.plot(m / fs, x[m], "s", mfc="none", mec="0.5", ms=9, label="artefact mark (not scored)")
         d = ours[(ours >= a) & (ours < b)]
         ax.plot(d / fs, x[d], "rx", ms=8, label="shared detector")
         ax.axvline(ev.seconds, color="orange", lw=0.6)
