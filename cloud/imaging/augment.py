@@ -1,12 +1,11 @@
 """Scanner-variation augmentation for training the segmentation model (``iomt train imaging --augment``).
 
-The model is scored on devices whose scanner settings it never saw, and that is where it loses: 1.2.0's
-edge variant, trained without it, fits its training devices (loss 0.17) far better than the held-out ones
-(0.26). What varies between simulated scanners, and between real ones, is how the same tissue is mapped
-to grey (gain curve, dynamic range), how sharp the image is (resolution, speckle size) and how much noise
-lies on it. Each
-training image is therefore shown, every epoch, through a random one of those: a gamma curve, a Gaussian
-blur and additive noise, as well as mirrored left-right half the time. The mask moves only with the
+The model is scored on devices whose scanner settings it never saw, and that is where it loses: 1.2.0's edge
+variant, trained without it, fits its training devices (loss 0.17) far better than the held-out ones (0.26).
+What varies between simulated scanners, and between real ones, is how the same tissue is mapped to grey
+(gain curve, dynamic range), how sharp the image is (resolution, speckle size) and how much noise lies on
+it. Each training image is therefore shown, every epoch, through a random one of those: a gamma curve, a
+Gaussian blur and additive noise, as well as mirrored left-right half the time. The mask moves only with the
 mirror (gamma, blur and noise leave the lesion where it is). Inputs stay in 0..1 as
 :func:`models.preprocessing.imaging.model_input` makes them.
 
