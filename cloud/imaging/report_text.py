@@ -78,7 +78,9 @@ def _visibility(m: dict[str, Any]) -> list[str]:
 
 def render(m: dict[str, Any], caveat: str, floors: dict[str, float], f: Fmt) -> str:
     hf, hq = m["float"]["headline"], m["int8"]["headline"]
-    head = ["| figure | float (Keras, edge variant) | int8 (LiteRT) |", "| --- | --- | --- |"]
+    recorded = m["float"].get("source") == "recorded at export"
+    float_col = "float (Keras, edge variant; recorded at export)" if recorded else "float (Keras, edge variant)"
+    head = [f"| figure | {float_col} | int8 (LiteRT) |", "| --- | --- | --- |"]
     for key in hq:
         pct = key in ("sensitivity", "specificity", "lesion_sensitivity")
         head.append(f"| {key} | {f(hf[key], pct=pct)} | {f(hq[key], pct=pct)} |")
@@ -126,9 +128,9 @@ def render(m: dict[str, Any], caveat: str, floors: dict[str, float], f: Fmt) -> 
         "",
         *_agg_table(m["int8"]["aggregate"], f),
         "",
-        "Float (Keras) for comparison:",
-        "",
-        *_agg_table(m["float"]["aggregate"], f),
+        *(["Float (Keras) for comparison:", "", *_agg_table(m["float"]["aggregate"], f)] if "aggregate" in m["float"]
+          else ["Float (Keras): the trained model is not in the work directory, so only the float headline"
+                " recorded in the release's metadata at export is shown above."]),
         "",
         "## Detection (int8)",
         "",

@@ -71,3 +71,13 @@ def test_imaging_train_export_eval_smoke(tmp_path: Path) -> None:
     assert "no accuracy is claimed" in text and "HD95 is pooled" in text
     for png in ("simulated_examples.png", "real_examples.png", "roc.png"):
         assert (report / png).read_bytes()[:4] == b"\x89PNG"
+
+    # on the release alone (a fresh clone has no trained model): the float column is the one recorded at export
+    model_path = work / "imaging" / "imaging_edge.keras"
+    model_path.unlink()
+    alone = tmp_path / "report-alone"
+    iomt("eval", "imaging", "--report", alone, *common, "--models-dir", out, "--real-images", real)
+    again = json.loads((alone / "metrics.json").read_text())
+    assert again["float"] == {"headline": meta["metrics"]["float"], "source": "recorded at export"}
+    assert again["int8"] == metrics["int8"]  # the int8 figures do not depend on the trained model
+    assert "recorded at export" in (alone / "report.md").read_text()
