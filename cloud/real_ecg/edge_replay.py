@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +28,7 @@ from cloud.real_ecg.fetch import DEFAULT_DEST
 from cloud.real_ecg.records import load_all
 from cloud.real_ecg.rpeaks import detect, edge_emits
 from edge.alerts import AlertContext
-from edge.ecg_pipeline import HEART_RATE, EcgPipeline
+from edge.ecg_pipeline import HEART_RATE, BeatWindow, EcgPipeline
 from edge.quality_state import QualityTracker
 from iomt.wire.events import Event, EventKind
 from iomt.wire.frames import make_frame
@@ -47,17 +48,22 @@ def _counts(signal_mv: np.ndarray) -> np.ndarray:
     return np.clip(np.round(np.asarray(signal_mv) / SCALE_MV), -32768, 32767).astype(np.int16)
 
 
-def edge_beats_s(signal_mv: np.ndarray, fs: float) -> np.ndarray:
-    """R-peak times (s from the lead's start) of the beats the edge pipeline classifies."""
+def _replayed(signal_mv: np.ndarray, fs: float) -> Iterator[tuple[EcgPipeline, list[BeatWindow], list[Event]]]:
+    """Feed the lead to a fresh edge pipeline in :data:`FRAME_S` frames as a device sends them; after each
+    frame, the pipeline, the beat windows it made ready and the events the frame and the cycle raised."""
     counts = _counts(signal_mv)
     pipeline = EcgPipeline(AlertContext("replay", "edge"), QualityTracker("replay", "edge"), hop_s=FRAME_S)
     n = round(FRAME_S * fs)
-    times: list[float] = []
     for k in range(counts.size // n):
         frame = make_frame("d", "ecg", k, T0_US + round(k * FRAME_S * 1e6), fs, counts[k * n : (k + 1) * n], SCALE_MV)
-        pipeline.on_frame(frame, k)
-        times += [(w.extra - T0_US) / 1e6 for w in pipeline.ready()[0]]
-    return np.asarray(times)
+        events = pipeline.on_frame(frame, k)
+        windows, found = pipeline.ready()
+        yield pipeline, windows, events + found
+
+
+def edge_beats_s(signal_mv: np.ndarray, fs: float) -> np.ndarray:
+    """R-peak times (s from the lead's start) of the beats the edge pipeline classifies."""
+    return np.asarray([(w.extra - T0_US) / 1e6 for _, windows, _ in _replayed(signal_mv, fs) for w in windows])
 
 
 def repeated(signal_mv: np.ndarray, fs: float, times: int) -> np.ndarray:
@@ -74,16 +80,10 @@ def repeated(signal_mv: np.ndarray, fs: float, times: int) -> np.ndarray:
 def edge_events(signal_mv: np.ndarray, fs: float, runner: ModelRunner) -> tuple[list[tuple[float, str]], list[Event]]:
     """What the edge pipeline raises on a lead, with ``runner`` classifying its beats: ``(R-peak s,
     class)`` of every classified beat and every event (quality, heart rate, beat classes, alerts)."""
-    counts = _counts(signal_mv)
-    pipeline = EcgPipeline(AlertContext("replay", "edge"), QualityTracker("replay", "edge"), hop_s=FRAME_S)
-    n = round(FRAME_S * fs)
     beats: list[tuple[float, str]] = []
     events: list[Event] = []
-    for k in range(counts.size // n):
-        frame = make_frame("d", "ecg", k, T0_US + round(k * FRAME_S * 1e6), fs, counts[k * n : (k + 1) * n], SCALE_MV)
-        events += pipeline.on_frame(frame, k)
-        windows, found = pipeline.ready()
-        events += found
+    for pipeline, windows, raised in _replayed(signal_mv, fs):
+        events += raised
         if windows:
             outputs = runner.predict(pipeline.model_inputs(windows, runner))
             events += pipeline.on_outputs(windows, outputs, runner)
