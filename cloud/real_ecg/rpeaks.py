@@ -47,7 +47,7 @@ import numpy as np
 from cloud.real_ecg.fetch import DEFAULT_DEST
 from cloud.real_ecg.peers import MIN_AGREE, PEERS, RELIABLE, agreeing, consensus, peer_peaks, reliable
 from cloud.real_ecg.records import RealRecord, load_all
-from edge.dsp.ecg import DETECTION_TAIL, FIRST_SPAN_S, aligned_start
+from edge.dsp.ecg import DETECTION_TAIL, FIRST_SPAN_S, aligned_start, alignment_step
 from edge.dsp.quality import ecg_quality_many
 from edge.ecg_pipeline import QUALITY_S
 from models.preprocessing import PREPROCESSING_VERSION
@@ -157,7 +157,7 @@ def edge_emits(signal_mv: np.ndarray, fs: float, found: np.ndarray) -> np.ndarra
         return np.zeros(0, dtype=bool)
     x = np.asarray(signal_mv, dtype=np.float64)
     width, step = round(QUALITY_S * fs), max(1, round(RUN_STEP_S * fs))
-    first_span, align = round(FIRST_SPAN_S * fs), aligned_start(1, fs)
+    first_span, align = round(FIRST_SPAN_S * fs), alignment_step(fs)
     tail, after = round(DETECTION_TAIL / ECG_RATE_HZ * fs), round(AFTER / ECG_RATE_HZ * fs)
     first_run = np.minimum(np.maximum(found + after, np.r_[found[1:], found[-1]] + tail), x.size)
     before = np.r_[found[0], found[:-1]]

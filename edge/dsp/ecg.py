@@ -115,19 +115,20 @@ def aligned_span(total: int, n: int, fs: float) -> int:
     from one run to the next); never more than ``total``."""
     if fs == ECG_RATE_HZ:
         return n
-    step = _alignment_step(fs)
+    step = alignment_step(fs)
     return min(total, total - (total - n) // step * step)
 
 
 def aligned_start(sample: int, fs: float) -> int:
     """The first of a device's samples (rate ``fs``), from ``sample`` on, that lies on a whole model-rate
     index: where a span that must not start before ``sample`` can start (:func:`aligned_span`'s grid)."""
-    step = 1 if fs == ECG_RATE_HZ else _alignment_step(fs)
+    step = alignment_step(fs)
     return -(-sample // step) * step
 
 
-def _alignment_step(fs: float) -> int:
-    """Device samples between two that lie on whole model-rate indices (as the resampler's ratio)."""
+def alignment_step(fs: float) -> int:
+    """Device samples between two that lie on whole model-rate indices (as the resampler's ratio; 1 at the
+    model rate)."""
     return Fraction(ECG_RATE_HZ / fs).limit_denominator(1000).denominator
 
 
