@@ -34,8 +34,16 @@ does not know. In particular:
 
 So the figures measured on held-out simulated devices show that the model learned to segment what the
 generator draws under unseen scanner settings, and that int8 kept it. They are no evidence of
-performance on real images. The real ultrasound images in the report (pydicom's and itk-pocus'
-samples) have no masks: their outputs are shown, and no accuracy is claimed for them.
+performance on real images. The real ultrasound images in the report have no masks: their outputs are
+shown, and no accuracy is claimed for them. None of them was used for training or tuning.
+
+## Real images the report shows (outputs only)
+
+- pydicom's test files (shipped in the pydicom wheel, `pydicom.data`), 5 images: `examples_rgb_color.dcm`,
+  `examples_palette.dcm`, `examples_jpeg2k.dcm`, `ExplVR_BigEnd.dcm`, `examples_ybr_color.dcm` (first frame).
+- itk-pocus 0.3.2's test data, 9 images from Butterfly, Clarius, Interson, Sonoque and SonoSite
+  point-of-care probes (PNG, JPEG, DICOM): `scripts/fetch_real_images.sh` takes them from the PyPI sdist
+  into `build/real/itk-pocus/`.
 """
 
 
