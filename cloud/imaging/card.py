@@ -88,7 +88,10 @@ def card_markdown(card: dict[str, Any]) -> str:
         " (the same code the edge runs).",
         f"- Split by {card['split_by']}: each simulated device draws its scanner once (field of view and so"
         " pixel spacing, probe geometry, speckle grain or blur, noise, gain, gamma, depth gain, vignetting,"
-        " overlay habits); no device of the test split was seen in training.",
+        " overlay habits); no device of the test split was seen in training."
+        + (f" The last {card['generation']['extra_train_devices']} devices are simulated for training only"
+           " (more scanners to learn from; the validation and test devices are those of the split without them)."
+           if card["generation"].get("extra_train_devices") else ""),
         f"- `class_counts` in the model metadata count {card['class_counts_meaning']}.",
         f"- sha256 of the arrays and parameters: `{card['sha256']}`",
         "",

@@ -39,6 +39,9 @@ class ImagingProfile:
     lesion_share: float = 0.6
     seed: int = 7
     fractions: tuple[float, float, float] = (0.6, 0.2, 0.2)
+    #: Devices simulated after the ``devices`` that are split, all of them training devices: more scanners
+    #: to learn from while the validation and test devices (and so every figure's test set) stay the same.
+    extra_train_devices: int = 0
 
 
 @dataclass
@@ -79,11 +82,14 @@ def split_devices(devices: list[str], seed: int, fractions: tuple[float, float, 
 
 
 def build(profile: ImagingProfile) -> ImagingDataset:
-    """Simulate ``profile.devices`` devices of alternating modality, ``images_per_device`` images each."""
-    names = [f"img-{i:04d}" for i in range(profile.devices)]
-    splits = split_devices(names, profile.seed, profile.fractions)
-    jobs = [(profile, i) for i in range(profile.devices)]
-    if profile.devices >= PARALLEL_FROM_DEVICES:  # each device has its own seed: same images either way
+    """Simulate ``profile.devices`` devices of alternating modality, ``images_per_device`` images each, split
+    by device, then ``profile.extra_train_devices`` more for training only."""
+    total = profile.devices + profile.extra_train_devices
+    names = [f"img-{i:04d}" for i in range(total)]
+    splits = split_devices(names[:profile.devices], profile.seed, profile.fractions)
+    splits["train"] = splits["train"] + names[profile.devices:]
+    jobs = [(profile, i) for i in range(total)]
+    if total >= PARALLEL_FROM_DEVICES:  # each device has its own seed: same images either way
         import multiprocessing
 
         with multiprocessing.get_context("spawn").Pool(GENERATION_WORKERS) as pool:
