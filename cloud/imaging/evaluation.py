@@ -30,15 +30,17 @@ class SplitResult:
     largest_model_px: np.ndarray
 
 
-def _largest(prob: np.ndarray) -> float:
+def _largest(prob: np.ndarray, threshold: float) -> float:
     from scipy import ndimage
 
-    labels, n = ndimage.label(prob >= prep.THRESHOLD, structure=np.ones((3, 3), bool))
+    labels, n = ndimage.label(prob >= threshold, structure=np.ones((3, 3), bool))
     return float(np.bincount(labels.ravel())[1:].max()) if n else 0.0
 
 
-def score_split(predict: Predict, ds: ImagingDataset, split: str, batch: int = 64) -> SplitResult:
-    """Run ``predict`` (model inputs -> per-pixel class probabilities) over ``split`` and score it."""
+def score_split(predict: Predict, ds: ImagingDataset, split: str, batch: int = 64,
+                threshold: float = prep.THRESHOLD) -> SplitResult:
+    """Run ``predict`` (model inputs -> per-pixel class probabilities) over ``split`` and score it by the
+    finding rule (with another ``threshold`` only to study the rule: :mod:`cloud.imaging.threshold_study`)."""
     scores, masks, confs, largest = [], [], [], []
     images, refs, spacing = ds.images[split], ds.masks[split], ds.spacing[split]
     for start in range(0, len(images), batch):
@@ -47,11 +49,11 @@ def score_split(predict: Predict, ds: ImagingDataset, split: str, batch: int = 6
         for k, (prob, box) in enumerate(zip(probs, boxes, strict=True)):
             i = start + k
             sp = (float(spacing[i][0]), float(spacing[i][1]))
-            mask, found = prep.lesions(prob, box, sp)
+            mask, found = prep.lesions(prob, box, sp, threshold)
             scores.append(score_image(mask, refs[i], sp))
             masks.append(mask)
             confs.append([f.confidence for f in found])
-            largest.append(_largest(prob))
+            largest.append(_largest(prob, threshold))
     return SplitResult(scores, masks, confs, np.asarray(largest))
 
 

@@ -19,6 +19,7 @@ def test_extra_devices_train_only_and_held_out_split_unchanged() -> None:
         assert np.array_equal(b.images[split], a.images[split]) and np.array_equal(b.masks[split], a.masks[split])
         assert b.devices[split] == a.devices[split]
     n_base = len(a.images["train"])
-    assert len(b.images["train"]) == n_base + 3 * 2 and b.devices["train"][n_base:] == [d for d in extras for _ in (0, 1)]
+    assert len(b.images["train"]) == n_base + 3 * 2
+    assert b.devices["train"][n_base:] == [d for d in extras for _ in (0, 1)]
     assert np.array_equal(b.images["train"][:n_base], a.images["train"])
     assert b.card["generation"]["extra_train_devices"] == 3 and b.sha256 != a.sha256

@@ -46,7 +46,7 @@ def test_the_finding_rule_area_confidence_spacing_and_bbox() -> None:
     prob = np.zeros((prep.INPUT_SIZE, prep.INPUT_SIZE), np.float32)
     prob[10:20, 10:20] = 0.8  # 100 model px: a lesion
     prob[50:52, 50:53] = 0.9  # 6 model px: under MIN_AREA_MODEL_PX, no lesion
-    prob[70:80, 70:75] = 0.4  # under the threshold
+    prob[70:80, 70:75] = prep.THRESHOLD - 0.05  # under the threshold
     box = prep.Letterbox.of(96, 96)
     union, found = prep.lesions(prob, box, (0.5, 0.25))
     (lesion,) = found
@@ -87,3 +87,14 @@ def test_lesion_probability_averages_the_image_and_its_mirror_in_the_image_s_own
     assert np.allclose(prob[1, 10:20, 10:20], 0.5) and prob[1, :, size // 2:].max() == 0.0
     both = prep.lesion_probability(lambda b: np.stack([1.0 - b[..., 0], b[..., 0]], axis=-1), x)
     assert np.array_equal(both, x[..., 0])  # a mirror-symmetric model: the mean changes nothing
+
+
+def test_the_finding_threshold_decides_which_pixels_make_a_lesion() -> None:
+    """The rule's own threshold by default; another one (studying the rule) moves the finding with it."""
+    box = prep.Letterbox.of(96, 96)
+    prob = np.zeros((prep.INPUT_SIZE, prep.INPUT_SIZE), np.float32)
+    prob[20:30, 20:30] = 0.45
+    assert bool(prep.lesions(prob, box)[1]) == (prep.THRESHOLD <= 0.45)
+    assert prep.lesions(prob, box, threshold=0.5)[1] == []
+    (found,) = prep.lesions(prob, box, threshold=0.3)[1]
+    assert found.area_px == 100 and found.confidence == pytest.approx(0.45)
