@@ -81,8 +81,7 @@ def lesion_event(site: str, node: str, device: str, image: Image, runner_version
                      "confidence": round(f.confidence, 4), "bbox": list(f.bbox)} for f in found],
         "area_px": area_px,
         "area_mm2": None if area_mm2 is None else round(area_mm2, 3),
-        "rule": {"threshold": prep.THRESHOLD, "min_area_model_px": prep.MIN_AREA_MODEL_PX,
-                 "input_size": prep.INPUT_SIZE},
+        "rule": prep.finding_rule(),
         "preprocessing": prep.INPUT_VERSION,
         "inference_ms": round(inference_ms, 3),
     }

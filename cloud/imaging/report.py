@@ -64,8 +64,7 @@ def evaluate(ds: ImagingDataset, workdir: Path, models_dir: Path, report_dir: Pa
         "roc_int8": roc(int8_r), "strata_int8": strata(ds, "test", int8_r),
         "size": {"size_bytes": runner.metadata.size_bytes, "float32_size_bytes": runner.metadata.float32_size_bytes,
                  "parameters": runner.metadata.parameters},
-        "finding_rule": {"threshold": prep.THRESHOLD, "min_area_model_px": prep.MIN_AREA_MODEL_PX,
-                         "input_size": prep.INPUT_SIZE, "probability": "mean of the image and its mirror"},
+        "finding_rule": {**prep.finding_rule(), "probability": "mean of the image and its mirror"},
     }
     vis = ds.card.get("visibility")
     if vis:

@@ -143,6 +143,11 @@ def lesion_probability(predict: Predict, x: np.ndarray) -> np.ndarray:
     return np.asarray((direct + mirrored) / 2, dtype=np.float32)
 
 
+def finding_rule() -> dict[str, float | int]:
+    """The finding rule's parameters as an edge event and a model report record them."""
+    return {"threshold": THRESHOLD, "min_area_model_px": MIN_AREA_MODEL_PX, "input_size": INPUT_SIZE}
+
+
 def to_image(prob: np.ndarray, box: Letterbox) -> np.ndarray:
     """Model-grid probabilities ``(INPUT_SIZE, INPUT_SIZE)`` back on the image's pixels ``(height, width)``."""
     p = np.asarray(prob, dtype=np.float32)
