@@ -53,7 +53,7 @@ class QueuedImage:
 
 
 def lesion_event(site: str, node: str, device: str, image: Image, runner_version: str, prob: np.ndarray,
-                 inference_ms: float) -> Event:
+                 inference_ms: float, threshold: float = prep.THRESHOLD) -> Event:
     """The event for one analysed image.
 
     ``detail``: ``image_seq``, ``shape`` [height, width], ``spacing_mm`` [row, col] or null,
@@ -63,10 +63,11 @@ def lesion_event(site: str, node: str, device: str, image: Image, runner_version
     first), ``area_px`` and ``area_mm2`` (totals), ``rule`` (threshold, min_area_model_px, input size),
     ``preprocessing`` (version) and ``inference_ms``. ``score``: the highest lesion confidence, or, with
     none found, the highest lesion probability anywhere. ``value``: total area in mm² (px when the
-    spacing is unknown). The window is the image's acquisition time.
+    spacing is unknown). The window is the image's acquisition time. ``threshold``: the finding rule's,
+    as the model's release names it (:func:`models.preprocessing.imaging.release_threshold`).
     """
     box = prep.Letterbox.of(*image.pixels.shape)
-    union, found = prep.lesions(prob, box, image.spacing_mm)
+    union, found = prep.lesions(prob, box, image.spacing_mm, threshold)
     runs: list[int] | None = encode_rle(union)
     if runs is not None and len(runs) > MAX_MASK_RUNS:
         runs = None
@@ -81,7 +82,7 @@ def lesion_event(site: str, node: str, device: str, image: Image, runner_version
                      "confidence": round(f.confidence, 4), "bbox": list(f.bbox)} for f in found],
         "area_px": area_px,
         "area_mm2": None if area_mm2 is None else round(area_mm2, 3),
-        "rule": prep.finding_rule(),
+        "rule": prep.finding_rule(threshold),
         "preprocessing": prep.INPUT_VERSION,
         "inference_ms": round(inference_ms, 3),
     }
@@ -164,8 +165,9 @@ class ImagingPipeline:
             x, _ = prep.model_input(item.image.pixels)
             prob = prep.lesion_probability(runner.predict, x[None])[0]
             infer_ms = (time.perf_counter() - t0) * 1000
-            out.append((lesion_event(self.site, self.node, item.device, item.image, runner.version, prob, infer_ms),
-                        item.arrival_ns))
+            event = lesion_event(self.site, self.node, item.device, item.image, runner.version, prob, infer_ms,
+                                 prep.release_threshold(runner.metadata.decision))
+            out.append((event, item.arrival_ns))
             self.seconds.append(time.perf_counter() - t0)
             self.analysed += 1
         return out

@@ -171,6 +171,16 @@ class Holdout(_Strict):
     int8_predictions_sha256: Sha256 = Field(description="SHA-256 of the int8 model's predicted classes (int64).")
 
 
+class Decision(_Strict):
+    """The output probability a finding needs, chosen for this release on its validation data (never on the
+    data its test figures come from), so the rule travels with the weights it was chosen for."""
+
+    threshold: float = Field(gt=0.0, lt=1.0, description="A finding needs at least this probability.")
+    chosen_on: str = Field(min_length=1, description="Which data and which criterion chose it.")
+    candidates: tuple[dict[str, float], ...] = Field(
+        (), description="The thresholds tried and their figures on that data (each row: threshold and figures).")
+
+
 class ModelMetadata(_Strict):
     """Everything about a released model that is not its weights: identity, file, tensors, preprocessing,
     training data and the figures it was released with."""
@@ -194,6 +204,9 @@ class ModelMetadata(_Strict):
     created_utc: str = Field(description="When it was exported, ISO 8601 with a UTC offset.")
     metrics: Metrics | None = Field(None, description="Figures at export (absent only while exporting).")
     holdout: Holdout | None = Field(None, description="The small hold-out set shipped beside the model.")
+    decision: Decision | None = Field(
+        None, description="imaging: the finding threshold chosen for this release (absent: the preprocessing "
+        "module's default).")
 
     @field_validator("schema_version")
     @classmethod

@@ -1,5 +1,7 @@
 """Export the segmentation model: full-integer int8 ``.tflite`` (batch 1) with its metadata JSON, a small
-hold-out set and the data card, after scoring float and int8 on the held-out devices."""
+hold-out set and the data card, after choosing the finding threshold on the validation devices
+(:func:`cloud.imaging.threshold_study.choose`, recorded as ``decision``) and scoring float and int8 at it
+on the test devices."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from cloud.export import export_twin, load_trained, release_metadata, write_flat
 from cloud.imaging.card import card_markdown
 from cloud.imaging.data import ImagingDataset, class_counts
 from cloud.imaging.evaluation import check_floors, score_split, summarize
+from cloud.imaging.threshold_study import choose
 from models.definitions import spec
 from models.metadata import ModelMetadata
 from models.runtime import ModelRunner, sha256_file
@@ -67,8 +70,11 @@ def export(ds: ImagingDataset, workdir: Path, out_dir: Path, *, version: str = "
     ModelMetadata.from_dict(meta, source=str(meta_path)).write(meta_path)
     (tflite_path.parent / "DATACARD.md").write_text(card_markdown(ds.card))
     runner = ModelRunner(tflite_path, meta_path)
-    float_s = summarize(score_split(keras_predict(model), ds, "test"))
-    int8_s = summarize(score_split(runner.predict, ds, "test"))
+    # the threshold is chosen on the validation devices before any test image is scored
+    meta["decision"] = choose(runner.predict, ds)
+    threshold = float(meta["decision"]["threshold"])
+    float_s = summarize(score_split(keras_predict(model), ds, "test", threshold=threshold))
+    int8_s = summarize(score_split(runner.predict, ds, "test", threshold=threshold))
     idx = holdout(ds, HOLDOUT_PER_CLASS, seed)
     hx = np.stack([ds.inputs("test")[i] for i in idx]) if len(idx) else np.zeros((0, *s.input_shape), np.float32)
     hq = runner.input_spec.quantize(hx)

@@ -38,7 +38,7 @@ def real_outputs(runner: ModelRunner, paths: Sequence[Path]) -> list[dict[str, A
         for im in load_images(path, max_frames=1):
             x, box = prep.model_input(im.pixels)
             prob = prep.lesion_probability(runner.predict, x[None])[0]
-            mask, found = prep.lesions(prob, box, im.spacing_mm)
+            mask, found = prep.lesions(prob, box, im.spacing_mm, prep.release_threshold(runner.metadata.decision))
             out.append({
                 "name": im.name, "file": shown_path(im.source), "shape": list(im.pixels.shape), "modality": im.modality,
                 "spacing_mm": list(im.spacing_mm) if im.spacing_mm else None, "lesions": len(found),
@@ -54,25 +54,30 @@ def evaluate(ds: ImagingDataset, workdir: Path, models_dir: Path, report_dir: Pa
              real_images: Sequence[Path] = ()) -> dict[str, Any]:
     report_dir.mkdir(parents=True, exist_ok=True)
     runner = ModelRunner(*released_paths("imaging", models_dir))
-    int8_r = score_split(runner.predict, ds, "test")
+    threshold = prep.release_threshold(runner.metadata.decision)
+    int8_r = score_split(runner.predict, ds, "test", threshold=threshold)
     q_sum = summarize(int8_r)
     f_sum = _float_summary(ds, workdir, runner)
     metrics: dict[str, Any] = {
-        "model": "imaging", "version": runner.version, "test_images": len(int8_r.scores),
-        "test_devices": len(ds.card["subjects"]["test"]), "dataset_sha256": ds.sha256,
+        "model": "imaging", "version": runner.version, "variant": runner.metadata.variant,
+        "test_images": len(int8_r.scores), "test_devices": len(ds.card["subjects"]["test"]),
+        "dataset_sha256": ds.sha256,
         "float": f_sum, "int8": q_sum, "checks": check_floors(f_sum["headline"], q_sum["headline"]),
         "roc_int8": roc(int8_r), "strata_int8": strata(ds, "test", int8_r),
         "size": {"size_bytes": runner.metadata.size_bytes, "float32_size_bytes": runner.metadata.float32_size_bytes,
                  "parameters": runner.metadata.parameters},
-        "finding_rule": {**prep.finding_rule(), "probability": "mean of the image and its mirror"},
+        "finding_rule": {**prep.finding_rule(threshold), "probability": "mean of the image and its mirror"},
     }
+    if runner.metadata.decision is not None:
+        metrics["decision"] = runner.metadata.decision.model_dump(mode="json")
     vis = ds.card.get("visibility")
     if vis:
         metrics["visibility"] = {k: vis[k] for k in ("min_cnr", "min_radius_model_px", "lesion_cnr")}
-    full = workdir / "imaging" / "imaging_full.keras"
-    if full.is_file():
-        full_model = load_trained(workdir, "imaging", "full")
-        metrics["full_float"] = summarize(score_split(keras_predict(full_model), ds, "test"))
+    other = "edge" if runner.metadata.variant == "full" else "full"
+    if model_path(workdir, "imaging", other).is_file():
+        # the variant not released, at the release's threshold (figures beside the release's, not a release)
+        other_model = load_trained(workdir, "imaging", other)
+        metrics[f"{other}_float"] = summarize(score_split(keras_predict(other_model), ds, "test", threshold=threshold))
     logs = {}
     for variant in ("full", "edge"):
         f = workdir / "imaging" / f"imaging_{variant}_train.json"
@@ -95,16 +100,18 @@ def evaluate(ds: ImagingDataset, workdir: Path, models_dir: Path, report_dir: Pa
 
 
 def _float_summary(ds: ImagingDataset, workdir: Path, runner: ModelRunner) -> dict[str, Any]:
-    """The float (Keras) edge variant scored on the test split now, when the trained model is in the work
+    """The float (Keras) model of the released variant scored on the test split now, when it is in the work
     directory; otherwise (a fresh clone: only the released ``.tflite``) the float headline recorded in the
     release's metadata at export, marked as such, so the report still compares int8 with float."""
-    if model_path(workdir, "imaging", "edge").is_file():
-        return {**summarize(score_split(keras_predict(load_trained(workdir, "imaging", "edge")), ds, "test")),
-                "source": "scored now"}
+    variant = runner.metadata.variant
+    if model_path(workdir, "imaging", variant).is_file():
+        predict = keras_predict(load_trained(workdir, "imaging", variant))
+        threshold = prep.release_threshold(runner.metadata.decision)
+        return {**summarize(score_split(predict, ds, "test", threshold=threshold)), "source": "scored now"}
     recorded = runner.metadata.metrics
     if recorded is None:
-        raise FileNotFoundError(f"{model_path(workdir, 'imaging', 'edge')} not found and the release records no "
-                                "float figures: run `iomt train imaging --variant edge` first")
+        raise FileNotFoundError(f"{model_path(workdir, 'imaging', variant)} not found and the release records no "
+                                f"float figures: run `iomt train imaging --variant {variant}` first")
     return {"headline": dict(recorded.float_), "source": "recorded at export"}
 
 

@@ -76,10 +76,23 @@ def _visibility(m: dict[str, Any]) -> list[str]:
             " not drawn and so neither trained on nor scored: see `DATACARD.md`."]
 
 
+def _decision(d: dict[str, Any] | None, f: Fmt) -> list[str]:
+    """How the release's threshold was chosen, with the validation figures of each candidate."""
+    if not d:
+        return ["The release names no threshold: the finding rule's default applies."]
+    rows = [f"| {r['threshold']:.2f} | {f(r['dice_with_lesion'])} | {f(r['sensitivity'], pct=True)} |"
+            f" {f(r['specificity'], pct=True)} |" for r in d.get("candidates", ())]
+    table = (["", "| threshold | Dice with a lesion | sensitivity | specificity |", "| --- | --- | --- | --- |", *rows]
+             if rows else [])
+    return ["", f"Threshold {d['threshold']:.2f}, chosen at export by: {d['chosen_on']} (SIMULATED validation"
+            " devices; the test figures below were scored after the choice).", *table]
+
+
 def render(m: dict[str, Any], caveat: str, floors: dict[str, float], f: Fmt) -> str:
     hf, hq = m["float"]["headline"], m["int8"]["headline"]
     recorded = m["float"].get("source") == "recorded at export"
-    float_col = "float (Keras, edge variant; recorded at export)" if recorded else "float (Keras, edge variant)"
+    variant = m.get("variant", "edge")
+    float_col = f"float (Keras, {variant} variant{'; recorded at export' if recorded else ''})"
     head = [f"| figure | {float_col} | int8 (LiteRT) |", "| --- | --- | --- |"]
     for key in hq:
         pct = key in ("sensitivity", "specificity", "lesion_sensitivity")
@@ -93,12 +106,13 @@ def render(m: dict[str, Any], caveat: str, floors: dict[str, float], f: Fmt) -> 
                 + (f"{f(best[1], pct=True)} (specificity {f(best[2], pct=True)}, min area {best[0]:.1f} px)."
                    if best else "not reached."))
     full = ""
-    if "full_float" in m:
-        fh = m["full_float"]["headline"]
-        full = (f"\n## Full-size cloud variant (float)\n\nDice with lesion {f(fh['dice_with_lesion'])}, HD95"
-                f" {f(fh['hd95_mm_with_lesion'], digits=2)} mm, sensitivity {f(fh['sensitivity'], pct=True)},"
-                f" specificity {f(fh['specificity'], pct=True)}, lesion-level sensitivity"
-                f" {f(fh['lesion_sensitivity'], pct=True)}.\n")
+    for other in ("full", "edge"):
+        if f"{other}_float" in m:
+            fh = m[f"{other}_float"]["headline"]
+            full = (f"\n## The {other} variant, not released (float, at the release's threshold)\n\nDice with lesion"
+                    f" {f(fh['dice_with_lesion'])}, HD95 {f(fh['hd95_mm_with_lesion'], digits=2)} mm, sensitivity"
+                    f" {f(fh['sensitivity'], pct=True)}, specificity {f(fh['specificity'], pct=True)}, lesion-level"
+                    f" sensitivity {f(fh['lesion_sensitivity'], pct=True)}.\n")
     size = m["size"]
     missed = [k for k, v in m["checks"].items() if not v["pass"]]
     verdict = (f"**Below the issue's floors** (simulated held-out devices): {', '.join(missed)} not met."
@@ -113,6 +127,7 @@ def render(m: dict[str, Any], caveat: str, floors: dict[str, float], f: Fmt) -> 
         f"Test split: {m['test_images']} images from {m['test_devices']} held-out simulated devices (ultrasound and"
         f" X-ray); dataset sha256 `{m['dataset_sha256'][:16]}…`. Floors: {floors}, int8 Dice within 0.02 of float.",
         f"Finding rule: {json.dumps(m['finding_rule'])}.",
+        *_decision(m.get("decision"), f),
         *_visibility(m),
         "",
         "## Headline: float vs int8 (held-out simulated devices)",
@@ -149,9 +164,8 @@ def render(m: dict[str, Any], caveat: str, floors: dict[str, float], f: Fmt) -> 
         "```",
         "",
         "Trained on the CPU (TensorFlow backend); no GPU was available for this run.",
-        *([] if "full" in m.get("training", {}) else
-          ["Only the edge variant (the released one) was trained for this version; the full cloud variant was"
-           " not retrained (CPU time)."]),
+        *([] if len(m.get("training", {})) > 1 else
+          [f"Only the {variant} variant (the released one) was trained for this version (CPU time)."]),
         "",
         "## Figures",
         "",

@@ -14,16 +14,18 @@ they disagree (speckle, an electrode, a reflector) the mean falls below the thre
 and raised mean Dice with a lesion from 0.773 to 0.782, for a second invoke (~1 ms). The
 probabilities then go back to the image's own pixels by the inverse mapping.
 **The finding rule** (what the edge reports and what detection is scored on): pixels with
-probability >= ``THRESHOLD`` form 8-connected components; a component is a lesion when it covers at
-least ``MIN_AREA_MODEL_PX`` pixels of the model's grid (so the rule does not depend on the image's
-size). Each lesion has its area in pixels (and mm² when the spacing is known), its bounding box and
-its confidence: the mean probability over its pixels.
+probability >= the release's threshold form 8-connected components (each release chooses its threshold
+on its validation devices and names it in its metadata, ``decision``: :func:`release_threshold`); a
+component is a lesion when it covers at least ``MIN_AREA_MODEL_PX`` pixels of the model's grid (so the
+rule does not depend on the image's size). Each lesion has its area in pixels (and mm² when the
+spacing is known), its bounding box and its confidence: the mean probability over its pixels.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 from scipy import ndimage
@@ -35,10 +37,12 @@ INPUT_VERSION = "1.0.0"
 RUNS_MAJORS = ("1",)
 #: The 99th-percentile pixel value an image is scaled by is at least this (a near-black image stays dark).
 MIN_WHITE = 64.0
-#: The lesion probability a finding needs. Chosen for imaging 1.3.0 on its validation devices (never on the
-#: test devices): the highest mean Dice with a lesion while specificity stays >= 95 %. int8, thresholds
-#: 0.30/0.35/0.40/0.45/0.50 gave Dice 0.797/0.798/0.800/0.799/0.791, sensitivity 94.0/94.0/93.7/93.3/91.8 %,
-#: specificity 95.5/95.5/95.9/96.3/96.7 % (`python -m cloud.imaging.threshold_study`). 0.5 before.
+#: The lesion probability a finding needs when a release's metadata names none: imaging 1.3.0's, the
+#: first release whose threshold was chosen on its validation devices (never on the test devices): the
+#: highest mean Dice with a lesion while specificity stays >= 95 %. int8, thresholds 0.30/0.35/0.40/0.45/
+#: 0.50 gave Dice 0.797/0.798/0.800/0.799/0.791, sensitivity 94.0/94.0/93.7/93.3/91.8 %, specificity
+#: 95.5/95.5/95.9/96.3/96.7 % (`python -m cloud.imaging.threshold_study`). 0.5 before. Later releases
+#: record their own (``cloud.imaging.export`` chooses it by the same criterion).
 THRESHOLD = 0.4
 MIN_AREA_MODEL_PX = 8
 _SQUARE = ndimage.generate_binary_structure(2, 2)
@@ -143,9 +147,21 @@ def lesion_probability(predict: Predict, x: np.ndarray) -> np.ndarray:
     return np.asarray((direct + mirrored) / 2, dtype=np.float32)
 
 
-def finding_rule() -> dict[str, float | int]:
+class Decision(Protocol):
+    """What a release's metadata says of its threshold (``models.metadata.Decision``)."""
+
+    @property
+    def threshold(self) -> float: ...
+
+
+def release_threshold(decision: Decision | None) -> float:
+    """The finding threshold of a release: the one its metadata names, else :data:`THRESHOLD`."""
+    return THRESHOLD if decision is None else float(decision.threshold)
+
+
+def finding_rule(threshold: float = THRESHOLD) -> dict[str, float | int]:
     """The finding rule's parameters as an edge event and a model report record them."""
-    return {"threshold": THRESHOLD, "min_area_model_px": MIN_AREA_MODEL_PX, "input_size": INPUT_SIZE}
+    return {"threshold": threshold, "min_area_model_px": MIN_AREA_MODEL_PX, "input_size": INPUT_SIZE}
 
 
 def to_image(prob: np.ndarray, box: Letterbox) -> np.ndarray:

@@ -51,6 +51,9 @@ def test_imaging_train_export_eval_smoke(tmp_path: Path) -> None:
     assert meta["training_data"]["sha256"] == card["sha256"]
     assert {"dice_with_lesion", "hd95_mm_with_lesion", "sensitivity", "specificity"} <= set(meta["metrics"]["int8"])
     assert any("within 0.02 of float" in k for k in meta["metrics"]["checks"])
+    decision = meta["decision"]  # chosen on the validation devices, among the thresholds it lists
+    assert "validation" in decision["chosen_on"]
+    assert decision["threshold"] in [r["threshold"] for r in decision["candidates"]]
     assert "What it cannot learn from phantoms" in (out / "imaging" / "DATACARD.md").read_text()
     runner = ModelRunner.released("imaging", out)
     probs = runner.predict(np.zeros((2, 96, 96, 1), np.float32))
@@ -68,6 +71,7 @@ def test_imaging_train_export_eval_smoke(tmp_path: Path) -> None:
     assert shown["name"] == "examples_jpeg2k" and shown["shape"] == [480, 640]
     text = (report / "report.md").read_text()
     assert "**simulated**" in text and "**real**" in text
+    assert metrics["finding_rule"]["threshold"] == decision["threshold"] and "chosen at export by" in text
     assert "no accuracy is claimed" in text and "HD95 is pooled" in text
     for png in ("simulated_examples.png", "real_examples.png", "roc.png"):
         assert (report / png).read_bytes()[:4] == b"\x89PNG"

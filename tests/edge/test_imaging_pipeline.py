@@ -6,6 +6,8 @@ the same code in tests/models/test_released_imaging.py.
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 
@@ -21,9 +23,10 @@ class _Runner:
 
     version = "9.9.9"
 
-    def __init__(self, lesion_prob: np.ndarray) -> None:
+    def __init__(self, lesion_prob: np.ndarray, threshold: float | None = None) -> None:
         self.prob = np.stack([1 - lesion_prob, lesion_prob], axis=-1)[None]
         self.calls = 0
+        self.metadata = SimpleNamespace(decision=None if threshold is None else SimpleNamespace(threshold=threshold))
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         assert x.shape == (1, prep.INPUT_SIZE, prep.INPUT_SIZE, 1)
@@ -90,3 +93,15 @@ def test_without_a_model_images_are_counted_not_analysed() -> None:
     stage = ImagingPipeline("ward", "edge-1")
     stage.submit("us-1", Image(0, 0, np.zeros((64, 64), np.uint8)), arrival_ns=0)
     assert stage.cycle(None) == [] and stage.no_model == 1 and not stage.queue
+
+
+def test_the_release_s_own_threshold_decides_and_is_recorded() -> None:
+    image = Image(0, 0, np.zeros((96, 96), np.uint8))
+    default = ImagingPipeline("ward", "edge-1")
+    default.submit("us-1", image, arrival_ns=0)
+    ((found, _),) = default.cycle(_Runner(_square_prob()))  # 0.9 over the default threshold
+    assert found.label == LESION and found.detail["rule"]["threshold"] == prep.THRESHOLD
+    strict = ImagingPipeline("ward", "edge-1")
+    strict.submit("us-1", image, arrival_ns=0)
+    ((event, _),) = strict.cycle(_Runner(_square_prob(), threshold=0.95))  # a release that asks for 0.95
+    assert event.label == NO_LESION and event.detail["rule"]["threshold"] == 0.95

@@ -251,3 +251,14 @@ def test_unreadable_or_non_json_metadata_is_refused(tmp_path: Path) -> None:
     (tmp_path / "ecg.json").write_text("[]")
     with pytest.raises(MetadataError, match="malformed"):
         ModelMetadata.load(tmp_path / "ecg.json")
+
+
+def test_a_release_s_decision_threshold_reads_back_and_a_bad_one_is_refused() -> None:
+    data = released()
+    data["decision"] = {"threshold": 0.45, "chosen_on": "validation devices",
+                        "candidates": [{"threshold": 0.45, "dice_with_lesion": 0.8, "specificity": 0.96}]}
+    meta = ModelMetadata.from_dict(data)
+    assert meta.decision is not None and meta.decision.threshold == 0.45 and meta.to_dict() == data
+    for threshold in (0.0, 1.0, "0.4"):
+        data["decision"]["threshold"] = threshold
+        assert "decision.threshold" in str(refusal(data))
