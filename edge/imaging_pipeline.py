@@ -156,6 +156,7 @@ class ImagingPipeline:
             self.queue.clear()
             return []
         out: list[tuple[Event, int]] = []
+        threshold = prep.release_threshold(runner.metadata.decision)
         started = time.perf_counter()
         for _ in range(self.per_cycle):
             if not self.queue or (out and (time.perf_counter() - started) * 1000 >= self.budget_ms):
@@ -166,7 +167,7 @@ class ImagingPipeline:
             prob = prep.lesion_probability(runner.predict, x[None])[0]
             infer_ms = (time.perf_counter() - t0) * 1000
             event = lesion_event(self.site, self.node, item.device, item.image, runner.version, prob, infer_ms,
-                                 prep.release_threshold(runner.metadata.decision))
+                                 threshold)
             out.append((event, item.arrival_ns))
             self.seconds.append(time.perf_counter() - t0)
             self.analysed += 1

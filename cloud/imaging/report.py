@@ -28,7 +28,7 @@ CAVEAT = (
 )
 
 
-def real_outputs(runner: ModelRunner, paths: Sequence[Path]) -> list[dict[str, Any]]:
+def real_outputs(runner: ModelRunner, paths: Sequence[Path], threshold: float) -> list[dict[str, Any]]:
     """The int8 model's findings on each real image (the edge's code path: same preprocessing and rule)."""
     from cloud.report_paths import shown_path
     from firmware_sim.image_files import load_images
@@ -38,7 +38,7 @@ def real_outputs(runner: ModelRunner, paths: Sequence[Path]) -> list[dict[str, A
         for im in load_images(path, max_frames=1):
             x, box = prep.model_input(im.pixels)
             prob = prep.lesion_probability(runner.predict, x[None])[0]
-            mask, found = prep.lesions(prob, box, im.spacing_mm, prep.release_threshold(runner.metadata.decision))
+            mask, found = prep.lesions(prob, box, im.spacing_mm, threshold)
             out.append({
                 "name": im.name, "file": shown_path(im.source), "shape": list(im.pixels.shape), "modality": im.modality,
                 "spacing_mm": list(im.spacing_mm) if im.spacing_mm else None, "lesions": len(found),
@@ -57,7 +57,7 @@ def evaluate(ds: ImagingDataset, workdir: Path, models_dir: Path, report_dir: Pa
     threshold = prep.release_threshold(runner.metadata.decision)
     int8_r = score_split(runner.predict, ds, "test", threshold=threshold)
     q_sum = summarize(int8_r)
-    f_sum = _float_summary(ds, workdir, runner)
+    f_sum = _float_summary(ds, workdir, runner, threshold)
     metrics: dict[str, Any] = {
         "model": "imaging", "version": runner.version, "variant": runner.metadata.variant,
         "test_images": len(int8_r.scores), "test_devices": len(ds.card["subjects"]["test"]),
@@ -88,7 +88,7 @@ def evaluate(ds: ImagingDataset, workdir: Path, models_dir: Path, report_dir: Pa
             if t.get("previous_runs"):
                 logs[variant]["previous_runs"] = [{k: r.get(k) for k in keys} for r in t["previous_runs"]]
     metrics["training"] = logs
-    real = real_outputs(runner, real_images)
+    real = real_outputs(runner, real_images, threshold)
     metrics["real_images"] = [{k: v for k, v in r.items() if not k.startswith("_")} for r in real]
     figures.simulated(report_dir / "simulated_examples.png", ds, "test", int8_r)
     figures.roc_curve(report_dir / "roc.png", metrics["roc_int8"])
@@ -99,14 +99,13 @@ def evaluate(ds: ImagingDataset, workdir: Path, models_dir: Path, report_dir: Pa
     return metrics
 
 
-def _float_summary(ds: ImagingDataset, workdir: Path, runner: ModelRunner) -> dict[str, Any]:
+def _float_summary(ds: ImagingDataset, workdir: Path, runner: ModelRunner, threshold: float) -> dict[str, Any]:
     """The float (Keras) model of the released variant scored on the test split now, when it is in the work
     directory; otherwise (a fresh clone: only the released ``.tflite``) the float headline recorded in the
     release's metadata at export, marked as such, so the report still compares int8 with float."""
     variant = runner.metadata.variant
     if model_path(workdir, "imaging", variant).is_file():
         predict = keras_predict(load_trained(workdir, "imaging", variant))
-        threshold = prep.release_threshold(runner.metadata.decision)
         return {**summarize(score_split(predict, ds, "test", threshold=threshold)), "source": "scored now"}
     recorded = runner.metadata.metrics
     if recorded is None:
