@@ -38,9 +38,10 @@ def _largest(prob: np.ndarray, threshold: float) -> float:
 
 
 def score_split(predict: Predict, ds: ImagingDataset, split: str, batch: int = 64,
-                threshold: float = prep.THRESHOLD) -> SplitResult:
+                threshold: float = prep.THRESHOLD, distances: bool = True) -> SplitResult:
     """Run ``predict`` (model inputs -> per-pixel class probabilities) over ``split`` and score it by the
-    finding rule (with another ``threshold`` only to study the rule: :mod:`cloud.imaging.threshold_study`)."""
+    finding rule (with another ``threshold``, and without the Hausdorff ``distances``, only to study the
+    rule: :mod:`cloud.imaging.threshold_study`)."""
     scores, masks, confs, largest = [], [], [], []
     images, refs, spacing = ds.images[split], ds.masks[split], ds.spacing[split]
     for start in range(0, len(images), batch):
@@ -50,7 +51,7 @@ def score_split(predict: Predict, ds: ImagingDataset, split: str, batch: int = 6
             i = start + k
             sp = (float(spacing[i][0]), float(spacing[i][1]))
             mask, found = prep.lesions(prob, box, sp, threshold)
-            scores.append(score_image(mask, refs[i], sp))
+            scores.append(score_image(mask, refs[i], sp, distances=distances))
             masks.append(mask)
             confs.append([f.confidence for f in found])
             largest.append(_largest(prob, threshold))

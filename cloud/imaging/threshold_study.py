@@ -4,9 +4,10 @@
     python -m cloud.imaging.threshold_study [--workdir build/cloud] [--split val] [--json F]
 
 The model is run once per image (both looks); each threshold then re-applies the finding rule to the same
-probabilities. :func:`choose` is how a release gets its threshold (``cloud.imaging.export`` calls it on
-the int8 model and records the result in the metadata's ``decision``): the highest mean Dice with a
-lesion among the thresholds whose specificity meets the floor, else the most specific. The command line
+probabilities and scores Dice and detection only (no Hausdorff distances: they were most of an export's
+time). :func:`choose` is how a release gets its threshold (``cloud.imaging.export`` calls it on the int8
+model and records the result in the metadata's ``decision``): the highest mean Dice with a lesion among
+the thresholds whose specificity meets the floor, else the most specific. The command line
 prints one row per threshold for the released model and marks the release's own.
 """
 
@@ -47,11 +48,12 @@ def _memoised(predict: prep.Predict) -> prep.Predict:
 
 def sweep(predict: prep.Predict, ds: ImagingDataset, split: str,
           thresholds: tuple[float, ...] = THRESHOLDS) -> list[dict[str, float]]:
-    """Dice with a lesion, sensitivity and specificity of the finding rule at each threshold on ``split``."""
+    """Dice with a lesion, sensitivity and specificity of the finding rule at each threshold on ``split``
+    (the Hausdorff distances, which these do not need, are not computed)."""
     once = _memoised(predict)
     rows = []
     for t in thresholds:
-        h = summarize(score_split(once, ds, split, threshold=t))["headline"]
+        h = summarize(score_split(once, ds, split, threshold=t, distances=False))["headline"]
         rows.append({"threshold": t, **{k: h[k] for k in ("dice_with_lesion", "sensitivity", "specificity")}})
     return rows
 

@@ -75,3 +75,26 @@ def test_lesion_level_detection_counts_hits_misses_and_false_findings() -> None:
     pred[2:4, 2:6] = False
     pred[2:4, 2:4] = True  # 4 px of 100: not enough
     assert lesion_hits(pred, ref)[1] == 1
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_scoring_without_distances_keeps_every_other_figure(seed: int) -> None:
+    rng = np.random.default_rng(100 + seed)
+    pred, ref = _blobs(rng, (48, 64)), _blobs(rng, (48, 64))
+    full = score_image(pred, ref, (0.3, 0.4))
+    light = score_image(pred, ref, (0.3, 0.4), distances=False)
+    assert all(math.isnan(v) for v in (light.hd95_px, light.hd_px, light.hd95_mm, light.hd_mm))
+    keep = ("dice", "iou", "reference_lesions", "detected_lesions", "false_findings")
+    assert {k: getattr(light, k) for k in keep} == {k: getattr(full, k) for k in keep}
+    assert light.found == full.found
+
+
+def test_a_finding_that_only_grazes_the_lesion_does_not_find_it() -> None:
+    ref = np.zeros((40, 40), bool)
+    ref[2:12, 2:12] = True
+    grazing = np.zeros_like(ref)
+    grazing[2:4, 2:4] = True  # 4 of its 100 px: touches it, under 10 % covered
+    assert not score_image(grazing, ref).found
+    grazing[2:4, 4:8] = True  # 12 px
+    assert score_image(grazing, ref).found
+    assert score_image(grazing, np.zeros_like(ref)).found  # no lesion: any finding is a false one
