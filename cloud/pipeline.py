@@ -54,13 +54,14 @@ def train_model(
     rebuild_data: bool = False,
     device: str = "auto",
     epochs: int | None = None,
+    learning_rate: float | None = None,
     resume: bool = False,
     augment: bool = False,
 ) -> list[dict[str, Any]]:
-    """Train ``model`` in each of ``variants`` on ``device`` (auto, cpu, gpu) with the profile's data and
-    epoch budget (``epochs`` overrides it); returns each variant's training summary. ``resume``
-    (imaging only) continues from the saved model; ``augment`` (imaging only) varies the training
-    images as scanners do (:mod:`cloud.imaging.augment`)."""
+    """Train ``model`` in each of ``variants`` on ``device`` (auto, cpu, gpu) with the profile's data,
+    epoch budget and learning rate (``epochs`` and ``learning_rate`` override them); returns each
+    variant's training summary. ``resume`` (imaging only) continues from the saved model; ``augment``
+    (imaging only) varies the training images as scanners do (:mod:`cloud.imaging.augment`)."""
     for flag, on in (("--resume", resume), ("--augment", augment)):
         if on and model != "imaging":
             from cloud.device import DeviceError
@@ -74,16 +75,12 @@ def train_model(
         from cloud.imaging import pipeline as imaging
 
         return imaging.train(variants, workdir=workdir, profile_kind=profile_kind, rebuild_data=rebuild_data,
-                             epochs=epochs, resume=resume, augment=augment)
-    from dataclasses import replace
-
+                             epochs=epochs, learning_rate=learning_rate, resume=resume, augment=augment)
     from cloud.profiles import profile
-    from cloud.train import train
+    from cloud.train import overridden, train
 
     ds = dataset_for(model, profile_kind, workdir, rebuild_data)
-    _, settings = profile(profile_kind, model)
-    if epochs:
-        settings = replace(settings, epochs=epochs)
+    settings = overridden(profile(profile_kind, model)[1], epochs, learning_rate)
     summaries = []
     for variant in variants:
         summary = train(model, variant, ds, workdir, settings)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +38,17 @@ class TrainSettings:
     #: learns to stay off its rail (0.996 once int8) instead of claiming certainty it cannot have on
     #: inputs unlike the training data
     label_smoothing: float = 0.0
+
+
+def overridden(settings: TrainSettings, epochs: int | None, learning_rate: float | None) -> TrainSettings:
+    """``settings`` with the command line's epoch budget and learning rate where it gives them."""
+    if learning_rate is not None and not learning_rate > 0:
+        raise ValueError(f"the learning rate must be > 0, got {learning_rate}")
+    if epochs:
+        settings = replace(settings, epochs=epochs)
+    if learning_rate is not None:
+        settings = replace(settings, learning_rate=learning_rate)
+    return settings
 
 
 def class_weights(y: np.ndarray, n_classes: int, power: float = 1.0) -> dict[int, float]:

@@ -133,6 +133,8 @@ def score_image(prediction: np.ndarray, reference: np.ndarray,
         raise ValueError(f"prediction {p.shape} and reference {r.shape} must be 2-D masks of one shape")
     dice, iou = dice_iou(p, r)
     h, w = p.shape
+    hd95_mm: float | None
+    hd_mm: float | None
     if not distances:
         hd95_px = hd_px = hd95_mm = hd_mm = math.nan
     elif p.any() and r.any():

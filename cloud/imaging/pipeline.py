@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from cloud.imaging.data import ImagingDataset, cached
 from cloud.imaging.profiles import profile
+from cloud.train import overridden
 
 log = logging.getLogger(__name__)
 NAME = "imaging"
@@ -24,13 +24,12 @@ def dataset(profile_kind: str, workdir: Path, rebuild: bool) -> ImagingDataset:
 
 
 def train(variants: Sequence[str], *, workdir: Path, profile_kind: str, rebuild_data: bool,
-          epochs: int | None, resume: bool = False, augment: bool = False) -> list[dict[str, Any]]:
+          epochs: int | None, learning_rate: float | None = None, resume: bool = False,
+          augment: bool = False) -> list[dict[str, Any]]:
     from cloud.imaging.train import train as train_variant
 
     ds = dataset(profile_kind, workdir, rebuild_data)
-    _, settings = profile(profile_kind)
-    if epochs:
-        settings = replace(settings, epochs=epochs)
+    settings = overridden(profile(profile_kind)[1], epochs, learning_rate)
     return [train_variant(v, ds, workdir, settings, resume=resume, augment=augment) for v in variants]
 
 

@@ -25,6 +25,8 @@ def register(sub: Any) -> None:
     p.add_argument("--variant", choices=(*VARIANTS, "both"), default="edge")
     p.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto", help="gpu uses Keras' JAX backend")
     p.add_argument("--epochs", type=int, help="override the profile's epoch budget")
+    p.add_argument("--learning-rate", type=_learning_rate,
+                   help="override the profile's initial learning rate (imaging --resume starts at a quarter of it)")
     p.add_argument("--resume", action="store_true", help="imaging: continue from the saved .keras of the variant")
     p.add_argument("--augment", action="store_true",
                    help="imaging: show each training image through a random scanner variation (gamma, blur, noise)")
@@ -62,12 +64,27 @@ def register(sub: Any) -> None:
     p.set_defaults(func=_eval)
 
 
+def _learning_rate(text: str) -> float:
+    """argparse type: the value checked as training will check it, so a bad one fails before any work."""
+    from cloud.train import TrainSettings, overridden
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    try:
+        return overridden(TrainSettings(), None, value).learning_rate
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _train(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     from cloud.pipeline import train_model
 
     variants = VARIANTS if args.variant == "both" else (args.variant,)
     train_model(args.model, variants, workdir=args.workdir, profile_kind=args.profile, rebuild_data=args.rebuild_data,
-                device=args.device, epochs=args.epochs, resume=args.resume, augment=args.augment)
+                device=args.device, epochs=args.epochs, learning_rate=args.learning_rate, resume=args.resume,
+                augment=args.augment)
     return 0
 
 

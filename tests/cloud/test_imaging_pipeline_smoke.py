@@ -38,9 +38,10 @@ def test_imaging_train_export_eval_smoke(tmp_path: Path) -> None:
 
     work, out, report = tmp_path / "work", tmp_path / "models", tmp_path / "report"
     common = ("--profile", "smoke", "--workdir", work)
-    iomt("train", "imaging", "--variant", "edge", "--device", "cpu", *common)
+    iomt("train", "imaging", "--variant", "edge", "--device", "cpu", "--learning-rate", "0.002", *common)
     log = json.loads((work / "imaging" / "imaging_edge_train.json").read_text())
     assert log["epochs_run"] == 1 and log["parameters"] < 200_000  # the edge variant (full: 388 k)
+    assert log["settings"]["learning_rate"] == 0.002  # the command line's, not the profile's
     card = json.loads((work / "imaging" / "datacard.json").read_text())
     assert card["split_by"].startswith("device") and not set(card["subjects"]["train"]) & set(card["subjects"]["test"])
 
