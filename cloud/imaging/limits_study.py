@@ -1,0 +1,147 @@
+"""What holds the imaging floors back, measured on the simulated devices (no model is trained here)::
+
+    python -m cloud.imaging.limits_study [--workdir build/cloud] [--models-dir models] [--json F]
+
+Two questions decide where the next effort goes:
+
+* **Does the 96-px input cap Dice?** Each test reference mask is taken into the model's grid as training
+  takes it (:func:`models.preprocessing.imaging.model_target`) and brought back onto the image by the
+  finding rule's own mapping (:func:`models.preprocessing.imaging.lesions`, a perfect probability map of
+  0 and 1): its Dice against the original is the best any model of this input could score.
+* **Can a rule on the released model's outputs meet the detection floors?** Image-level scores from the
+  int8 model's lesion probabilities at the release's threshold (over components of at least the minimum
+  area: the largest one's area, the highest component maximum, mean and sum of probability; and the
+  image's highest probability, whatever the components): their ROC AUC on the validation and the test
+  devices, and the sensitivity and specificity on the test devices at the cut chosen on validation (the
+  lowest with specificity >= the floor there). When none reaches both floors on the test devices, no
+  finding rule on these outputs does: the model itself has to separate better. (An image counts as
+  positive here when it has any such component; the report's "found" does not count a finding that only
+  grazes a lesion, :mod:`models.segmentation_metrics`, so its sensitivity can be a little lower.)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy import ndimage
+
+from cloud.imaging.data import ImagingDataset
+from cloud.imaging.evaluation import FLOORS
+from models.preprocessing import imaging as prep
+from models.runtime import RELEASED_DIR, ModelRunner, released_paths
+from models.segmentation_metrics import dice_iou
+
+SCORES = ("largest_area", "component_max", "component_mean", "component_mass", "image_max")
+
+
+def image_scores(prob: np.ndarray, threshold: float) -> dict[str, float]:
+    """The image-level scores of one probability map (model grid) at ``threshold``; 0 where no component
+    of at least :data:`models.preprocessing.imaging.MIN_AREA_MODEL_PX` is found (``image_max`` aside)."""
+    p = np.asarray(prob, dtype=np.float64)
+    out = dict.fromkeys(SCORES, 0.0)
+    out["image_max"] = float(p.max())
+    labels, n = ndimage.label(p >= threshold, structure=np.ones((3, 3), bool))
+    if n == 0:
+        return out
+    index = np.arange(1, n + 1)
+    area = np.asarray(ndimage.sum_labels(np.ones_like(p), labels, index))
+    keep = area >= prep.MIN_AREA_MODEL_PX
+    if not keep.any():
+        return out
+    mass = np.asarray(ndimage.sum_labels(p, labels, index))
+    out["largest_area"] = float(area[keep].max())
+    out["component_max"] = float(np.asarray(ndimage.maximum(p, labels, index))[keep].max())
+    out["component_mean"] = float((mass / area)[keep].max())
+    out["component_mass"] = float(mass[keep].max())
+    return out
+
+
+def operating_point(val_score: np.ndarray, val_truth: np.ndarray, test_score: np.ndarray,
+                    test_truth: np.ndarray, specificity: float) -> dict[str, float]:
+    """The lowest cut (positive: score above it) with ``specificity`` on validation, and what it gives
+    there and on test. Both splits need images with and without a lesion."""
+    vs, vt = np.asarray(val_score, dtype=np.float64), np.asarray(val_truth, dtype=bool)
+    ts, tt = np.asarray(test_score, dtype=np.float64), np.asarray(test_truth, dtype=bool)
+    if not (vt.any() and (~vt).any() and tt.any() and (~tt).any()):
+        raise ValueError("each split needs images with and without a lesion")
+    cut = next(c for c in np.unique(vs) if np.mean(vs[~vt] <= c) >= specificity)  # the largest value always is
+
+    def at(s: np.ndarray, t: np.ndarray) -> tuple[float, float]:
+        return float(np.mean(s[t] > cut)), float(np.mean(s[~t] <= cut))
+
+    (val_sens, val_spec), (test_sens, test_spec) = at(vs, vt), at(ts, tt)
+    return {"cut": float(cut), "val_sensitivity": val_sens, "val_specificity": val_spec,
+            "test_sensitivity": test_sens, "test_specificity": test_spec}
+
+
+def resolution_ceiling(ds: ImagingDataset, split: str) -> dict[str, float | int]:
+    """Dice of each reference mask with a lesion after the model's grid and back (see the module docstring)."""
+    dice = []
+    for mask in ds.masks[split]:
+        if not mask.any():
+            continue
+        box = prep.Letterbox.of(*mask.shape)
+        back, _ = prep.lesions(prep.model_target(mask).astype(np.float32), box, None, 0.5)
+        dice.append(dice_iou(back, mask)[0])
+    d = np.asarray(dice)
+    return {"images": int(d.size), "dice_mean": float(d.mean()), "dice_median": float(np.median(d)),
+            "dice_min": float(d.min())}
+
+
+def _probabilities(runner: ModelRunner, ds: ImagingDataset, split: str, batch: int = 64) -> np.ndarray:
+    x = np.stack([prep.model_input(im)[0] for im in ds.images[split]])
+    return np.concatenate([prep.lesion_probability(runner.predict, x[i:i + batch]) for i in range(0, len(x), batch)])
+
+
+def study(workdir: Path, models_dir: Path) -> dict[str, Any]:
+    from sklearn.metrics import roc_auc_score
+
+    from cloud.imaging.pipeline import dataset
+
+    ds = dataset("release", workdir, False)
+    runner = ModelRunner(*released_paths("imaging", models_dir))
+    threshold = prep.release_threshold(runner.metadata.decision)
+    per_split: dict[str, tuple[dict[str, np.ndarray], np.ndarray]] = {}
+    for split in ("val", "test"):
+        rows = [image_scores(p, threshold) for p in _probabilities(runner, ds, split)]
+        truth = np.asarray([m.any() for m in ds.masks[split]])
+        per_split[split] = ({k: np.asarray([r[k] for r in rows]) for k in SCORES}, truth)
+    (val, val_truth), (test, test_truth) = per_split["val"], per_split["test"]
+    detection = {
+        k: {"auc_val": float(roc_auc_score(val_truth, val[k])), "auc_test": float(roc_auc_score(test_truth, test[k])),
+            **operating_point(val[k], val_truth, test[k], test_truth, FLOORS["specificity"])}
+        for k in SCORES}
+    return {"model": "imaging", "version": runner.version, "threshold": threshold, "dataset_sha256": ds.sha256,
+            "simulated": True, "resolution_ceiling_test": resolution_ceiling(ds, "test"), "detection": detection}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workdir", type=Path, default=Path("build/cloud"))
+    parser.add_argument("--models-dir", type=Path, default=RELEASED_DIR)
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args(argv)
+    r = study(args.workdir, args.models_dir)
+    c = r["resolution_ceiling_test"]
+    out = sys.stdout
+    out.write(f"imaging {r['version']} (SIMULATED devices), finding threshold {r['threshold']}\n")
+    out.write(f"resolution ceiling, test masks through the {prep.INPUT_SIZE}-px grid and back: Dice mean "
+              f"{c['dice_mean']:.4f}, median {c['dice_median']:.4f}, min {c['dice_min']:.4f} ({c['images']} images)\n")
+    spec = FLOORS["specificity"]
+    out.write(f"image-level scores: AUC val / test; at the validation cut with specificity >= {spec:.0%}:"
+              " sensitivity / specificity on test\n")
+    for name, d in r["detection"].items():
+        out.write(f"  {name:15s} AUC {d['auc_val']:.4f} / {d['auc_test']:.4f}; test {d['test_sensitivity']:.2%}"
+                  f" / {d['test_specificity']:.2%}\n")
+    if args.json:
+        args.json.write_text(json.dumps(r, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

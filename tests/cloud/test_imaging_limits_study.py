@@ -1,0 +1,42 @@
+"""The imaging limits study's image-level scores and its validation-chosen operating point, on literal
+probability maps and scores (the study's figures on the released model come from its command line)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cloud.imaging.limits_study import image_scores, operating_point
+
+
+def test_scores_come_from_components_of_the_minimum_area_only() -> None:
+    prob = np.zeros((96, 96))
+    prob[10:14, 10:14] = 0.8  # 16 px: a component
+    prob[10:13, 20:22] = 0.6  # 6 px: below the minimum area of 8
+    prob[50:52, 50:54] = 0.45  # 8 px
+    prob[80, 80] = 0.3  # below the threshold
+    s = image_scores(prob, 0.4)
+    assert s["largest_area"] == 16.0 and s["component_max"] == pytest.approx(0.8)
+    assert s["component_mean"] == pytest.approx(0.8) and s["component_mass"] == pytest.approx(16 * 0.8)
+    assert s["image_max"] == pytest.approx(0.8)
+    small = np.zeros((96, 96))
+    small[0:2, 0:3] = 0.9
+    none = image_scores(small, 0.4)
+    assert none["image_max"] == pytest.approx(0.9)
+    assert all(none[k] == 0.0 for k in ("largest_area", "component_max", "component_mean", "component_mass"))
+
+
+def test_the_cut_is_chosen_on_validation_and_applied_unchanged_to_test() -> None:
+    val_truth = np.array([0] * 20 + [1] * 10, bool)
+    val_score = np.concatenate([np.arange(20) / 20, np.full(10, 0.99)])  # negatives 0 .. 0.95
+    # the lowest cut leaving >= 95 % of negatives at or below it is 0.9 (19 of 20)
+    test_truth = np.array([0, 0, 1, 1], bool)
+    point = operating_point(val_score, val_truth, np.array([0.5, 0.92, 0.95, 0.6]), test_truth, 0.95)
+    assert point["cut"] == pytest.approx(0.9)
+    assert (point["val_sensitivity"], point["val_specificity"]) == (1.0, 0.95)
+    assert (point["test_sensitivity"], point["test_specificity"]) == (0.5, 0.5)
+
+
+def test_a_split_without_both_kinds_of_image_is_refused() -> None:
+    with pytest.raises(ValueError, match="with and without a lesion"):
+        operating_point(np.ones(3), np.ones(3, bool), np.ones(2), np.array([0, 1], bool), 0.95)
