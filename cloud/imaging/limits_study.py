@@ -17,6 +17,10 @@ Two questions decide where the next effort goes:
   finding rule on these outputs does: the model itself has to separate better. (An image counts as
   positive here when it has any such component; the report's "found" does not count a finding that only
   grazes a lesion, :mod:`models.segmentation_metrics`, so its sensitivity can be a little lower.)
+* **Is it the unseen scanner, or does the model not fit what it was trained on?** The released model's
+  Dice, sensitivity and specificity, overall and by lesion appearance, on its own training images (as
+  they are, without augmentation) beside the test devices'. Where a kind of lesion is missed as often on
+  the training images, more scanners will not help it.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ import numpy as np
 from scipy import ndimage
 
 from cloud.imaging.data import ImagingDataset
-from cloud.imaging.evaluation import FLOORS
+from cloud.imaging.evaluation import FLOORS, score_split, strata, summarize
 from models.preprocessing import imaging as prep
 from models.runtime import RELEASED_DIR, ModelRunner, released_paths
 from models.segmentation_metrics import dice_iou
@@ -93,6 +97,18 @@ def resolution_ceiling(ds: ImagingDataset, split: str) -> dict[str, float | int]
             "dice_min": float(d.min())}
 
 
+def fit(runner: ModelRunner, ds: ImagingDataset, threshold: float) -> dict[str, Any]:
+    """Headline figures and per-appearance figures on the training and the test images (no distances)."""
+    out: dict[str, Any] = {}
+    for split in ("train", "test"):
+        result = score_split(runner.predict, ds, split, threshold=threshold, distances=False)
+        h = summarize(result)["headline"]
+        out[split] = {"images": len(ds.images[split]),
+                      **{k: h[k] for k in ("dice_with_lesion", "sensitivity", "specificity")},
+                      "by_appearance": strata(ds, split, result).get("appearance", {})}
+    return out
+
+
 def _probabilities(runner: ModelRunner, ds: ImagingDataset, split: str, batch: int = 64) -> np.ndarray:
     x = np.stack([prep.model_input(im)[0] for im in ds.images[split]])
     return np.concatenate([prep.lesion_probability(runner.predict, x[i:i + batch]) for i in range(0, len(x), batch)])
@@ -117,7 +133,8 @@ def study(workdir: Path, models_dir: Path) -> dict[str, Any]:
             **operating_point(val[k], val_truth, test[k], test_truth, FLOORS["specificity"])}
         for k in SCORES}
     return {"model": "imaging", "version": runner.version, "threshold": threshold, "dataset_sha256": ds.sha256,
-            "simulated": True, "resolution_ceiling_test": resolution_ceiling(ds, "test"), "detection": detection}
+            "simulated": True, "resolution_ceiling_test": resolution_ceiling(ds, "test"), "detection": detection,
+            "fit": fit(runner, ds, threshold)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -138,6 +155,10 @@ def main(argv: list[str] | None = None) -> int:
     for name, d in r["detection"].items():
         out.write(f"  {name:15s} AUC {d['auc_val']:.4f} / {d['auc_test']:.4f}; test {d['test_sensitivity']:.2%}"
                   f" / {d['test_specificity']:.2%}\n")
+    for split, f in r["fit"].items():
+        kinds = ", ".join(f"{k} {v['found']:.0%} / {v['dice']:.2f}" for k, v in f["by_appearance"].items())
+        out.write(f"{split} ({f['images']} images): Dice with a lesion {f['dice_with_lesion']:.4f}, sensitivity "
+                  f"{f['sensitivity']:.2%}, specificity {f['specificity']:.2%}; found / Dice by appearance: {kinds}\n")
     if args.json:
         args.json.write_text(json.dumps(r, indent=2) + "\n")
     return 0
