@@ -162,6 +162,17 @@ def _ratio(a: int, b: int) -> float | None:
     return a / b if b else None
 
 
+def proportion_ci(k: int, n: int, confidence: float = 0.95) -> tuple[float, float] | None:
+    """Exact (Clopper-Pearson) interval of a proportion ``k / n``; None without any trial. A floor met
+    by the estimate but not by the interval's lower bound may be chance of the few images scored."""
+    if n == 0:
+        return None
+    from scipy.stats import binomtest
+
+    ci = binomtest(k, n).proportion_ci(confidence_level=confidence, method="exact")
+    return float(ci.low), float(ci.high)
+
+
 def aggregate(scores: Iterable[ImageScores]) -> dict[str, Any]:
     """Means, medians and 95th percentiles over images with a lesion, without, and all (empty-mask
     images counted by the policy above, never dropped), with detection at image and lesion level."""
@@ -178,6 +189,7 @@ def aggregate(scores: Iterable[ImageScores]) -> dict[str, Any]:
     out["detection"] = {
         "images_with_lesion": len(pos), "images_without_lesion": len(neg),
         "sensitivity": _ratio(tp, len(pos)), "specificity": _ratio(tn, len(neg)),
+        "sensitivity_95ci": proportion_ci(tp, len(pos)), "specificity_95ci": proportion_ci(tn, len(neg)),
         "lesions": sum(s.reference_lesions for s in items),
         "lesion_sensitivity": _ratio(sum(s.detected_lesions for s in items), sum(s.reference_lesions for s in items)),
         "false_findings_per_image": _ratio(sum(s.false_findings for s in items), len(items)),

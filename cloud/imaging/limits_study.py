@@ -17,6 +17,11 @@ Two questions decide where the next effort goes:
   finding rule on these outputs does: the model itself has to separate better. (An image counts as
   positive here when it has any such component; the report's "found" does not count a finding that only
   grazes a lesion, :mod:`models.segmentation_metrics`, so its sensitivity can be a little lower.)
+* **Are the lesions it misses ones anything could find?** A detection floor asks whether an image holds
+  a lesion anywhere; noise alone makes a lesion-like place somewhere in a lesion-free image, the more
+  lesion-like the smaller the lesion (:mod:`firmware_sim.imaging.search_study`). The images with an
+  ultrasound lesion below that search null (:func:`firmware_sim.imaging.visibility.search_cnr`) against
+  the rest: found and Dice, and the headline figures without them.
 * **Is it the unseen scanner, or does the model not fit what it was trained on?** The released model's
   Dice, sensitivity and specificity, overall and by lesion appearance, on its own training images (as
   they are, without augmentation) beside the test devices'. Where a kind of lesion is missed as often on
@@ -35,10 +40,11 @@ import numpy as np
 from scipy import ndimage
 
 from cloud.imaging.data import ImagingDataset
-from cloud.imaging.evaluation import FLOORS, score_split, strata, summarize
+from cloud.imaging.evaluation import FLOORS, headline, score_split, strata, summarize
+from firmware_sim.imaging.visibility import search_cnr
 from models.preprocessing import imaging as prep
 from models.runtime import RELEASED_DIR, ModelRunner, released_paths
-from models.segmentation_metrics import dice_iou
+from models.segmentation_metrics import ImageScores, aggregate, dice_iou
 
 SCORES = ("largest_area", "component_max", "component_mean", "component_mass", "image_max")
 
@@ -97,15 +103,44 @@ def resolution_ceiling(ds: ImagingDataset, split: str) -> dict[str, float | int]
             "dice_min": float(d.min())}
 
 
+def below_search_null(ds: ImagingDataset, split: str) -> np.ndarray:
+    """Per image of ``split``: it holds an ultrasound lesion whose CNR is below the search null at its
+    radius (:func:`firmware_sim.imaging.visibility.search_cnr`)."""
+    out = []
+    for truth, modality in zip(ds.truth[split], ds.modality[split], strict=True):
+        needs = [(float(x["cnr"]), search_cnr(float(x["radius_model_px"]), str(modality))) for x in truth["lesions"]]
+        out.append(any(need is not None and cnr < need for cnr, need in needs))
+    return np.asarray(out, dtype=bool)
+
+
+def search_split(ds: ImagingDataset, split: str, scores: list[ImageScores]) -> dict[str, Any]:
+    """How the model does on images with a lesion below the search null and on the rest; and the headline
+    figures without the former (what the floors would read if the generator drew only lesions above it:
+    lesion-free images, hence specificity, are unchanged)."""
+    below = below_search_null(ds, split)
+
+    def rates(items: list[ImageScores]) -> dict[str, float]:
+        return {"images": float(len(items)), "found": float(np.mean([s.found for s in items])) if items else 0.0,
+                "dice": float(np.mean([s.dice for s in items])) if items else 0.0}
+
+    with_lesion = [(s, b) for s, b in zip(scores, below, strict=True) if s.has_lesion]
+    kept = headline(aggregate([s for s, b in zip(scores, below, strict=True) if not b]))
+    return {"below": rates([s for s, b in with_lesion if b]),
+            "above_or_xray": rates([s for s, b in with_lesion if not b]),
+            "without_below": {k: kept[k] for k in ("dice_with_lesion", "sensitivity", "specificity")}}
+
+
 def fit(runner: ModelRunner, ds: ImagingDataset, threshold: float) -> dict[str, Any]:
-    """Headline figures and per-appearance figures on the training and the test images (no distances)."""
+    """Headline figures and per-appearance figures on the training and the test images (no distances),
+    and the same beside the search null (:func:`search_split`)."""
     out: dict[str, Any] = {}
     for split in ("train", "test"):
         result = score_split(runner.predict, ds, split, threshold=threshold, distances=False)
         h = summarize(result)["headline"]
         out[split] = {"images": len(ds.images[split]),
                       **{k: h[k] for k in ("dice_with_lesion", "sensitivity", "specificity")},
-                      "by_appearance": strata(ds, split, result).get("appearance", {})}
+                      "by_appearance": strata(ds, split, result).get("appearance", {}),
+                      "search_null": search_split(ds, split, result.scores)}
     return out
 
 
@@ -159,6 +194,12 @@ def main(argv: list[str] | None = None) -> int:
         kinds = ", ".join(f"{k} {v['found']:.0%} / {v['dice']:.2f}" for k, v in f["by_appearance"].items())
         out.write(f"{split} ({f['images']} images): Dice with a lesion {f['dice_with_lesion']:.4f}, sensitivity "
                   f"{f['sensitivity']:.2%}, specificity {f['specificity']:.2%}; found / Dice by appearance: {kinds}\n")
+        sn = f["search_null"]
+        b, a, w = sn["below"], sn["above_or_xray"], sn["without_below"]
+        out.write(f"  ultrasound lesion below the search null: {b['images']:.0f} images, found {b['found']:.1%}, Dice "
+                  f"{b['dice']:.3f}; the other lesion images: {a['images']:.0f}, found {a['found']:.1%}, Dice "
+                  f"{a['dice']:.3f}; without the former: Dice with a lesion {w['dice_with_lesion']:.4f}, sensitivity "
+                  f"{w['sensitivity']:.2%}, specificity {w['specificity']:.2%}\n")
     if args.json:
         args.json.write_text(json.dumps(r, indent=2) + "\n")
     return 0

@@ -88,6 +88,17 @@ def _decision(d: dict[str, Any] | None, f: Fmt) -> list[str]:
             " devices; the test figures below were scored after the choice).", *table]
 
 
+def _intervals(d: dict[str, Any], f: Fmt) -> list[str]:
+    """The detection figures with their exact 95 % intervals (reports since these were recorded)."""
+    if d.get("sensitivity_95ci") is None or d.get("specificity_95ci") is None:
+        return []
+    (sl, sh), (pl, ph) = d["sensitivity_95ci"], d["specificity_95ci"]
+    return [f"Sensitivity {f(d['sensitivity'], pct=True)} (95 % exact interval {f(sl, pct=True)}-{f(sh, pct=True)},"
+            f" {d['images_with_lesion']} images with a lesion), specificity {f(d['specificity'], pct=True)}"
+            f" ({f(pl, pct=True)}-{f(ph, pct=True)}, {d['images_without_lesion']} without): a floor inside an"
+            " interval is not told apart from it by this many images.", ""]
+
+
 def render(m: dict[str, Any], caveat: str, floors: dict[str, float], f: Fmt) -> str:
     hf, hq = m["float"]["headline"], m["int8"]["headline"]
     recorded = m["float"].get("source") == "recorded at export"
@@ -151,6 +162,7 @@ def render(m: dict[str, Any], caveat: str, floors: dict[str, float], f: Fmt) -> 
         "",
         f"{json.dumps({k: v for k, v in m['int8']['aggregate']['detection'].items() if k != 'rule'})}",
         "",
+        *_intervals(m["int8"]["aggregate"]["detection"], f),
         roc_line + " Figure: `roc.png`.",
         "",
         "## int8 by stratum (single-lesion images; lesion-free images by artefact)",

@@ -76,6 +76,8 @@ class Phantom:
     spacing_mm: tuple[float, float]
     lesions: tuple[LesionInfo, ...] = ()
     artefacts: tuple[str, ...] = field(default=())
+    #: where a lesion may lie and a visibility ring may reach (the field of view, the body); None = everywhere
+    valid: np.ndarray | None = None
 
     @property
     def has_lesion(self) -> bool:

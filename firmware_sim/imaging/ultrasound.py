@@ -162,7 +162,7 @@ def render(rng: np.random.Generator, size: int, scanner: Scanner, n_lesions: int
     extras += overlays(rng, img, scanner, mask, g.fov)
     pixels = np.clip(np.round(img * 255), 0, 255).astype(np.uint8)
     return Phantom(pixels, mask, "ultrasound", scanner.spacing_mm(size), measured(infos, pixels, masks, g.fov),
-                   tuple(extras))
+                   tuple(extras), g.fov)
 
 
 def overlays(rng: np.random.Generator, img: np.ndarray, scanner: Scanner, mask: np.ndarray,

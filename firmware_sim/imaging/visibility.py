@@ -38,6 +38,16 @@ MIN_CNR = 3.0
 #: A drawn lesion's equivalent radius in the model's input grid is at least this many pixels (3 px is
 #: 4 px of a 128-px image): smaller ones are a few pixels after resampling, below what the input resolves.
 MIN_RADIUS_MODEL_PX = 3.5
+#: What noise alone makes look like a lesion somewhere in a lesion-free ultrasound image: by disc radius
+#: (model px), the 95th percentile over images of the largest CNR of any disc of that radius
+#: (``python -m firmware_sim.imaging.search_study --images 400 --modality ultrasound``, seed 0: 6.28 6.43
+#: 5.21 4.88 4.33 3.65 3.17), made non-increasing with the radius. A lesion below it at its radius is not
+#: one an observer judging lesion-scale contrast could find at 95 % specificity when it does not know
+#: where to look. Measured, not (yet) part of the rule: see :func:`search_cnr`. X-ray has no such table:
+#: there the most lesion-like places of a lesion-free image are anatomy (rib and heart edges, up to CNR
+#: 5.6 at 14 px), which a reader tells from a nodule by its shape, not by its contrast.
+SEARCH_CNR_ULTRASOUND = ((3.5, 6.43), (4.5, 6.43), (6.0, 5.21), (8.0, 4.88), (10.5, 4.33), (14.0, 3.65),
+                         (19.0, 3.17))
 RING_GAP = 1
 RING_MIN = 3
 SIGMA_MIN = 1.0
@@ -81,6 +91,56 @@ def _cnr(x: np.ndarray, inside: np.ndarray, ok: np.ndarray) -> tuple[float, floa
     noise = float(smooth[ring].std())
     diff = abs(float(x[inside].mean()) - float(x[ring].mean()))
     return diff / max(noise, 1e-3), r
+
+
+def _ring_template(r: float) -> tuple[np.ndarray, np.ndarray, int]:
+    """A disc of radius ``r`` and the rule's ring around it, in a square window of half-width ``h``."""
+    h = int(np.ceil(r)) + RING_GAP + max(RING_MIN, round(r)) + 1
+    yy, xx = np.mgrid[-h:h + 1, -h:h + 1]
+    disc = np.hypot(yy, xx) <= r
+    near = ndimage.binary_dilation(disc, iterations=RING_GAP)
+    far = ndimage.binary_dilation(disc, iterations=RING_GAP + max(RING_MIN, round(r)))
+    return disc, far & ~near, h
+
+
+def disc_cnr_field(x: np.ndarray, ok: np.ndarray, r: float) -> list[float]:
+    """The rule's CNR of a disc of radius ``r`` (model px) at every ``r / 2``-th place of model input ``x``
+    where the disc lies within ``ok`` and its ring keeps 8 pixels there: how lesion-like the most
+    lesion-like places of an image are (:mod:`firmware_sim.imaging.search_study`).
+
+    One smoothing per radius over ``ok`` stands in for :func:`_cnr`'s per-lesion one that leaves the
+    lesion out; on an image without a lesion the two differ only by the disc's own pixels.
+    """
+    disc, ring, h = _ring_template(r)
+    background = ok.astype(np.float64)
+    sigma = max(SIGMA_MIN, r / 2)
+    weight = ndimage.gaussian_filter(background, sigma)
+    smooth = ndimage.gaussian_filter(x * background, sigma) / np.maximum(weight, 1e-6)
+    step = max(1, round(r / 2))
+    n = x.shape[0]
+    out = []
+    for cy in range(h, n - h, step):
+        for cx in range(h, n - h, step):
+            win = (slice(cy - h, cy + h + 1), slice(cx - h, cx + h + 1))
+            allowed = ok[win]
+            if not allowed[disc].all():
+                continue
+            around = ring & allowed
+            if around.sum() < 8:
+                continue
+            noise = float(smooth[win][around].std())
+            diff = abs(float(x[win][disc].mean()) - float(x[win][around].mean()))
+            out.append(diff / max(noise, 1e-3))
+    return out
+
+
+def search_cnr(radius_model_px: float, modality: str) -> float | None:
+    """The CNR an ultrasound lesion of this radius needs to stand out of every lesion-free image's most
+    lesion-like place in 95 % of them (:data:`SEARCH_CNR_ULTRASOUND`, interpolated); None for X-ray."""
+    if modality != "ultrasound":
+        return None
+    r, c = zip(*SEARCH_CNR_ULTRASOUND, strict=True)
+    return float(np.interp(radius_model_px, r, c))
 
 
 def visible(cnr: float, radius_model_px: float) -> bool:

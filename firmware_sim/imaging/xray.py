@@ -135,4 +135,4 @@ def render(rng: np.random.Generator, size: int, scanner: Scanner, n_lesions: int
     extras += overlays(rng, img, scanner, mask, body > 0.5)
     pixels = np.clip(np.round(img * 255), 0, 255).astype(np.uint8)
     return Phantom(pixels, mask, "xray", scanner.spacing_mm(size), measured(infos, pixels, masks, body > 0.5),
-                   tuple(extras))
+                   tuple(extras), body > 0.5)

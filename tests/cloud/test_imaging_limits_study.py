@@ -40,3 +40,35 @@ def test_the_cut_is_chosen_on_validation_and_applied_unchanged_to_test() -> None
 def test_a_split_without_both_kinds_of_image_is_refused() -> None:
     with pytest.raises(ValueError, match="with and without a lesion"):
         operating_point(np.ones(3), np.ones(3, bool), np.ones(2), np.array([0, 1], bool), 0.95)
+
+
+def test_images_with_an_ultrasound_lesion_below_the_search_null_are_scored_apart() -> None:
+    from types import SimpleNamespace
+
+    from cloud.imaging.limits_study import below_search_null, search_split
+    from firmware_sim.imaging.visibility import search_cnr
+    from models.segmentation_metrics import ImageScores
+
+    need = search_cnr(6.0, "ultrasound")
+    assert need is not None
+    lesion = {"radius_model_px": 6.0}
+    truth = [{"lesions": [lesion | {"cnr": need - 0.5}]},  # ultrasound, below the search null
+             {"lesions": [lesion | {"cnr": need + 0.5}]},  # ultrasound, above
+             {"lesions": [lesion | {"cnr": 3.2}]},  # X-ray: no search null, never below
+             {"lesions": [lesion | {"cnr": need + 1}, lesion | {"cnr": 3.1}]},  # one of two below
+             {"lesions": []}]
+    ds = SimpleNamespace(truth={"test": truth},
+                         modality={"test": np.array(["ultrasound", "ultrasound", "xray", "ultrasound", "xray"])})
+    assert below_search_null(ds, "test").tolist() == [True, False, False, True, False]  # type: ignore[arg-type]
+
+    def image(dice: float, lesions: int, found: bool) -> ImageScores:
+        return ImageScores(dice, dice, 0.0, 0.0, None, None, lesions, int(found and lesions > 0),
+                           int(found and lesions == 0))
+
+    scores = [image(0.0, 1, False), image(0.9, 1, True), image(0.8, 1, True), image(0.5, 2, True),
+              image(1.0, 0, False)]
+    r = search_split(ds, "test", scores)  # type: ignore[arg-type]
+    assert r["below"] == {"images": 2.0, "found": 0.5, "dice": 0.25}
+    assert r["above_or_xray"] == {"images": 2.0, "found": 1.0, "dice": pytest.approx(0.85)}
+    assert r["without_below"]["sensitivity"] == 1.0 and r["without_below"]["specificity"] == 1.0
+    assert r["without_below"]["dice_with_lesion"] == pytest.approx(0.85)

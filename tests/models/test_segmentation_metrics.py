@@ -60,6 +60,18 @@ def test_empty_masks_are_scored_by_the_stated_policy_and_never_dropped() -> None
     d = summary["detection"]
     assert (d["sensitivity"], d["specificity"], d["lesion_sensitivity"]) == (0.5, 0.5, 0.5)
     assert d["false_findings_per_image"] == 0.25
+    # 1 of 2 either way: an exact interval that holds almost everything (scipy's Clopper-Pearson)
+    assert d["sensitivity_95ci"] == pytest.approx((0.0126, 0.9874), abs=1e-4) == d["specificity_95ci"]
+
+
+def test_detection_intervals_narrow_with_more_images_and_are_absent_without_any() -> None:
+    from models.segmentation_metrics import proportion_ci
+
+    assert proportion_ci(0, 0) is None
+    small, large = proportion_ci(19, 20), proportion_ci(950, 1000)
+    assert small is not None and large is not None
+    assert small[0] < large[0] < 0.95 < large[1] < small[1]
+    assert proportion_ci(20, 20) == pytest.approx((0.8316, 1.0), abs=1e-4)  # all found: the upper bound is 1
 
 
 def test_lesion_level_detection_counts_hits_misses_and_false_findings() -> None:
