@@ -87,7 +87,8 @@ def evaluate(ds: ImagingDataset, workdir: Path, models_dir: Path, report_dir: Pa
             logs[variant] = {k: t.get(k) for k in keys}
             if t.get("previous_runs"):
                 logs[variant]["previous_runs"] = [{k: r.get(k) for k in keys} for r in t["previous_runs"]]
-    metrics["training"] = logs
+    metrics["training"], metrics["training_source"] = (
+        (logs, "the work directory's training logs") if logs else _earlier_training(report_dir, runner.version))
     real = real_outputs(runner, real_images, threshold)
     metrics["real_images"] = [{k: v for k, v in r.items() if not k.startswith("_")} for r in real]
     figures.simulated(report_dir / "simulated_examples.png", ds, "test", int8_r)
@@ -97,6 +98,21 @@ def evaluate(ds: ImagingDataset, workdir: Path, models_dir: Path, report_dir: Pa
     (report_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, default=_plain) + "\n")
     (report_dir / "report.md").write_text(markdown(metrics))
     return metrics
+
+
+def _earlier_training(report_dir: Path, version: str) -> tuple[dict[str, Any], str]:
+    """The training summaries an earlier report of the same version kept in ``report_dir`` (evaluating a
+    release again on a fresh clone has no training logs; it should not erase the record of them)."""
+    earlier = report_dir / "metrics.json"
+    try:
+        old = json.loads(earlier.read_text())
+    except (OSError, ValueError):
+        return {}, "none"
+    if old.get("model") != "imaging" or old.get("version") != version or not old.get("training"):
+        return {}, "none"
+    source = str(old.get("training_source", ""))
+    return old["training"], (source if source.startswith("the report of") else
+                             f"the report of {version} evaluated earlier with its training logs")
 
 
 def _float_summary(ds: ImagingDataset, workdir: Path, runner: ModelRunner, threshold: float) -> dict[str, Any]:

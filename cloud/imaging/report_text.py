@@ -88,6 +88,20 @@ def _decision(d: dict[str, Any] | None, f: Fmt) -> list[str]:
             " devices; the test figures below were scored after the choice).", *table]
 
 
+def _training(m: dict[str, Any], variant: str) -> list[str]:
+    """The training runs' summaries, and where they come from; nothing is claimed without them."""
+    logs = m.get("training") or {}
+    if not logs:
+        return ["No training log of this version was found (not in the work directory, nor in an earlier report"
+                " of this version in the report directory), so how it was trained is not shown here."]
+    source = m.get("training_source", "the work directory's training logs")
+    backends = sorted({str(t.get("backend")) for t in logs.values()})
+    return [f"From {source}:", "", "```json", json.dumps(logs, indent=2), "```", "",
+            f"Trained with the {', '.join(backends)} backend.",
+            *([] if len(logs) > 1 else
+              [f"Only the {variant} variant (the released one) was trained for this version (CPU time)."])]
+
+
 def _intervals(d: dict[str, Any], f: Fmt) -> list[str]:
     """The detection figures with their exact 95 % intervals (reports since these were recorded)."""
     if d.get("sensitivity_95ci") is None or d.get("specificity_95ci") is None:
@@ -171,13 +185,7 @@ def render(m: dict[str, Any], caveat: str, floors: dict[str, float], f: Fmt) -> 
         full,
         "## Training",
         "",
-        "```json",
-        json.dumps(m.get("training", {}), indent=2),
-        "```",
-        "",
-        "Trained on the CPU (TensorFlow backend); no GPU was available for this run.",
-        *([] if len(m.get("training", {})) > 1 else
-          [f"Only the {variant} variant (the released one) was trained for this version (CPU time)."]),
+        *_training(m, variant),
         "",
         "## Figures",
         "",
