@@ -37,7 +37,8 @@ def train(variant: str, ds: ImagingDataset, workdir: Path, settings: TrainSettin
     path = model_path(workdir, NAME, variant)
     if resume:
         if not path.is_file():
-            raise FileNotFoundError(f"{path} not found: nothing to resume (train without --resume first)")
+            raise FileNotFoundError(f"{path} not found: nothing to resume (train without --resume first, or rebuild"
+                                    f" the released model there: python -m cloud.imaging.recover --workdir {workdir})")
         model = keras.saving.load_model(path)
     else:
         model = build(NAME, variant, seed=settings.seed)
