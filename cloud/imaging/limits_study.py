@@ -2,7 +2,7 @@
 
     python -m cloud.imaging.limits_study [--workdir build/cloud] [--models-dir models] [--json F]
 
-Two questions decide where the next effort goes:
+These questions decide where the next effort goes:
 
 * **Does the 96-px input cap Dice?** Each test reference mask is taken into the model's grid as training
   takes it (:func:`models.preprocessing.imaging.model_target`) and brought back onto the image by the

@@ -11,8 +11,9 @@ radius (model grid) are placed on a grid over the valid region, each scored with
 the largest per image is kept; the table is the 95th percentile of that maximum by modality and radius.
 
 ``python -m firmware_sim.imaging.search_study [--images N] [--json FILE]`` prints it (~1-2 min a
-modality at the default size on one core); :data:`firmware_sim.imaging.visibility.SEARCH_CNR` holds the
-figures it printed for the generator's rule.
+modality at the default size on one core); :data:`firmware_sim.imaging.visibility.SEARCH_CNR_ULTRASOUND`
+holds the ultrasound figures it printed for 400 images. They are measured, not a rule of the generator:
+the released model finds most lesions below them (``python -m cloud.imaging.limits_study``).
 """
 
 from __future__ import annotations

@@ -43,7 +43,9 @@ MIN_RADIUS_MODEL_PX = 3.5
 #: (``python -m firmware_sim.imaging.search_study --images 400 --modality ultrasound``, seed 0: 6.28 6.43
 #: 5.21 4.88 4.33 3.65 3.17), made non-increasing with the radius. A lesion below it at its radius is not
 #: one an observer judging lesion-scale contrast could find at 95 % specificity when it does not know
-#: where to look. Measured, not (yet) part of the rule: see :func:`search_cnr`. X-ray has no such table:
+#: where to look. Measured, deliberately not part of the rule: imaging 1.3.0 finds 84 % of the test
+#: images with an ultrasound lesion below it (``python -m cloud.imaging.limits_study``), so it bounds a
+#: contrast-only observer, not what a model can do. X-ray has no such table:
 #: there the most lesion-like places of a lesion-free image are anatomy (rib and heart edges, up to CNR
 #: 5.6 at 14 px), which a reader tells from a nodule by its shape, not by its contrast.
 SEARCH_CNR_ULTRASOUND = ((3.5, 6.43), (4.5, 6.43), (6.0, 5.21), (8.0, 4.88), (10.5, 4.33), (14.0, 3.65),
