@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from cloud.imaging.data import ImagingDataset
-from firmware_sim.imaging.visibility import search_cnr
+from firmware_sim.imaging.visibility import below_search_null
 from models.preprocessing import imaging as prep
 from models.segmentation_metrics import ImageScores, aggregate, score_image
 
@@ -138,9 +138,9 @@ def strata(ds: ImagingDataset, split: str, result: SplitResult) -> dict[str, dic
             add("size", _bucket(info["radius_px"]), s)
             if "cnr" in info:  # recorded since 1.1.0's generator
                 add("lesion CNR", _cnr_bucket(float(info["cnr"])), s)
-                need = search_cnr(float(info["radius_model_px"]), str(modality))
-                if need is not None:
-                    add("ultrasound lesion vs the search null", "above" if info["cnr"] >= need else "below", s)
+                if modality == "ultrasound":
+                    below = below_search_null(float(info["cnr"]), float(info["radius_model_px"]), str(modality))
+                    add("ultrasound lesion vs the search null", "below" if below else "above", s)
         elif len(lesions) > 1:
             add("lesions per image", str(len(lesions)), s)
         else:

@@ -41,7 +41,7 @@ from scipy import ndimage
 
 from cloud.imaging.data import ImagingDataset
 from cloud.imaging.evaluation import FLOORS, headline, score_split, strata, summarize
-from firmware_sim.imaging.visibility import search_cnr
+from firmware_sim.imaging import visibility
 from models.preprocessing import imaging as prep
 from models.runtime import RELEASED_DIR, ModelRunner, released_paths
 from models.segmentation_metrics import ImageScores, aggregate, dice_iou
@@ -106,11 +106,9 @@ def resolution_ceiling(ds: ImagingDataset, split: str) -> dict[str, float | int]
 def below_search_null(ds: ImagingDataset, split: str) -> np.ndarray:
     """Per image of ``split``: it holds an ultrasound lesion whose CNR is below the search null at its
     radius (:func:`firmware_sim.imaging.visibility.search_cnr`)."""
-    out = []
-    for truth, modality in zip(ds.truth[split], ds.modality[split], strict=True):
-        needs = [(float(x["cnr"]), search_cnr(float(x["radius_model_px"]), str(modality))) for x in truth["lesions"]]
-        out.append(any(need is not None and cnr < need for cnr, need in needs))
-    return np.asarray(out, dtype=bool)
+    return np.asarray([any(visibility.below_search_null(float(x["cnr"]), float(x["radius_model_px"]), str(modality))
+                               for x in truth["lesions"])
+                           for truth, modality in zip(ds.truth[split], ds.modality[split], strict=True)], dtype=bool)
 
 
 def search_split(ds: ImagingDataset, split: str, scores: list[ImageScores]) -> dict[str, Any]:

@@ -106,15 +106,12 @@ def agreement(model: Any, runner: ModelRunner, images: np.ndarray) -> dict[str, 
 
 def phantom_inputs(count: int, seed: int) -> np.ndarray:
     """``count`` model inputs of simulated phantoms (both modalities, with and without a lesion)."""
-    from firmware_sim.imaging import MODALITIES, draw_scanner, render_phantom
+    from firmware_sim.imaging import MODALITIES, phantom
     from models.preprocessing import imaging as prep
 
     rng = np.random.default_rng(seed)
-    images = []
-    for i in range(count):
-        scanner = draw_scanner(rng, MODALITIES[i % 2])
-        images.append(prep.model_input(render_phantom(rng, scanner, 128, lesion=bool(i % 3)).image)[0])
-    return np.stack(images)
+    return np.stack([prep.model_input(phantom(rng, 128, MODALITIES[i % 2], lesion=bool(i % 3))[0])[0]
+                     for i in range(count)])
 
 
 def main(argv: list[str] | None = None) -> int:

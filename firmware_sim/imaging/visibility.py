@@ -145,6 +145,13 @@ def search_cnr(radius_model_px: float, modality: str) -> float | None:
     return float(np.interp(radius_model_px, r, c))
 
 
+def below_search_null(cnr: float, radius_model_px: float, modality: str) -> bool:
+    """An ultrasound lesion less lesion-like than noise makes somewhere in 5 % of lesion-free images
+    (:func:`search_cnr`); never for X-ray, which has no search null."""
+    need = search_cnr(radius_model_px, modality)
+    return need is not None and cnr < need
+
+
 def visible(cnr: float, radius_model_px: float) -> bool:
     """The generator's rule: a lesion is drawn only when a reader could see it."""
     return cnr >= MIN_CNR and radius_model_px >= MIN_RADIUS_MODEL_PX

@@ -132,7 +132,8 @@ def render(rng: np.random.Generator, size: int, scanner: Scanner, n_lesions: int
     if scanner.vignetting > 0.05:
         extras.append("vignetting")
     img = np.ascontiguousarray(img)
-    extras += overlays(rng, img, scanner, mask, body > 0.5)
+    valid = body > 0.5
+    extras += overlays(rng, img, scanner, mask, valid)
     pixels = np.clip(np.round(img * 255), 0, 255).astype(np.uint8)
-    return Phantom(pixels, mask, "xray", scanner.spacing_mm(size), measured(infos, pixels, masks, body > 0.5),
-                   tuple(extras), body > 0.5)
+    return Phantom(pixels, mask, "xray", scanner.spacing_mm(size), measured(infos, pixels, masks, valid),
+                   tuple(extras), valid)
