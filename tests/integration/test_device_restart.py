@@ -61,6 +61,9 @@ async def test_restart_and_forged_sequence_lose_nothing(
         await wait_until(lambda: len(store.stored_sequences(restarted, "ecg")) == 2 * N, 20, "both sessions stored")
         await wait_until(lambda: len(store.stored_sequences(forged, "ecg")) == 2 * N + 1, 20, "the forged stream")
         await wait_until(lambda: node.processor.counters.frames == 6 * N + 1, 20, "every frame at the edge")
+        # the edge counts a frame before the uplink stores it: wait for the v1 device's frames to be stored
+        # too (its store key holds one of each sequence number, so N of its 2 N frames; checked below)
+        await wait_until(lambda: len(store.stored_sequences(old, "ecg")) >= N, 20, "the v1 device's frames stored")
         stats = {s.device: s for s in store.stream_stats()}
         assert (stats[restarted].frames, stats[restarted].missing, stats[restarted].sessions) == (2 * N, 0, 2)
         assert (stats[forged].frames, stats[forged].missing, stats[forged].jumps) == (2 * N + 1, 0, 1)
