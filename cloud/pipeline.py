@@ -57,12 +57,14 @@ def train_model(
     learning_rate: float | None = None,
     resume: bool = False,
     augment: bool = False,
+    detection_loss: bool = False,
 ) -> list[dict[str, Any]]:
     """Train ``model`` in each of ``variants`` on ``device`` (auto, cpu, gpu) with the profile's data,
     epoch budget and learning rate (``epochs`` and ``learning_rate`` override them); returns each
     variant's training summary. ``resume`` (imaging only) continues from the saved model; ``augment``
-    (imaging only) varies the training images as scanners do (:mod:`cloud.imaging.augment`)."""
-    for flag, on in (("--resume", resume), ("--augment", augment)):
+    (imaging only) varies the training images as scanners do (:mod:`cloud.imaging.augment`);
+    ``detection_loss`` (imaging only) adds an image-level term to the loss."""
+    for flag, on in (("--resume", resume), ("--augment", augment), ("--detection-loss", detection_loss)):
         if on and model != "imaging":
             from cloud.device import DeviceError
 
@@ -75,7 +77,8 @@ def train_model(
         from cloud.imaging import pipeline as imaging
 
         return imaging.train(variants, workdir=workdir, profile_kind=profile_kind, rebuild_data=rebuild_data,
-                             epochs=epochs, learning_rate=learning_rate, resume=resume, augment=augment)
+                             epochs=epochs, learning_rate=learning_rate, resume=resume, augment=augment,
+                             detection_loss=detection_loss)
     from cloud.profiles import profile
     from cloud.train import overridden, train
 

@@ -25,12 +25,13 @@ def dataset(profile_kind: str, workdir: Path, rebuild: bool) -> ImagingDataset:
 
 def train(variants: Sequence[str], *, workdir: Path, profile_kind: str, rebuild_data: bool,
           epochs: int | None, learning_rate: float | None = None, resume: bool = False,
-          augment: bool = False) -> list[dict[str, Any]]:
+          augment: bool = False, detection_loss: bool = False) -> list[dict[str, Any]]:
     from cloud.imaging.train import train as train_variant
 
     ds = dataset(profile_kind, workdir, rebuild_data)
     settings = overridden(profile(profile_kind)[1], epochs, learning_rate)
-    return [train_variant(v, ds, workdir, settings, resume=resume, augment=augment) for v in variants]
+    return [train_variant(v, ds, workdir, settings, resume=resume, augment=augment,
+                          detection_loss=detection_loss) for v in variants]
 
 
 def export(*, workdir: Path, out: Path, version: str, variant: str, profile_kind: str,

@@ -20,18 +20,20 @@ NAME = "imaging"
 
 
 def train(variant: str, ds: ImagingDataset, workdir: Path, settings: TrainSettings, *,
-          resume: bool = False, augment: bool = False) -> dict[str, Any]:
+          resume: bool = False, augment: bool = False, detection_loss: bool = False) -> dict[str, Any]:
     """Train and save ``<workdir>/imaging/imaging_<variant>.keras``; returns the training summary.
 
     Training images are shown as they are and mirrored left-right (both modalities are imaged either
     way round). ``resume`` continues from the saved model of the variant at a quarter of the learning
     rate (its log is kept beside the first run's). ``augment`` shows every training image each epoch
     through a random scanner variation instead (:mod:`cloud.imaging.augment`: mirror, gamma, blur, noise).
+    ``detection_loss`` adds an image-level term on whether each image holds a lesion
+    (:func:`models.definitions.imaging.dice_ce_detection_loss`).
     """
     import keras
 
     from models.definitions import build
-    from models.definitions.imaging import dice_ce_loss
+    from models.definitions.imaging import dice_ce_detection_loss, dice_ce_loss
 
     keras.utils.set_random_seed(settings.seed)
     path = model_path(workdir, NAME, variant)
@@ -43,7 +45,8 @@ def train(variant: str, ds: ImagingDataset, workdir: Path, settings: TrainSettin
     else:
         model = build(NAME, variant, seed=settings.seed)
     lr = settings.learning_rate * (settings.full_lr_scale if variant == "full" else 1.0) * (0.25 if resume else 1.0)
-    model.compile(optimizer=keras.optimizers.Adam(lr, clipnorm=settings.clipnorm), loss=dice_ce_loss)
+    loss = dice_ce_detection_loss if detection_loss else dice_ce_loss
+    model.compile(optimizer=keras.optimizers.Adam(lr, clipnorm=settings.clipnorm), loss=loss)
     out_dir = workdir / NAME
     out_dir.mkdir(parents=True, exist_ok=True)
     x_train, y_train = ds.inputs("train"), ds.targets("train")
@@ -87,6 +90,8 @@ def train(variant: str, ds: ImagingDataset, workdir: Path, settings: TrainSettin
         "history": {k: [float(v) for v in vals] for k, vals in history.history.items()},
         "keras_file": path.name,
         "resumed": resume,
+        "loss": ("cross-entropy + soft Dice + image-level cross-entropy on the top-k lesion probability"
+                 if detection_loss else "cross-entropy + soft Dice"),
         "augmentation": ("every training image each epoch through a random mirror, gamma, blur and noise"
                          if augment else "left-right mirror of every training image"),
     }

@@ -30,6 +30,8 @@ def register(sub: Any) -> None:
     p.add_argument("--resume", action="store_true", help="imaging: continue from the saved .keras of the variant")
     p.add_argument("--augment", action="store_true",
                    help="imaging: show each training image through a random scanner variation (gamma, blur, noise)")
+    p.add_argument("--detection-loss", action="store_true",
+                   help="imaging: add an image-level loss on whether each image holds a lesion")
     p.set_defaults(func=_train)
 
     p = sub.add_parser("export", parents=[common], help="int8 .tflite + metadata JSON into models/<name>/")
@@ -84,7 +86,7 @@ def _train(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     variants = VARIANTS if args.variant == "both" else (args.variant,)
     train_model(args.model, variants, workdir=args.workdir, profile_kind=args.profile, rebuild_data=args.rebuild_data,
                 device=args.device, epochs=args.epochs, learning_rate=args.learning_rate, resume=args.resume,
-                augment=args.augment)
+                augment=args.augment, detection_loss=args.detection_loss)
     return 0
 
 

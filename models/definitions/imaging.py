@@ -59,11 +59,13 @@ def build(variant: str, *, batch_size: int | None, unroll: bool) -> Any:
     return keras.Model(inp, out, name=f"imaging_{variant}")
 
 
-@keras.saving.register_keras_serializable(package="iomt")
-def dice_ce_loss(y_true: Any, y_pred: Any) -> Any:
-    """Cross-entropy plus the mean per-image soft Dice loss of the lesion class, as the metric averages
-    Dice per image (a batch-wide Dice lets large lesions drown small ones). The smoothing term makes an
-    image without a lesion score 1 / (1 + predicted area): false findings there are punished too."""
+#: the finding rule's smallest component (model px): the image-level score of the detection loss is the
+#: mean of this many highest lesion probabilities of an image, what a finding needs above the threshold
+DETECTION_TOP_K = 8
+
+
+def _pixel_terms(y_true: Any, y_pred: Any) -> tuple[Any, Any, Any]:
+    """Per-pixel cross-entropy (mean), per-image soft Dice of the lesion class, the lesion probability."""
     y_true = ops.cast(ops.squeeze(y_true, -1) if len(y_true.shape) == 4 else y_true, "int32")
     onehot = ops.one_hot(y_true, 2)
     p = ops.clip(y_pred, 1e-7, 1.0 - 1e-7)
@@ -71,4 +73,28 @@ def dice_ce_loss(y_true: Any, y_pred: Any) -> Any:
     lesion_p, lesion_t = p[..., 1], onehot[..., 1]
     inter = ops.sum(lesion_p * lesion_t, axis=(1, 2))
     dice = (2.0 * inter + 1.0) / (ops.sum(lesion_p, axis=(1, 2)) + ops.sum(lesion_t, axis=(1, 2)) + 1.0)
+    return ce, dice, (lesion_p, lesion_t)
+
+
+@keras.saving.register_keras_serializable(package="iomt")
+def dice_ce_loss(y_true: Any, y_pred: Any) -> Any:
+    """Cross-entropy plus the mean per-image soft Dice loss of the lesion class, as the metric averages
+    Dice per image (a batch-wide Dice lets large lesions drown small ones). The smoothing term makes an
+    image without a lesion score 1 / (1 + predicted area): false findings there are punished too."""
+    ce, dice, _ = _pixel_terms(y_true, y_pred)
     return ce + (1.0 - ops.mean(dice))
+
+
+@keras.saving.register_keras_serializable(package="iomt")
+def dice_ce_detection_loss(y_true: Any, y_pred: Any) -> Any:
+    """:func:`dice_ce_loss` plus an image-level binary cross-entropy on whether the image holds a lesion
+    (``iomt train imaging --detection-loss``). The floors judge images (sensitivity, specificity), and a
+    false finding on a lesion-free image is a few dozen confident pixels that the pixel terms barely
+    weigh among 9,216; the image's score is the mean of its :data:`DETECTION_TOP_K` highest lesion
+    probabilities, which is what the finding rule needs above its threshold."""
+    ce, dice, (lesion_p, lesion_t) = _pixel_terms(y_true, y_pred)
+    flat = ops.reshape(lesion_p, (ops.shape(lesion_p)[0], -1))
+    score = ops.mean(ops.top_k(flat, DETECTION_TOP_K, sorted=False)[0], axis=-1)
+    has = ops.cast(ops.max(ops.reshape(lesion_t, (ops.shape(lesion_t)[0], -1)), axis=-1) > 0.5, score.dtype)
+    bce = -ops.mean(has * ops.log(score) + (1.0 - has) * ops.log(1.0 - score))
+    return ce + (1.0 - ops.mean(dice)) + bce
