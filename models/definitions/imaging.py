@@ -59,9 +59,9 @@ def build(variant: str, *, batch_size: int | None, unroll: bool) -> Any:
     return keras.Model(inp, out, name=f"imaging_{variant}")
 
 
-#: the finding rule's smallest component (model px): the image-level score of the detection loss is the
-#: mean of this many highest lesion probabilities of an image, what a finding needs above the threshold
-DETECTION_TOP_K = 8
+#: the image-level score of the detection loss is the mean of this many highest lesion probabilities of an
+#: image: the finding rule's smallest component, what a finding needs above the threshold
+DETECTION_TOP_K = imaging.MIN_AREA_MODEL_PX
 
 
 def _pixel_terms(y_true: Any, y_pred: Any) -> tuple[Any, Any, Any]:
