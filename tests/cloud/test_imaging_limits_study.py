@@ -72,3 +72,37 @@ def test_images_with_an_ultrasound_lesion_below_the_search_null_are_scored_apart
     assert r["above_or_xray"] == {"images": 2.0, "found": 1.0, "dice": pytest.approx(0.85)}
     assert r["without_below"]["sensitivity"] == 1.0 and r["without_below"]["specificity"] == 1.0
     assert r["without_below"]["dice_with_lesion"] == pytest.approx(0.85)
+
+
+def test_the_learned_rule_is_fitted_on_training_rows_and_combines_scores() -> None:
+    """Two scores that each say nothing alone (label = both high or both low) but decide it together: the
+    rule fitted on the training rows separates validation and test, a single column does not."""
+    from sklearn.metrics import roc_auc_score
+
+    from cloud.imaging.limits_study import learned_rule
+
+    rng = np.random.default_rng(3)
+
+    def split(n: int) -> tuple[np.ndarray, np.ndarray]:
+        x = rng.random((n, 6))
+        return x, (x[:, 0] > 0.5) == (x[:, 1] > 0.5)
+
+    train, val, test = split(3000), split(600), split(600)
+    assert roc_auc_score(val[1], val[0][:, 0]) < 0.6
+    r = learned_rule(train, val, test, 0.95)
+    assert r["auc_val"] > 0.95 and r["auc_test"] > 0.95
+    assert r["val_specificity"] >= 0.95 and r["test_sensitivity"] > 0.8
+    # fitted on training rows only: labels shuffled there leave nothing to learn
+    shuffled = (train[0], rng.permutation(train[1]))
+    assert learned_rule(shuffled, val, test, 0.95)["auc_test"] < 0.7
+
+
+def test_the_score_table_has_the_scores_and_the_modality() -> None:
+    from cloud.imaging.limits_study import SCORES, score_table
+
+    prob = np.zeros((2, 96, 96))
+    prob[0, 10:14, 10:14] = 0.8
+    table = score_table(prob, np.array(["ultrasound", "xray"]), 0.4)
+    assert table.shape == (2, len(SCORES) + 1)
+    assert table[0, SCORES.index("largest_area")] == 16.0 and table[1, SCORES.index("largest_area")] == 0.0
+    assert list(table[:, -1]) == [1.0, 0.0]
