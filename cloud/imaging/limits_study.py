@@ -2,8 +2,8 @@
 
     python -m cloud.imaging.limits_study [--workdir build/cloud] [--models-dir models] [--json F]
 
-(about 45 min on a 2-core CPU: the model runs over the 10,240 training images twice, once for the learned
-rule's rows and once for the fit figures.)
+(8 min on the 2-core CPU: the model runs once over each of the 12,800 images, both looks; its outputs,
+~2 GB, are kept for the run.)
 
 These questions decide where the next effort goes:
 
@@ -49,6 +49,7 @@ from scipy import ndimage
 
 from cloud.imaging.data import ImagingDataset
 from cloud.imaging.evaluation import FLOORS, headline, score_split, strata, summarize
+from cloud.imaging.threshold_study import memoised
 from firmware_sim.imaging import visibility
 from models.preprocessing import imaging as prep
 from models.runtime import RELEASED_DIR, ModelRunner, released_paths
@@ -158,12 +159,12 @@ def search_split(ds: ImagingDataset, split: str, scores: list[ImageScores]) -> d
             "without_below": {k: kept[k] for k in ("dice_with_lesion", "sensitivity", "specificity")}}
 
 
-def fit(runner: ModelRunner, ds: ImagingDataset, threshold: float) -> dict[str, Any]:
+def fit(predict: prep.Predict, ds: ImagingDataset, threshold: float) -> dict[str, Any]:
     """Headline figures and per-appearance figures on the training and the test images (no distances),
     and the same beside the search null (:func:`search_split`)."""
     out: dict[str, Any] = {}
     for split in ("train", "test"):
-        result = score_split(runner.predict, ds, split, threshold=threshold, distances=False)
+        result = score_split(predict, ds, split, threshold=threshold, distances=False)
         h = summarize(result)["headline"]
         out[split] = {"images": len(ds.images[split]),
                       **{k: h[k] for k in ("dice_with_lesion", "sensitivity", "specificity")},
@@ -172,9 +173,11 @@ def fit(runner: ModelRunner, ds: ImagingDataset, threshold: float) -> dict[str, 
     return out
 
 
-def _probabilities(runner: ModelRunner, ds: ImagingDataset, split: str, batch: int = 64) -> np.ndarray:
+def _probabilities(predict: prep.Predict, ds: ImagingDataset, split: str, batch: int = 64) -> np.ndarray:
+    """Lesion probabilities of ``split`` in the batches :func:`score_split` uses, so a memoised ``predict``
+    serves :func:`fit` from the same model runs."""
     x = np.stack([prep.model_input(im)[0] for im in ds.images[split]])
-    return np.concatenate([prep.lesion_probability(runner.predict, x[i:i + batch]) for i in range(0, len(x), batch)])
+    return np.concatenate([prep.lesion_probability(predict, x[i:i + batch]) for i in range(0, len(x), batch)])
 
 
 def study(workdir: Path, models_dir: Path) -> dict[str, Any]:
@@ -185,7 +188,8 @@ def study(workdir: Path, models_dir: Path) -> dict[str, Any]:
     ds = dataset("release", workdir, False)
     runner = ModelRunner(*released_paths("imaging", models_dir))
     threshold = prep.release_threshold(runner.metadata.decision)
-    tables = {split: (score_table(_probabilities(runner, ds, split), ds.modality[split], threshold),
+    predict = memoised(runner.predict)  # fit() scores the training and test images again from the same runs
+    tables = {split: (score_table(_probabilities(predict, ds, split), ds.modality[split], threshold),
                       np.asarray([m.any() for m in ds.masks[split]])) for split in ("train", "val", "test")}
     (val, val_truth), (test, test_truth) = tables["val"], tables["test"]
     detection: dict[str, dict[str, float]] = {
@@ -196,7 +200,7 @@ def study(workdir: Path, models_dir: Path) -> dict[str, Any]:
     detection["learned_rule"] = learned_rule(tables["train"], tables["val"], tables["test"], FLOORS["specificity"])
     return {"model": "imaging", "version": runner.version, "threshold": threshold, "dataset_sha256": ds.sha256,
             "simulated": True, "resolution_ceiling_test": resolution_ceiling(ds, "test"), "detection": detection,
-            "fit": fit(runner, ds, threshold)}
+            "fit": fit(predict, ds, threshold)}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -33,8 +33,9 @@ CRITERION = (f"highest mean Dice with a lesion among the thresholds with specifi
              " (else the most specific), int8 model on the validation devices")
 
 
-def _memoised(predict: prep.Predict) -> prep.Predict:
-    """``predict`` that runs the model once per distinct batch (every threshold sees the same inputs)."""
+def memoised(predict: prep.Predict) -> prep.Predict:
+    """``predict`` that runs the model once per distinct batch (every threshold, or a second scoring of the
+    same images, sees the same inputs); it keeps every output it returned."""
     seen: dict[bytes, np.ndarray] = {}
 
     def run(x: np.ndarray) -> np.ndarray:
@@ -50,7 +51,7 @@ def sweep(predict: prep.Predict, ds: ImagingDataset, split: str,
           thresholds: tuple[float, ...] = THRESHOLDS) -> list[dict[str, float]]:
     """Dice with a lesion, sensitivity and specificity of the finding rule at each threshold on ``split``
     (the Hausdorff distances, which these do not need, are not computed)."""
-    once = _memoised(predict)
+    once = memoised(predict)
     rows = []
     for t in thresholds:
         h = summarize(score_split(once, ds, split, threshold=t, distances=False))["headline"]
