@@ -49,7 +49,7 @@ from scipy import ndimage
 
 from cloud.imaging.data import ImagingDataset
 from cloud.imaging.evaluation import FLOORS, headline, score_split, strata, summarize
-from cloud.imaging.threshold_study import memoised
+from cloud.imaging.threshold_study import figures, memoised
 from firmware_sim.imaging import visibility
 from models.preprocessing import imaging as prep
 from models.runtime import RELEASED_DIR, ModelRunner, released_paths
@@ -223,14 +223,12 @@ def main(argv: list[str] | None = None) -> int:
                   f" / {d['test_specificity']:.2%}\n")
     for split, f in r["fit"].items():
         kinds = ", ".join(f"{k} {v['found']:.0%} / {v['dice']:.2f}" for k, v in f["by_appearance"].items())
-        out.write(f"{split} ({f['images']} images): Dice with a lesion {f['dice_with_lesion']:.4f}, sensitivity "
-                  f"{f['sensitivity']:.2%}, specificity {f['specificity']:.2%}; found / Dice by appearance: {kinds}\n")
+        out.write(f"{split} ({f['images']} images): {figures(f)}; found / Dice by appearance: {kinds}\n")
         sn = f["search_null"]
         b, a, w = sn["below"], sn["above_or_xray"], sn["without_below"]
         out.write(f"  ultrasound lesion below the search null: {b['images']:.0f} images, found {b['found']:.1%}, Dice "
                   f"{b['dice']:.3f}; the other lesion images: {a['images']:.0f}, found {a['found']:.1%}, Dice "
-                  f"{a['dice']:.3f}; without the former: Dice with a lesion {w['dice_with_lesion']:.4f}, sensitivity "
-                  f"{w['sensitivity']:.2%}, specificity {w['specificity']:.2%}\n")
+                  f"{a['dice']:.3f}; without the former: {figures(w)}\n")
     if args.json:
         args.json.write_text(json.dumps(r, indent=2) + "\n")
     return 0

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from cloud.imaging.threshold_study import THRESHOLDS, memoised, pick, sweep
+from cloud.imaging.threshold_study import THRESHOLDS, figures, pick, sweep
 from models.preprocessing import imaging as prep
 from models.runtime import RELEASED_DIR, ModelRunner, released_paths
 
@@ -57,7 +57,7 @@ def with_looks(predict: prep.Predict, gammas: tuple[float, ...],
         for g in gammas:
             xg = x if g == 1.0 else np.clip(x, 0.0, 1.0) ** g
             for r, c in shifts:
-                p = np.asarray(predict(np.ascontiguousarray(shifted(xg, r, c), dtype=np.float32)))
+                p = np.asarray(predict(shifted(xg, r, c)))
                 outs.append(shifted(p, -r, -c) if (r or c) else p)
         return np.asarray(np.mean(outs, axis=0), dtype=np.float32)
 
@@ -69,13 +69,12 @@ def study(workdir: Path, models_dir: Path, variants: list[str]) -> dict[str, Any
 
     ds = dataset("release", workdir, False)
     runner = ModelRunner(*released_paths("imaging", models_dir))
-    once = memoised(runner.predict)  # the plain look is shared by every variant
     result: dict[str, Any] = {"model": "imaging", "version": runner.version, "split": "val",
                               "images": len(ds.images["val"]), "dataset_sha256": ds.sha256, "simulated": True,
                               "variants": {}}
     for name in variants:
         gammas, shifts = VARIANTS[name]
-        rows = sweep(with_looks(once, gammas, shifts), ds, "val", THRESHOLDS)
+        rows = sweep(with_looks(runner.predict, gammas, shifts), ds, "val", THRESHOLDS)
         result["variants"][name] = {"gammas": list(gammas), "shifts": [list(s) for s in shifts],
                                     "invokes_per_image": 2 * len(gammas) * len(shifts),
                                     "threshold": pick(rows), "rows": rows}
@@ -94,8 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, v in result["variants"].items():
         row = next(r for r in v["rows"] if r["threshold"] == v["threshold"])
         sys.stdout.write(f"  {name} ({v['invokes_per_image']} invokes): threshold {v['threshold']:.2f},"
-                         f" Dice with a lesion {row['dice_with_lesion']:.4f}, sensitivity {row['sensitivity']:.2%},"
-                         f" specificity {row['specificity']:.2%}\n")
+                         f" {figures(row)}\n")
     if args.json:
         args.json.write_text(json.dumps(result, indent=2) + "\n")
     return 0

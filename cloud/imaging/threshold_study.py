@@ -17,6 +17,7 @@ import argparse
 import hashlib
 import json
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,12 @@ def memoised(predict: prep.Predict) -> prep.Predict:
         return seen[key]
 
     return run
+
+
+def figures(row: Mapping[str, float]) -> str:
+    """The three figures the floors judge, as every imaging study prints them."""
+    return (f"Dice with a lesion {row['dice_with_lesion']:.4f}, sensitivity {row['sensitivity']:.2%},"
+            f" specificity {row['specificity']:.2%}")
 
 
 def sweep(predict: prep.Predict, ds: ImagingDataset, split: str,
@@ -99,8 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     sys.stdout.write(f"imaging {result['version']}, {result['split']} split ({result['images']} simulated images)\n")
     for r in result["rows"]:
         mark = "  <- the release's" if r["threshold"] == result["rule_threshold"] else ""
-        sys.stdout.write(f"  threshold {r['threshold']:.2f}: Dice with a lesion {r['dice_with_lesion']:.4f},"
-                         f" sensitivity {r['sensitivity']:.2%}, specificity {r['specificity']:.2%}{mark}\n")
+        sys.stdout.write(f"  threshold {r['threshold']:.2f}: {figures(r)}{mark}\n")
     if args.json:
         args.json.write_text(json.dumps(result, indent=2) + "\n")
     return 0
